@@ -1,2 +1,200 @@
-//! placeholder
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
+//!
+//! - `cargo xtask ci`: everything CI checks: formatting, clippy with warnings denied, tidy,
+//!   rustdoc with warnings denied, all tests, and a short fuzz pass.
+//! - `cargo xtask tidy`: the structural rules of `docs/ARCHITECTURE.md` (also a unit test).
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]`: runs the `cargo fuzz` targets (stable
+//!   toolchain, `-s none`).
+//! - `cargo xtask bench [--quick]`: the benchmarks.
+
+mod process;
+mod tidy;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use process::{cargo, run};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(&root),
+        Some("tidy") => {
+            tidy::check(&root)?;
+            eprintln!("tidy: ok");
+            Ok(())
+        }
+        Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("bench") => bench(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            eprintln!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown task {other:?}\n{USAGE}"),
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+  ci                        fmt, clippy, tidy, docs, tests, short fuzz pass
+  tidy                      structural checks (dependency direction, crate docs, lints)
+  fuzz [--seconds N] [T..]  run fuzz targets (default: all, 30 s each)
+  bench [--quick]           benchmarks (--quick: a few seconds, for CI)";
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn project_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn ci(root: &Path) -> Result<()> {
+    step("format", || cargo(&["fmt", "--all", "--", "--check"]))?;
+    step("clippy", || {
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ])
+    })?;
+    step("tidy", || tidy::check(root))?;
+    step("docs", || {
+        run(
+            "cargo",
+            &["doc", "--workspace", "--no-deps", "--locked"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        )
+    })?;
+    step("fuzz (short pass)", || {
+        fuzz(root, &["--seconds".into(), "10".into()])
+    })?;
+    // Tests last, so that the run ends with their summary.
+    step("tests", || {
+        let output = process::run_tee("cargo", &["test", "--workspace", "--locked"])?;
+        let (passed, failed) = test_totals(&output);
+        if passed == 0 {
+            bail!("cargo test ran no test");
+        }
+        // One plain closing line over all test binaries.
+        eprintln!("==> all tests");
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "tests: {passed} passed, {failed} failed").context("writing summary")
+    })?;
+    Ok(())
+}
+
+/// Sums `test result: ok. N passed; M failed; ...` over every test binary.
+fn test_totals(output: &str) -> (u64, u64) {
+    let count = |line: &str, word: &str| -> u64 {
+        line.split(['.', ';'])
+            .find_map(|part| part.trim().strip_suffix(word))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    output
+        .lines()
+        .filter(|line| line.starts_with("test result:"))
+        .fold((0, 0), |(p, f), line| {
+            (p + count(line, "passed"), f + count(line, "failed"))
+        })
+}
+
+fn step(name: &str, task: impl FnOnce() -> Result<()>) -> Result<()> {
+    eprintln!("==> {name}");
+    task().with_context(|| format!("ci step `{name}` failed"))
+}
+
+fn fuzz(root: &Path, args: &[String]) -> Result<()> {
+    let mut seconds = 30u32;
+    let mut targets = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = rest
+                    .next()
+                    .context("--seconds needs a value")?
+                    .parse()
+                    .context("--seconds takes a whole number")?;
+            }
+            target => targets.push(target.to_owned()),
+        }
+    }
+    if !process::succeeds("cargo", &["fuzz", "--version"]) {
+        // Loud, and a failure under CI, where .ci/run installs cargo-fuzz.
+        let message = "cargo-fuzz is not installed: `cargo install cargo-fuzz --locked`";
+        if std::env::var_os("CI").is_some() {
+            bail!("{message}");
+        }
+        eprintln!("!!! SKIPPED fuzzing: {message}");
+        return Ok(());
+    }
+    if targets.is_empty() {
+        targets = fuzz_targets(root)?;
+    }
+    for target in &targets {
+        eprintln!("--> fuzz target {target}, {seconds} s");
+        let corpus = format!("fuzz/corpus/{target}");
+        let dict = "-dict=fuzz/dict/pop3.dict";
+        let time = format!("-max_total_time={seconds}");
+        run(
+            "cargo",
+            &[
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "fuzz",
+                "-s",
+                "none",
+                target,
+                &corpus,
+                "--",
+                &time,
+                dict,
+                "-print_final_stats=1",
+            ],
+            &[],
+        )?;
+    }
+    Ok(())
+}
+
+fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("fuzz/fuzz_targets");
+    let mut targets: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .collect();
+    targets.sort();
+    Ok(targets)
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut criterion_args = vec!["bench", "-p", "pop3-proto", "--bench", "encoder", "--"];
+    if quick {
+        criterion_args.extend(["--warm-up-time", "0.2", "--measurement-time", "0.5"]);
+    }
+    cargo(&criterion_args)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn test_totals_sum_every_binary() {
+        let output = "test result: ok. 35 passed; 0 failed; 0 ignored; 0 measured\n\
+                      noise\n\
+                      test result: FAILED. 2 passed; 1 failed; 0 ignored\n\
+                      test result: ok. 0 passed; 0 failed; 0 ignored\n";
+        assert_eq!(super::test_totals(output), (37, 1));
+    }
+}
