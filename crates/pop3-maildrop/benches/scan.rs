@@ -1,0 +1,165 @@
+//! Maildir scan and commit costs against the simplest loops doing the same system work.
+//!
+//! `cargo bench -p pop3-maildrop --bench scan` (100,000 messages; `-- --quick` for 10,000).
+//! Each figure is the median of 5 rounds, on a warm page cache, with its ratio to a reference
+//! measured in the same run:
+//! - first scan, names with `W=`   vs readdir alone, and vs readdir + stat of every file;
+//! - first scan, names without `W=` (bodies read once) and the scan after it (index);
+//! - commit of 10,000 deletions    vs a loop of 10,000 unlinks.
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use pop3_maildrop::{INDEX_FILE, Maildir, Maildrop, OpenOptions};
+
+const ROUNDS: usize = 5;
+const BODY: &[u8] = b"From: bench@example.org\nTo: user@example.org\nSubject: bench\n\nA short body line.\nAnother one.\n";
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let count = if quick { 10_000 } else { 100_000 };
+    let deletions = count / 10;
+    let root = tempfile::tempdir().unwrap();
+    println!("maildrop scan benchmark: {count} messages, median of {ROUNDS} rounds\n");
+
+    let with_w = root.path().join("with-w");
+    fill(&with_w, count, true);
+    let readdir = median(|| {
+        time(|| {
+            std::hint::black_box(readdir_only(&with_w.join("cur")));
+        })
+    });
+    let readdir_stat = median(|| {
+        time(|| {
+            std::hint::black_box(readdir_and_stat(&with_w.join("cur")));
+        })
+    });
+    let scan_w = median(|| time(|| drop(open(&with_w))));
+    report("readdir alone (reference)", readdir, None);
+    report("readdir + stat every file (reference)", readdir_stat, None);
+    report(
+        "first scan, names with W=",
+        scan_w,
+        Some(("readdir", readdir)),
+    );
+    report(
+        "  same, against readdir + stat",
+        scan_w,
+        Some(("readdir+stat", readdir_stat)),
+    );
+
+    let without_w = root.path().join("without-w");
+    fill(&without_w, count, false);
+    let first = median(|| {
+        let _ = std::fs::remove_file(without_w.join(INDEX_FILE));
+        time(|| drop(open(&without_w)))
+    });
+    let later = median(|| time(|| drop(open(&without_w))));
+    report(
+        "first scan, no W= (bodies read)",
+        first,
+        Some(("readdir+stat", readdir_stat)),
+    );
+    report(
+        "later scan, no W= (index)",
+        later,
+        Some(("readdir+stat", readdir_stat)),
+    );
+
+    let commit = median(|| {
+        let dir = root.path().join("commit");
+        fill(&dir, deletions, true);
+        let maildrop = open(&dir);
+        let all: Vec<usize> = (0..deletions).collect();
+        let elapsed = time(|| {
+            let report = maildrop.commit(&all, &[], false);
+            assert_eq!(report.removed, deletions);
+        });
+        drop(maildrop);
+        std::fs::remove_dir_all(&dir).unwrap();
+        elapsed
+    });
+    let unlinks = median(|| {
+        let dir = root.path().join("unlink");
+        fill(&dir, deletions, true);
+        let cur = dir.join("cur");
+        let names: Vec<_> = std::fs::read_dir(&cur)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let elapsed = time(|| names.iter().for_each(|p| std::fs::remove_file(p).unwrap()));
+        std::fs::remove_dir_all(&dir).unwrap();
+        elapsed
+    });
+    report(&format!("{deletions} unlinks (reference)"), unlinks, None);
+    report(
+        &format!("commit of {deletions} deletions"),
+        commit,
+        Some(("unlinks", unlinks)),
+    );
+}
+
+fn open(path: &Path) -> Maildrop {
+    let options = OpenOptions {
+        session: "bench".into(),
+        lock_wait: Duration::ZERO,
+    };
+    Maildrop::open(path, &options).unwrap()
+}
+
+/// A Maildir with `count` messages already in `cur/`, named as delivery agents name them.
+fn fill(path: &Path, count: usize, with_w: bool) {
+    Maildir::create(path).unwrap();
+    let cur = path.join("cur");
+    let wire = BODY.len() + BODY.iter().filter(|&&b| b == b'\n').count();
+    for i in 0..count {
+        let sizes = if with_w {
+            format!(",S={},W={wire}", BODY.len())
+        } else {
+            String::new()
+        };
+        let name = format!("{}.M{i}P1Q{i}.bench{sizes}:2,", 1_700_000_000 + i);
+        std::fs::write(cur.join(name), BODY).unwrap();
+    }
+}
+
+fn readdir_only(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+fn readdir_and_stat(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| std::fs::symlink_metadata(e.unwrap().path()).unwrap().len())
+        .sum()
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn median(mut f: impl FnMut() -> Duration) -> Duration {
+    let mut samples: Vec<Duration> = (0..ROUNDS).map(|_| f()).collect();
+    samples.sort();
+    samples[ROUNDS / 2]
+}
+
+fn report(name: &str, value: Duration, against: Option<(&str, Duration)>) {
+    let ms = value.as_secs_f64() * 1e3;
+    match against {
+        Some((reference, base)) => println!(
+            "{name:<42} {ms:>9.1} ms   {:>5.2}x {reference}",
+            value.as_secs_f64() / base.as_secs_f64()
+        ),
+        None => println!("{name:<42} {ms:>9.1} ms"),
+    }
+}

@@ -1,0 +1,113 @@
+//! The crate's one error type.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::lock::Holder;
+
+/// Everything that can go wrong with a maildrop. [`Error::is_temporary`] tells the server
+/// whether to answer `[SYS/TEMP]` (try later) or `[SYS/PERM]` (needs an administrator).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Maildir does not exist.
+    #[error("maildir {path} does not exist")]
+    Missing {
+        /// The Maildir's path.
+        path: PathBuf,
+    },
+    /// The Maildir, or one of `new/`, `cur/`, `tmp/`, is a symbolic link; it is never followed.
+    #[error("{path} is a symbolic link, which a maildir must not be")]
+    Symlink {
+        /// The offending path.
+        path: PathBuf,
+    },
+    /// The path exists but is not a Maildir (not a directory, or a subdirectory is missing).
+    #[error("{path} is not a maildir: {reason}")]
+    NotMaildir {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Another session holds the maildrop's lock.
+    #[error("maildrop {path} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
+    Locked {
+        /// The Maildir's path.
+        path: PathBuf,
+        /// Who holds it, if the lock file says.
+        holder: Option<Holder>,
+    },
+    /// A message file disappeared (another client expunged it).
+    #[error("message {name} no longer exists")]
+    Vanished {
+        /// The file name, lossily decoded.
+        name: String,
+    },
+    /// A message file no longer has the size it was listed with.
+    #[error("message {name} changed size on disk")]
+    SizeChanged {
+        /// The file name, lossily decoded.
+        name: String,
+    },
+    /// A message file is not a regular file (a symlink, a FIFO...).
+    #[error("message {name} is not a regular file")]
+    NotRegular {
+        /// The file name, lossily decoded.
+        name: String,
+    },
+    /// An index that does not exist in this maildrop.
+    #[error("no message with index {0}")]
+    NoSuchMessage(usize),
+    /// An I/O error, with the operation and path it happened on.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done: "open", "read", "rename", ...
+        op: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the failure may go away by itself (`[SYS/TEMP]`), as opposed to one that needs
+    /// an administrator (`[SYS/PERM]`). A lock held by another session is temporary; a missing
+    /// or malformed Maildir is not.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Error::Missing { .. } | Error::Symlink { .. } | Error::NotMaildir { .. } => false,
+            Error::Io { source, .. } => !matches!(
+                source.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound
+            ),
+            _ => true,
+        }
+    }
+
+    /// Whether the error is "no space left on device" (or quota), so a delivery agent can say
+    /// "temporary failure" with the right reason.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Wraps an OS error with its operation and path.
+pub(crate) fn io_error(
+    op: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { op, path, source }
+}

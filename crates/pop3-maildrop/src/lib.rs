@@ -1,0 +1,47 @@
+//! `pop3-maildrop`: Maildir storage for pop3d, where mail can be lost, so where we are
+//! strictest.
+//!
+//! # Main types
+//! - [`Maildir`]: an opened Maildir (directory descriptors; symlinks never followed).
+//! - [`Maildrop`]: one session's locked, scanned view: messages with wire sizes and UIDLs,
+//!   [`Maildrop::open_message`] to stream one, [`Maildrop::commit`] for UPDATE.
+//! - [`deliver`]: atomic delivery through `tmp/`.
+//! - [`lock_status`]: who holds a maildrop's lock, without taking it.
+//!
+//! # Invariants
+//! - **A maildrop's path comes from the user database, never from client text**; the Maildir
+//!   and its subdirectories are never symlinks, and every file operation is relative to their
+//!   descriptors with `O_NOFOLLOW`.
+//! - **One session at a time**: an exclusive `flock` on `.pop3d.lock`, held by a guard,
+//!   released on every exit path and by the kernel when a process dies.
+//! - **The wire size is the only size reported**: octets after LF→CRLF, equal to what RETR
+//!   sends before stuffing; a reader never yields more, and errors if the file changed.
+//! - **UIDLs derive from the unique part of the file name only**, so renames by other programs
+//!   (flags, `new/`→`cur/`) and a lost index never change them.
+//! - **Only messages marked deleted are ever unlinked**; delivery never exposes a partial file.
+//! - The first scan reads no body whose name has a plausible `W=`; others are measured once
+//!   and remembered in `.pop3d.index`.
+//!
+//! # Non-goals
+//! No IMAP keywords, no quota, no directory creation except [`Maildir::create`] for the admin
+//! tool. Synchronous: the server calls it from blocking threads.
+
+mod deliver;
+mod error;
+mod index;
+mod lock;
+mod maildir;
+mod maildrop;
+mod name;
+mod scan;
+mod wire;
+
+pub use deliver::{Delivered, deliver};
+pub use error::{Error, Result};
+pub use index::INDEX_FILE;
+pub use lock::{Holder, LOCK_FILE, LockGuard, lock, lock_status, utc_timestamp};
+pub use maildir::Maildir;
+pub use maildrop::{CommitReport, Maildrop, MessageReader, OpenOptions};
+pub use name::ParsedName;
+pub use scan::{Message, ScanReport};
+pub use wire::{SizeCounter, wire_size};

@@ -1,0 +1,217 @@
+//! The exclusive session lock: `flock(LOCK_EX | LOCK_NB)` on `.pop3d.lock` inside the Maildir.
+//!
+//! **The lock is held by a [`LockGuard`] and released on every exit path**: by `Drop`, and by
+//! the kernel when the process dies, so a crashed server never leaves a user locked out. The
+//! holder (pid, session id, since when) is written into the file for `[IN-USE]` replies and the
+//! admin tools; [`lock_status`] reads who holds a lock without taking it, from `/proc/locks`.
+
+use std::fmt;
+use std::fs::{File, TryLockError};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::{Error, Result, io_error};
+use crate::maildir::Maildir;
+
+/// The lock file's name inside the Maildir. A dotfile, so Maildir readers ignore it.
+pub const LOCK_FILE: &str = ".pop3d.lock";
+
+/// How long to sleep between attempts while waiting for a lock.
+const RETRY: Duration = Duration::from_millis(20);
+
+/// Who holds a maildrop lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The holding process.
+    pub pid: u32,
+    /// The server's session id (empty if unknown).
+    pub session: String,
+    /// When the lock was taken, in seconds since the Unix epoch (0 if unknown).
+    pub since: u64,
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.session.is_empty() {
+            write!(f, "session {} ", self.session)?;
+        }
+        write!(f, "(pid {})", self.pid)?;
+        if self.since > 0 {
+            write!(f, " since {}", utc_timestamp(self.since))?;
+        }
+        Ok(())
+    }
+}
+
+/// Holds the maildrop's lock; dropping it releases the lock and clears the holder record.
+#[derive(Debug)]
+pub struct LockGuard {
+    file: File,
+    holder: Holder,
+}
+
+impl LockGuard {
+    /// Who holds this lock (this process).
+    pub fn holder(&self) -> &Holder {
+        &self.holder
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        // Clear the record first, so nobody reads a stale holder; the unlock itself also
+        // happens when the descriptor closes. Errors here cannot be reported and leave at
+        // worst a stale record, which lock_status ignores since no lock backs it.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+/// Takes the maildrop's exclusive lock for `session`, waiting at most `wait` for a holder to
+/// let go. The lock file is opened relative to the Maildir, without following symlinks, with
+/// `O_CLOEXEC`, so no child process inherits it.
+pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuard> {
+    let path = maildir.path().join(LOCK_FILE);
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(&maildir.root, LOCK_FILE, flags, Mode::RUSR | Mode::WUSR).map_err(
+        |e| match e {
+            Errno::LOOP => Error::Symlink { path: path.clone() },
+            other => Error::Io {
+                op: "open",
+                path: path.clone(),
+                source: other.into(),
+            },
+        },
+    )?;
+    let file = File::from(fd);
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(Error::Locked {
+                        path: maildir.path().to_owned(),
+                        holder: read_holder(&file),
+                    });
+                }
+                std::thread::sleep(RETRY.min(deadline - now));
+            }
+            Err(TryLockError::Error(e)) => return Err(io_error("lock", &path)(e)),
+        }
+    }
+    let holder = Holder {
+        pid: std::process::id(),
+        session: sanitize_session(session),
+        since: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let record = format!(
+        "pid={} session={} since={}\n",
+        holder.pid, holder.session, holder.since
+    );
+    file.set_len(0).map_err(io_error("truncate", &path))?;
+    file.write_all_at(record.as_bytes(), 0)
+        .map_err(io_error("write", &path))?;
+    Ok(LockGuard { file, holder })
+}
+
+/// Whether the maildrop at `path` is locked, and by whom, without taking or disturbing the
+/// lock: the kernel's `/proc/locks` is the truth; the file's record only names the holder.
+pub fn lock_status(path: &Path) -> Result<Option<Holder>> {
+    let maildir = Maildir::open(path)?;
+    let stat = match rustix::fs::statat(&maildir.root, LOCK_FILE, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => stat,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(io_error("stat", path.join(LOCK_FILE))(e.into())),
+    };
+    let device = format!(
+        "{:02x}:{:02x}:{}",
+        rustix::fs::major(stat.st_dev),
+        rustix::fs::minor(stat.st_dev),
+        stat.st_ino
+    );
+    let locks = std::fs::read_to_string("/proc/locks").map_err(io_error("read", "/proc/locks"))?;
+    let Some(pid) = locks.lines().find_map(|line| flock_holder(line, &device)) else {
+        return Ok(None);
+    };
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let record = rustix::fs::openat(&maildir.root, LOCK_FILE, flags, Mode::empty())
+        .ok()
+        .and_then(|fd| read_holder(&File::from(fd)));
+    Ok(Some(record.unwrap_or(Holder {
+        pid,
+        session: String::new(),
+        since: 0,
+    })))
+}
+
+/// The pid of an exclusive flock on `device` (`maj:min:inode`) in a `/proc/locks` line:
+/// `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`.
+fn flock_holder(line: &str, device: &str) -> Option<u32> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    match fields[..] {
+        [_, "FLOCK", _, "WRITE", pid, dev, ..] if dev == device => pid.parse().ok(),
+        _ => None,
+    }
+}
+
+fn read_holder(file: &File) -> Option<Holder> {
+    // The record is one short line; never read more than a little.
+    let mut buf = [0u8; 512];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    let mut holder = Holder {
+        pid: 0,
+        session: String::new(),
+        since: 0,
+    };
+    for field in text.split_whitespace() {
+        match field.split_once('=')? {
+            ("pid", pid) => holder.pid = pid.parse().ok()?,
+            ("session", session) => holder.session = session.to_owned(),
+            ("since", since) => holder.since = since.parse().ok()?,
+            _ => {}
+        }
+    }
+    (holder.pid != 0).then_some(holder)
+}
+
+/// Session ids go into a one-line record: keep them to `[A-Za-z0-9._-]`, at most 64.
+fn sanitize_session(session: &str) -> String {
+    session
+        .chars()
+        .take(64)
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (civil-from-days, proleptic Gregorian).
+pub fn utc_timestamp(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}

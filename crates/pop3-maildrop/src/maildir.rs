@@ -1,0 +1,117 @@
+//! An opened Maildir: file descriptors for the directory and its `new/`, `cur/` and `tmp/`.
+//!
+//! **Every later operation is relative to these descriptors** (`openat`, `renameat`,
+//! `unlinkat`, with `O_NOFOLLOW`), so once the Maildir is open, replacing `cur/` or a message
+//! with a symbolic link cannot redirect a read or an unlink outside it. The Maildir itself and
+//! its three subdirectories must not be symbolic links either; the components above the
+//! Maildir belong to the administrator and are resolved normally.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::{Error, Result, io_error};
+
+/// The three Maildir subdirectories.
+pub(crate) const SUBDIRS: [&str; 3] = ["new", "cur", "tmp"];
+
+/// An opened Maildir.
+#[derive(Debug)]
+pub struct Maildir {
+    path: PathBuf,
+    pub(crate) root: OwnedFd,
+    pub(crate) new: OwnedFd,
+    pub(crate) cur: OwnedFd,
+    pub(crate) tmp: OwnedFd,
+}
+
+impl Maildir {
+    /// Opens an existing Maildir. Never creates anything.
+    pub fn open(path: &Path) -> Result<Maildir> {
+        let root = open_dir(rustix::fs::CWD, path, path)?;
+        let sub = |name: &str| open_dir(&root, Path::new(name), &path.join(name));
+        Ok(Maildir {
+            new: sub("new")?,
+            cur: sub("cur")?,
+            tmp: sub("tmp")?,
+            root,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Creates a Maildir (and missing parents) with mode 0700, then opens it. An existing
+    /// Maildir is fine; an existing symlink or non-directory is an error.
+    pub fn create(path: &Path) -> Result<Maildir> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error("create", parent))?;
+        }
+        mkdir(rustix::fs::CWD, path, path)?;
+        let root = open_dir(rustix::fs::CWD, path, path)?;
+        for name in SUBDIRS {
+            mkdir(&root, Path::new(name), &path.join(name))?;
+        }
+        Maildir::open(path)
+    }
+
+    /// The path it was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn cur_path(&self, name: &OsStr) -> PathBuf {
+        self.path.join("cur").join(name)
+    }
+}
+
+/// Opens a directory relative to `dir` without following a final symlink.
+pub(crate) fn open_dir(dir: impl AsFd, name: &Path, shown: &Path) -> Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(&dir, name, flags, Mode::empty()).map_err(|errno| match errno {
+        Errno::NOENT => Error::Missing {
+            path: shown.to_owned(),
+        },
+        Errno::LOOP => Error::Symlink {
+            path: shown.to_owned(),
+        },
+        Errno::NOTDIR => match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
+                Error::Symlink {
+                    path: shown.to_owned(),
+                }
+            }
+            _ => Error::NotMaildir {
+                path: shown.to_owned(),
+                reason: "not a directory",
+            },
+        },
+        other => Error::Io {
+            op: "open",
+            path: shown.to_owned(),
+            source: io::Error::from(other),
+        },
+    })
+}
+
+fn mkdir(dir: impl AsFd, name: &Path, shown: &Path) -> Result<()> {
+    match rustix::fs::mkdirat(&dir, name, Mode::RWXU) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(errno) => Err(Error::Io {
+            op: "create",
+            path: shown.to_owned(),
+            source: errno.into(),
+        }),
+    }
+}
+
+/// `fsync` on a directory, making renames and unlinks in it durable.
+pub(crate) fn sync_dir(dir: &OwnedFd, shown: &Path) -> Result<()> {
+    rustix::fs::fsync(dir).map_err(|e| Error::Io {
+        op: "fsync",
+        path: shown.to_owned(),
+        source: e.into(),
+    })
+}

@@ -1,0 +1,275 @@
+//! [`Maildrop`]: one POP3 session's locked view of a Maildir.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+use std::time::Duration;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::{Error, Result, io_error};
+use crate::lock::{self, Holder, LockGuard};
+use crate::maildir::{Maildir, sync_dir};
+use crate::name::{ParsedName, with_seen_flag};
+use crate::scan::{self, Message, ScanReport, rename_no_replace};
+use crate::wire::SizeCounter;
+
+/// How a session opens its maildrop.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The session id recorded as the lock holder.
+    pub session: String,
+    /// How long to wait for another session to release the lock (zero: fail at once).
+    pub lock_wait: Duration,
+}
+
+/// A locked, scanned maildrop. Messages are numbered by their index in
+/// [`Maildrop::messages`], which never changes while it is open; messages delivered after
+/// the scan stay invisible until the next open. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct Maildrop {
+    maildir: Maildir,
+    lock: LockGuard,
+    messages: Vec<Message>,
+    report: ScanReport,
+}
+
+/// What [`Maildrop::commit`] did.
+#[derive(Debug, Default)]
+pub struct CommitReport {
+    /// Messages unlinked now.
+    pub removed: usize,
+    /// Messages that were already gone (another client removed them): counted as removed.
+    pub already_gone: usize,
+    /// Deletions that failed, by message index.
+    pub failed: Vec<(usize, Error)>,
+    /// Retrieved messages renamed with the seen flag.
+    pub marked_seen: usize,
+    /// The directory could not be synced: the removals happened but may not survive a crash.
+    pub sync_error: Option<Error>,
+}
+
+impl Maildrop {
+    /// Opens the Maildir at `path` (which comes from the user database, never from a client),
+    /// takes the lock, then scans. The lock is taken before the scan, so two sessions never
+    /// move or list the same files.
+    pub fn open(path: &Path, options: &OpenOptions) -> Result<Maildrop> {
+        let maildir = Maildir::open(path)?;
+        let lock = lock::lock(&maildir, &options.session, options.lock_wait)?;
+        let (messages, report) = scan::scan(&maildir)?;
+        Ok(Maildrop {
+            maildir,
+            lock,
+            messages,
+            report,
+        })
+    }
+
+    /// The messages, in POP3 order (message number = index + 1).
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// What the scan did.
+    pub fn scan_report(&self) -> &ScanReport {
+        &self.report
+    }
+
+    /// Who holds the lock (this process and session).
+    pub fn holder(&self) -> &Holder {
+        self.lock.holder()
+    }
+
+    /// The Maildir.
+    pub fn maildir(&self) -> &Maildir {
+        &self.maildir
+    }
+
+    /// Opens message `index` for reading. Fails with [`Error::Vanished`] if another program
+    /// removed it, [`Error::SizeChanged`] if it no longer has its listed size, and
+    /// [`Error::NotRegular`] if it was replaced by a symlink or another kind of file.
+    pub fn open_message(&self, index: usize) -> Result<MessageReader> {
+        let message = self
+            .messages
+            .get(index)
+            .ok_or(Error::NoSuchMessage(index))?;
+        let shown = || String::from_utf8_lossy(&message.name).into_owned();
+        let fd = match self.open_current(message.file_name())? {
+            Some(fd) => fd,
+            None => return Err(Error::Vanished { name: shown() }),
+        };
+        let stat = rustix::fs::fstat(&fd)
+            .map_err(|e| io_error("stat", self.maildir.cur_path(message.file_name()))(e.into()))?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(Error::NotRegular { name: shown() });
+        }
+        let size = u64::try_from(stat.st_size).unwrap_or(u64::MAX);
+        let size_ok = match message.raw_size {
+            Some(raw) => raw == size,
+            // Without a known raw size, the wire size still bounds it.
+            None => size <= message.wire_size && message.wire_size <= size.saturating_mul(2),
+        };
+        if !size_ok {
+            return Err(Error::SizeChanged { name: shown() });
+        }
+        Ok(MessageReader {
+            file: File::from(fd),
+            name: shown(),
+            expected_wire: message.wire_size,
+            counter: SizeCounter::default(),
+        })
+    }
+
+    /// UPDATE (RFC 1939 §6): unlinks exactly the messages at `deleted`, then syncs `cur/`. A
+    /// message already gone counts as removed; a failure is reported by index. With
+    /// `mark_seen`, the messages at `retrieved` that were not deleted get the `S` flag, for
+    /// users who also read this Maildir over IMAP. No other message is touched.
+    pub fn commit(&self, deleted: &[usize], retrieved: &[usize], mark_seen: bool) -> CommitReport {
+        let mut report = CommitReport::default();
+        for &index in deleted {
+            let Some(message) = self.messages.get(index) else {
+                report.failed.push((index, Error::NoSuchMessage(index)));
+                continue;
+            };
+            match self.unlink_current(message.file_name()) {
+                Ok(true) => report.removed += 1,
+                Ok(false) => report.already_gone += 1,
+                Err(e) => report.failed.push((index, e)),
+            }
+        }
+        if mark_seen {
+            for &index in retrieved.iter().filter(|i| !deleted.contains(i)) {
+                let Some(message) = self.messages.get(index) else {
+                    continue;
+                };
+                let Some(renamed) = with_seen_flag(&message.name) else {
+                    continue;
+                };
+                let renamed = std::ffi::OsStr::from_bytes(&renamed);
+                let cur = &self.maildir.cur;
+                if rename_no_replace(cur, message.file_name(), cur, renamed).is_ok() {
+                    report.marked_seen += 1;
+                }
+            }
+        }
+        if report.removed > 0 || report.marked_seen > 0 {
+            report.sync_error = sync_dir(&self.maildir.cur, &self.maildir.path().join("cur")).err();
+        }
+        report
+    }
+
+    /// Opens a message by its listed name or, if another program renamed it since (a flag
+    /// change), by its base name. `None` if it is gone.
+    fn open_current(&self, name: &std::ffi::OsStr) -> Result<Option<std::os::fd::OwnedFd>> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::openat(&self.maildir.cur, name, flags, Mode::empty()) {
+            Ok(fd) => return Ok(Some(fd)),
+            Err(Errno::LOOP) => {
+                return Err(Error::NotRegular {
+                    name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
+                });
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(io_error("open", self.maildir.cur_path(name))(e.into())),
+        }
+        let Some(renamed) = self.find_renamed(name)? else {
+            return Ok(None);
+        };
+        match rustix::fs::openat(&self.maildir.cur, renamed.as_os_str(), flags, Mode::empty()) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(Errno::LOOP) => Err(Error::NotRegular {
+                name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
+            }),
+            Err(e) => Err(io_error("open", self.maildir.cur_path(&renamed))(e.into())),
+        }
+    }
+
+    /// Unlinks a message by its listed name or its renamed form. `Ok(false)`: already gone.
+    fn unlink_current(&self, name: &std::ffi::OsStr) -> Result<bool> {
+        let cur = &self.maildir.cur;
+        match rustix::fs::unlinkat(cur, name, AtFlags::empty()) {
+            Ok(()) => return Ok(true),
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(io_error("unlink", self.maildir.cur_path(name))(e.into())),
+        }
+        let Some(renamed) = self.find_renamed(name)? else {
+            return Ok(false);
+        };
+        match rustix::fs::unlinkat(cur, renamed.as_os_str(), AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(io_error("unlink", self.maildir.cur_path(&renamed))(
+                e.into(),
+            )),
+        }
+    }
+
+    /// Looks in `cur/` for a file with the same base name (one readdir; only after a miss).
+    fn find_renamed(&self, name: &std::ffi::OsStr) -> Result<Option<OsString>> {
+        let base = ParsedName::parse(name.as_bytes()).base;
+        let mut ignored = ScanReport::default();
+        let entries = scan::list(&self.maildir.cur, &self.maildir, "cur", &mut ignored)?;
+        Ok(entries
+            .into_iter()
+            .find(|candidate| ParsedName::parse(&candidate.name).base == base)
+            .map(|entry| OsString::from_vec(entry.name.into_vec())))
+    }
+}
+
+/// Streams one message. It never returns more octets than the message was listed with, and
+/// reports [`Error::SizeChanged`] if the file turns out longer or shorter, so a message is
+/// never sent silently short or long.
+#[derive(Debug)]
+pub struct MessageReader {
+    file: File,
+    name: String,
+    expected_wire: u64,
+    counter: SizeCounter,
+}
+
+impl MessageReader {
+    /// Reads the next chunk into `buf`; `Ok(0)` at the end, once the size was verified.
+    pub fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match self.file.read(buf) {
+                Ok(0) => {
+                    return if self.counter.wire() == self.expected_wire {
+                        Ok(0)
+                    } else {
+                        Err(self.size_changed())
+                    };
+                }
+                Ok(n) => {
+                    self.counter.update(&buf[..n]);
+                    if self.counter.wire() > self.expected_wire {
+                        return Err(self.size_changed());
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        op: "read",
+                        path: self.name.clone().into(),
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The wire size the message was listed with.
+    pub fn expected_wire_size(&self) -> u64 {
+        self.expected_wire
+    }
+
+    fn size_changed(&self) -> Error {
+        Error::SizeChanged {
+            name: self.name.clone(),
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Opening a maildrop's contents: `new/` moved to `cur/`, then `cur/` listed with readdir
+//! only, sizes resolved without reading bodies where the names or the index allow.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
+
+use crate::error::{Result, io_error};
+use crate::index::{self, SizeIndex, Sizes};
+use crate::maildir::Maildir;
+use crate::name::{ParsedName, uid_of};
+use crate::wire::count_stream;
+
+/// One message of an open maildrop.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The file name in `cur/` when the maildrop was opened.
+    pub(crate) name: Box<[u8]>,
+    /// The length of the name's base (its unique part), which is the UIDL when printable.
+    base_len: usize,
+    /// The UIDL when it is not the base itself (a digest).
+    digest_uid: Option<Box<str>>,
+    /// The stored size, when known without a stat (from `S=` or the index).
+    pub(crate) raw_size: Option<u64>,
+    pub(crate) wire_size: u64,
+}
+
+impl Message {
+    /// The UIDL.
+    pub fn uid(&self) -> &str {
+        match &self.digest_uid {
+            Some(uid) => uid,
+            // A base used as UIDL is printable ASCII (checked when parsed), so valid UTF-8.
+            None => std::str::from_utf8(self.base()).unwrap_or_default(),
+        }
+    }
+
+    /// The size on the wire.
+    pub fn wire_size(&self) -> u64 {
+        self.wire_size
+    }
+
+    /// The file name in `cur/`.
+    pub fn file_name(&self) -> &OsStr {
+        OsStr::from_bytes(&self.name)
+    }
+
+    fn base(&self) -> &[u8] {
+        &self.name[..self.base_len]
+    }
+}
+
+/// What a scan found besides the messages.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ScanReport {
+    /// Messages moved from `new/` to `cur/`.
+    pub moved: usize,
+    /// Messages whose bodies had to be read to learn their wire size.
+    pub measured: usize,
+    /// Entries skipped: dotfiles, directories, symlinks, FIFOs, vanished files.
+    pub skipped: usize,
+}
+
+/// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
+/// returns the messages in delivery order (time from the name, then the name).
+pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
+    let mut report = ScanReport::default();
+    move_new_to_cur(maildir, &mut report)?;
+    let mut index = index::load(maildir);
+    let index_size_before = index.len();
+    let mut index_changed = false;
+    let mut entries: Vec<(u64, Message)> = Vec::new();
+    // One read buffer for every message measured in this scan, allocated on first use.
+    let mut buf = Vec::new();
+    for entry in list(&maildir.cur, maildir, "cur", &mut report)? {
+        let name = OsStr::from_bytes(&entry.name);
+        let parsed = ParsedName::parse(&entry.name);
+        let time = match parsed.time {
+            Some(time) => time,
+            None => match mtime(&maildir.cur, name) {
+                Some(time) => time,
+                None => {
+                    report.skipped += 1;
+                    continue;
+                }
+            },
+        };
+        let sizes = match parsed.plausible_wire_size() {
+            Some(wire) => Some((parsed.raw_size, wire)),
+            None => resolve_from_index(maildir, name, parsed.base, &index)?,
+        };
+        let (raw_size, wire_size) = match sizes {
+            Some(sizes) => sizes,
+            None => match measure(maildir, name, &mut buf)? {
+                Some(sizes) => {
+                    report.measured += 1;
+                    index.insert(parsed.base.to_vec(), sizes);
+                    index_changed = true;
+                    (Some(sizes.raw), sizes.wire)
+                }
+                None => {
+                    report.skipped += 1;
+                    continue;
+                }
+            },
+        };
+        let base_len = parsed.base.len();
+        let digest_uid = (!parsed.base_is_uid()).then(|| parsed.uid().into_boxed_str());
+        entries.push((
+            time,
+            Message {
+                name: entry.name,
+                base_len,
+                digest_uid,
+                raw_size,
+                wire_size,
+            },
+        ));
+    }
+    let mut messages = delivery_order(entries);
+    let duplicates = {
+        let mut bases: HashSet<&[u8], BuildHasherDefault<Fnv>> =
+            HashSet::with_capacity_and_hasher(messages.len(), BuildHasherDefault::default());
+        let duplicates: Vec<usize> = (0..messages.len())
+            .filter(|&i| !bases.insert(messages[i].base()))
+            .collect();
+        // Keep only index entries of messages that exist (and lack a usable W=).
+        if !index.is_empty() {
+            index.retain(|base, _| bases.contains(base.as_slice()));
+        }
+        duplicates
+    };
+    // Two files with one base name (a broken maildir): the later one gets the digest of its
+    // whole name, so UIDLs stay unique and still deterministic.
+    for i in duplicates {
+        messages[i].digest_uid = Some(uid_of(&messages[i].name).into_boxed_str());
+    }
+    if index_changed || index.len() != index_size_before {
+        index::store(maildir, &index)?;
+    }
+    Ok((messages, report))
+}
+
+/// Sorts by delivery time, then name (names in one directory are unique, so the order is
+/// total). Sorts small keys rather than whole messages, then moves each message once.
+fn delivery_order(entries: Vec<(u64, Message)>) -> Vec<Message> {
+    let mut keys: Vec<(u64, usize)> = entries.iter().map(|(t, _)| *t).zip(0..).collect();
+    keys.sort_unstable_by(|(ta, a), (tb, b)| {
+        ta.cmp(tb)
+            .then_with(|| entries[*a].1.name.cmp(&entries[*b].1.name))
+    });
+    let mut slots: Vec<Option<Message>> = entries.into_iter().map(|(_, m)| Some(m)).collect();
+    keys.iter().filter_map(|&(_, i)| slots[i].take()).collect()
+}
+
+/// A directory entry that is a regular file and not a dotfile.
+pub(crate) struct Entry {
+    pub(crate) name: Box<[u8]>,
+}
+
+/// Lists regular, non-dot files of a directory: readdir only, a stat only where the file
+/// system does not report the type.
+pub(crate) fn list(
+    dir: &OwnedFd,
+    maildir: &Maildir,
+    sub: &str,
+    report: &mut ScanReport,
+) -> Result<Vec<Entry>> {
+    let shown = maildir.path().join(sub);
+    let mut entries = Vec::new();
+    let reader = Dir::read_from(dir).map_err(|e| io_error("list", &shown)(e.into()))?;
+    for entry in reader {
+        let entry = entry.map_err(|e| io_error("list", &shown)(e.into()))?;
+        let name = entry.file_name().to_bytes();
+        if name.first() == Some(&b'.') {
+            if name != b"." && name != b".." {
+                report.skipped += 1;
+            }
+            continue;
+        }
+        let file_type = match entry.file_type() {
+            FileType::Unknown => {
+                match rustix::fs::statat(dir, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(stat) => FileType::from_raw_mode(stat.st_mode),
+                    Err(_) => FileType::Unknown,
+                }
+            }
+            known => known,
+        };
+        if file_type == FileType::RegularFile {
+            entries.push(Entry { name: name.into() });
+        } else {
+            report.skipped += 1;
+        }
+    }
+    Ok(entries)
+}
+
+/// Dovecot's way: a session opens the maildrop by moving `new/` entries to `cur/` with an empty
+/// `:2,` info. The rename never replaces an existing file.
+fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<()> {
+    for entry in list(&maildir.new, maildir, "new", report)? {
+        let mut target = entry.name.to_vec();
+        if memchr::memchr(b':', &target).is_none() {
+            target.extend_from_slice(b":2,");
+        }
+        let name = OsStr::from_bytes(&entry.name);
+        match rename_no_replace(&maildir.new, name, &maildir.cur, OsStr::from_bytes(&target)) {
+            Ok(()) => report.moved += 1,
+            // Gone (another session took it) or a name clash: leave it, never overwrite.
+            Err(Errno::NOENT | Errno::EXIST) => report.skipped += 1,
+            Err(e) => {
+                return Err(io_error("rename", maildir.path().join("new").join(name))(
+                    e.into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `renameat2(RENAME_NOREPLACE)`, with a checked plain rename where the file system lacks it.
+pub(crate) fn rename_no_replace(
+    from_dir: &OwnedFd,
+    from: &OsStr,
+    to_dir: &OwnedFd,
+    to: &OsStr,
+) -> rustix::io::Result<()> {
+    match rustix::fs::renameat_with(from_dir, from, to_dir, to, RenameFlags::NOREPLACE) {
+        Err(Errno::INVAL | Errno::NOSYS) => {
+            match rustix::fs::statat(to_dir, to, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(_) => Err(Errno::EXIST),
+                Err(Errno::NOENT) => rustix::fs::renameat(from_dir, from, to_dir, to),
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+fn mtime(dir: &OwnedFd, name: &OsStr) -> Option<u64> {
+    let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    u64::try_from(stat.st_mtime).ok()
+}
+
+/// Sizes from the index, if the file still has the raw size recorded there (one stat).
+fn resolve_from_index(
+    maildir: &Maildir,
+    name: &OsStr,
+    base: &[u8],
+    index: &SizeIndex,
+) -> Result<Option<(Option<u64>, u64)>> {
+    let Some(sizes) = index.get(base) else {
+        return Ok(None);
+    };
+    match rustix::fs::statat(&maildir.cur, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) if u64::try_from(stat.st_size).ok() == Some(sizes.raw) => {
+            Ok(Some((Some(sizes.raw), sizes.wire)))
+        }
+        Ok(_) | Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(io_error("stat", maildir.cur_path(name))(e.into())),
+    }
+}
+
+/// Reads a message once to learn its sizes; `None` if it vanished or is not a regular file.
+fn measure(maildir: &Maildir, name: &OsStr, buf: &mut Vec<u8>) -> Result<Option<Sizes>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(&maildir.cur, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT | Errno::LOOP) => return Ok(None),
+        Err(e) => return Err(io_error("open", maildir.cur_path(name))(e.into())),
+    };
+    if buf.is_empty() {
+        buf.resize(64 * 1024, 0);
+    }
+    let counter =
+        count_stream(File::from(fd), buf).map_err(io_error("read", maildir.cur_path(name)))?;
+    Ok(Some(Sizes {
+        raw: counter.raw(),
+        wire: counter.wire(),
+    }))
+}
+
+/// FNV-1a: a fast hash for file names listed from our own directory.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
