@@ -180,11 +180,16 @@ fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
 
 fn bench(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
-    let mut criterion_args = vec!["bench", "-p", "pop3-proto", "--bench", "encoder", "--"];
+    let mut encoder = vec!["bench", "-p", "pop3-proto", "--bench", "encoder", "--"];
     if quick {
-        criterion_args.extend(["--warm-up-time", "0.2", "--measurement-time", "0.5"]);
+        encoder.extend(["--warm-up-time", "0.2", "--measurement-time", "0.5"]);
     }
-    cargo(&criterion_args)
+    cargo(&encoder)?;
+    let mut scan = vec!["bench", "-p", "pop3-maildrop", "--bench", "scan", "--"];
+    if quick {
+        scan.push("--quick");
+    }
+    cargo(&scan)
 }
 
 #[cfg(test)]

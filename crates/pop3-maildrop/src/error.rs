@@ -73,12 +73,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the failure may go away by itself (`[SYS/TEMP]`), as opposed to one that needs
-    /// an administrator (`[SYS/PERM]`). A lock held by another session is temporary; a missing
-    /// or malformed Maildir is not.
+    /// Whether the client should be told to retry later (`[SYS/TEMP]`) rather than that an
+    /// administrator must act (`[SYS/PERM]`). A held lock, a missing or incomplete Maildir (a
+    /// new user's first delivery creates it), I/O errors and full disks are temporary; a
+    /// Maildir that is a symlink, and permission errors, are permanent.
     pub fn is_temporary(&self) -> bool {
         match self {
-            Error::Missing { .. } | Error::Symlink { .. } | Error::NotMaildir { .. } => false,
+            Error::Symlink { .. } => false,
             Error::Io { source, .. } => !matches!(
                 source.kind(),
                 io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound

@@ -52,7 +52,12 @@ fn open_refuses_missing_symlinked_and_broken_maildirs() {
     Maildir::create(&real).unwrap();
     let link = dir.path().join("link");
     symlink(&real, &link).unwrap();
-    assert!(matches!(Maildir::open(&link), Err(Error::Symlink { .. })));
+    let error = Maildir::open(&link).unwrap_err();
+    assert!(matches!(error, Error::Symlink { .. }), "{error}");
+    assert!(
+        !error.is_temporary(),
+        "a symlinked Maildir needs an administrator"
+    );
 
     let file = dir.path().join("file");
     std::fs::write(&file, b"").unwrap();
@@ -66,7 +71,7 @@ fn open_refuses_missing_symlinked_and_broken_maildirs() {
     std::fs::create_dir_all(partial.join("new")).unwrap();
     let error = Maildir::open(&partial).unwrap_err();
     assert!(matches!(error, Error::Missing { .. }), "{error}");
-    assert!(!error.is_temporary());
+    assert!(error.is_temporary(), "a missing Maildir is [SYS/TEMP]");
 
     let sub_link = dir.path().join("sublink");
     Maildir::create(&sub_link).unwrap();
