@@ -185,11 +185,14 @@ fn bench(args: &[String]) -> Result<()> {
         encoder.extend(["--warm-up-time", "0.2", "--measurement-time", "0.5"]);
     }
     cargo(&encoder)?;
-    let mut scan = vec!["bench", "-p", "pop3-maildrop", "--bench", "scan", "--"];
-    if quick {
-        scan.push("--quick");
+    for (package, bench) in [("pop3-maildrop", "scan"), ("pop3-auth", "auth")] {
+        let mut args = vec!["bench", "-p", package, "--bench", bench, "--"];
+        if quick {
+            args.push("--quick");
+        }
+        cargo(&args)?;
     }
-    cargo(&scan)
+    Ok(())
 }
 
 #[cfg(test)]

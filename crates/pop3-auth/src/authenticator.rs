@@ -1,0 +1,184 @@
+//! Every authentication decision, in one place.
+//!
+//! **An unknown, disabled or invalid user costs the same as a wrong password for a real one**:
+//! the password is verified against a dummy hash made with the current parameters, and the
+//! caller gets the same [`Outcome::Rejected`] (its reason is for logs only, never for the
+//! client).
+
+use crate::apop;
+use crate::db::{User, UserDb};
+use crate::error::Result;
+use crate::name::UserName;
+use crate::password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};
+
+/// What the client presented.
+#[derive(Clone, Copy)]
+pub enum Credential<'a> {
+    /// A cleartext password (USER/PASS, SASL PLAIN or LOGIN).
+    Password(&'a [u8]),
+    /// An APOP digest of the greeting timestamp.
+    Apop {
+        /// The timestamp the server sent, brackets included.
+        timestamp: &'a str,
+        /// The client's digest, hex.
+        digest: &'a str,
+    },
+}
+
+/// The verdict.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Authenticated as this user.
+    Accepted(User),
+    /// Not authenticated. The reason is for the log; the client is told nothing more.
+    Rejected(RejectReason),
+}
+
+/// Why an attempt was rejected, for logs (`reason=<as_str>`) and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The name is not a valid user name.
+    InvalidName,
+    /// No such user.
+    UnknownUser,
+    /// The user is disabled.
+    Disabled,
+    /// The password or digest is wrong.
+    WrongSecret,
+    /// The password is longer than 1 KiB.
+    PasswordTooLong,
+    /// The user has an APOP secret and may not use a password (RFC 1939 §13).
+    PasswordNotAllowed,
+    /// APOP is disabled, or the user has no APOP secret.
+    ApopNotAvailable,
+    /// The stored hash cannot be used (malformed, absurd parameters): fails closed.
+    UnusableHash,
+}
+
+impl RejectReason {
+    /// A stable token for logs, e.g. for fail2ban: `unknown-user`, `wrong-secret`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::InvalidName => "invalid-name",
+            RejectReason::UnknownUser => "unknown-user",
+            RejectReason::Disabled => "disabled",
+            RejectReason::WrongSecret => "wrong-secret",
+            RejectReason::PasswordTooLong => "password-too-long",
+            RejectReason::PasswordNotAllowed => "password-not-allowed",
+            RejectReason::ApopNotAvailable => "apop-not-available",
+            RejectReason::UnusableHash => "unusable-hash",
+        }
+    }
+}
+
+/// Verifies credentials against the user database.
+pub struct Authenticator {
+    hasher: PasswordHasher,
+    dummy_hash: String,
+    apop_enabled: bool,
+}
+
+/// The stand-in APOP secret for users without one, so that the digest is always computed.
+const DUMMY_APOP_SECRET: &str = "pop3d dummy secret, never matches";
+
+impl Authenticator {
+    /// An authenticator with these argon2id parameters (validated). Computes the dummy hash
+    /// once, which costs one hash.
+    pub fn new(params: HashParams, apop_enabled: bool) -> Result<Authenticator> {
+        let hasher = PasswordHasher::new(params)?;
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|e| crate::Error::Random(e.to_string()))?;
+        let dummy_password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let dummy_hash = hasher.hash(dummy_password.as_bytes())?;
+        Ok(Authenticator {
+            hasher,
+            dummy_hash,
+            apop_enabled,
+        })
+    }
+
+    /// The hasher with the current parameters (for the admin tool).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// Decides one attempt. Reads the user's row now (no cache); on success records the login
+    /// and, if the stored hash used older parameters, replaces it.
+    pub fn authenticate(
+        &self,
+        db: &UserDb,
+        name: &str,
+        credential: Credential<'_>,
+    ) -> Result<Outcome> {
+        if let Credential::Password(password) = credential
+            && password.len() > MAX_PASSWORD
+        {
+            return Ok(Outcome::Rejected(RejectReason::PasswordTooLong));
+        }
+        let Ok(name) = UserName::parse(name) else {
+            self.burn(credential);
+            return Ok(Outcome::Rejected(RejectReason::InvalidName));
+        };
+        let user = match db.get(&name)? {
+            Some(user) if user.enabled => user,
+            Some(_) => {
+                self.burn(credential);
+                return Ok(Outcome::Rejected(RejectReason::Disabled));
+            }
+            None => {
+                self.burn(credential);
+                return Ok(Outcome::Rejected(RejectReason::UnknownUser));
+            }
+        };
+        let verdict = match credential {
+            Credential::Password(password) => {
+                if user.apop_secret.is_some() && !user.password_with_apop {
+                    self.burn(credential);
+                    return Ok(Outcome::Rejected(RejectReason::PasswordNotAllowed));
+                }
+                match self.hasher.verify(password, &user.password_hash) {
+                    Verification::Match { needs_rehash } => {
+                        if needs_rehash {
+                            let hash = self.hasher.hash(password)?;
+                            db.replace_hash(&user.name, &hash)?;
+                        }
+                        Ok(())
+                    }
+                    Verification::Mismatch => Err(RejectReason::WrongSecret),
+                    Verification::Unusable => Err(RejectReason::UnusableHash),
+                }
+            }
+            Credential::Apop { timestamp, digest } => {
+                match (&user.apop_secret, self.apop_enabled) {
+                    (Some(secret), true) if apop::verify(timestamp, secret, digest) => Ok(()),
+                    (Some(_), true) => Err(RejectReason::WrongSecret),
+                    _ => {
+                        self.burn(credential);
+                        Err(RejectReason::ApopNotAvailable)
+                    }
+                }
+            }
+        };
+        match verdict {
+            Ok(()) => {
+                db.record_login(&user.name)?;
+                Ok(Outcome::Accepted(user))
+            }
+            Err(reason) => Ok(Outcome::Rejected(reason)),
+        }
+    }
+
+    /// Spends the time a real check would, and throws the answer away.
+    fn burn(&self, credential: Credential<'_>) {
+        match credential {
+            Credential::Password(password) => {
+                let _ = self.hasher.verify(password, &self.dummy_hash);
+            }
+            Credential::Apop { timestamp, digest } => {
+                let _ = apop::verify(timestamp, DUMMY_APOP_SECRET, digest);
+            }
+        }
+    }
+}

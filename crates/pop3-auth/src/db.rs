@@ -1,0 +1,307 @@
+//! The user database: one SQLite file, WAL mode and a busy timeout so the admin tool can write
+//! while the server reads; schema migrations by `PRAGMA user_version`, run on open.
+//!
+//! **The server reads a user's row on every login and keeps no cache**, so a password change,
+//! a disable or a delete takes effect on the next login.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::{Error, Result};
+use crate::name::UserName;
+use crate::password::{PasswordHasher, check_password};
+
+/// How long a statement waits for a writer before failing with [`Error::Busy`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The migrations, in order; entry `i` brings the schema to version `i + 1`. Never edit one
+/// that has shipped: add another.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE users (
+        id                INTEGER PRIMARY KEY,
+        name              TEXT NOT NULL UNIQUE,
+        password_hash     TEXT NOT NULL,
+        apop_secret       TEXT,
+        maildir           TEXT NOT NULL,
+        enabled           INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+        password_with_apop INTEGER NOT NULL DEFAULT 0 CHECK (password_with_apop IN (0, 1)),
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        last_login_at     INTEGER
+    ) STRICT;
+"];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// One user, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// The normalised name.
+    pub name: UserName,
+    /// The argon2id hash, a PHC string.
+    pub password_hash: String,
+    /// The APOP shared secret, if the administrator set one.
+    pub apop_secret: Option<String>,
+    /// The Maildir, fixed when the user was created.
+    pub maildir: PathBuf,
+    /// Whether the user may log in.
+    pub enabled: bool,
+    /// Whether a user with an APOP secret may also log in with a password (RFC 1939 §13
+    /// recommends not).
+    pub password_with_apop: bool,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+    /// Seconds since the epoch.
+    pub updated_at: i64,
+    /// Seconds since the epoch of the last successful login.
+    pub last_login_at: Option<i64>,
+}
+
+/// Debug never shows the hash or the APOP secret.
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("maildir", &self.maildir)
+            .field("enabled", &self.enabled)
+            .field("apop", &self.apop_secret.is_some())
+            .field("last_login_at", &self.last_login_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An open user database.
+pub struct UserDb {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl UserDb {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<UserDb> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let mut db = UserDb {
+            conn,
+            path: path.to_owned(),
+        };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+
+    /// Creates or brings a database to exactly `version` (at most [`SCHEMA_VERSION`]), for
+    /// migration tests: a file at every earlier version can then be opened and upgraded.
+    #[doc(hidden)]
+    pub fn migrate_to(path: &Path, version: i64) -> Result<()> {
+        let mut conn = Connection::open(path)?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        apply_migrations(&mut conn, found, version.min(SCHEMA_VERSION))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        apply_migrations(&mut self.conn, found, SCHEMA_VERSION)
+    }
+
+    /// A user by name, or `None`.
+    pub fn get(&self, name: &UserName) -> Result<Option<User>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM users WHERE name = ?1"),
+                [name.as_str()],
+                user_from_row,
+            )
+            .optional()?)
+    }
+
+    /// All users, by name.
+    pub fn list(&self) -> Result<Vec<User>> {
+        let mut statement = self
+            .conn
+            .prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY name"))?;
+        let users = statement
+            .query_map([], user_from_row)?
+            .collect::<rusqlite::Result<Vec<User>>>()?;
+        Ok(users)
+    }
+
+    /// Adds a user with a password and a Maildir path (absolute; see [`default_maildir`]).
+    pub fn add(
+        &self,
+        name: &UserName,
+        password: &[u8],
+        maildir: &Path,
+        hasher: &PasswordHasher,
+    ) -> Result<User> {
+        let maildir_text = maildir
+            .to_str()
+            .filter(|_| maildir.is_absolute())
+            .ok_or_else(|| Error::InvalidMaildir(maildir.to_owned()))?;
+        let hash = hasher.hash(password)?;
+        let now = now();
+        let inserted = self.conn.execute(
+            "INSERT INTO users (name, password_hash, maildir, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO NOTHING",
+            params![name.as_str(), hash, maildir_text, now],
+        )?;
+        if inserted == 0 {
+            return Err(Error::UserExists(name.to_string()));
+        }
+        self.get(name)?
+            .ok_or_else(|| Error::NoSuchUser(name.to_string()))
+    }
+
+    /// Removes a user and returns the row (so the caller can remove its mail if asked).
+    pub fn remove(&self, name: &UserName) -> Result<User> {
+        let user = self
+            .get(name)?
+            .ok_or_else(|| Error::NoSuchUser(name.to_string()))?;
+        self.conn
+            .execute("DELETE FROM users WHERE name = ?1", [name.as_str()])?;
+        Ok(user)
+    }
+
+    /// Renames a user. The Maildir path stays as it was.
+    pub fn rename(&self, from: &UserName, to: &UserName) -> Result<()> {
+        if self.get(to)?.is_some() {
+            return Err(Error::UserExists(to.to_string()));
+        }
+        self.update(from, "name = ?2", to.as_str())
+    }
+
+    /// Sets a new password.
+    pub fn set_password(
+        &self,
+        name: &UserName,
+        password: &[u8],
+        hasher: &PasswordHasher,
+    ) -> Result<()> {
+        check_password(password)?;
+        let hash = hasher.hash(password)?;
+        self.update(name, "password_hash = ?2", &hash)
+    }
+
+    /// Replaces the stored hash (a rehash with current parameters after a login).
+    pub fn replace_hash(&self, name: &UserName, hash: &str) -> Result<()> {
+        self.update(name, "password_hash = ?2", hash)
+    }
+
+    /// Enables or disables logins.
+    pub fn set_enabled(&self, name: &UserName, enabled: bool) -> Result<()> {
+        self.update(name, "enabled = ?2", enabled)
+    }
+
+    /// Sets or clears the APOP secret (printable ASCII, 8 to 255 characters).
+    pub fn set_apop_secret(&self, name: &UserName, secret: Option<&str>) -> Result<()> {
+        if let Some(secret) = secret {
+            if !(8..=255).contains(&secret.len()) {
+                return Err(Error::InvalidApopSecret("must be 8 to 255 characters"));
+            }
+            if !secret.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+                return Err(Error::InvalidApopSecret("must be printable ASCII"));
+            }
+        }
+        self.update(name, "apop_secret = ?2", secret)
+    }
+
+    /// Whether a user with an APOP secret may also use a password.
+    pub fn set_password_with_apop(&self, name: &UserName, allowed: bool) -> Result<()> {
+        self.update(name, "password_with_apop = ?2", allowed)
+    }
+
+    /// Records a successful login now.
+    pub fn record_login(&self, name: &UserName) -> Result<()> {
+        self.conn.execute(
+            "UPDATE users SET last_login_at = ?2 WHERE name = ?1",
+            params![name.as_str(), now()],
+        )?;
+        Ok(())
+    }
+
+    /// `UPDATE users SET <assignment>, updated_at = now WHERE name = ?1`; the assignment is
+    /// one of this file's constants, the value always a bound parameter.
+    fn update(&self, name: &UserName, assignment: &str, value: impl rusqlite::ToSql) -> Result<()> {
+        let changed = self.conn.execute(
+            &format!("UPDATE users SET {assignment}, updated_at = ?3 WHERE name = ?1"),
+            params![name.as_str(), value, now()],
+        )?;
+        if changed == 0 {
+            return Err(Error::NoSuchUser(name.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// Applies the migrations after `from` up to `to`, each in its own transaction with its
+/// version, so a crash between two leaves a consistent, resumable file.
+fn apply_migrations(conn: &mut Connection, from: i64, to: i64) -> Result<()> {
+    for (version, sql) in (1..=to)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(from).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The default Maildir of a new user: `<mail root>/<name>/Maildir`. The name is a validated
+/// [`UserName`], a single safe path component.
+pub fn default_maildir(mail_root: &Path, name: &UserName) -> PathBuf {
+    mail_root.join(name.as_str()).join("Maildir")
+}
+
+const COLUMNS: &str = "name, password_hash, apop_secret, maildir, enabled, password_with_apop, \
+                       created_at, updated_at, last_login_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let name: String = row.get(0)?;
+    let maildir: String = row.get(3)?;
+    Ok(User {
+        // A stored name was validated when written; re-check rather than trust the file.
+        name: UserName::parse(&name).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        password_hash: row.get(1)?,
+        apop_secret: row.get(2)?,
+        maildir: PathBuf::from(maildir),
+        enabled: row.get(4)?,
+        password_with_apop: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+        last_login_at: row.get(8)?,
+    })
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

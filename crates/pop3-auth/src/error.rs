@@ -1,0 +1,73 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong in the user database or an admin operation. Authentication failures are
+/// not errors: they are [`crate::Outcome::Rejected`], so that callers cannot tell them apart
+/// by accident.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A user name outside the allowlist.
+    #[error("invalid user name: {0}")]
+    InvalidName(&'static str),
+    /// A password that cannot be set (empty, too long, or with NUL, CR or LF).
+    #[error("invalid password: {0}")]
+    InvalidPassword(&'static str),
+    /// An APOP secret that cannot be set.
+    #[error("invalid APOP secret: {0}")]
+    InvalidApopSecret(&'static str),
+    /// A Maildir path that is not absolute or not valid UTF-8.
+    #[error("invalid maildir path {0}: it must be absolute UTF-8")]
+    InvalidMaildir(PathBuf),
+    /// Invalid argon2 parameters in the configuration.
+    #[error("invalid argon2 parameters: {0}")]
+    InvalidParams(String),
+    /// The user does not exist.
+    #[error("no such user: {0}")]
+    NoSuchUser(String),
+    /// A user of that name exists already.
+    #[error("user {0} exists already")]
+    UserExists(String),
+    /// The database was written by a newer pop3d.
+    #[error("the user database has schema version {found}; this pop3d knows up to {known}")]
+    SchemaTooNew {
+        /// The database's `user_version`.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The database is busy beyond the busy timeout, or locked.
+    #[error("the user database is busy: {0}")]
+    Busy(#[source] rusqlite::Error),
+    /// Any other SQLite error.
+    #[error("user database: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    /// Hashing failed (never expected with valid parameters).
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    /// The OS random number generator failed.
+    #[error("random number generator failed: {0}")]
+    Random(String),
+}
+
+impl Error {
+    /// Whether a retry later may succeed (a busy or locked database): the delivery agent maps
+    /// this to a temporary failure, the server to `[SYS/TEMP]`.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Error::Busy(_))
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Error {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        match error.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked) => Error::Busy(error),
+            _ => Error::Sqlite(error),
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

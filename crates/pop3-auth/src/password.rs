@@ -1,0 +1,159 @@
+//! argon2id password hashes as PHC strings.
+//!
+//! **A stored hash is checked before it is used**: only argon2id, version 0x13, with memory
+//! at most 1 GiB, at most 64 passes and at most 16 lanes, so a hostile or corrupt row can
+//! neither panic nor make the server allocate gigabytes. Anything else fails closed.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::error::{Error, Result};
+
+/// Passwords longer than this are rejected before hashing.
+pub const MAX_PASSWORD: usize = 1024;
+/// The most memory a stored hash may ask for, in KiB (1 GiB).
+const MAX_M_KIB: u32 = 1024 * 1024;
+const MAX_T: u32 = 64;
+const MAX_P: u32 = 16;
+
+/// argon2id cost parameters. The default is OWASP's minimum: 19 MiB, 2 passes, 1 lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub m_kib: u32,
+    /// Passes.
+    pub t: u32,
+    /// Lanes.
+    pub p: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> HashParams {
+        HashParams {
+            m_kib: 19_456,
+            t: 2,
+            p: 1,
+        }
+    }
+}
+
+impl HashParams {
+    /// Checks the parameters are within what this server accepts (and argon2 allows).
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_P).contains(&self.p) {
+            return Err(Error::InvalidParams(format!("p must be 1..={MAX_P}")));
+        }
+        if !(1..=MAX_T).contains(&self.t) {
+            return Err(Error::InvalidParams(format!("t must be 1..={MAX_T}")));
+        }
+        if self.m_kib < 8 * self.p || self.m_kib > MAX_M_KIB {
+            return Err(Error::InvalidParams(format!(
+                "m must be between 8*p and {MAX_M_KIB} KiB"
+            )));
+        }
+        Ok(())
+    }
+
+    fn argon2(&self) -> Result<Argon2<'static>> {
+        self.validate()?;
+        let params = Params::new(self.m_kib, self.t, self.p, None)
+            .map_err(|e| Error::InvalidParams(e.to_string()))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The password is right; `needs_rehash` when the hash used other parameters.
+    Match {
+        /// The stored hash should be replaced by one with the current parameters.
+        needs_rehash: bool,
+    },
+    /// The password is wrong.
+    Mismatch,
+    /// The stored hash cannot be used (malformed, another algorithm, absurd parameters).
+    Unusable,
+}
+
+/// Hashes and verifies with fixed current parameters.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: HashParams,
+    argon2: Argon2<'static>,
+}
+
+impl PasswordHasher {
+    /// A hasher for these parameters (validated).
+    pub fn new(params: HashParams) -> Result<PasswordHasher> {
+        Ok(PasswordHasher {
+            argon2: params.argon2()?,
+            params,
+        })
+    }
+
+    /// The current parameters.
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    /// Hashes a password with a fresh 16-byte random salt into a PHC string.
+    pub fn hash(&self, password: &[u8]) -> Result<String> {
+        check_password(password)?;
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| Error::Random(e.to_string()))?;
+        let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Hash(e.to_string()))?;
+        self.argon2
+            .hash_password(password, &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| Error::Hash(e.to_string()))
+    }
+
+    /// Checks `password` against a stored PHC string, in constant time for the comparison,
+    /// after bounding the stored parameters. Never panics, whatever `phc` holds.
+    pub fn verify(&self, password: &[u8], phc: &str) -> Verification {
+        if password.len() > MAX_PASSWORD {
+            return Verification::Mismatch;
+        }
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return Verification::Unusable;
+        };
+        if hash.algorithm != argon2::ARGON2ID_IDENT || hash.version != Some(0x13) {
+            return Verification::Unusable;
+        }
+        let Ok(params) = Params::try_from(&hash) else {
+            return Verification::Unusable;
+        };
+        let stored = HashParams {
+            m_kib: params.m_cost(),
+            t: params.t_cost(),
+            p: params.p_cost(),
+        };
+        if stored.validate().is_err() || hash.hash.is_none_or(|h| h.len() < 16) {
+            return Verification::Unusable;
+        }
+        let verifier = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        match verifier.verify_password(password, &hash) {
+            Ok(()) => Verification::Match {
+                needs_rehash: stored != self.params,
+            },
+            Err(argon2::password_hash::Error::Password) => Verification::Mismatch,
+            Err(_) => Verification::Unusable,
+        }
+    }
+}
+
+/// The rules for a password an administrator sets: 1 to 1024 bytes, no NUL, CR or LF (none
+/// of which a POP3 client could send).
+pub(crate) fn check_password(password: &[u8]) -> Result<()> {
+    if password.is_empty() {
+        return Err(Error::InvalidPassword("empty"));
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err(Error::InvalidPassword("longer than 1024 bytes"));
+    }
+    if password.iter().any(|b| matches!(b, 0 | b'\r' | b'\n')) {
+        return Err(Error::InvalidPassword("contains NUL, CR or LF"));
+    }
+    Ok(())
+}

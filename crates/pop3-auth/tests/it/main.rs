@@ -1,0 +1,14 @@
+//! The integration tests of `pop3-auth`: real SQLite files in temp dirs, real processes.
+
+// Test helpers are `pub` for use across modules of this one binary, and a test may panic on a
+// broken fixture.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod apop;
+mod authenticate;
+mod concurrency;
+mod db;
+mod names;
+mod passwords;
+mod support;
+mod throttle;
