@@ -92,15 +92,22 @@ fn remove_tmp(maildir: &Maildir, unique: &str) {
     let _ = rustix::fs::unlinkat(&maildir.tmp, unique, AtFlags::empty());
 }
 
-/// `<seconds>.M<microseconds>P<pid>Q<n>.<host>`, the usual Maildir unique name, with `/` and
-/// `:` in the host name escaped as the Maildir specification asks.
+/// `<seconds>.M<microseconds>P<pid>Q<n>.<host>`, the usual Maildir unique name, with `/`, `:`
+/// and `,` in the host name escaped as the Maildir specification asks.
 fn unique_name() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let n = DELIVERIES.fetch_add(1, Ordering::Relaxed);
     let uname = rustix::system::uname();
-    let host: String = String::from_utf8_lossy(uname.nodename().to_bytes())
+    let host = String::from_utf8_lossy(uname.nodename().to_bytes()).into_owned();
+    format_unique(now, std::process::id(), n, &host)
+}
+
+/// The microseconds and the counter are zero-padded, so that names of one second sort in
+/// delivery order (the scan orders by time, then name).
+fn format_unique(now: std::time::Duration, pid: u32, n: u64, host: &str) -> String {
+    let host: String = host
         .chars()
         .map(|c| match c {
             '/' => "\\057".to_owned(),
@@ -111,9 +118,11 @@ fn unique_name() -> String {
         })
         .collect();
     format!(
-        "{}.M{}P{}Q{n}.{host}",
+        "{}.M{:06}P{pid}Q{n:010}.{host}",
         now.as_secs(),
         now.subsec_micros(),
-        std::process::id()
     )
 }
+
+#[cfg(test)]
+mod tests;

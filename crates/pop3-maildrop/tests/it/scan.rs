@@ -150,3 +150,17 @@ fn uidls_are_stable_across_sessions_renames_and_a_lost_index() {
         (1..=70).contains(&uid.len()) && uid.bytes().all(|b| (0x21..=0x7e).contains(&b))
     }));
 }
+
+#[test]
+fn deliveries_keep_their_order_within_one_second() {
+    let md = TempMaildir::new();
+    for i in 0..300 {
+        deliver(&md.maildir(), format!("message {i:03}\n").as_bytes()).unwrap();
+    }
+    let maildrop = md.open();
+    let bodies: Vec<Vec<u8>> = (0..300).map(|i| read_all(&maildrop, i).unwrap()).collect();
+    let expected: Vec<Vec<u8>> = (0..300)
+        .map(|i| format!("message {i:03}\n").into_bytes())
+        .collect();
+    assert_eq!(bodies, expected);
+}
