@@ -1,0 +1,495 @@
+//! One connection: the driver that feeds a `pop3_proto::Session` and carries out its requests.
+//!
+//! The life of a session: accept → (implicit TLS handshake) → greeting → AUTHORIZATION
+//! (auth on the blocking pool, behind the hash semaphore and the throttle) → open the maildrop
+//! (lock, scan) → TRANSACTION (RETR/TOP streamed from the file through the encoder in 64 KiB
+//! pieces, each written before the next is read) → QUIT → UPDATE (commit) → close. **Any
+//! other end — EOF, a timeout, an error, shutdown — drops the maildrop without a commit, which
+//! releases its lock.**
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pop3_auth::{Credential, Outcome, UserDb, apop};
+use pop3_maildrop::{Maildrop, OpenOptions};
+use pop3_proto::{
+    Abort, AuthOutcome, CommitOutcome, Connection, Credentials, Event, Listing, OpenError,
+    Progress, Request, RetrieveError, Secret, Session, SharedListing, escape_client_text,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{info, warn};
+
+use crate::config::TlsMode;
+use crate::server::Shared;
+use crate::stream::Stream;
+
+/// Bytes read from the client at once.
+const READ_CHUNK: usize = 4096;
+/// Bytes of a message read from its file at once.
+const BODY_CHUNK: usize = 64 * 1024;
+
+/// Serves one accepted connection to its end.
+pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, mode: TlsMode) {
+    let id = shared.next_session_id();
+    let started = Instant::now();
+    let _ = tcp.set_nodelay(true);
+    let stream = match mode {
+        TlsMode::Implicit => match handshake(&shared, tcp).await {
+            Some(tls) => Stream::Tls(Box::new(tls)),
+            None => {
+                info!(session = id, rip = %peer.ip(), "TLS handshake failed");
+                return;
+            }
+        },
+        _ => Stream::Plain(tcp),
+    };
+    let protocol = match mode {
+        TlsMode::Starttls if shared.tls.is_some() => shared.protocol_starttls.clone(),
+        _ => shared.protocol_plain.clone(),
+    };
+    let apop_timestamp = if shared.config.protocol.apop {
+        apop::timestamp(&shared.config.hostname, unix_now()).ok()
+    } else {
+        None
+    };
+    let connection = Connection {
+        secure: mode == TlsMode::Implicit,
+        loopback: peer.ip().is_loopback(),
+        apop_timestamp,
+    };
+    let mut driver = Driver {
+        session: Session::new(protocol, connection),
+        shared,
+        stream,
+        peer,
+        id,
+        started,
+        maildrop: None,
+        user: None,
+        stats: Stats::default(),
+    };
+    let end = driver.run().await;
+    let user = driver
+        .user
+        .as_ref()
+        .map_or("-".to_owned(), |u| u.name.to_string());
+    // Dropping the driver drops the maildrop: the lock is released here at the latest.
+    let tls = driver.session.is_secure();
+    drop(driver.maildrop.take());
+    info!(
+        session = id,
+        user,
+        rip = %peer.ip(),
+        tls,
+        retr = driver.stats.retr,
+        top = driver.stats.top,
+        dele = driver.stats.dele,
+        bytes = driver.stats.bytes,
+        duration_ms = started.elapsed().as_millis() as u64,
+        end = end.as_str(),
+        "session end"
+    );
+}
+
+/// How a session ended, for the log.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Closed,
+    ClientGone,
+    LoginTimeout,
+    IdleTimeout,
+    OutputStalled,
+    TlsFailed,
+    Error,
+}
+
+impl End {
+    fn as_str(self) -> &'static str {
+        match self {
+            End::Closed => "closed",
+            End::ClientGone => "client-gone",
+            End::LoginTimeout => "login-timeout",
+            End::IdleTimeout => "idle-timeout",
+            End::OutputStalled => "output-stalled",
+            End::TlsFailed => "tls-failed",
+            End::Error => "error",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    retr: u64,
+    top: u64,
+    dele: u64,
+    bytes: u64,
+}
+
+struct Driver {
+    shared: Arc<Shared>,
+    session: Session,
+    stream: Stream,
+    peer: SocketAddr,
+    id: u64,
+    started: Instant,
+    maildrop: Option<Arc<Maildrop>>,
+    user: Option<pop3_auth::User>,
+    stats: Stats,
+}
+
+impl Driver {
+    async fn run(&mut self) -> End {
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut shutdown = self.shared.shutdown.clone();
+        let mut last_input = Instant::now();
+        loop {
+            if let Err(end) = self.flush().await {
+                return end;
+            }
+            match self.session.poll_event() {
+                Some(Event::Request(request)) => {
+                    if let Err(end) = self.complete(request).await {
+                        return end;
+                    }
+                    continue;
+                }
+                Some(Event::StartTls) => {
+                    if !self.start_tls().await {
+                        return End::TlsFailed;
+                    }
+                    self.session.handle_tls_established();
+                    continue;
+                }
+                Some(Event::Close) => {
+                    let _ = self.flush().await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+                    return End::Closed;
+                }
+                Some(_) => return End::Error,
+                None => {}
+            }
+            if *shutdown.borrow() {
+                self.session.handle_abort(Abort::Shutdown);
+                continue;
+            }
+            if !self.session.wants_input() {
+                return End::Error;
+            }
+            let timeouts = self.shared.config.timeouts;
+            let (deadline, timeout_end) = if self.user.is_some() {
+                (last_input + timeouts.idle, End::IdleTimeout)
+            } else {
+                (self.started + timeouts.login, End::LoginTimeout)
+            };
+            tokio::select! {
+                read = self.stream.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => return End::ClientGone,
+                    Ok(n) => {
+                        last_input = Instant::now();
+                        self.session.handle_input(&buf[..n]);
+                    }
+                },
+                // RFC 1939 §3: an autologout timer closes without a reply and without UPDATE.
+                () = tokio::time::sleep_until(deadline.into()) => return timeout_end,
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Writes everything the session has produced; a peer that stops reading is dropped.
+    async fn flush(&mut self) -> Result<(), End> {
+        let stall = self.shared.config.timeouts.output_stall;
+        loop {
+            let pending = self.session.poll_transmit();
+            if pending.is_empty() {
+                break;
+            }
+            match tokio::time::timeout(stall, self.stream.write(pending)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(End::ClientGone),
+                Ok(Ok(n)) => {
+                    self.stats.bytes += n as u64;
+                    self.session.advance_transmit(n);
+                }
+                Err(_) => return Err(End::OutputStalled),
+            }
+        }
+        match tokio::time::timeout(stall, self.stream.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::ClientGone),
+            Err(_) => Err(End::OutputStalled),
+        }
+    }
+
+    async fn start_tls(&mut self) -> bool {
+        if self.flush().await.is_err() {
+            return false;
+        }
+        let Some(tcp) = self.stream.take_plain() else {
+            return false;
+        };
+        match handshake(&self.shared, tcp).await {
+            Some(tls) => {
+                self.stream = Stream::Tls(Box::new(tls));
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn complete(&mut self, request: Request) -> Result<(), End> {
+        match request {
+            Request::Authenticate(credentials) => {
+                let outcome = self.authenticate(credentials).await;
+                self.session.handle_auth_result(outcome);
+            }
+            Request::OpenMaildrop { .. } => {
+                let result = self.open_maildrop().await;
+                self.session.handle_maildrop_opened(result);
+            }
+            Request::Retrieve {
+                index, top_lines, ..
+            } => self.retrieve(index, top_lines).await?,
+            Request::Commit { deleted, retrieved } => {
+                let outcome = self.commit(deleted, retrieved).await;
+                self.session.handle_commit_result(outcome);
+            }
+            other => {
+                warn!(session = self.id, request = ?other, "unknown request");
+                return Err(End::Error);
+            }
+        }
+        Ok(())
+    }
+
+    async fn authenticate(&mut self, credentials: Credentials) -> AuthOutcome {
+        let ip = self.peer.ip();
+        let wait = match self.shared.throttle.lock() {
+            Ok(throttle) => throttle.before_attempt(ip, Instant::now()),
+            Err(_) => Duration::ZERO,
+        };
+        tokio::time::sleep(wait).await;
+        let method = credentials.secret.method();
+        let Ok(permit) = self.shared.hash_permits.clone().acquire_owned().await else {
+            return AuthOutcome::Unavailable;
+        };
+        let authenticator = self.shared.authenticator.clone();
+        let db_path = self.shared.config.user_db.clone();
+        let name = credentials.user.clone();
+        let verdict = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let db = UserDb::open(&db_path)?;
+            let credential = match &credentials.secret {
+                Secret::Password { password, .. } => Credential::Password(password),
+                Secret::Apop { timestamp, digest } => Credential::Apop { timestamp, digest },
+                _ => return Ok(Outcome::Rejected(pop3_auth::RejectReason::ApopNotAvailable)),
+            };
+            authenticator.authenticate(&db, &credentials.user, credential)
+        })
+        .await;
+        match verdict {
+            Ok(Ok(Outcome::Accepted(user))) => {
+                if let Ok(mut throttle) = self.shared.throttle.lock() {
+                    throttle.after_success(ip);
+                }
+                info!(session = self.id, user = %user.name, rip = %ip, mechanism = method, "login");
+                let canonical = user.name.to_string();
+                self.user = Some(user);
+                AuthOutcome::Accepted { user: canonical }
+            }
+            Ok(Ok(Outcome::Rejected(reason))) => {
+                let verdict = match self.shared.throttle.lock() {
+                    Ok(mut throttle) => {
+                        Some(throttle.after_failure(ip, &name.to_ascii_lowercase(), Instant::now()))
+                    }
+                    Err(_) => None,
+                };
+                // The stable line fail2ban matches (config/fail2ban-filter.conf).
+                warn!(
+                    "auth failed: user={} rip={ip} mechanism={method} reason={}",
+                    escape_client_text(name.as_bytes()),
+                    reason.as_str()
+                );
+                if let Some(verdict) = verdict {
+                    if verdict.spraying_target {
+                        warn!(user = %escape_client_text(name.as_bytes()), "many failed logins for one user from several addresses");
+                    }
+                    tokio::time::sleep(verdict.delay).await;
+                }
+                AuthOutcome::Rejected
+            }
+            Ok(Ok(_)) => AuthOutcome::Rejected,
+            Ok(Err(e)) => {
+                warn!(session = self.id, error = %e, "user database unavailable");
+                AuthOutcome::Unavailable
+            }
+            Err(e) => {
+                warn!(session = self.id, error = %e, "authentication task failed");
+                AuthOutcome::Unavailable
+            }
+        }
+    }
+
+    async fn open_maildrop(&mut self) -> Result<SharedListing, OpenError> {
+        let Some(user) = &self.user else {
+            return Err(OpenError::Permanent);
+        };
+        let path = user.maildir.clone();
+        let options = OpenOptions {
+            session: self.id.to_string(),
+            lock_wait: self.shared.config.lock_wait,
+        };
+        let opened = tokio::task::spawn_blocking(move || Maildrop::open(&path, &options)).await;
+        match opened {
+            Ok(Ok(maildrop)) => {
+                let maildrop = Arc::new(maildrop);
+                self.maildrop = Some(maildrop.clone());
+                Ok(Arc::new(MaildropListing(maildrop)))
+            }
+            Ok(Err(pop3_maildrop::Error::Locked { holder, .. })) => {
+                info!(session = self.id, user = %user.name, "maildrop in use");
+                Err(OpenError::InUse {
+                    holder: holder.map(|h| h.to_string()),
+                })
+            }
+            Ok(Err(e)) => {
+                warn!(session = self.id, user = %user.name, error = %e, "cannot open maildrop");
+                Err(if e.is_temporary() {
+                    OpenError::Temporary
+                } else {
+                    OpenError::Permanent
+                })
+            }
+            Err(_) => Err(OpenError::Temporary),
+        }
+    }
+
+    async fn retrieve(&mut self, index: usize, top_lines: Option<u64>) -> Result<(), End> {
+        let Some(maildrop) = self.maildrop.clone() else {
+            self.session.handle_retrieve_opened(Err(RetrieveError::Io));
+            return Ok(());
+        };
+        let opened = tokio::task::spawn_blocking(move || maildrop.open_message(index)).await;
+        let mut reader = match opened {
+            Ok(Ok(reader)) => reader,
+            Ok(Err(e)) => {
+                warn!(session = self.id, error = %e, "cannot open message");
+                self.session.handle_retrieve_opened(Err(match e {
+                    pop3_maildrop::Error::Vanished { .. } => RetrieveError::Vanished,
+                    pop3_maildrop::Error::SizeChanged { .. } => RetrieveError::SizeChanged,
+                    _ => RetrieveError::Io,
+                }));
+                return Ok(());
+            }
+            Err(_) => {
+                self.session.handle_retrieve_opened(Err(RetrieveError::Io));
+                return Ok(());
+            }
+        };
+        match top_lines {
+            Some(_) => self.stats.top += 1,
+            None => self.stats.retr += 1,
+        }
+        self.session.handle_retrieve_opened(Ok(()));
+        let mut buf = vec![0u8; BODY_CHUNK];
+        loop {
+            // Send what is pending before reading more: this is the backpressure.
+            self.flush().await?;
+            let read = tokio::task::spawn_blocking(move || {
+                let result = reader.read_chunk(&mut buf);
+                (reader, buf, result)
+            })
+            .await;
+            let Ok((back, back_buf, result)) = read else {
+                self.session.handle_body_failed();
+                return Ok(());
+            };
+            reader = back;
+            buf = back_buf;
+            match result {
+                Ok(0) => {
+                    self.session.handle_body_end();
+                    return Ok(());
+                }
+                Ok(n) => {
+                    if self.session.handle_body(&buf[..n]) == Progress::Complete {
+                        self.session.handle_body_end();
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    warn!(session = self.id, error = %e, "message changed while being sent");
+                    self.session.handle_body_failed();
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    async fn commit(&mut self, deleted: Vec<usize>, retrieved: Vec<usize>) -> CommitOutcome {
+        let Some(maildrop) = self.maildrop.clone() else {
+            return CommitOutcome::Partial {
+                not_removed: deleted.len(),
+            };
+        };
+        let mark_seen = self.shared.config.mark_seen;
+        self.stats.dele = deleted.len() as u64;
+        let report =
+            tokio::task::spawn_blocking(move || maildrop.commit(&deleted, &retrieved, mark_seen))
+                .await;
+        match report {
+            Ok(report) => {
+                for (index, error) in &report.failed {
+                    warn!(session = self.id, index, error = %error, "deletion failed");
+                }
+                if let Some(error) = &report.sync_error {
+                    warn!(session = self.id, error = %error, "cur/ not synced after deletions");
+                }
+                if report.failed.is_empty() {
+                    CommitOutcome::Removed
+                } else {
+                    CommitOutcome::Partial {
+                        not_removed: report.failed.len(),
+                    }
+                }
+            }
+            Err(_) => CommitOutcome::Partial { not_removed: 0 },
+        }
+    }
+}
+
+/// A TLS handshake bounded by the handshake timeout. `None` if it failed or timed out.
+async fn handshake(
+    shared: &Shared,
+    tcp: TcpStream,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let tls = shared.tls.as_ref()?;
+    let timeout = shared.config.timeouts.tls_handshake;
+    match tokio::time::timeout(timeout, tls.acceptor().accept(tcp)).await {
+        Ok(Ok(stream)) => Some(stream),
+        _ => None,
+    }
+}
+
+/// The maildrop as the session sees it.
+struct MaildropListing(Arc<Maildrop>);
+
+impl Listing for MaildropListing {
+    fn len(&self) -> usize {
+        self.0.messages().len()
+    }
+    fn wire_size(&self, index: usize) -> u64 {
+        self.0.messages().get(index).map_or(0, |m| m.wire_size())
+    }
+    fn uid(&self, index: usize) -> &str {
+        self.0.messages().get(index).map_or("", |m| m.uid())
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,123 @@
+//! `pop3d`: the POP3 server.
+//!
+//! ```text
+//! pop3d --config /etc/pop3d/pop3d.toml        serve
+//! pop3d check-config --config FILE            validate a config and exit
+//! pop3d demo [--data-dir DIR]                 serve an embedded demo setup
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use pop3_server::{Config, Server, demo, logging};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{info, warn};
+
+#[derive(Parser)]
+#[command(name = "pop3d", version, about = "A POP3 server for Maildir mailboxes")]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, short, global = true, default_value = "/etc/pop3d/pop3d.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the configuration file and exit (non-zero with the key and line on error).
+    CheckConfig,
+    /// Serve an embedded demo setup on 127.0.0.1:1110 (STLS) and :1995 (implicit TLS).
+    Demo {
+        /// Where the demo keeps its user DB, Maildir, certificate and config.
+        #[arg(long, default_value = "pop3d-demo")]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::CheckConfig) => {
+            let config = Config::load(&cli.config)?;
+            if let Some(files) = &config.tls {
+                pop3_server::Tls::load(files)?;
+            }
+            eprintln!("{}: ok", cli.config.display());
+            Ok(())
+        }
+        Some(Command::Demo { data_dir }) => {
+            let config_path = demo::prepare(&data_dir)?;
+            serve(&config_path, Some(demo::instructions()))
+        }
+        None => serve(&cli.config, None),
+    }
+}
+
+fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
+    let config = Config::load(config_path)?;
+    logging::init(config.log_json, &config.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let run_as = config.run_as.clone();
+        let server = Server::bind(config).await?;
+        drop_privileges(run_as.as_ref())?;
+        for address in server.local_addrs() {
+            info!(%address, "listening");
+        }
+        if let Some(banner) = banner {
+            eprintln!("{banner}");
+        }
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        if let Some(tls) = server.tls() {
+            let mut hangups = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    match tls.reload() {
+                        Ok(()) => info!("certificate reloaded"),
+                        Err(e) => {
+                            warn!(error = %e, "certificate reload failed; keeping the old one")
+                        }
+                    }
+                }
+            });
+        }
+        let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        server
+            .run(async move {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+            })
+            .await
+    })
+}
+
+/// When started as root with `[privileges]`, switch to that user and group now that the
+/// listeners are bound and the certificate read.
+fn drop_privileges(run_as: Option<&(String, String)>) -> Result<()> {
+    use nix::unistd::{Gid, Group, Uid, User, setgid, setgroups, setuid};
+    let Some((user, group)) = run_as else {
+        return Ok(());
+    };
+    if !Uid::effective().is_root() {
+        return Ok(());
+    }
+    let group = Group::from_name(group)?.with_context(|| format!("no group {group}"))?;
+    let user = User::from_name(user)?.with_context(|| format!("no user {user}"))?;
+    setgroups(&[group.gid])?;
+    setgid(group.gid)?;
+    setuid(user.uid)?;
+    if Uid::effective().is_root() || Gid::effective() != group.gid {
+        bail!("privileges were not dropped");
+    }
+    info!(user = %user.name, "dropped privileges");
+    Ok(())
+}
