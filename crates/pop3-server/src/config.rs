@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pop3_auth::{HashParams, ThrottleConfig};
-use pop3_proto::{CleartextPolicy, Limits, MIN_LINE_OCTETS, sasl::Mechanism};
+use pop3_proto::{CleartextPolicy, Expire, Limits, MIN_LINE_OCTETS, sasl::Mechanism};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -78,6 +78,9 @@ pub struct Config {
     pub run_as: Option<(String, String)>,
     /// The host name in APOP timestamps.
     pub hostname: String,
+    /// Whether a loopback peer counts as local for the cleartext policy. Turn off when a
+    /// proxy on this host forwards remote clients.
+    pub trust_loopback: bool,
 }
 
 /// TLS certificate files.
@@ -199,8 +202,10 @@ struct RawAuth {
     argon2_p: u32,
     hash_concurrency: usize,
     failure_delay_ms: u64,
+    penalty_start_ms: u64,
     penalty_max_secs: u64,
     spraying_threshold: u32,
+    trust_loopback: bool,
 }
 
 impl Default for RawAuth {
@@ -215,8 +220,10 @@ impl Default for RawAuth {
             argon2_p: params.p,
             hash_concurrency: 0,
             failure_delay_ms: 2000,
+            penalty_start_ms: 1000,
             penalty_max_secs: 15,
             spraying_threshold: 20,
+            trust_loopback: true,
         }
     }
 }
@@ -306,6 +313,7 @@ struct RawServer {
     greeting: Option<String>,
     last_command: bool,
     login_delay_secs: Option<u32>,
+    expire: Option<Spanned<String>>,
 }
 
 impl RawConfig {
@@ -418,6 +426,25 @@ impl RawConfig {
             ));
         }
         let hostname = self.server.hostname.unwrap_or_else(system_hostname);
+        let expire = match &self.server.expire {
+            None => None,
+            Some(value) if value.get_ref() == "never" => Some(Expire::Never),
+            Some(value) => Some(Expire::Days(value.get_ref().parse().map_err(|_| {
+                invalid(
+                    "server.expire",
+                    value,
+                    "must be \"never\" or a number of days",
+                )
+            })?)),
+        };
+        let implementation = match self.server.implementation {
+            Some(text) if text.is_empty() => None,
+            Some(text) if !text.chars().all(|c| c.is_ascii_graphic() || c == ' ') => {
+                return Err(("`server.implementation`: printable ASCII only".into(), None));
+            }
+            Some(text) => Some(text),
+            None => pop3_proto::Config::default().implementation,
+        };
         let defaults = pop3_proto::Config::default();
         let protocol = pop3_proto::Config {
             cleartext,
@@ -426,8 +453,8 @@ impl RawConfig {
             sasl_mechanisms,
             last_command: self.server.last_command,
             login_delay: self.server.login_delay_secs,
-            expire: None,
-            implementation: self.server.implementation.or(defaults.implementation),
+            expire,
+            implementation,
             greeting: self.server.greeting.unwrap_or(defaults.greeting),
             limits: Limits {
                 max_line_octets: *limits.max_line.get_ref(),
@@ -447,6 +474,7 @@ impl RawConfig {
             hash_concurrency,
             throttle: ThrottleConfig {
                 failure_delay: Duration::from_millis(auth.failure_delay_ms),
+                penalty_start: Duration::from_millis(auth.penalty_start_ms),
                 penalty_max: Duration::from_secs(auth.penalty_max_secs),
                 user_threshold: auth.spraying_threshold,
                 ..ThrottleConfig::default()
@@ -466,6 +494,7 @@ impl RawConfig {
             log_level: self.log.level,
             run_as: self.privileges.map(|p| (p.user, p.group)),
             hostname,
+            trust_loopback: auth.trust_loopback,
         })
     }
 }

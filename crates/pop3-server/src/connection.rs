@@ -56,7 +56,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr,
     };
     let connection = Connection {
         secure: mode == TlsMode::Implicit,
-        loopback: peer.ip().is_loopback(),
+        loopback: shared.config.trust_loopback && peer.ip().is_loopback(),
         apop_timestamp,
     };
     let mut driver = Driver {

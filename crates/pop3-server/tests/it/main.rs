@@ -1,1 +1,13 @@
-//! tests
+//! The integration tests of `pop3-server`: a real server on 127.0.0.1, real files, real TLS,
+//! real clients.
+
+// Test helpers are `pub` for use across modules of this one binary, and a test may panic on a
+// broken fixture.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+mod behaviour;
+mod clients;
+mod support;
+#[path = "../../../pop3-proto/tests/it/transcript.rs"]
+mod transcript;
+mod transcripts;

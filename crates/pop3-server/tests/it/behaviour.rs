@@ -1,0 +1,1 @@
+//! Protocol behaviour over the real socket.
