@@ -1,1 +1,302 @@
-//! Protocol behaviour over the real socket.
+//! Protocol behaviour over the real socket: locks, drops, UPDATE, timeouts, limits, TLS,
+//! shutdown of the real binary.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use crate::support::{Client, PATIENCE, Sections, TestServer, write_config};
+
+fn message(n: usize) -> Vec<u8> {
+    format!("From: test@example.org\r\nSubject: message {n}\r\n\r\nbody of message {n}\r\n")
+        .into_bytes()
+}
+
+fn server_with_mail(count: usize) -> TestServer {
+    let server = TestServer::start("", "", "");
+    server.add_user("alice", "secret");
+    for n in 1..=count {
+        server.deliver("alice", &message(n));
+    }
+    server
+}
+
+fn greet(server: &TestServer) -> Client {
+    let mut client = Client::connect(server.addrs.plain, server.client_config(), false);
+    assert!(client.line().unwrap().starts_with("+OK"));
+    client
+}
+
+#[test]
+fn a_locked_maildrop_answers_in_use_only_after_the_credentials() {
+    let server = server_with_mail(1);
+    let mut first = greet(&server);
+    first.login("alice", "secret");
+    let mut second = greet(&server);
+    assert_eq!(second.command("USER alice"), "+OK");
+    assert_eq!(
+        second.command("PASS wrong"),
+        "-ERR [AUTH] Authentication failed"
+    );
+    assert_eq!(second.command("USER alice"), "+OK");
+    let reply = second.command("PASS secret");
+    assert!(reply.starts_with("-ERR [IN-USE] "), "{reply}");
+    assert!(reply.contains("pid"), "the holder is named: {reply}");
+    assert!(first.command("QUIT").starts_with("+OK"));
+}
+
+#[test]
+fn a_dropped_connection_deletes_nothing_and_releases_the_lock() {
+    // The server's bounded lock wait covers the moment until it notices the EOF.
+    let server = TestServer::start_with(Sections {
+        mailbox: "lock_wait_ms = 10000",
+        ..Sections::default()
+    });
+    server.add_user("alice", "secret");
+    server.deliver("alice", &message(1));
+    server.deliver("alice", &message(2));
+    let mut client = greet(&server);
+    client.login("alice", "secret");
+    assert!(client.command("DELE 1").starts_with("+OK"));
+    assert!(client.command("DELE 2").starts_with("+OK"));
+    drop(client);
+    assert_eq!(server.message_count("alice"), 2);
+    let mut again = greet(&server);
+    assert_eq!(again.command("USER alice"), "+OK");
+    let reply = again.command("PASS secret");
+    assert!(reply.starts_with("+OK maildrop has 2 messages"), "{reply}");
+}
+
+#[test]
+fn quit_deletes_exactly_the_deleted_messages() {
+    let server = server_with_mail(3);
+    let mut client = greet(&server);
+    client.login("alice", "secret");
+    assert!(client.command("DELE 1").starts_with("+OK"));
+    assert!(client.command("DELE 3").starts_with("+OK"));
+    assert_eq!(client.command("QUIT"), "+OK signing off (1 message left)");
+    assert!(client.line().is_none());
+    let cur = server.maildir("alice").join("cur");
+    let left: Vec<_> = std::fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert_eq!(std::fs::read(&left[0]).unwrap(), message(2));
+}
+
+#[test]
+fn a_message_delivered_mid_session_waits_for_the_next_session() {
+    let server = server_with_mail(1);
+    let mut client = greet(&server);
+    client.login("alice", "secret");
+    server.deliver("alice", &message(2));
+    assert_eq!(
+        client.command("STAT"),
+        format!("+OK 1 {}", message(1).len())
+    );
+    assert!(client.command("QUIT").starts_with("+OK"));
+    let mut next = greet(&server);
+    next.login("alice", "secret");
+    assert_eq!(
+        next.command("STAT"),
+        format!("+OK 2 {}", message(1).len() + message(2).len())
+    );
+}
+
+#[test]
+fn stls_injection_is_never_executed() {
+    let server = server_with_mail(0);
+    let mut client = Client::connect(server.addrs.starttls, server.client_config(), false);
+    client.line().unwrap();
+    client.send(b"STLS\r\nCAPA\r\n");
+    assert_eq!(client.line().unwrap(), "+OK Begin TLS negotiation");
+    client.upgrade();
+    // The first reply after the handshake answers NOOP, not the injected CAPA.
+    assert_eq!(client.command("NOOP"), "-ERR NOOP not allowed before login");
+}
+
+#[test]
+fn the_idle_timeout_ends_a_session_without_update() {
+    let server = TestServer::start_with(Sections {
+        timeouts: "idle_secs = 1",
+        ..Sections::default()
+    });
+    server.add_user("alice", "secret");
+    server.deliver("alice", &message(1));
+    let mut client = greet(&server);
+    client.login("alice", "secret");
+    assert!(client.command("DELE 1").starts_with("+OK"));
+    // RFC 1939 §3: the autologout closes without a reply (bounded by PATIENCE).
+    assert_eq!(client.line(), None);
+    assert_eq!(server.message_count("alice"), 1);
+}
+
+#[test]
+fn the_login_deadline_holds_however_slowly_bytes_trickle() {
+    let server = TestServer::start_with(Sections {
+        timeouts: "login_secs = 1",
+        ..Sections::default()
+    });
+    let mut tcp = TcpStream::connect(server.addrs.plain).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut received = Vec::new();
+    // One byte of a never-ending line every 100 ms, until the server hangs up.
+    loop {
+        assert!(started.elapsed() < PATIENCE, "the server never closed");
+        if tcp.write_all(b"N").is_err() {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tcp.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("+OK"), "{text}");
+    assert_eq!(text.lines().count(), 1, "closed without a reply: {text}");
+}
+
+#[test]
+fn over_the_per_address_limit_is_refused_with_sys_temp() {
+    let server = TestServer::start("", "connections_per_ip = 2", "");
+    let _a = greet(&server);
+    let _b = greet(&server);
+    let mut third = Client::connect(server.addrs.plain, server.client_config(), false);
+    assert_eq!(
+        third.line().unwrap(),
+        "-ERR [SYS/TEMP] too many connections, try again later"
+    );
+    assert_eq!(third.line(), None);
+}
+
+#[test]
+fn implicit_tls_never_sends_plaintext() {
+    let server = server_with_mail(0);
+    let mut tcp = TcpStream::connect(server.addrs.implicit).unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    tcp.write_all(b"CAPA\r\nUSER alice\r\n").unwrap();
+    let mut received = Vec::new();
+    let _ = tcp.read_to_end(&mut received);
+    assert!(
+        !received.windows(3).any(|w| w == b"+OK" || w == b"-ER"),
+        "plaintext on an implicit-TLS port: {received:?}"
+    );
+}
+
+#[test]
+fn alpn_pop3_or_none_is_accepted_and_another_protocol_refused() {
+    let server = server_with_mail(0);
+    for (alpn, accepted) in [
+        (vec![], true),
+        (vec![b"pop3".to_vec()], true),
+        (vec![b"imap".to_vec()], false),
+    ] {
+        let mut config = (*server.client_config()).clone();
+        config.alpn_protocols = alpn.clone();
+        let tcp = TcpStream::connect(server.addrs.implicit).unwrap();
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        let mut greeting = [0u8; 3];
+        let result = stream.read_exact(&mut greeting);
+        assert_eq!(
+            result.is_ok() && &greeting == b"+OK",
+            accepted,
+            "ALPN {alpn:?}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn sigterm_ends_sessions_cleanly_without_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), Sections::default());
+    let config_text = std::fs::read_to_string(&config).unwrap();
+    // The real binary needs fixed ports: take free ones from the OS first.
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let mut text = config_text;
+    for port in &ports {
+        text = text.replacen("127.0.0.1:0", &format!("127.0.0.1:{port}"), 1);
+    }
+    std::fs::write(&config, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pop3d"))
+        .arg("--config")
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The server logs "listening" once per bound socket.
+    wait_for_log(child.stderr.take().unwrap(), "listening", 3);
+    let db = pop3_auth::UserDb::open(&dir.path().join("users.db")).unwrap();
+    let name = pop3_auth::UserName::parse("alice").unwrap();
+    let maildir = pop3_auth::default_maildir(&dir.path().join("mail"), &name);
+    let hasher = pop3_auth::PasswordHasher::new(pop3_auth::HashParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    })
+    .unwrap();
+    db.add(&name, b"secret", &maildir, &hasher).unwrap();
+    let md = pop3_maildrop::Maildir::create(&maildir).unwrap();
+    pop3_maildrop::deliver(&md, &message(1)[..]).unwrap();
+
+    let plain: std::net::SocketAddr = format!("127.0.0.1:{}", ports[2]).parse().unwrap();
+    let tls = crate::support::client_config(&{
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_file(dir.path().join("cert.pem")).unwrap()
+    });
+    let mut client = Client::connect(plain, tls, false);
+    client.line().unwrap();
+    client.login("alice", "secret");
+    assert!(client.command("DELE 1").starts_with("+OK"));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(
+        client.line().unwrap(),
+        "-ERR [SYS/TEMP] server shutting down"
+    );
+    assert_eq!(client.line(), None);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read_dir(maildir.join("cur")).unwrap().count(),
+        1,
+        "nothing deleted"
+    );
+    assert_eq!(
+        pop3_maildrop::lock_status(&maildir).unwrap(),
+        None,
+        "no lock left"
+    );
+}
+
+/// Reads the child's log until `needle` appeared `times` times, then keeps draining it in a
+/// thread so the child never blocks on a full pipe.
+fn wait_for_log(mut stderr: std::process::ChildStderr, needle: &str, times: usize) {
+    let mut seen = String::new();
+    let mut buf = [0u8; 1024];
+    while seen.matches(needle).count() < times {
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "the server exited early:\n{seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+}

@@ -33,8 +33,25 @@ pub struct TestServer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Writes a config for three listeners on free ports plus `extra` TOML sections' keys.
-pub fn write_config(dir: &Path, auth: &str, limits: &str, server: &str, timeouts: &str) -> PathBuf {
+/// Extra keys for each config section of a test server.
+#[derive(Default, Clone, Copy)]
+pub struct Sections<'a> {
+    pub auth: &'a str,
+    pub limits: &'a str,
+    pub server: &'a str,
+    pub timeouts: &'a str,
+    pub mailbox: &'a str,
+}
+
+/// Writes a config for three listeners on free ports, with the extra keys.
+pub fn write_config(dir: &Path, sections: Sections<'_>) -> PathBuf {
+    let Sections {
+        auth,
+        limits,
+        server,
+        timeouts,
+        mailbox,
+    } = sections;
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
@@ -76,6 +93,9 @@ hostname = "pop3d.test"
 
 [timeouts]
 {timeouts}
+
+[mailbox]
+{mailbox}
 "#,
         dir = dir.display()
     );
@@ -87,17 +107,18 @@ hostname = "pop3d.test"
 impl TestServer {
     /// Starts a server with extra keys for the `[auth]`, `[limits]` and `[server]` sections.
     pub fn start(auth: &str, limits: &str, server: &str) -> TestServer {
-        TestServer::start_with_timeouts(auth, limits, server, "")
+        TestServer::start_with(Sections {
+            auth,
+            limits,
+            server,
+            ..Sections::default()
+        })
     }
 
-    pub fn start_with_timeouts(
-        auth: &str,
-        limits: &str,
-        server: &str,
-        timeouts: &str,
-    ) -> TestServer {
+    /// Starts a server with extra keys in any section.
+    pub fn start_with(sections: Sections<'_>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let config_path = write_config(dir.path(), auth, limits, server, timeouts);
+        let config_path = write_config(dir.path(), sections);
         let config = Config::load(&config_path).unwrap();
         let cert_pem = std::fs::read(dir.path().join("cert.pem")).unwrap();
         let cert = rustls_pemfile_cert(&cert_pem);
