@@ -52,7 +52,8 @@ pub fn write_config(dir: &Path, sections: Sections<'_>) -> PathBuf {
         timeouts,
         mailbox,
     } = sections;
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
     std::fs::create_dir_all(dir.join("mail")).unwrap();
