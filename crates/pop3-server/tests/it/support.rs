@@ -313,6 +313,23 @@ impl Client {
         }
     }
 
+    /// Reads raw bytes until end of stream or error; returns how many, `None` at the end.
+    pub fn line_lossy(&mut self) -> Option<usize> {
+        if !self.buf.is_empty() {
+            return Some(std::mem::take(&mut self.buf).len());
+        }
+        let mut chunk = [0u8; 65536];
+        let n = match &mut self.conn {
+            Conn::Plain(s) => s.read(&mut chunk),
+            Conn::Tls(s) => s.read(&mut chunk),
+            Conn::Gone => Ok(0),
+        };
+        match n {
+            Ok(0) | Err(_) => None,
+            Ok(n) => Some(n),
+        }
+    }
+
     /// Sends a command line and returns the status line.
     pub fn command(&mut self, line: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes());
