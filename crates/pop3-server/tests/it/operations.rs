@@ -91,6 +91,14 @@ struct Daemon {
 
 impl Daemon {
     fn start(sections: Sections<'_>, privileges: &str) -> Daemon {
+        Daemon::start_full(sections, privileges, "text")
+    }
+
+    fn start_with_log(sections: Sections<'_>, format: &str) -> Daemon {
+        Daemon::start_full(sections, "", format)
+    }
+
+    fn start_full(sections: Sections<'_>, privileges: &str, log_format: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), sections);
         let ports: Vec<u16> = (0..3)
@@ -106,6 +114,7 @@ impl Daemon {
         for port in &ports {
             text = text.replacen("127.0.0.1:0", &format!("127.0.0.1:{port}"), 1);
         }
+        text.push_str(&format!("\n[log]\nformat = \"{log_format}\"\n"));
         text.push_str(privileges);
         std::fs::write(&config, text).unwrap();
         let mut child = pop3d()
@@ -211,6 +220,26 @@ fn failed_logins_are_logged_for_fail2ban() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{report}");
     assert!(report.contains("1 matched"), "{report}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let daemon = Daemon::start_with_log(Sections::default(), "json");
+    let mut client = Client::connect(
+        daemon.addr(2),
+        client_config(&cert_of(daemon.dir.path())),
+        false,
+    );
+    client.line().unwrap();
+    assert_eq!(client.command("QUIT"), "+OK signing off");
+    daemon.wait_for("session end", 1);
+    let log = daemon.log.lock().unwrap().clone();
+    for line in log.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(value["fields"]["message"].is_string(), "{line}");
+    }
+    assert!(log.contains("\"end\":\"closed\""), "{log}");
 }
 
 #[test]
