@@ -3,10 +3,10 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use crate::support::{Client, PATIENCE, Sections, TestServer, write_config};
+use crate::daemon::{Daemon, cert_of};
+use crate::support::{Client, PATIENCE, Sections, TestServer};
 
 fn message(n: usize) -> Vec<u8> {
     format!("From: test@example.org\r\nSubject: message {n}\r\n\r\nbody of message {n}\r\n")
@@ -217,35 +217,11 @@ fn alpn_pop3_or_none_is_accepted_and_another_protocol_refused() {
 
 #[test]
 fn sigterm_ends_sessions_cleanly_without_update() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), Sections::default());
-    let config_text = std::fs::read_to_string(&config).unwrap();
-    // The real binary needs fixed ports: take free ones from the OS first.
-    let ports: Vec<u16> = (0..3)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let mut text = config_text;
-    for port in &ports {
-        text = text.replacen("127.0.0.1:0", &format!("127.0.0.1:{port}"), 1);
-    }
-    std::fs::write(&config, text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pop3d"))
-        .arg("--config")
-        .arg(&config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The server logs "listening" once per bound socket.
-    wait_for_log(child.stderr.take().unwrap(), "listening", 3);
-    let db = pop3_auth::UserDb::open(&dir.path().join("users.db")).unwrap();
+    let mut daemon = Daemon::start(Sections::default(), "");
+    let dir = daemon.dir.path().to_owned();
+    let db = pop3_auth::UserDb::open(&dir.join("users.db")).unwrap();
     let name = pop3_auth::UserName::parse("alice").unwrap();
-    let maildir = pop3_auth::default_maildir(&dir.path().join("mail"), &name);
+    let maildir = pop3_auth::default_maildir(&dir.join("mail"), &name);
     let hasher = pop3_auth::PasswordHasher::new(pop3_auth::HashParams {
         m_kib: 64,
         t: 1,
@@ -256,26 +232,18 @@ fn sigterm_ends_sessions_cleanly_without_update() {
     let md = pop3_maildrop::Maildir::create(&maildir).unwrap();
     pop3_maildrop::deliver(&md, &message(1)[..]).unwrap();
 
-    let plain: std::net::SocketAddr = format!("127.0.0.1:{}", ports[2]).parse().unwrap();
-    let tls = crate::support::client_config(&{
-        use rustls::pki_types::pem::PemObject;
-        rustls::pki_types::CertificateDer::from_pem_file(dir.path().join("cert.pem")).unwrap()
-    });
-    let mut client = Client::connect(plain, tls, false);
+    let tls = crate::support::client_config(&cert_of(&dir));
+    let mut client = Client::connect(daemon.addr(2), tls, false);
     client.line().unwrap();
     client.login("alice", "secret");
     assert!(client.command("DELE 1").starts_with("+OK"));
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    daemon.signal("TERM");
     assert_eq!(
         client.line().unwrap(),
         "-ERR [SYS/TEMP] server shutting down"
     );
     assert_eq!(client.line(), None);
-    assert!(child.wait().unwrap().success());
+    assert!(daemon.child.wait().unwrap().success());
     assert_eq!(
         std::fs::read_dir(maildir.join("cur")).unwrap().count(),
         1,
@@ -286,17 +254,4 @@ fn sigterm_ends_sessions_cleanly_without_update() {
         None,
         "no lock left"
     );
-}
-
-/// Reads the child's log until `needle` appeared `times` times, then keeps draining it in a
-/// thread so the child never blocks on a full pipe.
-fn wait_for_log(mut stderr: std::process::ChildStderr, needle: &str, times: usize) {
-    let mut seen = String::new();
-    let mut buf = [0u8; 1024];
-    while seen.matches(needle).count() < times {
-        let n = stderr.read(&mut buf).unwrap();
-        assert!(n > 0, "the server exited early:\n{seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
 }

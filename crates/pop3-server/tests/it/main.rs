@@ -7,6 +7,7 @@
 
 mod behaviour;
 mod clients;
+mod daemon;
 mod operations;
 mod support;
 #[path = "../../../pop3-proto/tests/it/transcript.rs"]

@@ -1,0 +1,118 @@
+//! The real `pop3d` binary as a child process on free ports, with its log collected.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use crate::support::{PATIENCE, Sections, write_config};
+
+pub fn pop3d() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pop3d"))
+}
+
+/// A running `pop3d` child whose log is collected in the background.
+pub struct Daemon {
+    pub child: Child,
+    pub log: Arc<Mutex<String>>,
+    pub dir: tempfile::TempDir,
+    pub ports: Vec<u16>,
+}
+
+impl Daemon {
+    pub fn start(sections: Sections<'_>, privileges: &str) -> Daemon {
+        Daemon::start_full(sections, privileges, "text")
+    }
+
+    pub fn start_with_log(sections: Sections<'_>, format: &str) -> Daemon {
+        Daemon::start_full(sections, "", format)
+    }
+
+    fn start_full(sections: Sections<'_>, privileges: &str, log_format: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), sections);
+        let ports: Vec<u16> = (0..3)
+            .map(|_| {
+                std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port()
+            })
+            .collect();
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        for port in &ports {
+            text = text.replacen("127.0.0.1:0", &format!("127.0.0.1:{port}"), 1);
+        }
+        text.push_str(&format!("\n[log]\nformat = \"{log_format}\"\n"));
+        text.push_str(privileges);
+        std::fs::write(&config, text).unwrap();
+        let mut child = pop3d()
+            .arg("--config")
+            .arg(&config)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        collect(child.stderr.take().unwrap(), log.clone());
+        let daemon = Daemon {
+            child,
+            log,
+            dir,
+            ports,
+        };
+        daemon.wait_for("listening", 3);
+        daemon
+    }
+
+    /// Waits (bounded) until the log holds `needle` `times` times.
+    pub fn wait_for(&self, needle: &str, times: usize) {
+        let started = std::time::Instant::now();
+        while self.log.lock().unwrap().matches(needle).count() < times {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "no {needle:?} in:\n{}",
+                self.log.lock().unwrap()
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn addr(&self, index: usize) -> std::net::SocketAddr {
+        format!("127.0.0.1:{}", self.ports[index]).parse().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn collect(mut stderr: ChildStderr, log: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            log.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+}
+
+pub fn cert_of(dir: &Path) -> rustls::pki_types::CertificateDer<'static> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_file(dir.join("cert.pem")).unwrap()
+}
