@@ -42,6 +42,6 @@ pub use command::{Command, MessageNumber, ParseError, parse_message_number};
 pub use config::{CleartextPolicy, Config, Connection, Expire, Limits, MIN_LINE_OCTETS};
 pub use reply::{MAX_STATUS_LINE, ResponseCode, escape_client_text};
 pub use session::{
-    Abort, AuthOutcome, CommitOutcome, Credentials, Event, Listing, OpenError, Request,
-    RetrieveError, Secret, Session, SharedListing, State,
+    Abort, AuthOutcome, CommandRecord, CommitOutcome, Credentials, Event, Listing, OpenError,
+    Request, RetrieveError, Secret, Session, SharedListing, State,
 };

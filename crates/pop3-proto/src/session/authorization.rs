@@ -73,7 +73,9 @@ impl Session {
             self.sasl_step(exchange, step);
             return;
         }
-        let command = match Command::parse(line) {
+        let parsed = Command::parse(line);
+        self.set_current(&parsed);
+        let command = match parsed {
             Ok(command) => command,
             Err(error) => return self.bad_command(&error.to_string()),
         };
@@ -92,6 +94,7 @@ impl Session {
             }
             Command::Stls => self.stls(),
             Command::Quit => {
+                self.record(true);
                 reply::ok(&mut self.out, "signing off");
                 self.close();
             }
@@ -191,8 +194,9 @@ impl Session {
 
     fn sasl_failed(&mut self, error: SaslError) {
         if error == SaslError::Cancelled {
-            // RFC 5034 §4: a cancelled exchange is answered with -ERR and is not an error.
-            self.command_ok();
+            // RFC 5034 §4: a cancelled exchange is answered with -ERR but is no protocol error.
+            self.bad_commands = 0;
+            self.record(false);
             reply::err(&mut self.out, None, &error.to_string());
         } else {
             self.bad_command(&error.to_string());
@@ -222,6 +226,7 @@ impl Session {
 
     /// A policy refusal of a cleartext method: `[AUTH]`, counted as an invalid command.
     fn refuse(&mut self, text: &str) {
+        self.record(false);
         self.bad_commands += 1;
         let limit = self.config.limits.bad_commands_before_login;
         reply::err(&mut self.out, Some(ResponseCode::Auth), text);
@@ -251,19 +256,18 @@ impl Session {
                 self.event = Some(Event::Request(Request::OpenMaildrop { user }));
             }
             AuthOutcome::Rejected => {
+                self.record(false);
                 self.failed_auths += 1;
                 reply::err(&mut self.out, Some(ResponseCode::Auth), AUTH_FAILED);
                 if self.failed_auths >= self.config.limits.failed_auths {
                     self.close();
                 }
             }
-            AuthOutcome::LoginDelay => reply::err(
-                &mut self.out,
+            AuthOutcome::LoginDelay => self.record_err(
                 Some(ResponseCode::LoginDelay),
                 "login delay in effect, try again later",
             ),
-            AuthOutcome::Unavailable => reply::err(
-                &mut self.out,
+            AuthOutcome::Unavailable => self.record_err(
                 Some(ResponseCode::SysTemp),
                 "authentication temporarily unavailable",
             ),
@@ -301,7 +305,7 @@ impl Session {
                         "maildrop temporarily unavailable".to_owned(),
                     ),
                 };
-                reply::err(&mut self.out, Some(code), &text);
+                self.record_err(Some(code), &text);
                 return;
             }
         };

@@ -38,6 +38,7 @@ mod capa;
 mod driver_types;
 mod transaction;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub use driver_types::{
@@ -70,7 +71,25 @@ pub struct Session {
     bad_commands: u32,
     /// Failed authentications on this connection.
     failed_auths: u32,
+    /// The command being handled, for [`CommandRecord`]s.
+    current: &'static str,
+    /// Answered commands the driver has not polled yet (bounded).
+    records: VecDeque<CommandRecord>,
 }
+
+/// A command the session has answered, for the driver's metrics and logs. `command` is one of
+/// the 16 keywords, `UNKNOWN` (not a POP3 command) or `INVALID` (a malformed line), so the set
+/// of values is bounded whatever clients send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommandRecord {
+    /// The keyword.
+    pub command: &'static str,
+    /// Whether the final status line was `+OK`.
+    pub ok: bool,
+}
+
+/// How many unpolled records are kept; older ones are dropped.
+const MAX_RECORDS: usize = 256;
 
 /// The RFC 1939 states.
 enum Phase {
@@ -112,6 +131,8 @@ impl Session {
             event: None,
             bad_commands: 0,
             failed_auths: 0,
+            current: "INVALID",
+            records: VecDeque::new(),
         };
         let greeting = match (&session.conn.apop_timestamp, session.config.apop) {
             (Some(timestamp), true) => format!("{} {timestamp}", session.config.greeting),
@@ -173,6 +194,17 @@ impl Session {
         self.process();
     }
 
+    /// The next answered command, oldest first. Drain it after each call that feeds the
+    /// session; at most 256 are kept.
+    pub fn poll_command_record(&mut self) -> Option<CommandRecord> {
+        self.records.pop_front()
+    }
+
+    /// The keyword of the command being executed now (waiting for the driver), if any.
+    pub fn current_command(&self) -> Option<&'static str> {
+        self.is_blocked().then_some(self.current)
+    }
+
     /// The next event for the driver, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.event.take()
@@ -226,12 +258,14 @@ impl Session {
     /// within the reply, so the session closes without a terminator, and the client sees a
     /// broken transfer rather than a wrong message.
     pub fn handle_body_failed(&mut self) {
+        self.record(false);
         self.close();
     }
 
     /// Answers [`Request::Commit`] and closes.
     pub fn handle_commit_result(&mut self, outcome: CommitOutcome) {
         if let Phase::Update { remaining } = self.phase {
+            self.record(outcome == CommitOutcome::Removed);
             match outcome {
                 CommitOutcome::Removed => {
                     let left = transaction::messages(remaining);
@@ -279,12 +313,17 @@ impl Session {
                 None => break,
                 Some(Line::Complete(line)) => self.handle_line(line),
                 Some(Line::Invalid(InvalidLine::Nul)) => {
+                    self.current = "INVALID";
                     self.bad_command("NUL byte in command line");
                 }
                 Some(Line::Invalid(InvalidLine::BareCr)) => {
+                    self.current = "INVALID";
                     self.bad_command("bare CR in command line");
                 }
-                Some(Line::TooLong) => self.bad_command("line too long"),
+                Some(Line::TooLong) => {
+                    self.current = "INVALID";
+                    self.bad_command("line too long");
+                }
             }
         }
         self.reader = reader;
@@ -319,10 +358,47 @@ impl Session {
     /// A command that succeeded resets the count of consecutive invalid ones.
     fn command_ok(&mut self) {
         self.bad_commands = 0;
+        self.record(true);
+    }
+
+    /// Records the current command's outcome.
+    fn record(&mut self, ok: bool) {
+        if self.records.len() == MAX_RECORDS {
+            self.records.pop_front();
+        }
+        self.records.push_back(CommandRecord {
+            command: self.current,
+            ok,
+        });
+    }
+
+    /// Answers the current command with `-ERR` and records the failure.
+    fn record_err(&mut self, code: Option<ResponseCode>, text: &str) {
+        self.record(false);
+        reply::err(&mut self.out, code, text);
+    }
+
+    /// Notes which command a parsed line is (or why none), for its record.
+    fn set_current(
+        &mut self,
+        parsed: &Result<crate::command::Command, crate::command::ParseError>,
+    ) {
+        self.current = match parsed {
+            Ok(command) => command.keyword(),
+            Err(
+                crate::command::ParseError::MissingArgument(k)
+                | crate::command::ParseError::TooManyArguments(k),
+            ) => k,
+            Err(
+                crate::command::ParseError::UnknownCommand(_) | crate::command::ParseError::Empty,
+            ) => "UNKNOWN",
+            Err(_) => "INVALID",
+        };
     }
 
     /// Answers an invalid command; the one that reaches the limit is answered and closes.
     fn bad_command(&mut self, text: &str) {
+        self.record(false);
         self.bad_commands += 1;
         let limit = match self.phase {
             Phase::Authorization(_) => self.config.limits.bad_commands_before_login,

@@ -147,7 +147,9 @@ impl Session {
     }
 
     pub(super) fn transaction_line(&mut self, line: &[u8]) {
-        let command = match Command::parse(line) {
+        let parsed = Command::parse(line);
+        self.set_current(&parsed);
+        let command = match parsed {
             Ok(command) => command,
             Err(error) => return self.bad_command(&error.to_string()),
         };
@@ -247,10 +249,12 @@ impl Session {
             other => return self.wrong_state(other.keyword()),
         };
         match outcome {
+            // RETR and TOP are answered when the driver has opened the message.
+            Ok(()) if matches!(self.event, Some(Event::Request(_))) => self.bad_commands = 0,
             Ok(()) => self.command_ok(),
             // A well-formed command on a missing or deleted message: an answer, not a
             // protocol error, so it does not count towards the invalid-command limit.
-            Err(text) => reply::err(&mut self.out, None, &text),
+            Err(text) => self.record_err(None, &text),
         }
     }
 
@@ -295,7 +299,7 @@ impl Session {
                         format!("cannot read message {number}"),
                     ),
                 };
-                reply::err(&mut self.out, code, &text);
+                self.record_err(code, &text);
             }
         }
     }
@@ -310,6 +314,7 @@ impl Session {
         let progress = encoder.encode(chunk, &mut self.out);
         if expected.is_some_and(|size| encoder.wire_octets() > size) {
             // Longer than listed: never send a message that differs from its LIST size.
+            self.record(false);
             self.close();
             return Progress::Complete;
         }
@@ -323,6 +328,7 @@ impl Session {
         };
         if expected.is_some_and(|size| encoder.wire_octets() != size) {
             // Shorter than listed: close without the terminator rather than send it short.
+            self.record(false);
             self.close();
             return;
         }

@@ -69,6 +69,8 @@ pub struct Harness {
     /// Everything the session sent.
     pub output: Vec<u8>,
     pub closed: bool,
+    /// Every command record the session produced.
+    pub records: Vec<pop3_proto::CommandRecord>,
     /// Client bytes not yet fed.
     pending_input: VecDeque<u8>,
     /// The user whose maildrop is open.
@@ -83,6 +85,7 @@ impl Harness {
             chunking,
             output: Vec::new(),
             closed: false,
+            records: Vec::new(),
             pending_input: VecDeque::new(),
             open_user: None,
         };
@@ -110,6 +113,9 @@ impl Harness {
     /// The driver loop from the `Session` docs.
     pub fn drive(&mut self) {
         while !self.closed {
+            while let Some(record) = self.session.poll_command_record() {
+                self.records.push(record);
+            }
             if self.flush() {
                 continue;
             }
@@ -124,6 +130,9 @@ impl Harness {
                     }
                     Event::Close => {
                         assert!(self.session.poll_transmit().is_empty());
+                        while let Some(record) = self.session.poll_command_record() {
+                            self.records.push(record);
+                        }
                         self.closed = true;
                         self.release();
                     }

@@ -70,6 +70,20 @@ fn store() -> Store {
 }
 
 fn run(input: &[u8], chunking: Chunking) -> (Vec<u8>, usize) {
+    let (output, left, _) = run_with_records(input, chunking);
+    (output, left)
+}
+
+/// Every keyword a record may carry: bounded whatever the client sends.
+const RECORD_NAMES: [&str; 18] = [
+    "USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "QUIT", "TOP",
+    "UIDL", "CAPA", "STLS", "LAST", "UNKNOWN", "INVALID",
+];
+
+fn run_with_records(
+    input: &[u8],
+    chunking: Chunking,
+) -> (Vec<u8>, usize, Vec<pop3_proto::CommandRecord>) {
     let config = Config {
         starttls: true,
         ..Config::default()
@@ -81,7 +95,8 @@ fn run(input: &[u8], chunking: Chunking) -> (Vec<u8>, usize) {
     let mut harness = Harness::new(config, conn, store(), chunking);
     harness.send(input);
     let left = harness.store["alice"].messages.len();
-    (harness.take_output(), left)
+    let records = std::mem::take(&mut harness.records);
+    (harness.take_output(), left, records)
 }
 
 /// Removes the dot-stuffing and the terminator from an encoded body.
@@ -142,6 +157,27 @@ proptest! {
         for line in lines {
             prop_assert!(line.len() + 2 <= MAX_STATUS_LINE || !line.starts_with(['+', '-']));
         }
+    }
+
+    #[test]
+    fn one_command_record_per_status_line(
+        lines in prop::collection::vec(command_line(), 0..30),
+    ) {
+        let input: Vec<u8> = lines.concat();
+        let (output, _, records) = run_with_records(&input, Chunking::WHOLE);
+        // Status lines at line starts, outside multi-line bodies (the test messages hold none
+        // that start with + or -), minus the greeting.
+        let status_lines = split_lines(&output)
+            .map_err(TestCaseError::fail)?
+            .iter()
+            .filter(|l| l.starts_with("+OK") || l.starts_with("-ERR"))
+            .count();
+        prop_assert_eq!(records.len(), status_lines - 1);
+        for record in &records {
+            prop_assert!(RECORD_NAMES.contains(&record.command), "{:?}", record);
+        }
+        let oks = split_lines(&output).map_err(TestCaseError::fail)?.iter().skip(1).filter(|l| l.starts_with("+OK")).count();
+        prop_assert_eq!(records.iter().filter(|r| r.ok).count(), oks);
     }
 
     #[test]
