@@ -1,0 +1,103 @@
+//! The admin socket's API: small versioned JSON over HTTP on a Unix socket. These types are
+//! shared by the server (which answers) and `pop3-admin` (which asks), so they cannot drift.
+//!
+//! - `GET /v1/sessions` → [`SessionsResponse`]
+//! - `GET /v1/locks` → [`LocksResponse`]
+//! - `POST /v1/sessions/{id}/kick` → [`KickResponse`]; the session gets
+//!   `-ERR [SYS/TEMP] disconnected by administrator`, no UPDATE runs, and its lock is released.
+//!
+//! Errors come back as [`ApiError`] with a 4xx/5xx status. **Nothing here carries a password,
+//! a message or a secret.**
+
+use serde::{Deserialize, Serialize};
+
+/// The API version in every response; bumped on an incompatible change.
+pub const API_VERSION: u32 = 1;
+
+/// `GET` this for the live sessions.
+pub const SESSIONS_PATH: &str = "/v1/sessions";
+/// `GET` this for the held maildrop locks.
+pub const LOCKS_PATH: &str = "/v1/locks";
+
+/// The path that kicks session `id`.
+pub fn kick_path(id: u64) -> String {
+    format!("/v1/sessions/{id}/kick")
+}
+
+/// One live session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The server's session id.
+    pub id: u64,
+    /// The client's address and port.
+    pub remote: String,
+    /// The listener kind: `starttls`, `implicit` or `none`.
+    pub listener: String,
+    /// Whether the connection is TLS now.
+    pub tls: bool,
+    /// `AUTHORIZATION`, `TRANSACTION` or `UPDATE`.
+    pub state: String,
+    /// The user, once authenticated.
+    pub user: Option<String>,
+    /// When the session started, seconds since the epoch.
+    pub started: u64,
+    /// When the client last sent something, seconds since the epoch.
+    pub last_activity: u64,
+    /// The command being executed, if one is waiting on storage or authentication.
+    pub command: Option<String>,
+    /// Octets sent to the client.
+    pub bytes_sent: u64,
+    /// Messages retrieved (RETR).
+    pub retrieved: u64,
+    /// Messages marked deleted.
+    pub deleted: u64,
+}
+
+/// One held maildrop lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// The user whose maildrop is locked.
+    pub user: String,
+    /// The session holding it.
+    pub session: u64,
+    /// Since when, seconds since the epoch.
+    pub since: u64,
+}
+
+/// The answer to `GET /v1/sessions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    /// [`API_VERSION`].
+    pub version: u32,
+    /// The sessions, by id.
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// The answer to `GET /v1/locks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocksResponse {
+    /// [`API_VERSION`].
+    pub version: u32,
+    /// The locks, by user.
+    pub locks: Vec<LockInfo>,
+}
+
+/// The answer to a kick.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KickResponse {
+    /// [`API_VERSION`].
+    pub version: u32,
+    /// The session asked for.
+    pub session: u64,
+    /// Whether it existed and was told to end.
+    pub kicked: bool,
+}
+
+/// An error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// [`API_VERSION`].
+    pub version: u32,
+    /// What went wrong.
+    pub error: String,
+}

@@ -1,0 +1,358 @@
+//! The metric families and their text encoding.
+//!
+//! Names follow Prometheus conventions: a `pop3_` prefix, base units, `_total` on counters,
+//! `_seconds` on durations. **Labels are bounded**: commands are the 16 keywords plus
+//! `UNKNOWN`/`INVALID`, listeners are the three TLS modes, results and reasons are fixed
+//! words; never a user name or an address. **Gauges of live state are set from a snapshot of
+//! the server's registry at each scrape**, so they cannot drift from the truth.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+
+/// The live state a scrape reports, taken from the server's registry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Sessions in AUTHORIZATION.
+    pub authorization: i64,
+    /// Sessions in TRANSACTION.
+    pub transaction: i64,
+    /// Sessions in UPDATE.
+    pub update: i64,
+    /// Maildrop locks held.
+    pub locks: i64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectionLabels {
+    listener: &'static str,
+    tls: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandResultLabels {
+    command: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    command: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    mechanism: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// Every metric family pop3d exports.
+pub struct Metrics {
+    registry: Registry,
+    sessions: Family<StateLabels, Gauge>,
+    connections: Family<ConnectionLabels, Counter>,
+    rejected: Family<ReasonLabels, Counter>,
+    session_duration: Histogram,
+    commands: Family<CommandResultLabels, Counter>,
+    command_duration: Family<CommandLabels, Histogram>,
+    auth_attempts: Family<AuthLabels, Counter>,
+    auth_throttled: Counter,
+    locks_held: Gauge,
+    lock_conflicts: Counter,
+    lock_hold: Histogram,
+    retrieved_bytes: Counter,
+    messages_retrieved: Counter,
+    messages_deleted: Counter,
+    deletions_failed: Counter,
+    scan_duration: Histogram,
+    tls_handshakes: Family<ResultLabels, Counter>,
+    resident_memory: Gauge,
+    open_fds: Gauge,
+}
+
+impl Metrics {
+    /// Creates and registers every family; `version` goes into `pop3_build_info`.
+    pub fn new(version: &'static str) -> Metrics {
+        let mut registry = Registry::default();
+        let sessions = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "pop3_sessions",
+            "Live sessions by protocol state",
+            sessions.clone(),
+        );
+        let connections = Family::<ConnectionLabels, Counter>::default();
+        registry.register(
+            "pop3_connections",
+            "Accepted connections by listener kind and TLS",
+            connections.clone(),
+        );
+        let rejected = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "pop3_connections_rejected",
+            "Connections refused, by reason",
+            rejected.clone(),
+        );
+        let session_duration = Histogram::new(exponential_buckets(0.01, 4.0, 10));
+        registry.register_with_unit(
+            "pop3_session_duration",
+            "Session lifetimes",
+            Unit::Seconds,
+            session_duration.clone(),
+        );
+        let commands = Family::<CommandResultLabels, Counter>::default();
+        registry.register(
+            "pop3_commands",
+            "Answered commands by keyword and result",
+            commands.clone(),
+        );
+        let command_duration = Family::<CommandLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_05, 4.0, 11))
+        });
+        registry.register_with_unit(
+            "pop3_command_duration",
+            "Time from a command's line to its answer",
+            Unit::Seconds,
+            command_duration.clone(),
+        );
+        let auth_attempts = Family::<AuthLabels, Counter>::default();
+        registry.register(
+            "pop3_auth_attempts",
+            "Authentication attempts by mechanism and result",
+            auth_attempts.clone(),
+        );
+        let auth_throttled = Counter::default();
+        registry.register(
+            "pop3_auth_throttled",
+            "Attempts delayed by an address penalty",
+            auth_throttled.clone(),
+        );
+        let locks_held = Gauge::default();
+        registry.register(
+            "pop3_mailbox_locks_held",
+            "Maildrop locks held now",
+            locks_held.clone(),
+        );
+        let lock_conflicts = Counter::default();
+        registry.register(
+            "pop3_mailbox_lock_conflicts",
+            "Logins refused with [IN-USE]",
+            lock_conflicts.clone(),
+        );
+        let lock_hold = Histogram::new(exponential_buckets(0.01, 4.0, 10));
+        registry.register_with_unit(
+            "pop3_mailbox_lock_hold",
+            "How long maildrop locks were held",
+            Unit::Seconds,
+            lock_hold.clone(),
+        );
+        let retrieved_bytes = Counter::default();
+        registry.register_with_unit(
+            "pop3_retrieved",
+            "Message octets sent by RETR and TOP",
+            Unit::Bytes,
+            retrieved_bytes.clone(),
+        );
+        let messages_retrieved = Counter::default();
+        registry.register(
+            "pop3_messages_retrieved",
+            "Messages sent by RETR",
+            messages_retrieved.clone(),
+        );
+        let messages_deleted = Counter::default();
+        registry.register(
+            "pop3_messages_deleted",
+            "Messages removed at UPDATE",
+            messages_deleted.clone(),
+        );
+        let deletions_failed = Counter::default();
+        registry.register(
+            "pop3_deletions_failed",
+            "Deletions that failed at UPDATE",
+            deletions_failed.clone(),
+        );
+        let scan_duration = Histogram::new(exponential_buckets(0.000_1, 4.0, 10));
+        registry.register_with_unit(
+            "pop3_maildrop_scan",
+            "Time to lock and scan a maildrop",
+            Unit::Seconds,
+            scan_duration.clone(),
+        );
+        let tls_handshakes = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "pop3_tls_handshakes",
+            "TLS handshakes by result",
+            tls_handshakes.clone(),
+        );
+        let resident_memory = Gauge::default();
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident memory",
+            Unit::Bytes,
+            resident_memory.clone(),
+        );
+        let open_fds = Gauge::default();
+        registry.register(
+            "process_open_fds",
+            "Open file descriptors",
+            open_fds.clone(),
+        );
+        registry.register(
+            "pop3_build",
+            "pop3d build information",
+            Info::new(vec![("version", version)]),
+        );
+        Metrics {
+            registry,
+            sessions,
+            connections,
+            rejected,
+            session_duration,
+            commands,
+            command_duration,
+            auth_attempts,
+            auth_throttled,
+            locks_held,
+            lock_conflicts,
+            lock_hold,
+            retrieved_bytes,
+            messages_retrieved,
+            messages_deleted,
+            deletions_failed,
+            scan_duration,
+            tls_handshakes,
+            resident_memory,
+            open_fds,
+        }
+    }
+
+    /// A connection was accepted on a listener of this kind.
+    pub fn connection(&self, listener: &'static str, tls: bool) {
+        let tls = if tls { "yes" } else { "no" };
+        self.connections
+            .get_or_create(&ConnectionLabels { listener, tls })
+            .inc();
+    }
+
+    /// A connection was refused (`limit`, `tls`, ...).
+    pub fn rejected(&self, reason: &'static str) {
+        self.rejected.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// A session ended after this many seconds.
+    pub fn session_ended(&self, seconds: f64) {
+        self.session_duration.observe(seconds);
+    }
+
+    /// A command was answered, `ok` if with `+OK`, after `seconds`.
+    pub fn command(&self, command: &'static str, ok: bool, seconds: f64) {
+        let result = if ok { "ok" } else { "err" };
+        self.commands
+            .get_or_create(&CommandResultLabels { command, result })
+            .inc();
+        self.command_duration
+            .get_or_create(&CommandLabels { command })
+            .observe(seconds);
+    }
+
+    /// An authentication attempt: `mechanism` is `user`, `apop`, `plain` or `login`; `result`
+    /// is `success`, `failure` or `error`.
+    pub fn auth(&self, mechanism: &'static str, result: &'static str) {
+        self.auth_attempts
+            .get_or_create(&AuthLabels { mechanism, result })
+            .inc();
+    }
+
+    /// An attempt waited for an address penalty.
+    pub fn throttled(&self) {
+        self.auth_throttled.inc();
+    }
+
+    /// A login found its maildrop locked.
+    pub fn lock_conflict(&self) {
+        self.lock_conflicts.inc();
+    }
+
+    /// A maildrop lock was released after `seconds`.
+    pub fn lock_released(&self, seconds: f64) {
+        self.lock_hold.observe(seconds);
+    }
+
+    /// A maildrop was locked and scanned in `seconds`.
+    pub fn scanned(&self, seconds: f64) {
+        self.scan_duration.observe(seconds);
+    }
+
+    /// A RETR (or, with `whole == false`, a TOP) sent `octets` of message.
+    pub fn retrieved(&self, octets: u64, whole: bool) {
+        self.retrieved_bytes.inc_by(octets);
+        if whole {
+            self.messages_retrieved.inc();
+        }
+    }
+
+    /// An UPDATE removed `removed` messages and failed to remove `failed`.
+    pub fn committed(&self, removed: u64, failed: u64) {
+        self.messages_deleted.inc_by(removed);
+        self.deletions_failed.inc_by(failed);
+    }
+
+    /// A TLS handshake ended: `ok`, `failed` or `timeout`.
+    pub fn tls_handshake(&self, result: &'static str) {
+        self.tls_handshakes
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// Encodes every family in the Prometheus text format, with the live gauges set from
+    /// `live` and the process gauges from `/proc/self`.
+    pub fn encode(&self, live: LiveCounts) -> Result<String, std::fmt::Error> {
+        for (state, value) in [
+            ("AUTHORIZATION", live.authorization),
+            ("TRANSACTION", live.transaction),
+            ("UPDATE", live.update),
+        ] {
+            self.sessions
+                .get_or_create(&StateLabels { state })
+                .set(value);
+        }
+        self.locks_held.set(live.locks);
+        if let Some(rss) = resident_memory_bytes() {
+            self.resident_memory.set(rss);
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            self.open_fds
+                .set(i64::try_from(fds.count()).unwrap_or(i64::MAX));
+        }
+        let mut text = String::new();
+        encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Resident set size from the `VmRSS` line of `/proc/self/status` (in kB).
+fn resident_memory_bytes() -> Option<i64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -1,0 +1,75 @@
+//! The integration tests of `pop3-metrics`.
+
+#![allow(clippy::unwrap_used)]
+
+use pop3_metrics::admin_api::{API_VERSION, SessionInfo, SessionsResponse, kick_path};
+use pop3_metrics::{LiveCounts, Metrics};
+
+#[test]
+fn names_units_and_live_gauges() {
+    let metrics = Metrics::new("1.2.3");
+    metrics.connection("starttls", false);
+    metrics.command("RETR", true, 0.001);
+    metrics.command("UNKNOWN", false, 0.0);
+    metrics.auth("user", "failure");
+    metrics.retrieved(1000, true);
+    metrics.committed(2, 1);
+    metrics.lock_released(1.5);
+    let text = metrics
+        .encode(LiveCounts {
+            authorization: 2,
+            transaction: 1,
+            update: 0,
+            locks: 1,
+        })
+        .unwrap();
+    for expected in [
+        "pop3_sessions{state=\"AUTHORIZATION\"} 2",
+        "pop3_sessions{state=\"UPDATE\"} 0",
+        "pop3_connections_total{listener=\"starttls\",tls=\"no\"} 1",
+        "pop3_commands_total{command=\"RETR\",result=\"ok\"} 1",
+        "pop3_commands_total{command=\"UNKNOWN\",result=\"err\"} 1",
+        "pop3_command_duration_seconds_bucket{le=",
+        "pop3_auth_attempts_total{mechanism=\"user\",result=\"failure\"} 1",
+        "pop3_retrieved_bytes_total 1000",
+        "pop3_messages_retrieved_total 1",
+        "pop3_messages_deleted_total 2",
+        "pop3_deletions_failed_total 1",
+        "pop3_mailbox_locks_held 1",
+        "pop3_mailbox_lock_hold_seconds_count 1",
+        "pop3_build_info{version=\"1.2.3\"} 1",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(text.ends_with("# EOF\n"));
+}
+
+#[test]
+fn admin_api_round_trips_as_versioned_json() {
+    let response = SessionsResponse {
+        version: API_VERSION,
+        sessions: vec![SessionInfo {
+            id: 7,
+            remote: "127.0.0.1:5000".into(),
+            listener: "starttls".into(),
+            tls: true,
+            state: "TRANSACTION".into(),
+            user: Some("alice".into()),
+            started: 1,
+            last_activity: 2,
+            command: Some("RETR".into()),
+            bytes_sent: 3,
+            retrieved: 1,
+            deleted: 0,
+        }],
+    };
+    let json = serde_json::to_string(&response).unwrap();
+    assert!(json.starts_with("{\"version\":1,"), "{json}");
+    assert_eq!(
+        serde_json::from_str::<SessionsResponse>(&json).unwrap(),
+        response
+    );
+    assert_eq!(kick_path(7), "/v1/sessions/7/kick");
+}
