@@ -81,6 +81,10 @@ pub struct Config {
     /// Whether a loopback peer counts as local for the cleartext policy. Turn off when a
     /// proxy on this host forwards remote clients.
     pub trust_loopback: bool,
+    /// Where `/metrics` and `/healthz` are served, if at all.
+    pub metrics_address: Option<SocketAddr>,
+    /// The admin socket's path, if any.
+    pub admin_socket: Option<PathBuf>,
 }
 
 /// TLS certificate files.
@@ -168,6 +172,42 @@ pub(crate) struct RawConfig {
     privileges: Option<RawPrivileges>,
     #[serde(default)]
     server: RawServer,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
+    admin: RawAdmin,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    enabled: bool,
+    address: Spanned<String>,
+}
+
+impl Default for RawMetrics {
+    fn default() -> RawMetrics {
+        RawMetrics {
+            enabled: true,
+            address: Spanned::new(0..0, "127.0.0.1:9110".into()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAdmin {
+    enabled: bool,
+    socket: PathBuf,
+}
+
+impl Default for RawAdmin {
+    fn default() -> RawAdmin {
+        RawAdmin {
+            enabled: true,
+            socket: PathBuf::from("/run/pop3d/admin.sock"),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -445,6 +485,18 @@ impl RawConfig {
             Some(text) => Some(text),
             None => pop3_proto::Config::default().implementation,
         };
+        let metrics_address = if self.metrics.enabled {
+            Some(self.metrics.address.get_ref().parse().map_err(|_| {
+                invalid(
+                    "metrics.address",
+                    &self.metrics.address,
+                    "not an address with a port, e.g. 127.0.0.1:9110",
+                )
+            })?)
+        } else {
+            None
+        };
+        let admin_socket = self.admin.enabled.then_some(self.admin.socket);
         let defaults = pop3_proto::Config::default();
         let protocol = pop3_proto::Config {
             cleartext,
@@ -495,6 +547,8 @@ impl RawConfig {
             run_as: self.privileges.map(|p| (p.user, p.group)),
             hostname,
             trust_loopback: auth.trust_loopback,
+            metrics_address,
+            admin_socket,
         })
     }
 }

@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use pop3_auth::{Credential, Outcome, UserDb, apop};
 use pop3_maildrop::{Maildrop, OpenOptions};
@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 use tracing::{info, warn};
 
 use crate::config::TlsMode;
+use crate::registry::{self, LockEntry, SessionEntry, unix_now};
 use crate::server::Shared;
 use crate::stream::Stream;
 
@@ -35,6 +36,17 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr,
     let id = shared.next_session_id();
     let started = Instant::now();
     let _ = tcp.set_nodelay(true);
+    let listener = match mode {
+        TlsMode::Starttls => "starttls",
+        TlsMode::Implicit => "implicit",
+        TlsMode::None => "none",
+    };
+    shared
+        .metrics
+        .connection(listener, mode == TlsMode::Implicit);
+    let entry = shared
+        .registry
+        .open_session(id, peer, listener, mode == TlsMode::Implicit);
     let stream = match mode {
         TlsMode::Implicit => match handshake(&shared, tcp).await {
             Some(tls) => Stream::Tls(Box::new(tls)),
@@ -67,17 +79,28 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr,
         id,
         started,
         maildrop: None,
+        lock: None,
+        entry,
+        step_started: Instant::now(),
         user: None,
         stats: Stats::default(),
     };
     let end = driver.run().await;
+    driver.after_step();
     let user = driver
         .user
         .as_ref()
         .map_or("-".to_owned(), |u| u.name.to_string());
-    // Dropping the driver drops the maildrop: the lock is released here at the latest.
     let tls = driver.session.is_secure();
+    // The maildrop (and with it the flock) goes first, then its registry entry.
     drop(driver.maildrop.take());
+    if let Some(lock) = driver.lock.take() {
+        driver.shared.metrics.lock_released(lock.held_for());
+    }
+    driver
+        .shared
+        .metrics
+        .session_ended(started.elapsed().as_secs_f64());
     info!(
         session = id,
         user,
@@ -125,6 +148,8 @@ struct Stats {
     top: u64,
     dele: u64,
     bytes: u64,
+    /// Messages marked deleted now (DELE minus RSET), for the registry.
+    marked: u64,
 }
 
 struct Driver {
@@ -135,6 +160,12 @@ struct Driver {
     id: u64,
     started: Instant,
     maildrop: Option<Arc<Maildrop>>,
+    /// The registry's record of the maildrop lock; dropped with the maildrop.
+    lock: Option<LockEntry>,
+    /// This session's registry entry; removed when the driver is dropped.
+    entry: SessionEntry,
+    /// When the input being processed arrived, for command durations.
+    step_started: Instant,
     user: Option<pop3_auth::User>,
     stats: Stats,
 }
@@ -143,8 +174,10 @@ impl Driver {
     async fn run(&mut self) -> End {
         let mut buf = vec![0u8; READ_CHUNK];
         let mut shutdown = self.shared.shutdown.clone();
+        let kicked = self.entry.kicked();
         let mut last_input = Instant::now();
         loop {
+            self.after_step();
             if let Err(end) = self.flush().await {
                 return end;
             }
@@ -189,14 +222,49 @@ impl Driver {
                     Ok(0) | Err(_) => return End::ClientGone,
                     Ok(n) => {
                         last_input = Instant::now();
+                        self.step_started = last_input;
+                        self.entry.update(|info| info.last_activity = unix_now());
                         self.session.handle_input(&buf[..n]);
                     }
                 },
+                () = kicked.notified() => {
+                    info!(session = self.id, "disconnected by administrator");
+                    self.session.handle_abort(Abort::Kicked);
+                }
                 // RFC 1939 §3: an autologout timer closes without a reply and without UPDATE.
                 () = tokio::time::sleep_until(deadline.into()) => return timeout_end,
                 _ = shutdown.changed() => {}
             }
         }
+    }
+
+    /// Reports answered commands to the metrics and brings the registry entry up to date.
+    fn after_step(&mut self) {
+        let elapsed = self.step_started.elapsed().as_secs_f64();
+        while let Some(record) = self.session.poll_command_record() {
+            self.shared
+                .metrics
+                .command(record.command, record.ok, elapsed);
+            match (record.command, record.ok) {
+                ("DELE", true) => self.stats.marked += 1,
+                ("RSET", true) => self.stats.marked = 0,
+                _ => {}
+            }
+        }
+        let state = registry::state_name(self.session.state());
+        let command = self.session.current_command();
+        let tls = self.session.is_secure();
+        let (bytes, retrieved, marked) = (self.stats.bytes, self.stats.retr, self.stats.marked);
+        self.entry.update(|info| {
+            if info.state != state {
+                info.state = state.to_owned();
+            }
+            info.command = command.map(str::to_owned);
+            info.tls = tls;
+            info.bytes_sent = bytes;
+            info.retrieved = retrieved;
+            info.deleted = marked;
+        });
     }
 
     /// Writes everything the session has produced; a peer that stops reading is dropped.
@@ -270,7 +338,10 @@ impl Driver {
             Ok(throttle) => throttle.before_attempt(ip, Instant::now()),
             Err(_) => Duration::ZERO,
         };
-        tokio::time::sleep(wait).await;
+        if !wait.is_zero() {
+            self.shared.metrics.throttled();
+            tokio::time::sleep(wait).await;
+        }
         let method = credentials.secret.method();
         let Ok(permit) = self.shared.hash_permits.clone().acquire_owned().await else {
             return AuthOutcome::Unavailable;
@@ -295,11 +366,15 @@ impl Driver {
                     throttle.after_success(ip);
                 }
                 info!(session = self.id, user = %user.name, rip = %ip, mechanism = method, "login");
+                self.shared.metrics.auth(method, "success");
                 let canonical = user.name.to_string();
+                self.entry
+                    .update(|info| info.user = Some(canonical.clone()));
                 self.user = Some(user);
                 AuthOutcome::Accepted { user: canonical }
             }
             Ok(Ok(Outcome::Rejected(reason))) => {
+                self.shared.metrics.auth(method, "failure");
                 let verdict = match self.shared.throttle.lock() {
                     Ok(mut throttle) => {
                         Some(throttle.after_failure(ip, &name.to_ascii_lowercase(), Instant::now()))
@@ -322,10 +397,12 @@ impl Driver {
             }
             Ok(Ok(_)) => AuthOutcome::Rejected,
             Ok(Err(e)) => {
+                self.shared.metrics.auth(method, "error");
                 warn!(session = self.id, error = %e, "user database unavailable");
                 AuthOutcome::Unavailable
             }
             Err(e) => {
+                self.shared.metrics.auth(method, "error");
                 warn!(session = self.id, error = %e, "authentication task failed");
                 AuthOutcome::Unavailable
             }
@@ -341,14 +418,20 @@ impl Driver {
             session: self.id.to_string(),
             lock_wait: self.shared.config.lock_wait,
         };
+        let scan_started = Instant::now();
         let opened = tokio::task::spawn_blocking(move || Maildrop::open(&path, &options)).await;
         match opened {
             Ok(Ok(maildrop)) => {
+                self.shared
+                    .metrics
+                    .scanned(scan_started.elapsed().as_secs_f64());
                 let maildrop = Arc::new(maildrop);
+                self.lock = Some(self.entry.hold_lock(user.name.as_str()));
                 self.maildrop = Some(maildrop.clone());
                 Ok(Arc::new(MaildropListing(maildrop)))
             }
             Ok(Err(pop3_maildrop::Error::Locked { holder, .. })) => {
+                self.shared.metrics.lock_conflict();
                 info!(session = self.id, user = %user.name, "maildrop in use");
                 Err(OpenError::InUse {
                     holder: holder.map(|h| h.to_string()),
@@ -393,6 +476,8 @@ impl Driver {
             None => self.stats.retr += 1,
         }
         self.session.handle_retrieve_opened(Ok(()));
+        let whole = top_lines.is_none();
+        let mut sent: u64 = 0;
         let mut buf = vec![0u8; BODY_CHUNK];
         loop {
             // Send what is pending before reading more: this is the backpressure.
@@ -411,11 +496,15 @@ impl Driver {
             match result {
                 Ok(0) => {
                     self.session.handle_body_end();
+                    let octets = reader.expected_wire_size();
+                    self.shared.metrics.retrieved(octets, whole);
                     return Ok(());
                 }
                 Ok(n) => {
+                    sent += n as u64;
                     if self.session.handle_body(&buf[..n]) == Progress::Complete {
                         self.session.handle_body_end();
+                        self.shared.metrics.retrieved(sent, whole);
                         return Ok(());
                     }
                 }
@@ -441,6 +530,9 @@ impl Driver {
                 .await;
         match report {
             Ok(report) => {
+                let removed = (report.removed + report.already_gone) as u64;
+                let failed = report.failed.len() as u64;
+                self.shared.metrics.committed(removed, failed);
                 for (index, error) in &report.failed {
                     warn!(session = self.id, index, error = %error, "deletion failed");
                 }
@@ -468,8 +560,18 @@ async fn handshake(
     let tls = shared.tls.as_ref()?;
     let timeout = shared.config.timeouts.tls_handshake;
     match tokio::time::timeout(timeout, tls.acceptor().accept(tcp)).await {
-        Ok(Ok(stream)) => Some(stream),
-        _ => None,
+        Ok(Ok(stream)) => {
+            shared.metrics.tls_handshake("ok");
+            Some(stream)
+        }
+        Ok(Err(_)) => {
+            shared.metrics.tls_handshake("failed");
+            None
+        }
+        Err(_) => {
+            shared.metrics.tls_handshake("timeout");
+            None
+        }
     }
 }
 
@@ -486,10 +588,4 @@ impl Listing for MaildropListing {
     fn uid(&self, index: usize) -> &str {
         self.0.messages().get(index).map_or("", |m| m.uid())
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -49,8 +49,9 @@ pub fn prepare(data_dir: &Path) -> Result<PathBuf> {
             deliver(&maildir, message.as_bytes())?;
         }
     }
+    // The config is the demo's own: written afresh each run, while the data is kept.
     let config = data_dir.join(CONFIG_FILE);
-    if !config.exists() {
+    {
         let text = format!(
             r#"# pop3d demo configuration (made by `pop3d demo`; see config/pop3d.example.toml)
 [[listener]]
@@ -68,11 +69,18 @@ key = "{key}"
 [data]
 user_db = "{db}"
 mail_root = "{mail}"
+
+[metrics]
+address = "127.0.0.1:9110"
+
+[admin]
+socket = "{admin}"
 "#,
             cert = cert.display(),
             key = key.display(),
             db = db_path.display(),
             mail = mail_root.display(),
+            admin = data_dir.join("admin.sock").display(),
         );
         std::fs::write(&config, text)
             .with_context(|| format!("cannot write {}", config.display()))?;

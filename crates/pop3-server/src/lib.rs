@@ -20,7 +20,9 @@
 mod config;
 mod connection;
 pub mod demo;
+mod http;
 pub mod logging;
+mod registry;
 mod server;
 mod stream;
 mod tls;

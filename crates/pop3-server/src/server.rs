@@ -22,8 +22,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use pop3_metrics::Metrics;
+
 use crate::config::{Config, TlsMode};
 use crate::connection;
+use crate::http;
+use crate::registry::Registry;
 use crate::tls::Tls;
 
 /// What every connection shares.
@@ -38,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) throttle: Mutex<Throttle>,
     pub(crate) tls: Option<Tls>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) metrics: Arc<Metrics>,
     next_session: AtomicU64,
     connections: Arc<Semaphore>,
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
@@ -53,6 +59,8 @@ impl Shared {
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<(TcpListener, TlsMode)>,
+    metrics_listener: Option<TcpListener>,
+    admin_listener: Option<tokio::net::UnixListener>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -70,6 +78,14 @@ impl Server {
                 .with_context(|| format!("cannot listen on {}", listener.address))?;
             listeners.push((socket, listener.tls));
         }
+        let metrics_listener = match config.metrics_address {
+            Some(address) => Some(http::bind_metrics(address).await?),
+            None => None,
+        };
+        let admin_listener = match &config.admin_socket {
+            Some(path) => Some(http::bind_admin(path)?),
+            None => None,
+        };
         let authenticator = Arc::new(
             Authenticator::new(config.argon2, config.protocol.apop)
                 .context("authentication setup")?,
@@ -91,11 +107,15 @@ impl Server {
             authenticator,
             tls,
             shutdown,
+            registry: Arc::new(Registry::default()),
+            metrics: Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"))),
             config,
         });
         Ok(Server {
             shared,
             listeners,
+            metrics_listener,
+            admin_listener,
             shutdown_tx,
         })
     }
@@ -108,6 +128,13 @@ impl Server {
             .collect()
     }
 
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// The TLS setup, for SIGHUP reloads.
     pub fn tls(&self) -> Option<Tls> {
         self.shared.tls.clone()
@@ -118,6 +145,14 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
         let mut sessions = JoinSet::new();
         let mut accepts = JoinSet::new();
+        if let Some(listener) = self.metrics_listener {
+            let (registry, metrics) = (self.shared.registry.clone(), self.shared.metrics.clone());
+            accepts.spawn(http::serve_metrics_on(listener, registry, metrics));
+        }
+        if let Some(listener) = self.admin_listener {
+            let (registry, metrics) = (self.shared.registry.clone(), self.shared.metrics.clone());
+            accepts.spawn(http::serve_admin_on(listener, registry, metrics));
+        }
         let (conn_tx, mut conn_rx) =
             tokio::sync::mpsc::channel::<(TcpStream, SocketAddr, TlsMode)>(64);
         for (listener, mode) in self.listeners {
@@ -155,6 +190,7 @@ impl Server {
                             });
                         }
                         None => {
+                            shared.metrics.rejected("limit");
                             sessions.spawn(refuse(stream, peer, mode));
                         }
                     }

@@ -97,6 +97,12 @@ hostname = "pop3d.test"
 
 [mailbox]
 {mailbox}
+
+[metrics]
+address = "127.0.0.1:0"
+
+[admin]
+socket = "{dir}/admin.sock"
 "#,
         dir = dir.display()
     );

@@ -1,0 +1,147 @@
+//! The two HTTP endpoints: `/metrics` and `/healthz` on their own TCP listener (127.0.0.1:9110
+//! by default), and the admin API on a Unix socket (mode 0660) for `pop3-admin`.
+//!
+//! **Nothing served here carries a password, a message or a secret**: the admin API exposes
+//! the registry's session and lock records and a kick; the metrics carry counts.
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pop3_metrics::Metrics;
+use pop3_metrics::admin_api::{
+    API_VERSION, ApiError, KickResponse, LOCKS_PATH, LocksResponse, SESSIONS_PATH, SessionsResponse,
+};
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::registry::Registry;
+
+#[derive(Clone)]
+struct Shared {
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+}
+
+/// The metrics router.
+fn metrics_router(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/metrics", get(serve_metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state(Shared { registry, metrics })
+}
+
+async fn serve_metrics(State(shared): State<Shared>) -> impl IntoResponse {
+    match shared.metrics.encode(shared.registry.counts()) {
+        Ok(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The admin router.
+fn admin_router(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route(SESSIONS_PATH, get(list_sessions))
+        .route(LOCKS_PATH, get(list_locks))
+        .route("/v1/sessions/{id}/kick", post(kick))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                Json(ApiError {
+                    version: API_VERSION,
+                    error: "no such endpoint".into(),
+                }),
+            )
+        })
+        .with_state(Shared { registry, metrics })
+}
+
+async fn list_sessions(State(shared): State<Shared>) -> Json<SessionsResponse> {
+    Json(SessionsResponse {
+        version: API_VERSION,
+        sessions: shared.registry.sessions(),
+    })
+}
+
+async fn list_locks(State(shared): State<Shared>) -> Json<LocksResponse> {
+    Json(LocksResponse {
+        version: API_VERSION,
+        locks: shared.registry.locks(),
+    })
+}
+
+async fn kick(State(shared): State<Shared>, UrlPath(id): UrlPath<u64>) -> impl IntoResponse {
+    let kicked = shared.registry.kick(id);
+    let status = if kicked {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    (
+        status,
+        Json(KickResponse {
+            version: API_VERSION,
+            session: id,
+            kicked,
+        }),
+    )
+}
+
+/// Binds the metrics listener.
+pub(crate) async fn bind_metrics(address: std::net::SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("`metrics.address`: cannot listen on {address}"))
+}
+
+/// Binds the admin socket: a stale socket file is replaced, anything else at the path is an
+/// error; the socket is made mode 0660 (owner and group).
+pub(crate) fn bind_admin(path: &Path) -> Result<UnixListener> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(path)
+                .with_context(|| format!("`admin.socket`: cannot replace {}", path.display()))?;
+        } else {
+            anyhow::bail!(
+                "`admin.socket`: {} exists and is not a socket",
+                path.display()
+            );
+        }
+    }
+    let listener = UnixListener::bind(path)
+        .with_context(|| format!("`admin.socket`: cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("`admin.socket`: cannot set the mode of {}", path.display()))?;
+    Ok(listener)
+}
+
+/// Serves `/metrics` until the task is dropped.
+pub(crate) async fn serve_metrics_on(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+) {
+    let _ = axum::serve(listener, metrics_router(registry, metrics)).await;
+}
+
+/// Serves the admin API until the task is dropped.
+pub(crate) async fn serve_admin_on(
+    listener: UnixListener,
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+) {
+    let _ = axum::serve(listener, admin_router(registry, metrics)).await;
+}

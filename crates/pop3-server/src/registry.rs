@@ -1,0 +1,203 @@
+//! The live session registry: the one truth about who is connected and who holds which
+//! maildrop lock. Metrics gauges and the admin socket read it; nothing else counts sessions.
+//!
+//! **Entries are RAII guards** ([`SessionEntry`], [`LockEntry`]) removed by `Drop` on every
+//! exit path, so the registry — and every gauge computed from it — returns to zero whatever
+//! way a session ends.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use pop3_metrics::LiveCounts;
+use pop3_metrics::admin_api::{LockInfo, SessionInfo};
+use pop3_proto::State;
+use tokio::sync::Notify;
+
+/// The registry, shared by the server, its sessions and its HTTP endpoints.
+#[derive(Default)]
+pub(crate) struct Registry {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: BTreeMap<u64, Live>,
+    locks: BTreeMap<u64, LockInfo>,
+}
+
+/// A session's live record and its kick signal.
+struct Live {
+    info: SessionInfo,
+    kick: Arc<Notify>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the maps half-updated (every update
+        // is a single insert, remove or field store), so a poisoned lock is still usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers a new session; the entry removes it when dropped.
+    pub(crate) fn open_session(
+        self: &Arc<Self>,
+        id: u64,
+        remote: SocketAddr,
+        listener: &'static str,
+        tls: bool,
+    ) -> SessionEntry {
+        let now = unix_now();
+        let kick = Arc::new(Notify::new());
+        self.lock().sessions.insert(
+            id,
+            Live {
+                info: SessionInfo {
+                    id,
+                    remote: remote.to_string(),
+                    listener: listener.to_owned(),
+                    tls,
+                    state: state_name(State::Authorization).to_owned(),
+                    user: None,
+                    started: now,
+                    last_activity: now,
+                    command: None,
+                    bytes_sent: 0,
+                    retrieved: 0,
+                    deleted: 0,
+                },
+                kick: kick.clone(),
+            },
+        );
+        SessionEntry {
+            registry: self.clone(),
+            id,
+            kick,
+        }
+    }
+
+    /// All live sessions, by id.
+    pub(crate) fn sessions(&self) -> Vec<SessionInfo> {
+        self.lock()
+            .sessions
+            .values()
+            .map(|l| l.info.clone())
+            .collect()
+    }
+
+    /// All held locks, by session.
+    pub(crate) fn locks(&self) -> Vec<LockInfo> {
+        self.lock().locks.values().cloned().collect()
+    }
+
+    /// Tells session `id` to end; false if there is no such session.
+    pub(crate) fn kick(&self, id: u64) -> bool {
+        match self.lock().sessions.get(&id) {
+            Some(live) => {
+                live.kick.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The counts the metrics gauges report.
+    pub(crate) fn counts(&self) -> LiveCounts {
+        let inner = self.lock();
+        let mut counts = LiveCounts {
+            locks: inner.locks.len() as i64,
+            ..LiveCounts::default()
+        };
+        for live in inner.sessions.values() {
+            match live.info.state.as_str() {
+                "TRANSACTION" => counts.transaction += 1,
+                "UPDATE" => counts.update += 1,
+                _ => counts.authorization += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// A session's registry entry; removed on drop.
+pub(crate) struct SessionEntry {
+    registry: Arc<Registry>,
+    id: u64,
+    kick: Arc<Notify>,
+}
+
+impl SessionEntry {
+    /// Completes when an administrator kicks this session.
+    pub(crate) fn kicked(&self) -> Arc<Notify> {
+        self.kick.clone()
+    }
+
+    /// Updates this session's record.
+    pub(crate) fn update(&self, f: impl FnOnce(&mut SessionInfo)) {
+        if let Some(live) = self.registry.lock().sessions.get_mut(&self.id) {
+            f(&mut live.info);
+        }
+    }
+
+    /// Records that this session holds `user`'s maildrop lock until the entry is dropped.
+    pub(crate) fn hold_lock(&self, user: &str) -> LockEntry {
+        self.registry.lock().locks.insert(
+            self.id,
+            LockInfo {
+                user: user.to_owned(),
+                session: self.id,
+                since: unix_now(),
+            },
+        );
+        LockEntry {
+            registry: self.registry.clone(),
+            session: self.id,
+            taken: Instant::now(),
+        }
+    }
+}
+
+impl Drop for SessionEntry {
+    fn drop(&mut self) {
+        self.registry.lock().sessions.remove(&self.id);
+    }
+}
+
+/// A held lock's registry entry; removed on drop. Dropped together with the maildrop.
+pub(crate) struct LockEntry {
+    registry: Arc<Registry>,
+    session: u64,
+    taken: Instant,
+}
+
+impl LockEntry {
+    /// How long the lock has been held.
+    pub(crate) fn held_for(&self) -> f64 {
+        self.taken.elapsed().as_secs_f64()
+    }
+}
+
+impl Drop for LockEntry {
+    fn drop(&mut self) {
+        self.registry.lock().locks.remove(&self.session);
+    }
+}
+
+/// The name of a state in the registry and the API.
+pub(crate) fn state_name(state: State) -> &'static str {
+    match state {
+        State::Authorization => "AUTHORIZATION",
+        State::Transaction => "TRANSACTION",
+        State::Update => "UPDATE",
+        State::Closed => "CLOSED",
+    }
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
