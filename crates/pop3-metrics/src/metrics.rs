@@ -26,6 +26,8 @@ pub struct LiveCounts {
     pub update: i64,
     /// Maildrop locks held.
     pub locks: i64,
+    /// How long the oldest held lock has been held, in seconds (0 without locks).
+    pub oldest_lock_seconds: i64,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,6 +80,7 @@ pub struct Metrics {
     auth_attempts: Family<AuthLabels, Counter>,
     auth_throttled: Counter,
     locks_held: Gauge,
+    oldest_lock: Gauge,
     lock_conflicts: Counter,
     lock_hold: Histogram,
     retrieved_bytes: Counter,
@@ -151,6 +154,13 @@ impl Metrics {
             "pop3_mailbox_locks_held",
             "Maildrop locks held now",
             locks_held.clone(),
+        );
+        let oldest_lock = Gauge::default();
+        registry.register_with_unit(
+            "pop3_mailbox_lock_oldest",
+            "Age of the oldest maildrop lock held now",
+            Unit::Seconds,
+            oldest_lock.clone(),
         );
         let lock_conflicts = Counter::default();
         registry.register(
@@ -232,6 +242,7 @@ impl Metrics {
             auth_attempts,
             auth_throttled,
             locks_held,
+            oldest_lock,
             lock_conflicts,
             lock_hold,
             retrieved_bytes,
@@ -336,6 +347,7 @@ impl Metrics {
                 .set(value);
         }
         self.locks_held.set(live.locks);
+        self.oldest_lock.set(live.oldest_lock_seconds);
         if let Some(rss) = resident_memory_bytes() {
             self.resident_memory.set(rss);
         }

@@ -107,8 +107,11 @@ impl Registry {
     /// The counts the metrics gauges report.
     pub(crate) fn counts(&self) -> LiveCounts {
         let inner = self.lock();
+        let now = unix_now();
+        let oldest = inner.locks.values().map(|l| l.since).min().unwrap_or(now);
         let mut counts = LiveCounts {
             locks: inner.locks.len() as i64,
+            oldest_lock_seconds: i64::try_from(now.saturating_sub(oldest)).unwrap_or(i64::MAX),
             ..LiveCounts::default()
         };
         for live in inner.sessions.values() {

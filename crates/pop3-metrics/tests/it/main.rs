@@ -21,6 +21,7 @@ fn names_units_and_live_gauges() {
             transaction: 1,
             update: 0,
             locks: 1,
+            oldest_lock_seconds: 42,
         })
         .unwrap();
     for expected in [
@@ -36,6 +37,8 @@ fn names_units_and_live_gauges() {
         "pop3_messages_deleted_total 2",
         "pop3_deletions_failed_total 1",
         "pop3_mailbox_locks_held 1",
+        "pop3_mailbox_lock_oldest_seconds 42",
+        "pop3_mailbox_lock_oldest_seconds 42",
         "pop3_mailbox_lock_hold_seconds_count 1",
         "pop3_build_info{version=\"1.2.3\"} 1",
         "process_resident_memory_bytes ",
