@@ -12,7 +12,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 /// The live state a scrape reports, taken from the server's registry.
@@ -61,6 +60,11 @@ struct CommandLabels {
 struct AuthLabels {
     mechanism: &'static str,
     result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -226,11 +230,10 @@ impl Metrics {
             "Open file descriptors",
             open_fds.clone(),
         );
-        registry.register(
-            "pop3_build",
-            "pop3d build information",
-            Info::new(vec![("version", version)]),
-        );
+        // A gauge of 1 rather than an OpenMetrics info: every Prometheus parser reads it.
+        let build = Family::<VersionLabels, Gauge>::default();
+        build.get_or_create(&VersionLabels { version }).set(1);
+        registry.register("pop3_build_info", "pop3d build information", build);
         Metrics {
             registry,
             sessions,
@@ -334,7 +337,39 @@ impl Metrics {
             .inc();
     }
 
-    /// Encodes every family in the Prometheus text format, with the live gauges set from
+    /// Encodes every family in the classic Prometheus text format (0.0.4), for scrapers and
+    /// tools that do not ask for OpenMetrics: counters' HELP and TYPE name the `_total`
+    /// series, and there are no UNIT or EOF lines.
+    pub fn encode_text(&self, live: LiveCounts) -> Result<String, std::fmt::Error> {
+        let open_metrics = self.encode(live)?;
+        let mut counters = std::collections::HashSet::new();
+        for line in open_metrics.lines() {
+            if let Some(name) = line
+                .strip_prefix("# TYPE ")
+                .and_then(|l| l.strip_suffix(" counter"))
+            {
+                counters.insert(name.to_owned());
+            }
+        }
+        let mut text = String::with_capacity(open_metrics.len());
+        for line in open_metrics.lines() {
+            if line.starts_with("# UNIT ") || line == "# EOF" {
+                continue;
+            }
+            let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+                let rest = line.strip_prefix(prefix)?;
+                let (name, tail) = rest.split_once(' ')?;
+                counters
+                    .contains(name)
+                    .then(|| format!("{prefix}{name}_total {tail}"))
+            });
+            text.push_str(renamed.as_deref().unwrap_or(line));
+            text.push('\n');
+        }
+        Ok(text)
+    }
+
+    /// Encodes every family in the OpenMetrics text format, with the live gauges set from
     /// `live` and the process gauges from `/proc/self`.
     pub fn encode(&self, live: LiveCounts) -> Result<String, std::fmt::Error> {
         for (state, value) in [

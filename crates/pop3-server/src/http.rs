@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -36,17 +36,26 @@ fn metrics_router(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Router {
         .with_state(Shared { registry, metrics })
 }
 
-async fn serve_metrics(State(shared): State<Shared>) -> impl IntoResponse {
-    match shared.metrics.encode(shared.registry.counts()) {
-        Ok(text) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
+/// OpenMetrics when the scraper asks for it (Prometheus does), else the classic text format.
+async fn serve_metrics(State(shared): State<Shared>, headers: HeaderMap) -> impl IntoResponse {
+    let open_metrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    let counts = shared.registry.counts();
+    let (encoded, content_type) = if open_metrics {
+        (
+            shared.metrics.encode(counts),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )
-            .into_response(),
+    } else {
+        (
+            shared.metrics.encode_text(counts),
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+    };
+    match encoded {
+        Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

@@ -50,6 +50,23 @@ fn names_units_and_live_gauges() {
 }
 
 #[test]
+fn classic_text_names_counters_by_their_total_series() {
+    let metrics = Metrics::new("1.2.3");
+    metrics.command("NOOP", true, 0.0);
+    let text = metrics.encode_text(LiveCounts::default()).unwrap();
+    assert!(text.contains("# HELP pop3_commands_total "), "{text}");
+    assert!(
+        text.contains("# TYPE pop3_commands_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE pop3_sessions gauge"), "{text}");
+    assert!(
+        !text.contains("# EOF") && !text.contains("# UNIT"),
+        "{text}"
+    );
+}
+
+#[test]
 fn admin_api_round_trips_as_versioned_json() {
     let response = SessionsResponse {
         version: API_VERSION,
