@@ -8,6 +8,7 @@
 mod behaviour;
 mod clients;
 mod daemon;
+mod metrics;
 mod operations;
 mod support;
 #[path = "../../../pop3-proto/tests/it/transcript.rs"]

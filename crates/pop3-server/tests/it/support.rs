@@ -26,6 +26,10 @@ pub struct Addrs {
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub addrs: Addrs,
+    /// Where `/metrics` is served.
+    pub metrics: SocketAddr,
+    /// The admin socket.
+    pub admin: PathBuf,
     pub cert: CertificateDer<'static>,
     pub db_path: PathBuf,
     pub mail_root: PathBuf,
@@ -139,7 +143,9 @@ impl TestServer {
                 .unwrap();
             runtime.block_on(async move {
                 let server = Server::bind(config).await.unwrap();
-                addr_tx.send(server.local_addrs()).unwrap();
+                addr_tx
+                    .send((server.local_addrs(), server.metrics_addr().unwrap()))
+                    .unwrap();
                 server
                     .run(async move {
                         let _ = shutdown_rx.await;
@@ -148,8 +154,10 @@ impl TestServer {
                     .unwrap();
             });
         });
-        let addrs = addr_rx.recv_timeout(PATIENCE).unwrap();
+        let (addrs, metrics) = addr_rx.recv_timeout(PATIENCE).unwrap();
         TestServer {
+            metrics,
+            admin: dir.path().join("admin.sock"),
             addrs: Addrs {
                 starttls: addrs[0],
                 implicit: addrs[1],
@@ -205,6 +213,25 @@ impl TestServer {
 
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
         client_config(&self.cert)
+    }
+}
+
+impl TestServer {
+    /// Stops the server (its `run` returns once every session has ended) and hands back its
+    /// directory, so the test can look at the files afterwards.
+    pub fn shutdown(mut self) -> tempfile::TempDir {
+        self.stop();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -367,4 +394,68 @@ impl Client {
             let _ = s.conn.complete_io(&mut s.sock);
         }
     }
+}
+
+/// A minimal HTTP/1.1 request over any stream (TCP or the admin Unix socket); returns the
+/// status and the body (de-chunked).
+pub fn http(mut stream: impl Read + Write, method: &str, path: &str) -> (u16, String) {
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].strip_prefix("\r\n").unwrap_or(&rest[size..]);
+    }
+    out
+}
+
+/// `GET` on the admin socket.
+pub fn admin_get(server: &TestServer, path: &str) -> (u16, String) {
+    let stream = std::os::unix::net::UnixStream::connect(&server.admin).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    http(stream, "GET", path)
+}
+
+/// `POST` on the admin socket.
+pub fn admin_post(server: &TestServer, path: &str) -> (u16, String) {
+    let stream = std::os::unix::net::UnixStream::connect(&server.admin).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    http(stream, "POST", path)
+}
+
+/// The `/metrics` text.
+pub fn scrape(server: &TestServer) -> String {
+    let stream = TcpStream::connect(server.metrics).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let (status, body) = http(stream, "GET", "/metrics");
+    assert_eq!(status, 200);
+    body
 }
