@@ -1,0 +1,135 @@
+//! The command line, as clap derives it. `--help` is the manual.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+const ABOUT: &str = "Manage pop3d: users, local delivery, live sessions and mailbox locks";
+
+const LONG_ABOUT: &str = "\
+Manage pop3d: users, local delivery, live sessions and mailbox locks.
+
+User commands work on the user database directly, so they work whether or not the server is
+running; a change applies at the user's next login. Live commands (sessions, locks, kick) ask
+the running server through its admin socket. Run without a command on a terminal for the TUI.
+
+pop3-admin reads the pop3d configuration to find the user database, the mail root, the admin
+socket and the argon2 parameters to hash new passwords with.";
+
+const EXAMPLES: &str = "\
+Examples:
+  Add a colleague (the password is asked twice, without echo):
+    pop3-admin user add alice
+  Reset a password from a script:
+    printf '%s\\n' \"$NEW_PASSWORD\" | pop3-admin user passwd alice --password-stdin
+  List users as JSON:
+    pop3-admin user list --json
+  See who is connected, and free a stuck mailbox:
+    pop3-admin sessions
+    pop3-admin locks
+    pop3-admin kick 42
+  Deliver from Postfix (main.cf):
+    mailbox_command = /usr/local/bin/pop3-admin deliver \"$USER\"
+  Shell completions:
+    pop3-admin completions bash > /etc/bash_completion.d/pop3-admin
+
+Exit codes: 0 success, 1 error, 2 usage; deliver: 67 unknown user, 75 temporary failure
+(disk full, database locked), 78 bad configuration.";
+
+#[derive(Parser, Debug)]
+#[command(name = "pop3-admin", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The pop3d configuration file.
+    #[arg(long, short, global = true, default_value = "/etc/pop3d/pop3d.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Add, change, list and remove users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Deliver the message on stdin into USER's Maildir (a local delivery agent for Postfix).
+    Deliver {
+        /// The recipient.
+        user: String,
+    },
+    /// List the live sessions (from the running server).
+    Sessions {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the held mailbox locks (from the running server).
+    Locks {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disconnect a session: it gets -ERR [SYS/TEMP], deletes nothing, and releases its lock.
+    Kick {
+        /// The session id, as `sessions` shows it.
+        session: u64,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The terminal interface (the default on a terminal).
+    Tui,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user and create its Maildir.
+    Add {
+        /// The user name (letters, digits, . _ - + @; folded to lower case).
+        name: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password.
+    Passwd {
+        name: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a user.
+    Del {
+        name: String,
+        /// Remove the user's Maildir too.
+        #[arg(long)]
+        purge_mail: bool,
+    },
+    /// List users.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Allow a user to log in.
+    Enable { name: String },
+    /// Stop a user from logging in (mail is still delivered).
+    Disable { name: String },
+    /// Set or clear a user's APOP secret (APOP must also be enabled in pop3d.toml).
+    #[command(subcommand)]
+    Apop(ApopCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApopCommand {
+    /// Set the APOP secret (asked without echo, or the first line of stdin).
+    Set {
+        name: String,
+        /// Read the secret from the first line of stdin.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+    /// Remove the APOP secret.
+    Clear { name: String },
+}

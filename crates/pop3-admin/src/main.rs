@@ -1,0 +1,259 @@
+//! `pop3-admin`: the administrator's tool for pop3d, as a scriptable CLI and a TUI.
+//!
+//! It reaches users only through `pop3-auth`, mail only through `pop3-maildrop` (delivery and
+//! new Maildirs), and live state only through the server's admin socket (types from
+//! `pop3-metrics`); it never links the server.
+
+// A binary: `pub` marks what a module offers the others.
+#![allow(unreachable_pub)]
+
+mod cli;
+mod deliver;
+mod live;
+mod settings;
+mod tui;
+mod users;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{CommandFactory, Parser};
+use pop3_auth::User;
+use pop3_metrics::admin_api::{LockInfo, SessionInfo};
+
+use cli::{ApopCommand, Cli, Command, UserCommand};
+use live::AdminClient;
+use settings::Settings;
+use users::Users;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Deliver { user }) = &cli.command {
+        return deliver::run(Settings::load(&cli.config), user, std::io::stdin().lock());
+    }
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pop3-admin: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let config = cli.config;
+    let command = match cli.command {
+        Some(command) => command,
+        None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => Command::Tui,
+        None => {
+            Cli::command().print_help()?;
+            bail!("no command given (and not on a terminal, so no TUI)");
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "pop3-admin", &mut out);
+            Ok(())
+        }
+        Command::User(command) => user(&Settings::load(&config)?, command, &mut out),
+        Command::Sessions { json } => {
+            let sessions = admin(&config)?.sessions()?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&sessions)?)?;
+            } else {
+                print_sessions(&mut out, &sessions)?;
+            }
+            Ok(())
+        }
+        Command::Locks { json } => {
+            let locks = admin(&config)?.locks()?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&locks)?)?;
+            } else {
+                print_locks(&mut out, &locks)?;
+            }
+            Ok(())
+        }
+        Command::Kick { session } => {
+            if admin(&config)?.kick(session)? {
+                writeln!(out, "session {session} disconnected")?;
+                Ok(())
+            } else {
+                bail!("no session {session}")
+            }
+        }
+        Command::Tui => tui::run(Settings::load(&config)?),
+        Command::Deliver { .. } => unreachable!("handled before"),
+    }
+}
+
+fn admin(config: &std::path::Path) -> Result<AdminClient> {
+    Ok(AdminClient::new(&Settings::load(config)?.admin_socket))
+}
+
+fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Result<()> {
+    let users = Users::open(settings)?;
+    match command {
+        UserCommand::Add {
+            name,
+            password_stdin,
+        } => {
+            let password = read_secret("Password", password_stdin)?;
+            let user = users.add(&name, password.as_bytes())?;
+            writeln!(
+                out,
+                "added {} (Maildir {})",
+                user.name,
+                user.maildir.display()
+            )?;
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let password = read_secret("New password", password_stdin)?;
+            users.set_password(&name, password.as_bytes())?;
+            writeln!(out, "password of {name} changed")?;
+        }
+        UserCommand::Del { name, purge_mail } => {
+            let user = users.remove(&name, purge_mail)?;
+            let mail = if purge_mail { "removed" } else { "kept" };
+            writeln!(
+                out,
+                "removed {} (Maildir {} {mail})",
+                user.name,
+                user.maildir.display()
+            )?;
+        }
+        UserCommand::List { json } => {
+            let list = users.list()?;
+            if json {
+                let rows: Vec<serde_json::Value> = list.iter().map(user_json).collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                print_users(out, &list)?;
+            }
+        }
+        UserCommand::Enable { name } => {
+            users.set_enabled(&name, true)?;
+            writeln!(out, "{name} enabled")?;
+        }
+        UserCommand::Disable { name } => {
+            users.set_enabled(&name, false)?;
+            writeln!(out, "{name} disabled")?;
+        }
+        UserCommand::Apop(ApopCommand::Set { name, secret_stdin }) => {
+            let secret = read_secret("APOP secret", secret_stdin)?;
+            users.set_apop(&name, Some(&secret))?;
+            writeln!(out, "APOP secret of {name} set")?;
+        }
+        UserCommand::Apop(ApopCommand::Clear { name }) => {
+            users.set_apop(&name, None)?;
+            writeln!(out, "APOP secret of {name} cleared")?;
+        }
+    }
+    Ok(())
+}
+
+/// A secret from the first line of stdin, or typed twice at a prompt without echo.
+fn read_secret(what: &str, from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read stdin")?;
+        let secret = line.strip_suffix('\n').unwrap_or(&line);
+        let secret = secret.strip_suffix('\r').unwrap_or(secret);
+        return Ok(secret.to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("stdin is not a terminal: pass the secret with --password-stdin / --secret-stdin");
+    }
+    let first = rpassword::prompt_password(format!("{what}: "))?;
+    let second = rpassword::prompt_password(format!("{what} again: "))?;
+    if first != second {
+        bail!("the two entries differ");
+    }
+    Ok(first)
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    serde_json::json!({
+        "name": user.name.as_str(),
+        "enabled": user.enabled,
+        "apop": user.apop_secret.is_some(),
+        "maildir": user.maildir,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+        "last_login_at": user.last_login_at,
+    })
+}
+
+fn print_users(out: &mut impl Write, users: &[User]) -> Result<()> {
+    writeln!(
+        out,
+        "{:<24} {:<8} {:<5} {:<20} MAILDIR",
+        "NAME", "ENABLED", "APOP", "LAST LOGIN"
+    )?;
+    for user in users {
+        let last = user.last_login_at.map_or("never".to_owned(), |t| {
+            pop3_maildrop::utc_timestamp(u64::try_from(t).unwrap_or(0))
+        });
+        writeln!(
+            out,
+            "{:<24} {:<8} {:<5} {:<20} {}",
+            user.name.as_str(),
+            if user.enabled { "yes" } else { "no" },
+            if user.apop_secret.is_some() {
+                "yes"
+            } else {
+                "no"
+            },
+            last,
+            user.maildir.display()
+        )?;
+    }
+    Ok(())
+}
+
+fn print_sessions(out: &mut impl Write, sessions: &[SessionInfo]) -> Result<()> {
+    let now = tui::unix_now();
+    writeln!(
+        out,
+        "{:<8} {:<20} {:<22} {:<4} {:<14} {:>6} {:<8} {:>10}",
+        "ID", "USER", "REMOTE", "TLS", "STATE", "IDLE", "COMMAND", "BYTES"
+    )?;
+    for s in sessions {
+        writeln!(
+            out,
+            "{:<8} {:<20} {:<22} {:<4} {:<14} {:>5}s {:<8} {:>10}",
+            s.id,
+            s.user.as_deref().unwrap_or("-"),
+            s.remote,
+            if s.tls { "yes" } else { "no" },
+            s.state,
+            now.saturating_sub(s.last_activity),
+            s.command.as_deref().unwrap_or("-"),
+            s.bytes_sent
+        )?;
+    }
+    Ok(())
+}
+
+fn print_locks(out: &mut impl Write, locks: &[LockInfo]) -> Result<()> {
+    let now = tui::unix_now();
+    writeln!(out, "{:<24} {:<8} HELD", "USER", "SESSION")?;
+    for lock in locks {
+        writeln!(
+            out,
+            "{:<24} {:<8} {}s",
+            lock.user,
+            lock.session,
+            now.saturating_sub(lock.since)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! The TUI's state and its one transition function, [`App::update`]. Side effects (database
+//! changes, kicks) are returned as [`Effect`]s for the loop to carry out, and their results come
+//! back as events, so all behaviour is testable without a terminal.
+
+use pop3_metrics::admin_api::{LockInfo, SessionInfo};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// The three tabs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Users,
+    Sessions,
+    Locks,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 3] = [Tab::Users, Tab::Sessions, Tab::Locks];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Users => "Users",
+            Tab::Sessions => "Sessions",
+            Tab::Locks => "Locks",
+        }
+    }
+
+    fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// A user as the table shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub name: String,
+    pub enabled: bool,
+    pub apop: bool,
+    pub last_login: Option<u64>,
+    pub maildir: String,
+}
+
+/// Whether the server answers on its admin socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerStatus {
+    Unknown,
+    Up,
+    Down(String),
+}
+
+/// Something for the loop to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    AddUser {
+        name: String,
+        password: String,
+    },
+    SetPassword {
+        name: String,
+        password: String,
+    },
+    SetEnabled {
+        name: String,
+        enabled: bool,
+    },
+    SetApop {
+        name: String,
+        secret: Option<String>,
+    },
+    DeleteUser {
+        name: String,
+    },
+    Kick(u64),
+    Quit,
+}
+
+/// What happens to the app.
+#[derive(Debug)]
+pub enum Event {
+    Key(KeyEvent),
+    /// A fresh view of the server, or why there is none.
+    Live(Result<(Vec<SessionInfo>, Vec<LockInfo>), String>),
+    /// The user list, reloaded.
+    Users(Result<Vec<UserRow>, String>),
+    /// The outcome of an effect, for the status bar.
+    Done(Result<String, String>),
+    /// The clock, for idle times.
+    Now(u64),
+}
+
+/// A form being filled in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Form {
+    pub kind: FormKind,
+    pub fields: Vec<Field>,
+    pub focus: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormKind {
+    AddUser,
+    Password,
+    Apop,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub label: &'static str,
+    pub value: String,
+    /// Shown as `*` per character.
+    pub masked: bool,
+}
+
+/// What the keyboard talks to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Filter,
+    Help,
+    Form(Form),
+    ConfirmDelete(String),
+}
+
+/// All of the TUI's state.
+#[derive(Debug)]
+pub struct App {
+    pub tab: Tab,
+    pub mode: Mode,
+    pub users: Vec<UserRow>,
+    pub filter: String,
+    pub sessions: Vec<SessionInfo>,
+    pub locks: Vec<LockInfo>,
+    pub server: ServerStatus,
+    pub socket: String,
+    pub status: Option<Result<String, String>>,
+    /// Selected row per tab.
+    pub selected: [usize; 3],
+    pub now: u64,
+}
+
+impl App {
+    pub fn new(socket: String) -> App {
+        App {
+            tab: Tab::Users,
+            mode: Mode::Normal,
+            users: Vec::new(),
+            filter: String::new(),
+            sessions: Vec::new(),
+            locks: Vec::new(),
+            server: ServerStatus::Unknown,
+            socket,
+            status: None,
+            selected: [0; 3],
+            now: 0,
+        }
+    }
+
+    /// The users the filter lets through.
+    pub fn visible_users(&self) -> Vec<&UserRow> {
+        let filter = self.filter.to_lowercase();
+        self.users
+            .iter()
+            .filter(|u| u.name.contains(&filter))
+            .collect()
+    }
+
+    /// The selected row of the current tab, clamped to what exists.
+    pub fn selection(&self) -> Option<usize> {
+        let len = self.rows();
+        (len > 0).then(|| self.selected[self.tab.index()].min(len - 1))
+    }
+
+    fn rows(&self) -> usize {
+        match self.tab {
+            Tab::Users => self.visible_users().len(),
+            Tab::Sessions => self.sessions.len(),
+            Tab::Locks => self.locks.len(),
+        }
+    }
+
+    fn selected_user(&self) -> Option<String> {
+        let index = self.selection()?;
+        self.visible_users().get(index).map(|u| u.name.clone())
+    }
+
+    /// The transition function: applies an event, returns what to do.
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Key(key) => self.key(key),
+            Event::Live(Ok((sessions, locks))) => {
+                self.sessions = sessions;
+                self.locks = locks;
+                self.server = ServerStatus::Up;
+                Vec::new()
+            }
+            Event::Live(Err(why)) => {
+                self.sessions.clear();
+                self.locks.clear();
+                self.server = ServerStatus::Down(why);
+                Vec::new()
+            }
+            Event::Users(Ok(users)) => {
+                self.users = users;
+                Vec::new()
+            }
+            Event::Users(Err(why)) | Event::Done(Err(why)) => {
+                self.status = Some(Err(why));
+                Vec::new()
+            }
+            Event::Done(Ok(message)) => {
+                self.status = Some(Ok(message));
+                Vec::new()
+            }
+            Event::Now(now) => {
+                self.now = now;
+                Vec::new()
+            }
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return vec![Effect::Quit];
+        }
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Normal => self.normal_key(key),
+            Mode::Help => Vec::new(),
+            Mode::Filter => {
+                match key.code {
+                    KeyCode::Enter | KeyCode::Esc => {}
+                    KeyCode::Backspace => {
+                        self.filter.pop();
+                        self.mode = Mode::Filter;
+                    }
+                    KeyCode::Char(c) if !c.is_control() => {
+                        self.filter.push(c);
+                        self.selected[0] = 0;
+                        self.mode = Mode::Filter;
+                    }
+                    _ => self.mode = Mode::Filter,
+                }
+                Vec::new()
+            }
+            Mode::Form(form) => self.form_key(form, key),
+            Mode::ConfirmDelete(name) => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => vec![Effect::DeleteUser { name }],
+                _ => {
+                    self.status = Some(Ok(format!("{name} kept")));
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    fn normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let tab = self.tab.index();
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => return vec![Effect::Quit],
+            KeyCode::Char('?') => self.mode = Mode::Help,
+            KeyCode::Tab | KeyCode::Right => self.tab = Tab::ALL[(tab + 1) % 3],
+            KeyCode::BackTab | KeyCode::Left => self.tab = Tab::ALL[(tab + 2) % 3],
+            KeyCode::Char('1') => self.tab = Tab::Users,
+            KeyCode::Char('2') => self.tab = Tab::Sessions,
+            KeyCode::Char('3') => self.tab = Tab::Locks,
+            KeyCode::Down | KeyCode::Char('j') => {
+                let rows = self.rows();
+                self.selected[tab] = (self.selected[tab] + 1).min(rows.saturating_sub(1));
+            }
+            KeyCode::Up => self.selected[tab] = self.selected[tab].saturating_sub(1),
+            _ if self.tab == Tab::Users => return self.users_key(key),
+            KeyCode::Char('k') if self.tab == Tab::Sessions => {
+                if let Some(session) = self.selection().and_then(|i| self.sessions.get(i)) {
+                    return vec![Effect::Kick(session.id)];
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn users_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let selected = self.selected_user();
+        match (key.code, selected) {
+            (KeyCode::Char('/'), _) => self.mode = Mode::Filter,
+            (KeyCode::Char('a'), _) => {
+                self.mode = Mode::Form(Form::new(
+                    FormKind::AddUser,
+                    &[("Name", false), ("Password", true), ("Repeat", true)],
+                ));
+            }
+            (KeyCode::Char('p'), Some(_)) => {
+                self.mode = Mode::Form(Form::new(
+                    FormKind::Password,
+                    &[("Password", true), ("Repeat", true)],
+                ));
+            }
+            (KeyCode::Char('s'), Some(_)) => {
+                self.mode = Mode::Form(Form::new(
+                    FormKind::Apop,
+                    &[("APOP secret", true), ("Repeat", true)],
+                ));
+            }
+            (KeyCode::Char('c'), Some(name)) => {
+                return vec![Effect::SetApop { name, secret: None }];
+            }
+            (KeyCode::Char('e'), Some(name)) => {
+                let enabled = self.users.iter().any(|u| u.name == name && !u.enabled);
+                return vec![Effect::SetEnabled { name, enabled }];
+            }
+            (KeyCode::Char('d'), Some(name)) => self.mode = Mode::ConfirmDelete(name),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn form_key(&mut self, mut form: Form, key: KeyEvent) -> Vec<Effect> {
+        let last = form.fields.len() - 1;
+        match key.code {
+            KeyCode::Esc => return Vec::new(),
+            KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % form.fields.len(),
+            KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + last) % form.fields.len(),
+            KeyCode::Enter if form.focus < last => form.focus += 1,
+            KeyCode::Enter => return self.submit(form),
+            KeyCode::Backspace => {
+                form.fields[form.focus].value.pop();
+            }
+            KeyCode::Char(c) if !c.is_control() => form.fields[form.focus].value.push(c),
+            _ => {}
+        }
+        self.mode = Mode::Form(form);
+        Vec::new()
+    }
+
+    fn submit(&mut self, form: Form) -> Vec<Effect> {
+        let secret_fields = &form.fields[form.fields.len() - 2..];
+        if secret_fields[0].value != secret_fields[1].value {
+            self.status = Some(Err("the two entries differ".into()));
+            self.mode = Mode::Form(form);
+            return Vec::new();
+        }
+        let secret = secret_fields[0].value.clone();
+        let target = self.selected_user();
+        match (form.kind, target) {
+            (FormKind::AddUser, _) => vec![Effect::AddUser {
+                name: form.fields[0].value.clone(),
+                password: secret,
+            }],
+            (FormKind::Password, Some(name)) => vec![Effect::SetPassword {
+                name,
+                password: secret,
+            }],
+            (FormKind::Apop, Some(name)) => vec![Effect::SetApop {
+                name,
+                secret: Some(secret),
+            }],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Form {
+    fn new(kind: FormKind, fields: &[(&'static str, bool)]) -> Form {
+        Form {
+            kind,
+            fields: fields
+                .iter()
+                .map(|&(label, masked)| Field {
+                    label,
+                    value: String::new(),
+                    masked,
+                })
+                .collect(),
+            focus: 0,
+        }
+    }
+
+    pub fn title(&self) -> &'static str {
+        match self.kind {
+            FormKind::AddUser => "Add a user",
+            FormKind::Password => "Change the password",
+            FormKind::Apop => "Set the APOP secret",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,277 @@
+use pop3_metrics::admin_api::{LockInfo, SessionInfo};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::*;
+
+const NOW: u64 = 1_795_000_000;
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+    text.chars()
+        .flat_map(|c| app.update(key(KeyCode::Char(c))))
+        .collect()
+}
+
+fn user(name: &str, enabled: bool, apop: bool) -> UserRow {
+    UserRow {
+        name: name.into(),
+        enabled,
+        apop,
+        last_login: enabled.then_some(NOW - 3600),
+        maildir: format!("/var/mail/{name}/Maildir"),
+    }
+}
+
+fn session(id: u64, user: &str) -> SessionInfo {
+    SessionInfo {
+        id,
+        remote: "192.0.2.7:50123".into(),
+        listener: "starttls".into(),
+        tls: true,
+        state: "TRANSACTION".into(),
+        user: Some(user.into()),
+        started: NOW - 120,
+        last_activity: NOW - 5,
+        command: Some("RETR".into()),
+        bytes_sent: 123_456,
+        retrieved: 3,
+        deleted: 1,
+    }
+}
+
+/// An app with three users, two sessions and a lock, at a fixed time.
+fn app() -> App {
+    let mut app = App::new("/run/pop3d/admin.sock".into());
+    app.update(Event::Now(NOW));
+    app.update(Event::Users(Ok(vec![
+        user("alice", true, false),
+        user("bob", false, true),
+        user("carol", true, false),
+    ])));
+    app.update(Event::Live(Ok((
+        vec![session(7, "alice"), session(9, "carol")],
+        vec![LockInfo {
+            user: "alice".into(),
+            session: 7,
+            since: NOW - 110,
+        }],
+    ))));
+    app
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| frame.render_widget(app, frame.area()))
+        .unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn tabs_switch_with_keys() {
+    let mut app = app();
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Sessions);
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Locks);
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Users);
+    app.update(key(KeyCode::BackTab));
+    assert_eq!(app.tab, Tab::Locks);
+    app.update(key(KeyCode::Char('2')));
+    assert_eq!(app.tab, Tab::Sessions);
+}
+
+#[test]
+fn filter_as_you_type() {
+    let mut app = app();
+    app.update(key(KeyCode::Char('/')));
+    type_text(&mut app, "ca");
+    assert_eq!(
+        app.visible_users()
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect::<Vec<_>>(),
+        ["carol"]
+    );
+    app.update(key(KeyCode::Backspace));
+    app.update(key(KeyCode::Backspace));
+    assert_eq!(app.visible_users().len(), 3);
+    // Letters typed while filtering are not commands.
+    assert!(type_text(&mut app, "d").is_empty());
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn add_user_form_checks_the_repeat() {
+    let mut app = app();
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "dave");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "s3cret");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "s3creT");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert!(matches!(app.status, Some(Err(_))));
+    app.update(key(KeyCode::Backspace));
+    type_text(&mut app, "t");
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        [Effect::AddUser {
+            name: "dave".into(),
+            password: "s3cret".into()
+        }]
+    );
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn user_actions_target_the_selection() {
+    let mut app = app();
+    app.update(key(KeyCode::Down));
+    assert_eq!(
+        app.update(key(KeyCode::Char('e'))),
+        [Effect::SetEnabled {
+            name: "bob".into(),
+            enabled: true
+        }]
+    );
+    assert_eq!(
+        app.update(key(KeyCode::Char('c'))),
+        [Effect::SetApop {
+            name: "bob".into(),
+            secret: None
+        }]
+    );
+    app.update(key(KeyCode::Char('d')));
+    assert_eq!(app.mode, Mode::ConfirmDelete("bob".into()));
+    assert!(app.update(key(KeyCode::Char('n'))).is_empty());
+    app.update(key(KeyCode::Char('d')));
+    assert_eq!(
+        app.update(key(KeyCode::Char('y'))),
+        [Effect::DeleteUser { name: "bob".into() }]
+    );
+    app.update(key(KeyCode::Char('p')));
+    type_text(&mut app, "new");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "new");
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        [Effect::SetPassword {
+            name: "bob".into(),
+            password: "new".into()
+        }]
+    );
+}
+
+#[test]
+fn kick_the_selected_session_and_quit() {
+    let mut app = app();
+    app.update(key(KeyCode::Char('2')));
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.update(key(KeyCode::Char('k'))), [Effect::Kick(9)]);
+    assert_eq!(
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL
+        ))),
+        [Effect::Quit]
+    );
+    assert_eq!(app.update(key(KeyCode::Char('q'))), [Effect::Quit]);
+}
+
+#[test]
+fn the_server_going_away_empties_the_live_tabs() {
+    let mut app = app();
+    app.update(Event::Live(Err("connection refused".into())));
+    assert!(app.sessions.is_empty() && app.locks.is_empty());
+    assert_eq!(app.server, ServerStatus::Down("connection refused".into()));
+    // Users still work.
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.update(key(KeyCode::Char('e'))).len(), 1);
+}
+
+#[test]
+fn snapshot_users_tab() {
+    insta::assert_snapshot!(render(&app(), 100, 12));
+}
+
+#[test]
+fn snapshot_sessions_tab() {
+    let mut app = app();
+    app.update(key(KeyCode::Char('2')));
+    insta::assert_snapshot!(render(&app, 100, 10));
+}
+
+#[test]
+fn snapshot_locks_tab() {
+    let mut app = app();
+    app.update(key(KeyCode::Char('3')));
+    insta::assert_snapshot!(render(&app, 60, 8));
+}
+
+#[test]
+fn snapshot_server_down_and_help() {
+    let mut app = app();
+    app.update(key(KeyCode::Char('2')));
+    app.update(Event::Live(Err("no socket".into())));
+    insta::assert_snapshot!("server_down", render(&app, 100, 6));
+    app.update(key(KeyCode::Char('?')));
+    insta::assert_snapshot!("help", render(&app, 100, 16));
+}
+
+#[test]
+fn snapshot_password_form_is_masked() {
+    let mut app = app();
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "erin");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "hunter2");
+    let screen = render(&app, 80, 12);
+    assert!(!screen.contains("hunter2"), "{screen}");
+    assert!(screen.contains("*******"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn any_size_down_to_one_cell_draws_without_panic() {
+    let mut app = app();
+    for mode_key in [None, Some('?'), Some('a'), Some('d')] {
+        if let Some(c) = mode_key {
+            app.mode = Mode::Normal;
+            app.update(key(KeyCode::Char(c)));
+        }
+        for tab in ['1', '2', '3'] {
+            let saved = std::mem::replace(&mut app.mode, Mode::Normal);
+            app.update(key(KeyCode::Char(tab)));
+            app.mode = saved;
+            for (w, h) in [
+                (1, 1),
+                (2, 1),
+                (1, 3),
+                (5, 2),
+                (10, 4),
+                (20, 3),
+                (200, 1),
+                (1, 60),
+            ] {
+                render(&app, w, h);
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The terminal interface: `app` (state and `update`), `ui` (drawing), and here the loop that
+//! connects them to the keyboard, a background poller of the admin socket, and the effects.
+//!
+//! `ratatui::init` puts the terminal in raw mode on the alternate screen and installs a panic
+//! hook that restores it; `ratatui::restore` runs on every normal exit. Ctrl-C arrives as a
+//! key in raw mode and quits like `q`.
+
+mod app;
+mod ui;
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+
+pub use app::{App, Effect, Event, UserRow};
+
+use crate::live::AdminClient;
+use crate::settings::Settings;
+use crate::users::Users;
+
+/// How often the live tabs are refreshed.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Runs the TUI until the user quits.
+pub fn run(settings: Settings) -> Result<()> {
+    let users = Users::open(&settings)?;
+    let admin = AdminClient::new(&settings.admin_socket);
+    let (tx, rx) = mpsc::channel();
+    spawn_input(tx.clone());
+    spawn_poller(admin.clone(), tx.clone());
+    let mut app = App::new(settings.admin_socket.display().to_string());
+    app.update(Event::Users(load_users(&users)));
+    app.update(Event::Now(unix_now()));
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &mut app, &rx, &users, &admin);
+    ratatui::restore();
+    result
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    events: &Receiver<Event>,
+    users: &Users,
+    admin: &AdminClient,
+) -> Result<()> {
+    loop {
+        terminal.draw(|frame| frame.render_widget(&*app, frame.area()))?;
+        let Ok(event) = events.recv() else {
+            return Ok(());
+        };
+        for effect in app.update(event) {
+            if effect == Effect::Quit {
+                return Ok(());
+            }
+            let done = apply(effect, users, admin);
+            app.update(Event::Done(done));
+            app.update(Event::Users(load_users(users)));
+            app.update(Event::Live(snapshot(admin)));
+        }
+    }
+}
+
+/// Carries out one effect; the message goes to the status bar.
+fn apply(effect: Effect, users: &Users, admin: &AdminClient) -> Result<String, String> {
+    let result = match effect {
+        Effect::AddUser { name, password } => users
+            .add(&name, password.as_bytes())
+            .map(|u| format!("added {}", u.name)),
+        Effect::SetPassword { name, password } => users
+            .set_password(&name, password.as_bytes())
+            .map(|()| format!("password of {name} changed")),
+        Effect::SetEnabled { name, enabled } => users
+            .set_enabled(&name, enabled)
+            .map(|()| format!("{name} {}", if enabled { "enabled" } else { "disabled" })),
+        Effect::SetApop { name, secret } => {
+            let cleared = secret.is_none();
+            users.set_apop(&name, secret.as_deref()).map(|()| {
+                format!(
+                    "APOP secret of {name} {}",
+                    if cleared { "cleared" } else { "set" }
+                )
+            })
+        }
+        Effect::DeleteUser { name } => users
+            .remove(&name, false)
+            .map(|u| format!("deleted {} (mail kept)", u.name)),
+        Effect::Kick(id) => match admin.kick(id) {
+            Ok(true) => Ok(format!("session {id} disconnected")),
+            Ok(false) => Ok(format!("session {id} had already ended")),
+            Err(e) => Err(e),
+        },
+        Effect::Quit => Ok(String::new()),
+    };
+    result.map_err(|e| format!("{e:#}"))
+}
+
+fn load_users(users: &Users) -> Result<Vec<UserRow>, String> {
+    users
+        .list()
+        .map(|list| {
+            list.into_iter()
+                .map(|u| UserRow {
+                    name: u.name.to_string(),
+                    enabled: u.enabled,
+                    apop: u.apop_secret.is_some(),
+                    last_login: u.last_login_at.and_then(|t| u64::try_from(t).ok()),
+                    maildir: u.maildir.display().to_string(),
+                })
+                .collect()
+        })
+        .map_err(|e| format!("{e:#}"))
+}
+
+fn snapshot(
+    admin: &AdminClient,
+) -> Result<
+    (
+        Vec<pop3_metrics::admin_api::SessionInfo>,
+        Vec<pop3_metrics::admin_api::LockInfo>,
+    ),
+    String,
+> {
+    let sessions = admin.sessions().map_err(|e| format!("{e:#}"))?;
+    let locks = admin.locks().map_err(|e| format!("{e:#}"))?;
+    Ok((sessions, locks))
+}
+
+fn spawn_input(tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        while let Ok(event) = event::read() {
+            let sent = match event {
+                TermEvent::Key(key) if key.kind == KeyEventKind::Press => tx.send(Event::Key(key)),
+                // A resize redraws on the next event; send the clock to trigger one.
+                TermEvent::Resize(..) => tx.send(Event::Now(unix_now())),
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn spawn_poller(admin: AdminClient, tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        loop {
+            if tx.send(Event::Live(snapshot(&admin))).is_err()
+                || tx.send(Event::Now(unix_now())).is_err()
+            {
+                return;
+            }
+            std::thread::sleep(POLL);
+        }
+    });
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,236 @@
+//! Drawing: a pure function of [`App`]. Layout comes from ratatui's constraints, never from
+//! arithmetic that could underflow, so any terminal size, down to 1×1, draws without a panic.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Borders, Clear, Paragraph, Row, StatefulWidget, Table, TableState, Tabs, Widget, Wrap,
+};
+
+use super::app::{App, Mode, ServerStatus, Tab};
+use pop3_maildrop::utc_timestamp;
+
+const HELP: &[(&str, &str)] = &[
+    ("Tab, → / ←, 1 2 3", "switch tabs"),
+    ("↑ ↓", "select"),
+    ("/", "Users: filter as you type (Enter or Esc to stop)"),
+    ("a", "Users: add a user"),
+    ("p", "Users: change the selected user's password"),
+    ("e", "Users: enable or disable the selected user"),
+    ("s / c", "Users: set / clear the APOP secret"),
+    ("d", "Users: delete the selected user (asks first)"),
+    ("k", "Sessions: kick the selected session"),
+    ("?", "this help"),
+    ("q, Esc, Ctrl-C", "quit"),
+];
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let [tabs, body, status] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(0),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        Tabs::new(Tab::ALL.iter().map(|t| t.title()))
+            .select(Tab::ALL.iter().position(|t| *t == self.tab))
+            .highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+            .render(tabs, buf);
+        match self.tab {
+            Tab::Users => users(self, body, buf),
+            Tab::Sessions => sessions(self, body, buf),
+            Tab::Locks => locks(self, body, buf),
+        }
+        status_bar(self, status, buf);
+        match &self.mode {
+            Mode::Help => help(body, buf),
+            Mode::Form(form) => {
+                let area = centered(body, 50, form.fields.len() as u16 + 2);
+                Clear.render(area, buf);
+                let lines: Vec<Line<'_>> = form
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, field)| {
+                        let value = if field.masked {
+                            "*".repeat(field.value.chars().count())
+                        } else {
+                            field.value.clone()
+                        };
+                        let marker = if i == form.focus { "> " } else { "  " };
+                        Line::from(format!(
+                            "{marker}{:<12} {value}",
+                            format!("{}:", field.label)
+                        ))
+                    })
+                    .collect();
+                Paragraph::new(lines)
+                    .block(Block::bordered().title(format!(
+                        " {} (Enter: next/save, Esc: cancel) ",
+                        form.title()
+                    )))
+                    .render(area, buf);
+            }
+            Mode::ConfirmDelete(name) => {
+                let area = centered(body, 50, 3);
+                Clear.render(area, buf);
+                Paragraph::new(format!("Delete {name}? Its mail stays. y / n"))
+                    .block(Block::bordered().title(" Confirm "))
+                    .render(area, buf);
+            }
+            Mode::Normal | Mode::Filter => {}
+        }
+    }
+}
+
+fn table_state(app: &App) -> TableState {
+    TableState::default().with_selected(app.selection())
+}
+
+fn highlight() -> Style {
+    Style::new().add_modifier(Modifier::REVERSED)
+}
+
+fn users(app: &App, area: Rect, buf: &mut Buffer) {
+    let title = if app.filter.is_empty() && app.mode != Mode::Filter {
+        " Users ".to_owned()
+    } else {
+        format!(
+            " Users — filter: {}{} ",
+            app.filter,
+            if app.mode == Mode::Filter { "_" } else { "" }
+        )
+    };
+    let rows = app.visible_users().into_iter().map(|u| {
+        Row::new(vec![
+            u.name.clone(),
+            if u.enabled { "yes" } else { "no" }.to_owned(),
+            if u.apop { "yes" } else { "no" }.to_owned(),
+            u.last_login.map_or("never".to_owned(), utc_timestamp),
+            u.maildir.clone(),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(12),
+            Constraint::Length(8),
+            Constraint::Length(5),
+            Constraint::Length(21),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(
+        Row::new(["NAME", "ENABLED", "APOP", "LAST LOGIN", "MAILDIR"]).style(Style::new().bold()),
+    )
+    .row_highlight_style(highlight())
+    .block(Block::new().borders(Borders::TOP).title(title));
+    StatefulWidget::render(table, area, buf, &mut table_state(app));
+}
+
+fn live_block(app: &App, title: &'static str) -> Block<'static> {
+    let title = match &app.server {
+        ServerStatus::Down(_) => format!(" {title} — server not running at {} ", app.socket),
+        _ => format!(" {title} "),
+    };
+    Block::new().borders(Borders::TOP).title(title)
+}
+
+fn sessions(app: &App, area: Rect, buf: &mut Buffer) {
+    let rows = app.sessions.iter().map(|s| {
+        Row::new(vec![
+            s.id.to_string(),
+            s.user.clone().unwrap_or_else(|| "-".into()),
+            s.remote.clone(),
+            if s.tls { "yes" } else { "no" }.to_owned(),
+            s.state.clone(),
+            format!("{}s", app.now.saturating_sub(s.last_activity)),
+            s.command.clone().unwrap_or_else(|| "-".into()),
+            s.bytes_sent.to_string(),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(6),
+            Constraint::Min(10),
+            Constraint::Length(22),
+            Constraint::Length(4),
+            Constraint::Length(14),
+            Constraint::Length(6),
+            Constraint::Length(8),
+            Constraint::Length(10),
+        ],
+    )
+    .header(
+        Row::new([
+            "ID", "USER", "REMOTE", "TLS", "STATE", "IDLE", "COMMAND", "BYTES",
+        ])
+        .style(Style::new().bold()),
+    )
+    .row_highlight_style(highlight())
+    .block(live_block(app, "Sessions"));
+    StatefulWidget::render(table, area, buf, &mut table_state(app));
+}
+
+fn locks(app: &App, area: Rect, buf: &mut Buffer) {
+    let rows = app.locks.iter().map(|l| {
+        Row::new(vec![
+            l.user.clone(),
+            l.session.to_string(),
+            format!("{}s", app.now.saturating_sub(l.since)),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(12),
+            Constraint::Length(9),
+            Constraint::Length(10),
+        ],
+    )
+    .header(Row::new(["USER", "SESSION", "HELD FOR"]).style(Style::new().bold()))
+    .row_highlight_style(highlight())
+    .block(live_block(app, "Locks"));
+    StatefulWidget::render(table, area, buf, &mut table_state(app));
+}
+
+fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let server = match &app.server {
+        ServerStatus::Up => Span::styled(" server: up ", Style::new().fg(Color::Green)),
+        ServerStatus::Down(_) => Span::styled(" server: not running ", Style::new().fg(Color::Red)),
+        ServerStatus::Unknown => Span::raw(" server: ... "),
+    };
+    let message = match &app.status {
+        Some(Ok(text)) => Span::raw(format!(" {text}")),
+        Some(Err(text)) => Span::styled(format!(" error: {text}"), Style::new().fg(Color::Red)),
+        None => Span::raw(" ? for help"),
+    };
+    Paragraph::new(Line::from(vec![server, message])).render(area, buf);
+}
+
+fn help(area: Rect, buf: &mut Buffer) {
+    let area = centered(area, 70, HELP.len() as u16 + 2);
+    Clear.render(area, buf);
+    let lines: Vec<Line<'_>> = HELP
+        .iter()
+        .map(|(keys, what)| Line::from(format!("{keys:<18} {what}")))
+        .collect();
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(Block::bordered().title(" Keys (any key to close) "))
+        .render(area, buf);
+}
+
+/// A box of at most `width`×`height` in the middle of `area`, never larger than it.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height)])
+        .flex(ratatui::layout::Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width)])
+        .flex(ratatui::layout::Flex::Center)
+        .areas(row);
+    cell
+}
