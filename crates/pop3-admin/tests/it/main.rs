@@ -1,1 +1,10 @@
-//! tests
+//! The integration tests of `pop3-admin`: the real binary against a real user database,
+//! real Maildirs and, for the live commands and the TUI, a real pop3d.
+
+// Test helpers are `pub` for use across modules of this one binary, and a test may panic on a
+// broken fixture.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod support;
+mod tui_tmux;

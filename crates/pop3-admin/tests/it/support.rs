@@ -1,0 +1,88 @@
+//! Fixtures: a pop3d config in a temp dir, and running the binary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        Site::with_mail_root(None)
+    }
+
+    /// A site whose mail root is `mail_root` (e.g. a tiny tmpfs) instead of `<dir>/mail`.
+    pub fn with_mail_root(mail_root: Option<&Path>) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let mail = mail_root.map_or(dir.path().join("mail"), Path::to_owned);
+        let config = dir.path().join("pop3d.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[[listener]]\naddress = \"127.0.0.1:0\"\ntls = \"none\"\n\n[data]\n\
+                 user_db = \"{db}\"\nmail_root = \"{mail}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\n\n\
+                 [admin]\nsocket = \"{sock}\"\n",
+                db = dir.path().join("users.db").display(),
+                mail = mail.display(),
+                sock = dir.path().join("admin.sock").display(),
+            ),
+        )
+        .unwrap();
+        Site { dir, config }
+    }
+
+    /// Runs `pop3-admin --config <site> ARGS` with `stdin`; returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pop3-admin"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let _ = input.write_all(stdin);
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.path().join("mail").join(user).join("Maildir")
+    }
+
+    pub fn db(&self) -> pop3_auth::UserDb {
+        pop3_auth::UserDb::open(&self.dir.path().join("users.db")).unwrap()
+    }
+}
+
+/// Whether `password` logs `user` in, checked with the auth crate the server uses.
+pub fn can_log_in(site: &Site, user: &str, password: &str) -> bool {
+    let auth = pop3_auth::Authenticator::new(
+        pop3_auth::HashParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        },
+        false,
+    )
+    .unwrap();
+    matches!(
+        auth.authenticate(
+            &site.db(),
+            user,
+            pop3_auth::Credential::Password(password.as_bytes())
+        )
+        .unwrap(),
+        pop3_auth::Outcome::Accepted(_)
+    )
+}

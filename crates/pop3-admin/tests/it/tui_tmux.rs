@@ -1,0 +1,215 @@
+//! The real TUI in tmux against a real pop3d: add a user through the keyboard, log in as that
+//! user with Python's poplib, see the session in the Sessions tab, kick it, and check that the
+//! client was disconnected and the maildrop unlocked.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::Site;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The `pop3d` binary of this workspace, built if this test runs alone.
+fn pop3d() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.parent().and_then(Path::parent).unwrap();
+    let binary = target.join("pop3d");
+    if !binary.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "pop3-server", "--bin", "pop3d"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build pop3d");
+    }
+    binary
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private tmux server, killed at the end.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(["-L", &self.socket]);
+        command
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "tui"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn text(&self, text: &str) {
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "tui", "-l", text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .command()
+            .args(["capture-pane", "-p", "-t", "tui"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (bounded) until the screen shows every needle.
+    fn wait_for(&self, needles: &[&str]) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = self.screen();
+            if needles.iter().all(|n| screen.contains(n)) {
+                return screen;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "screen never showed {needles:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
+}
+
+#[test]
+fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
+    let site = Site::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = std::fs::read_to_string(&site.config)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+        .replace(
+            "[auth]\n",
+            "[auth]\nfailure_delay_ms = 0\npenalty_start_ms = 0\npenalty_max_secs = 0\n",
+        )
+        + "\n[metrics]\nenabled = false\n";
+    std::fs::write(&site.config, config).unwrap();
+    let mut child = Command::new(pop3d())
+        .arg("--config")
+        .arg(&site.config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let _daemon = Daemon(child);
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "pop3d exited");
+    }
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+
+    let tmux = Tmux {
+        socket: format!("pop3-admin-test-{}", std::process::id()),
+    };
+    let admin = format!(
+        "{} --config {} tui",
+        env!("CARGO_BIN_EXE_pop3-admin"),
+        site.config.display()
+    );
+    let status = tmux
+        .command()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            &admin,
+        ])
+        .status()
+        .expect("tmux: .ci/run installs it");
+    assert!(status.success());
+    tmux.wait_for(&["Users", "server: up"]);
+
+    // Add a user through the keyboard.
+    tmux.text("a");
+    tmux.text("carol");
+    tmux.keys(&["Enter"]);
+    tmux.text("pw-123");
+    tmux.keys(&["Enter"]);
+    tmux.text("pw-123");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["added carol", "/carol/Maildir"]);
+
+    // Log in as that user with poplib, and stay logged in.
+    let script = format!(
+        "import poplib, sys\n\
+         p = poplib.POP3('127.0.0.1', {port}, timeout=30)\n\
+         p.user('carol'); p.pass_('pw-123')\n\
+         print('logged in', flush=True)\n\
+         sys.stdin.readline()\n\
+         try:\n    p.noop(); print('still connected', flush=True)\n\
+         except Exception as e:\n    print('disconnected:', e, flush=True)\n"
+    );
+    let mut client = Command::new("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut output = BufReader::new(client.stdout.take().unwrap());
+    let mut first = String::new();
+    output.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "logged in");
+
+    // The session appears in the Sessions tab; kick it.
+    tmux.text("2");
+    tmux.wait_for(&["carol", "TRANSACTION", "127.0.0.1"]);
+    tmux.text("k");
+    tmux.wait_for(&["disconnected"]);
+
+    // The client was disconnected with the administrator's reply.
+    client.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let mut verdict = String::new();
+    output.read_line(&mut verdict).unwrap();
+    assert!(
+        verdict.contains("disconnected: b'-ERR [SYS/TEMP] disconnected by administrator'"),
+        "{verdict}"
+    );
+    client.wait().unwrap();
+
+    // And the maildrop is unlocked.
+    let maildir = site.maildir("carol");
+    let started = Instant::now();
+    while pop3_maildrop::lock_status(&maildir).unwrap().is_some() {
+        assert!(started.elapsed() < PATIENCE, "the maildrop stayed locked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tmux.wait_for(&["Sessions"]);
+    tmux.text("q");
+}
