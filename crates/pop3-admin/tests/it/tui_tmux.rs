@@ -187,6 +187,19 @@ fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
     output.read_line(&mut first).unwrap();
     assert_eq!(first.trim(), "logged in");
 
+    // The CLI sees it too.
+    let (code, json, err) = site.run(&["sessions", "--json"], b"");
+    assert_eq!(code, 0, "{err}");
+    let sessions: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(sessions[0]["user"], "carol", "{json}");
+    assert_eq!(sessions[0]["state"], "TRANSACTION", "{json}");
+    let (code, table, _) = site.run(&["locks"], b"");
+    assert_eq!(code, 0);
+    assert!(
+        table.lines().nth(1).is_some_and(|l| l.starts_with("carol")),
+        "{table}"
+    );
+
     // The session appears in the Sessions tab; kick it.
     tmux.text("2");
     tmux.wait_for(&["carol", "TRANSACTION", "127.0.0.1"]);
