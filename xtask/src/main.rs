@@ -7,7 +7,11 @@
 //!   toolchain, `-s none`).
 //! - `cargo xtask bench [--quick]`: the benchmarks.
 
+// Reports are this tool's output.
+#![allow(clippy::print_stdout)]
+
 mod process;
+mod servers;
 mod tidy;
 
 use std::io::Write as _;
@@ -42,7 +46,9 @@ const USAGE: &str = "usage: cargo xtask <task>
   ci                        fmt, clippy, tidy, docs, tests, short fuzz pass
   tidy                      structural checks (dependency direction, crate docs, lints)
   fuzz [--seconds N] [T..]  run fuzz targets (default: all, 30 s each)
-  bench [--quick]           benchmarks (--quick: a few seconds, for CI)";
+  bench [--quick]           micro-benchmarks (--quick: a few seconds)
+  bench --servers           pop3d against Dovecot (docs/performance.md)
+  bench --smoke             every server scenario, tiny, pop3d only (CI)";
 
 /// The workspace root: the parent of this crate's manifest directory.
 fn project_root() -> PathBuf {
@@ -71,6 +77,7 @@ fn ci(root: &Path) -> Result<()> {
             &[("RUSTDOCFLAGS", "-D warnings")],
         )
     })?;
+    step("bench smoke", || servers::run_servers(root, true))?;
     step("fuzz (short pass)", || {
         fuzz(root, &["--seconds".into(), "10".into()])
     })?;
@@ -179,6 +186,13 @@ fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
 }
 
 fn bench(args: &[String]) -> Result<()> {
+    let root = project_root();
+    if args.iter().any(|a| a == "--smoke") {
+        return servers::run_servers(&root, true);
+    }
+    if args.iter().any(|a| a == "--servers") {
+        return servers::run_servers(&root, false);
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let mut encoder = vec!["bench", "-p", "pop3-proto", "--bench", "encoder", "--"];
     if quick {
