@@ -92,11 +92,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr,
         .as_ref()
         .map_or("-".to_owned(), |u| u.name.to_string());
     let tls = driver.session.is_secure();
-    // The maildrop (and with it the flock) goes first, then its registry entry.
-    drop(driver.maildrop.take());
-    if let Some(lock) = driver.lock.take() {
-        driver.shared.metrics.lock_released(lock.held_for());
-    }
+    driver.release_maildrop();
     driver
         .shared
         .metrics
@@ -196,6 +192,10 @@ impl Driver {
                     continue;
                 }
                 Some(Event::Close) => {
+                    // Release the lock before the client can see the close, so a client that
+                    // reconnects at once never meets its own previous session's lock. (The
+                    // session dropped its share of the maildrop when it closed.)
+                    self.release_maildrop();
                     let _ = self.flush().await;
                     let _ =
                         tokio::time::timeout(Duration::from_secs(5), self.stream.shutdown()).await;
@@ -235,6 +235,14 @@ impl Driver {
                 () = tokio::time::sleep_until(deadline.into()) => return timeout_end,
                 _ = shutdown.changed() => {}
             }
+        }
+    }
+
+    /// Drops the maildrop (and with it the flock), then its registry entry. Idempotent.
+    fn release_maildrop(&mut self) {
+        drop(self.maildrop.take());
+        if let Some(lock) = self.lock.take() {
+            self.shared.metrics.lock_released(lock.held_for());
         }
     }
 

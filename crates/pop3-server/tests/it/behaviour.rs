@@ -255,3 +255,23 @@ fn sigterm_ends_sessions_cleanly_without_update() {
         "no lock left"
     );
 }
+
+#[test]
+fn the_lock_is_free_as_soon_as_the_client_sees_the_close() {
+    // No lock wait: a reconnect right after QUIT (or after a refused login) must never meet
+    // its own previous session's lock.
+    let server = server_with_mail(1);
+    let maildir = server.maildir("alice");
+    for round in 0..300 {
+        let mut client = greet(&server);
+        client.login("alice", "secret");
+        assert!(client.command("QUIT").starts_with("+OK"));
+        assert_eq!(client.line(), None, "round {round}");
+        // The instant the client sees the close, the lock must already be gone.
+        assert_eq!(
+            pop3_maildrop::lock_status(&maildir).unwrap(),
+            None,
+            "round {round}"
+        );
+    }
+}
