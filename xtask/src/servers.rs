@@ -322,7 +322,7 @@ impl Bench {
                 Command::new("sh")
                     .args([
                         "-c",
-                        "ulimit -n $(ulimit -Hn); exec \"$0\" --config \"$1\"",
+                        "ulimit -n 200000 2>/dev/null || ulimit -n $(ulimit -Hn); exec \"$0\" --config \"$1\"",
                         &self.pop3d.display().to_string(),
                         &config.display().to_string(),
                     ])
@@ -338,7 +338,7 @@ impl Bench {
                 Command::new("sh")
                     .args([
                         "-c",
-                        "ulimit -n $(ulimit -Hn); exec dovecot -F -c \"$0\"",
+                        "ulimit -n 200000 2>/dev/null || ulimit -n $(ulimit -Hn); exec dovecot -F -c \"$0\"",
                         &config.display().to_string(),
                     ])
                     .stdout(Stdio::null())
@@ -475,7 +475,7 @@ impl Bench {
         let mut holder = Command::new("sh")
             .args([
                 "-c",
-                "ulimit -n $(ulimit -Hn); exec \"$0\" \"$@\"",
+                "ulimit -n 200000 2>/dev/null || ulimit -n $(ulimit -Hn); exec \"$0\" \"$@\"",
                 &self.loadgen.display().to_string(),
             ])
             .args([

@@ -65,6 +65,13 @@ impl Maildir {
     pub(crate) fn cur_path(&self, name: &OsStr) -> PathBuf {
         self.path.join("cur").join(name)
     }
+
+    /// Keeps only what an open session needs: the path and `cur/`; the other three
+    /// descriptors are closed (a session holds the socket, `cur/` and the lock file, three
+    /// descriptors, however many sessions are idle).
+    pub(crate) fn into_cur(self) -> (PathBuf, OwnedFd) {
+        (self.path, self.cur)
+    }
 }
 
 /// Opens a directory relative to `dir` without following a final symlink.

@@ -3,8 +3,9 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -31,7 +32,9 @@ pub struct OpenOptions {
 /// the scan stay invisible until the next open. Dropping it releases the lock.
 #[derive(Debug)]
 pub struct Maildrop {
-    maildir: Maildir,
+    path: PathBuf,
+    /// `cur/`, the only directory a session needs after the scan.
+    cur: OwnedFd,
     lock: LockGuard,
     messages: Vec<Message>,
     report: ScanReport,
@@ -60,8 +63,10 @@ impl Maildrop {
         let maildir = Maildir::open(path)?;
         let lock = lock::lock(&maildir, &options.session, options.lock_wait)?;
         let (messages, report) = scan::scan(&maildir)?;
+        let (path, cur) = maildir.into_cur();
         Ok(Maildrop {
-            maildir,
+            path,
+            cur,
             lock,
             messages,
             report,
@@ -83,9 +88,13 @@ impl Maildrop {
         self.lock.holder()
     }
 
-    /// The Maildir.
-    pub fn maildir(&self) -> &Maildir {
-        &self.maildir
+    /// The Maildir's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cur_path(&self, name: &std::ffi::OsStr) -> PathBuf {
+        self.path.join("cur").join(name)
     }
 
     /// Opens message `index` for reading. Fails with [`Error::Vanished`] if another program
@@ -102,7 +111,7 @@ impl Maildrop {
             None => return Err(Error::Vanished { name: shown() }),
         };
         let stat = rustix::fs::fstat(&fd)
-            .map_err(|e| io_error("stat", self.maildir.cur_path(message.file_name()))(e.into()))?;
+            .map_err(|e| io_error("stat", self.cur_path(message.file_name()))(e.into()))?;
         if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
             return Err(Error::NotRegular { name: shown() });
         }
@@ -149,14 +158,14 @@ impl Maildrop {
                     continue;
                 };
                 let renamed = std::ffi::OsStr::from_bytes(&renamed);
-                let cur = &self.maildir.cur;
+                let cur = &self.cur;
                 if rename_no_replace(cur, message.file_name(), cur, renamed).is_ok() {
                     report.marked_seen += 1;
                 }
             }
         }
         if report.removed > 0 || report.marked_seen > 0 {
-            report.sync_error = sync_dir(&self.maildir.cur, &self.maildir.path().join("cur")).err();
+            report.sync_error = sync_dir(&self.cur, &self.path.join("cur")).err();
         }
         report
     }
@@ -165,7 +174,7 @@ impl Maildrop {
     /// change), by its base name. `None` if it is gone.
     fn open_current(&self, name: &std::ffi::OsStr) -> Result<Option<std::os::fd::OwnedFd>> {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(&self.maildir.cur, name, flags, Mode::empty()) {
+        match rustix::fs::openat(&self.cur, name, flags, Mode::empty()) {
             Ok(fd) => return Ok(Some(fd)),
             Err(Errno::LOOP) => {
                 return Err(Error::NotRegular {
@@ -173,28 +182,28 @@ impl Maildrop {
                 });
             }
             Err(Errno::NOENT) => {}
-            Err(e) => return Err(io_error("open", self.maildir.cur_path(name))(e.into())),
+            Err(e) => return Err(io_error("open", self.cur_path(name))(e.into())),
         }
         let Some(renamed) = self.find_renamed(name)? else {
             return Ok(None);
         };
-        match rustix::fs::openat(&self.maildir.cur, renamed.as_os_str(), flags, Mode::empty()) {
+        match rustix::fs::openat(&self.cur, renamed.as_os_str(), flags, Mode::empty()) {
             Ok(fd) => Ok(Some(fd)),
             Err(Errno::NOENT) => Ok(None),
             Err(Errno::LOOP) => Err(Error::NotRegular {
                 name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
             }),
-            Err(e) => Err(io_error("open", self.maildir.cur_path(&renamed))(e.into())),
+            Err(e) => Err(io_error("open", self.cur_path(&renamed))(e.into())),
         }
     }
 
     /// Unlinks a message by its listed name or its renamed form. `Ok(false)`: already gone.
     fn unlink_current(&self, name: &std::ffi::OsStr) -> Result<bool> {
-        let cur = &self.maildir.cur;
+        let cur = &self.cur;
         match rustix::fs::unlinkat(cur, name, AtFlags::empty()) {
             Ok(()) => return Ok(true),
             Err(Errno::NOENT) => {}
-            Err(e) => return Err(io_error("unlink", self.maildir.cur_path(name))(e.into())),
+            Err(e) => return Err(io_error("unlink", self.cur_path(name))(e.into())),
         }
         let Some(renamed) = self.find_renamed(name)? else {
             return Ok(false);
@@ -202,9 +211,7 @@ impl Maildrop {
         match rustix::fs::unlinkat(cur, renamed.as_os_str(), AtFlags::empty()) {
             Ok(()) => Ok(true),
             Err(Errno::NOENT) => Ok(false),
-            Err(e) => Err(io_error("unlink", self.maildir.cur_path(&renamed))(
-                e.into(),
-            )),
+            Err(e) => Err(io_error("unlink", self.cur_path(&renamed))(e.into())),
         }
     }
 
@@ -212,7 +219,7 @@ impl Maildrop {
     fn find_renamed(&self, name: &std::ffi::OsStr) -> Result<Option<OsString>> {
         let base = ParsedName::parse(name.as_bytes()).base;
         let mut ignored = ScanReport::default();
-        let entries = scan::list(&self.maildir.cur, &self.maildir, "cur", &mut ignored)?;
+        let entries = scan::list(&self.cur, &self.path.join("cur"), &mut ignored)?;
         Ok(entries
             .into_iter()
             .find(|candidate| ParsedName::parse(&candidate.name).base == base)

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
@@ -78,7 +79,7 @@ pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
     let mut entries: Vec<(u64, Message)> = Vec::new();
     // One read buffer for every message measured in this scan, allocated on first use.
     let mut buf = Vec::new();
-    for entry in list(&maildir.cur, maildir, "cur", &mut report)? {
+    for entry in list(&maildir.cur, &maildir.path().join("cur"), &mut report)? {
         let name = OsStr::from_bytes(&entry.name);
         let parsed = ParsedName::parse(&entry.name);
         let time = match parsed.time {
@@ -166,17 +167,11 @@ pub(crate) struct Entry {
 
 /// Lists regular, non-dot files of a directory: readdir only, a stat only where the file
 /// system does not report the type.
-pub(crate) fn list(
-    dir: &OwnedFd,
-    maildir: &Maildir,
-    sub: &str,
-    report: &mut ScanReport,
-) -> Result<Vec<Entry>> {
-    let shown = maildir.path().join(sub);
+pub(crate) fn list(dir: &OwnedFd, shown: &Path, report: &mut ScanReport) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
-    let reader = Dir::read_from(dir).map_err(|e| io_error("list", &shown)(e.into()))?;
+    let reader = Dir::read_from(dir).map_err(|e| io_error("list", shown)(e.into()))?;
     for entry in reader {
-        let entry = entry.map_err(|e| io_error("list", &shown)(e.into()))?;
+        let entry = entry.map_err(|e| io_error("list", shown)(e.into()))?;
         let name = entry.file_name().to_bytes();
         if name.first() == Some(&b'.') {
             if name != b"." && name != b".." {
@@ -205,7 +200,7 @@ pub(crate) fn list(
 /// Dovecot's way: a session opens the maildrop by moving `new/` entries to `cur/` with an empty
 /// `:2,` info. The rename never replaces an existing file.
 fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<()> {
-    for entry in list(&maildir.new, maildir, "new", report)? {
+    for entry in list(&maildir.new, &maildir.path().join("new"), report)? {
         let mut target = entry.name.to_vec();
         if memchr::memchr(b':', &target).is_none() {
             target.extend_from_slice(b":2,");

@@ -69,6 +69,20 @@ fn child_entry() {
             let delivered = deliver(&maildir, std::io::stdin().lock()).unwrap();
             println!("delivered {}", delivered.raw_size);
         }
+        // Opens the maildrop and reports how many descriptors it holds.
+        "count-fds" => {
+            let count = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+            drop(maildir);
+            let before = count();
+            let options = pop3_maildrop::OpenOptions {
+                session: "fds".into(),
+                lock_wait: std::time::Duration::ZERO,
+            };
+            let maildrop = pop3_maildrop::Maildrop::open(Path::new(&path), &options).unwrap();
+            let held = count() - before;
+            drop(maildrop);
+            println!("held {held} released {}", count() == before);
+        }
         other => panic!("unknown child role {other}"),
     }
     std::process::exit(0);

@@ -164,3 +164,14 @@ fn deliveries_keep_their_order_within_one_second() {
         .collect();
     assert_eq!(bodies, expected);
 }
+
+#[test]
+fn an_open_maildrop_holds_two_descriptors() {
+    // cur/ and the lock file: a session holds three with its socket, however many are idle.
+    let md = TempMaildir::new();
+    md.put("cur", b"1700000000.a.host:2,", b"x\n");
+    md.put("new", b"1700000001.b.host", b"y\n");
+    let mut child = crate::child::spawn("count-fds", &md.path);
+    assert!(crate::child::wait_for(&mut child, "held 2 released true"));
+    assert!(child.wait().unwrap().success());
+}
