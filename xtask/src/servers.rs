@@ -464,7 +464,10 @@ impl Bench {
             // A size this machine cannot hold (descriptor limits) is reported, not fatal.
             match self.idle(&server, sessions) {
                 Ok(rss) => self.record(&format!("idle RSS/session KB ({sessions})"), kind, rss),
-                Err(e) => eprintln!("!!! {} could not hold {sessions} idle sessions: {e:#}", kind.name()),
+                Err(e) => eprintln!(
+                    "!!! {} could not hold {sessions} idle sessions: {e:#}",
+                    kind.name()
+                ),
             }
         }
         drop(server);
