@@ -23,7 +23,7 @@ struct Cli {
     /// host:port of the server.
     #[arg(long, global = true, default_value = "127.0.0.1:110")]
     addr: String,
-    /// Users are <prefix><n>, n from 0.
+    /// Users are `<prefix><n>`, n from 0.
     #[arg(long, global = true, default_value = "bench")]
     user_prefix: String,
     #[arg(long, global = true, default_value = "bench")]
