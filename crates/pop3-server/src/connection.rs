@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pop3_auth::{Credential, Outcome, UserDb, apop};
-use pop3_maildrop::{Maildrop, OpenOptions};
+use pop3_maildrop::{Maildrop, MessageReader, OpenOptions};
 use pop3_proto::{
     Abort, AuthOutcome, CommitOutcome, Connection, Credentials, Event, Listing, OpenError,
     Progress, Request, RetrieveError, Secret, Session, SharedListing, escape_client_text,
@@ -28,8 +28,8 @@ use crate::stream::Stream;
 
 /// Bytes read from the client at once.
 const READ_CHUNK: usize = 4096;
-/// Bytes of a message read from its file at once.
-const BODY_CHUNK: usize = 64 * 1024;
+/// Bytes of a message read from its file at once (the most a session buffers of it).
+const BODY_CHUNK: usize = 256 * 1024;
 
 /// Serves one accepted connection to its end.
 pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, mode: TlsMode) {
@@ -462,9 +462,18 @@ impl Driver {
             self.session.handle_retrieve_opened(Err(RetrieveError::Io));
             return Ok(());
         };
-        let opened = tokio::task::spawn_blocking(move || maildrop.open_message(index)).await;
-        let mut reader = match opened {
-            Ok(Ok(reader)) => reader,
+        // Opening and the first read happen in one trip to the blocking pool, and each read
+        // fills the buffer and notices the end in the same trip: a message that fits in one
+        // buffer costs a single trip.
+        let opened = tokio::task::spawn_blocking(move || {
+            let mut reader = maildrop.open_message(index)?;
+            let mut buf = vec![0u8; BODY_CHUNK];
+            let filled = fill(&mut reader, &mut buf);
+            Ok::<_, pop3_maildrop::Error>((reader, buf, filled))
+        })
+        .await;
+        let (mut reader, mut buf, mut filled) = match opened {
+            Ok(Ok(opened)) => opened,
             Ok(Err(e)) => {
                 warn!(session = self.id, error = %e, "cannot open message");
                 self.session.handle_retrieve_opened(Err(match e {
@@ -486,13 +495,28 @@ impl Driver {
         self.session.handle_retrieve_opened(Ok(()));
         let whole = top_lines.is_none();
         let mut sent: u64 = 0;
-        let mut buf = vec![0u8; BODY_CHUNK];
         loop {
+            let (n, at_end) = match filled {
+                Ok(read) => read,
+                Err(e) => {
+                    warn!(session = self.id, error = %e, "message changed while being sent");
+                    self.session.handle_body_failed();
+                    return Ok(());
+                }
+            };
+            sent += n as u64;
+            let complete = self.session.handle_body(&buf[..n]) == Progress::Complete;
+            if at_end || complete {
+                self.session.handle_body_end();
+                let octets = if complete { sent } else { reader.expected_wire_size() };
+                self.shared.metrics.retrieved(octets, whole);
+                return Ok(());
+            }
             // Send what is pending before reading more: this is the backpressure.
             self.flush().await?;
             let read = tokio::task::spawn_blocking(move || {
-                let result = reader.read_chunk(&mut buf);
-                (reader, buf, result)
+                let filled = fill(&mut reader, &mut buf);
+                (reader, buf, filled)
             })
             .await;
             let Ok((back, back_buf, result)) = read else {
@@ -501,27 +525,7 @@ impl Driver {
             };
             reader = back;
             buf = back_buf;
-            match result {
-                Ok(0) => {
-                    self.session.handle_body_end();
-                    let octets = reader.expected_wire_size();
-                    self.shared.metrics.retrieved(octets, whole);
-                    return Ok(());
-                }
-                Ok(n) => {
-                    sent += n as u64;
-                    if self.session.handle_body(&buf[..n]) == Progress::Complete {
-                        self.session.handle_body_end();
-                        self.shared.metrics.retrieved(sent, whole);
-                        return Ok(());
-                    }
-                }
-                Err(e) => {
-                    warn!(session = self.id, error = %e, "message changed while being sent");
-                    self.session.handle_body_failed();
-                    return Ok(());
-                }
-            }
+            filled = result;
         }
     }
 
@@ -558,6 +562,19 @@ impl Driver {
             Err(_) => CommitOutcome::Partial { not_removed: 0 },
         }
     }
+}
+
+/// Reads until `buf` is full or the message ends; returns the octets read and whether the end
+/// was reached (the reader verified the size then).
+fn fill(reader: &mut MessageReader, buf: &mut [u8]) -> pop3_maildrop::Result<(usize, bool)> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read_chunk(&mut buf[filled..])? {
+            0 => return Ok((filled, true)),
+            n => filled += n,
+        }
+    }
+    Ok((filled, false))
 }
 
 /// A TLS handshake bounded by the handshake timeout. `None` if it failed or timed out.
