@@ -508,7 +508,11 @@ impl Driver {
             let complete = self.session.handle_body(&buf[..n]) == Progress::Complete;
             if at_end || complete {
                 self.session.handle_body_end();
-                let octets = if complete { sent } else { reader.expected_wire_size() };
+                let octets = if complete {
+                    sent
+                } else {
+                    reader.expected_wire_size()
+                };
                 self.shared.metrics.retrieved(octets, whole);
                 return Ok(());
             }
