@@ -7,7 +7,9 @@
 //! other end — EOF, a timeout, an error, shutdown — drops the maildrop without a commit, which
 //! releases its lock.**
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -359,13 +361,14 @@ impl Driver {
         let name = credentials.user.clone();
         let verdict = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let db = UserDb::open(&db_path)?;
             let credential = match &credentials.secret {
                 Secret::Password { password, .. } => Credential::Password(password),
                 Secret::Apop { timestamp, digest } => Credential::Apop { timestamp, digest },
                 _ => return Ok(Outcome::Rejected(pop3_auth::RejectReason::ApopNotAvailable)),
             };
-            authenticator.authenticate(&db, &credentials.user, credential)
+            with_user_db(&db_path, |db| {
+                authenticator.authenticate(db, &credentials.user, credential)
+            })
         })
         .await;
         match verdict {
@@ -566,6 +569,33 @@ impl Driver {
             Err(_) => CommitOutcome::Partial { not_removed: 0 },
         }
     }
+}
+
+thread_local! {
+    /// One user-database connection per blocking thread, opened on first use. This is no cache
+    /// of user data: each query runs in a fresh read transaction, so with WAL it sees every
+    /// change committed since (a password change applies at the next login, as required).
+    static USER_DB: RefCell<Option<(PathBuf, UserDb)>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's connection to the database at `path`, opening it if needed;
+/// after an error the connection is dropped, so the next login opens a fresh one.
+fn with_user_db<T>(
+    path: &Path,
+    f: impl FnOnce(&UserDb) -> pop3_auth::Result<T>,
+) -> pop3_auth::Result<T> {
+    USER_DB.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let db = match slot.take() {
+            Some((open_path, db)) if open_path == path => db,
+            _ => UserDb::open(path)?,
+        };
+        let result = f(&db);
+        if result.is_ok() {
+            *slot = Some((path.to_owned(), db));
+        }
+        result
+    })
 }
 
 /// Reads until `buf` is full or the message ends; returns the octets read and whether the end

@@ -275,3 +275,35 @@ fn the_lock_is_free_as_soon_as_the_client_sees_the_close() {
         );
     }
 }
+
+#[test]
+fn a_password_change_by_another_process_applies_at_the_next_login() {
+    let server = server_with_mail(0);
+    // Warm the server's database connections.
+    for _ in 0..4 {
+        let mut client = greet(&server);
+        client.login("alice", "secret");
+        client.command("QUIT");
+    }
+    let hasher = pop3_auth::PasswordHasher::new(pop3_auth::HashParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    })
+    .unwrap();
+    let alice = pop3_auth::UserName::parse("alice").unwrap();
+    server
+        .db()
+        .set_password(&alice, b"changed", &hasher)
+        .unwrap();
+    for _ in 0..4 {
+        let mut client = greet(&server);
+        assert_eq!(client.command("USER alice"), "+OK");
+        assert_eq!(
+            client.command("PASS secret"),
+            "-ERR [AUTH] Authentication failed"
+        );
+        assert_eq!(client.command("USER alice"), "+OK");
+        assert!(client.command("PASS changed").starts_with("+OK"));
+    }
+}
