@@ -20,7 +20,8 @@
 //!   (flags, `new/`→`cur/`) and a lost index never change them.
 //! - **Only messages marked deleted are ever unlinked**; delivery never exposes a partial file.
 //! - The first scan reads no body whose name has a plausible `W=`; others are measured once
-//!   and remembered in `.pop3d.index`.
+//!   and remembered in `.pop3d.index`. A login to a maildrop whose `cur/` has not changed
+//!   since a settled scan reads the listing from `.pop3d.listing` instead of listing `cur/`.
 //!
 //! # Non-goals
 //! No IMAP keywords, no quota, no directory creation except [`Maildir::create`] for the admin
@@ -29,6 +30,7 @@
 mod deliver;
 mod error;
 mod index;
+mod listing;
 mod lock;
 mod maildir;
 mod maildrop;
@@ -39,6 +41,7 @@ mod wire;
 pub use deliver::{Delivered, deliver};
 pub use error::{Error, Result};
 pub use index::INDEX_FILE;
+pub use listing::LISTING_FILE;
 pub use lock::{Holder, LOCK_FILE, LockGuard, lock, lock_status, utc_timestamp};
 pub use maildir::Maildir;
 pub use maildrop::{CommitReport, Maildrop, MessageReader, OpenOptions};

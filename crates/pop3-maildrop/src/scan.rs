@@ -8,12 +8,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::SystemTime;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::error::{Result, io_error};
 use crate::index::{self, SizeIndex, Sizes};
+use crate::listing::{self, DirStamp};
 use crate::maildir::Maildir;
 use crate::name::{ParsedName, uid_of};
 use crate::wire::count_stream;
@@ -55,6 +57,41 @@ impl Message {
     fn base(&self) -> &[u8] {
         &self.name[..self.base_len]
     }
+
+    pub(crate) fn parts(&self) -> MessageParts<'_> {
+        MessageParts {
+            name: &self.name,
+            base_len: self.base_len,
+            digest_uid: self.digest_uid.as_deref(),
+            raw_size: self.raw_size,
+            wire_size: self.wire_size,
+        }
+    }
+
+    pub(crate) fn from_parts(
+        name: Box<[u8]>,
+        base_len: usize,
+        digest_uid: Option<Box<str>>,
+        raw_size: Option<u64>,
+        wire_size: u64,
+    ) -> Message {
+        Message {
+            name,
+            base_len,
+            digest_uid,
+            raw_size,
+            wire_size,
+        }
+    }
+}
+
+/// A [`Message`]'s fields, for the persistent listing.
+pub(crate) struct MessageParts<'a> {
+    pub(crate) name: &'a [u8],
+    pub(crate) base_len: usize,
+    pub(crate) digest_uid: Option<&'a str>,
+    pub(crate) raw_size: Option<u64>,
+    pub(crate) wire_size: u64,
 }
 
 /// What a scan found besides the messages.
@@ -66,6 +103,12 @@ pub struct ScanReport {
     pub measured: usize,
     /// Entries skipped: dotfiles, directories, symlinks, FIFOs, vanished files.
     pub skipped: usize,
+    /// Whether the messages came from the persistent listing (`cur/` unchanged since a
+    /// settled scan) rather than from a readdir.
+    pub from_listing: bool,
+    /// A cache file (size index or listing) could not be written, for example on a full
+    /// disk. The scan itself succeeded; the next one redoes the work.
+    pub cache_error: Option<String>,
 }
 
 /// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
@@ -73,13 +116,44 @@ pub struct ScanReport {
 pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
     let mut report = ScanReport::default();
     move_new_to_cur(maildir, &mut report)?;
+    // Taken before the readdir: a change during it moves the stamp past this one.
+    let stamp = DirStamp::of(&maildir.cur).ok();
+    if let Some(messages) = stamp
+        .as_ref()
+        .and_then(|stamp| listing::load(maildir, stamp))
+    {
+        report.from_listing = true;
+        return Ok((messages, report));
+    }
+    let (messages, index_error) = scan_cur(maildir, &mut report)?;
+    report.cache_error = index_error.map(|e| e.to_string());
+    match stamp {
+        Some(stamp) if stamp.is_settled(SystemTime::now()) => {
+            if let Err(e) = listing::store(maildir, &stamp, &messages) {
+                report.cache_error.get_or_insert(e.to_string());
+            }
+        }
+        // A listing for an older state no longer matches the stamp; one for this state must
+        // not exist if this state is not settled yet. Nothing to do in either case.
+        Some(_) => {}
+        None => listing::remove(maildir),
+    }
+    Ok((messages, report))
+}
+
+/// The full scan: lists `cur/`, resolves sizes and UIDLs, updates the size index. An index
+/// that cannot be written is returned beside the messages, not as a failure.
+fn scan_cur(
+    maildir: &Maildir,
+    report: &mut ScanReport,
+) -> Result<(Vec<Message>, Option<crate::error::Error>)> {
     let mut index = index::load(maildir);
     let index_size_before = index.len();
     let mut index_changed = false;
     let mut entries: Vec<(u64, Message)> = Vec::new();
     // One read buffer for every message measured in this scan, allocated on first use.
     let mut buf = Vec::new();
-    for entry in list(&maildir.cur, &maildir.path().join("cur"), &mut report)? {
+    for entry in list(&maildir.cur, &maildir.path().join("cur"), report)? {
         let name = OsStr::from_bytes(&entry.name);
         let parsed = ParsedName::parse(&entry.name);
         let time = match parsed.time {
@@ -142,10 +216,12 @@ pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
     for i in duplicates {
         messages[i].digest_uid = Some(uid_of(&messages[i].name).into_boxed_str());
     }
-    if index_changed || index.len() != index_size_before {
-        index::store(maildir, &index)?;
-    }
-    Ok((messages, report))
+    let index_error = if index_changed || index.len() != index_size_before {
+        index::store(maildir, &index).err()
+    } else {
+        None
+    };
+    Ok((messages, index_error))
 }
 
 /// Sorts by delivery time, then name (names in one directory are unique, so the order is

@@ -436,6 +436,9 @@ impl Driver {
                 self.shared
                     .metrics
                     .scanned(scan_started.elapsed().as_secs_f64());
+                if let Some(error) = &maildrop.scan_report().cache_error {
+                    warn!(session = self.id, %error, "maildrop cache not written; the next login rescans");
+                }
                 let maildrop = Arc::new(maildrop);
                 self.lock = Some(self.entry.hold_lock(user.name.as_str()));
                 self.maildrop = Some(maildrop.clone());

@@ -7,6 +7,7 @@
 mod child;
 mod deliver;
 mod faults;
+mod listing;
 mod lock;
 mod names;
 mod read_commit;

@@ -102,3 +102,30 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
     }
 }
+
+impl TempMaildir {
+    /// Sets `cur/`'s modification time a minute back, as if it last changed long ago (its
+    /// change time becomes now, which the listing's stamp also records).
+    pub fn settle_cur(&self) {
+        let minute_ago = std::time::SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::open(self.path.join("cur"))
+            .unwrap()
+            .set_modified(minute_ago)
+            .unwrap();
+    }
+}
+
+/// What a session would tell a client: every message's UIDL, wire size and file name.
+pub fn listed(maildrop: &Maildrop) -> Vec<(String, u64, Vec<u8>)> {
+    maildrop
+        .messages()
+        .iter()
+        .map(|m| {
+            (
+                m.uid().to_owned(),
+                m.wire_size(),
+                m.file_name().as_bytes().to_vec(),
+            )
+        })
+        .collect()
+}

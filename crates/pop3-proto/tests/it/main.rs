@@ -6,6 +6,7 @@
 
 mod driver;
 mod encoder;
+mod model;
 mod parser;
 mod properties;
 mod session;

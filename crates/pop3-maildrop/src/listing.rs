@@ -1,0 +1,259 @@
+//! The persistent listing, `.pop3d.listing`: the result of the last full scan of `cur/`, kept
+//! so that a login to an unchanged maildrop costs one `fstat` and one file read instead of a
+//! readdir, a parse and a sort of every name (the difference at 100,000 messages is a
+//! readdir's worth of kernel time).
+//!
+//! # When it is trusted
+//! The listing records `cur/`'s stamp (device, inode, modification and change times, to the
+//! nanosecond) taken *before* the readdir that produced it. Any rename into or out of `cur/`,
+//! any unlink in it, changes the stamp, so the next scan ignores the listing and rescans.
+//! One race remains: a change within the same timestamp tick as the stamp, after the
+//! readdir. So a listing is only written when `cur/` was last modified more than [`SETTLE`]
+//! before the scan
+//! (the same rule git uses for its index); a maildrop changed in the last two seconds is
+//! always rescanned. File systems whose directory times do not move on rename/unlink (some
+//! network file systems) must not host maildrops with this cache; no local one does that.
+//!
+//! # Why it is safe
+//! The listing names files that `DELE` unlinks, so a damaged listing could delete mail the
+//! user never saw. It is written atomically (temp file, fsync, rename), carries a checksum,
+//! and every field is checked on load (names must be plain file names, sizes plausible);
+//! anything wrong and the listing is ignored. Message contents are still checked when read
+//! (size against the listing), as after a full scan.
+//!
+//! # Format (little-endian)
+//! `pop3d-listing\0`, version `u32`, the stamp (6 × `u64`), the count `u64`, then per message:
+//! name length `u16`, name, base length `u16`, raw size `u64` (`u64::MAX`: unknown), wire
+//! size `u64`, digest-UIDL length `u8` and the digest UIDL; finally the checksum `u64` of
+//! everything before it.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use crate::error::{Result, io_error};
+use crate::maildir::Maildir;
+use crate::name::MAX_MESSAGE_SIZE;
+use crate::scan::Message;
+
+/// The listing file's name inside the Maildir.
+pub const LISTING_FILE: &str = ".pop3d.listing";
+const MAGIC: &[u8] = b"pop3d-listing\0";
+const VERSION: u32 = 1;
+/// A stamp must be this old before a listing taken under it is written.
+pub(crate) const SETTLE: Duration = Duration::from_secs(2);
+/// Listings larger than this are neither written nor read (about 80 bytes per message).
+const MAX_LISTING_BYTES: u64 = 512 * 1024 * 1024;
+/// The longest UIDL (RFC 1939 §7); digests are shorter.
+const MAX_UID: usize = 70;
+
+/// What identifies one state of `cur/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DirStamp([u64; 6]);
+
+impl DirStamp {
+    /// `cur/`'s stamp now.
+    pub(crate) fn of(dir: &OwnedFd) -> rustix::io::Result<DirStamp> {
+        let stat = rustix::fs::fstat(dir)?;
+        // Times before 1970 or negative nanoseconds do not occur on a live directory; they
+        // wrap into values that simply never match a later stamp.
+        Ok(DirStamp([
+            stat.st_dev,
+            stat.st_ino,
+            stat.st_mtime as u64,
+            stat.st_mtime_nsec as u64,
+            stat.st_ctime as u64,
+            stat.st_ctime_nsec as u64,
+        ]))
+    }
+
+    /// Whether the modification time is at least [`SETTLE`] before `now`. Entries created,
+    /// renamed or unlinked in a directory set its modification time to the current time, so
+    /// that is the time the race is about; the change time takes part in the stamp only.
+    pub(crate) fn is_settled(&self, now: SystemTime) -> bool {
+        let Some(limit) = now
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .and_then(|now| now.checked_sub(SETTLE))
+        else {
+            return false;
+        };
+        let limit = limit.as_secs();
+        // Whole seconds, rounded up: a stamp of 10.999 s is not settled at 12.5 s.
+        let (secs, nanos) = (self.0[2], self.0[3]);
+        secs < i64::MAX as u64 && secs.saturating_add(u64::from(nanos > 0)) <= limit
+    }
+}
+
+/// The listing, if one exists for exactly this stamp and is intact.
+pub(crate) fn load(maildir: &Maildir, stamp: &DirStamp) -> Option<Vec<Message>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(&maildir.root, LISTING_FILE, flags, Mode::empty()).ok()?;
+    let mut bytes = Vec::new();
+    File::from(fd)
+        .take(MAX_LISTING_BYTES)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    decode(&bytes, stamp)
+}
+
+/// Writes the listing atomically. Failure (a full disk) only costs the next login a rescan.
+pub(crate) fn store(maildir: &Maildir, stamp: &DirStamp, messages: &[Message]) -> Result<()> {
+    let bytes = encode(stamp, messages);
+    if bytes.len() as u64 > MAX_LISTING_BYTES {
+        return Ok(());
+    }
+    let tmp_name = format!("{LISTING_FILE}.tmp.{}", std::process::id());
+    let tmp_path = maildir.path().join(&tmp_name);
+    let flags =
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mode = Mode::RUSR | Mode::WUSR;
+    let fd = rustix::fs::openat(&maildir.root, tmp_name.as_str(), flags, mode)
+        .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
+    let mut file = File::from(fd);
+    let written = file
+        .write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error("write", &tmp_path))
+        .and_then(|()| {
+            rustix::fs::renameat(
+                &maildir.root,
+                tmp_name.as_str(),
+                &maildir.root,
+                LISTING_FILE,
+            )
+            .map_err(|e| io_error("rename", &tmp_path)(e.into()))
+        });
+    if written.is_err() {
+        let _ = rustix::fs::unlinkat(&maildir.root, tmp_name.as_str(), AtFlags::empty());
+    }
+    written
+}
+
+/// Removes a listing (after a scan that could not be stamped), so a stale one is never used.
+pub(crate) fn remove(maildir: &Maildir) {
+    let _ = rustix::fs::unlinkat(&maildir.root, LISTING_FILE, AtFlags::empty());
+}
+
+fn encode(stamp: &DirStamp, messages: &[Message]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + messages.len() * 96);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    for field in stamp.0 {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    out.extend_from_slice(&(messages.len() as u64).to_le_bytes());
+    for message in messages {
+        let parts = message.parts();
+        out.extend_from_slice(&(parts.name.len() as u16).to_le_bytes());
+        out.extend_from_slice(parts.name);
+        out.extend_from_slice(&(parts.base_len as u16).to_le_bytes());
+        out.extend_from_slice(&parts.raw_size.unwrap_or(u64::MAX).to_le_bytes());
+        out.extend_from_slice(&parts.wire_size.to_le_bytes());
+        let digest = parts.digest_uid.unwrap_or_default().as_bytes();
+        out.push(digest.len() as u8);
+        out.extend_from_slice(digest);
+    }
+    let sum = checksum(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+fn decode(bytes: &[u8], stamp: &DirStamp) -> Option<Vec<Message>> {
+    let body_len = bytes.len().checked_sub(8)?;
+    let (body, sum) = bytes.split_at(body_len);
+    if checksum(body) != u64::from_le_bytes(sum.try_into().ok()?) {
+        return None;
+    }
+    let mut input = Reader(body);
+    if input.take(MAGIC.len())? != MAGIC || input.u32()? != VERSION {
+        return None;
+    }
+    for field in stamp.0 {
+        if input.u64()? != field {
+            return None;
+        }
+    }
+    let count = usize::try_from(input.u64()?).ok()?;
+    // Each record is at least 21 bytes: a lying count cannot make us allocate much.
+    let mut messages = Vec::with_capacity(count.min(body.len() / 21));
+    for _ in 0..count {
+        let name_len = usize::from(input.u16()?);
+        let name = input.take(name_len)?;
+        let base_len = usize::from(input.u16()?);
+        let raw_size = Some(input.u64()?).filter(|&raw| raw != u64::MAX);
+        let wire_size = input.u64()?;
+        let digest_len = usize::from(input.take(1)?[0]);
+        let digest = std::str::from_utf8(input.take(digest_len)?).ok()?;
+        let plain_name = !name.is_empty()
+            && name[0] != b'.'
+            && !name.iter().any(|&b| b == b'/' || b == 0)
+            && name_len <= 255;
+        let plausible = base_len <= name.len()
+            && wire_size <= MAX_MESSAGE_SIZE
+            && raw_size.is_none_or(|raw| raw <= wire_size && wire_size <= raw.saturating_mul(2))
+            && digest.len() <= MAX_UID
+            && digest.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        if !plain_name || !plausible {
+            return None;
+        }
+        let digest_uid = (!digest.is_empty()).then(|| digest.into());
+        messages.push(Message::from_parts(
+            name.into(),
+            base_len,
+            digest_uid,
+            raw_size,
+            wire_size,
+        ));
+    }
+    input.0.is_empty().then_some(messages)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.0.len() {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+/// A fast non-cryptographic checksum over 8-byte words: it detects torn and damaged files,
+/// not tampering (whoever can write the Maildir can write mail anyway).
+fn checksum(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0x9e37_79b9_7f4a_7c15 ^ bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut array = [0u8; 8];
+        array.copy_from_slice(word);
+        hash = (hash ^ u64::from_le_bytes(array))
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(29);
+    }
+    for &b in words.remainder() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^ (hash >> 32)
+}
+
+#[cfg(test)]
+mod tests;
