@@ -1,14 +1,22 @@
-//! The whole session on arbitrary client bytes, with an in-memory maildrop and a driver that
-//! follows the documented call order. Checked: no panic; output is CRLF lines; status lines fit
-//! in 512 octets; nothing is deleted unless the session asked for a commit after QUIT.
+//! The whole session on arbitrary client lines, with an in-memory maildrop and a driver that
+//! follows the documented call order. The lines are arbitrary bytes (bare CR, NUL, overlong,
+//! SASL, STLS...), fed in arbitrary chunks. Checked after every line:
+//! - no panic; the output is CRLF lines; status lines fit in 512 octets;
+//! - one status line per command: as many `+OK`/`-ERR` lines as command records;
+//! - STAT equals the count and the sum of the messages not deleted, and LIST lists exactly
+//!   those with their sizes;
+//! - a message marked deleted is never retrieved (no request reaches the driver);
+//! - nothing is removed unless QUIT is sent in TRANSACTION, and then exactly the messages
+//!   whose DELE was answered `+OK` and not undone by RSET.
 #![no_main]
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use pop3_proto::{
-    AuthOutcome, CommitOutcome, Config, Connection, Event, Listing, Progress, Request, Secret,
-    Session, State, wire_size,
+    AuthOutcome, Command, CommitOutcome, Config, Connection, Event, Listing, Progress, Request,
+    Secret, Session, State, wire_size,
 };
 
 const MESSAGES: [&[u8]; 3] = [
@@ -31,6 +39,109 @@ impl Listing for Mem {
     }
 }
 
+/// What the driver saw while one line was processed.
+#[derive(Default)]
+struct Step {
+    output: Vec<u8>,
+    records: usize,
+    retrieved: Vec<usize>,
+    committed: Option<Vec<usize>>,
+    closed: bool,
+}
+
+struct Driver {
+    session: Session,
+    chunk: usize,
+}
+
+impl Driver {
+    /// Feeds `input` and runs the session until it waits for more.
+    fn run(&mut self, mut input: &[u8]) -> Step {
+        let mut step = Step::default();
+        loop {
+            while self.session.poll_command_record().is_some() {
+                step.records += 1;
+            }
+            let pending = self.session.poll_transmit();
+            if !pending.is_empty() {
+                step.output.extend_from_slice(pending);
+                let n = pending.len();
+                self.session.advance_transmit(n);
+                continue;
+            }
+            match self.session.poll_event() {
+                Some(Event::Request(request)) => self.answer(request, &mut step),
+                Some(Event::StartTls) => self.session.handle_tls_established(),
+                Some(Event::Close) => {
+                    while self.session.poll_command_record().is_some() {
+                        step.records += 1;
+                    }
+                    step.closed = true;
+                    return step;
+                }
+                Some(_) => {}
+                None if self.session.wants_input() && !input.is_empty() => {
+                    let n = self.chunk.min(input.len());
+                    self.session.handle_input(&input[..n]);
+                    input = &input[n..];
+                }
+                None => return step,
+            }
+        }
+    }
+
+    fn answer(&mut self, request: Request, step: &mut Step) {
+        match request {
+            Request::Authenticate(c) => {
+                let ok = matches!(&c.secret, Secret::Password { password, .. } if password == b"pw");
+                self.session.handle_auth_result(if ok {
+                    AuthOutcome::Accepted { user: c.user }
+                } else {
+                    AuthOutcome::Rejected
+                });
+            }
+            Request::OpenMaildrop { .. } => self.session.handle_maildrop_opened(Ok(Arc::new(Mem))),
+            Request::Retrieve { index, .. } => {
+                step.retrieved.push(index);
+                self.session.handle_retrieve_opened(Ok(()));
+                for piece in MESSAGES[index].chunks(self.chunk) {
+                    if self.session.handle_body(piece) == Progress::Complete {
+                        break;
+                    }
+                }
+                self.session.handle_body_end();
+            }
+            Request::Commit { deleted, .. } => {
+                assert_eq!(self.session.state(), State::Update);
+                step.committed = Some(deleted);
+                self.session.handle_commit_result(CommitOutcome::Removed);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The `+OK`/`-ERR` lines of some output (the fixed messages hold none).
+fn status_lines(output: &[u8]) -> Vec<&[u8]> {
+    output
+        .split(|&b| b == b'\n')
+        .filter(|line| line.starts_with(b"+OK") || line.starts_with(b"-ERR"))
+        .collect()
+}
+
+fn check_framing(output: &[u8]) {
+    let mut rest = output;
+    while let Some(lf) = rest.iter().position(|&b| b == b'\n') {
+        assert!(lf > 0 && rest[lf - 1] == b'\r', "bare LF in output");
+        let line = &rest[..=lf];
+        if line.starts_with(b"+OK") || line.starts_with(b"-ERR") {
+            assert!(line.len() <= pop3_proto::MAX_STATUS_LINE);
+        }
+        rest = &rest[lf + 1..];
+    }
+    assert!(rest.is_empty(), "output ends mid-line");
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&split, input)) = data.split_first() else {
         return;
@@ -46,63 +157,64 @@ fuzz_target!(|data: &[u8]| {
         secure: split & 8 == 8,
         apop_timestamp: Some("<1.2@h>".into()),
     };
-    let mut session = Session::new(Arc::new(config), conn);
-    let mut output = Vec::new();
-    let mut fed = 0;
-    let chunk = usize::from(split >> 4).max(1);
-    loop {
-        let pending = session.poll_transmit();
-        if !pending.is_empty() {
-            output.extend_from_slice(pending);
-            let n = pending.len();
-            session.advance_transmit(n);
-            continue;
+    let mut driver = Driver {
+        session: Session::new(Arc::new(config), conn),
+        chunk: usize::from(split >> 4).max(1),
+    };
+    let greeting = driver.run(b"");
+    check_framing(&greeting.output);
+    let sizes: Vec<u64> = MESSAGES.iter().map(|m| wire_size(m)).collect();
+    let mut deleted: BTreeSet<usize> = BTreeSet::new();
+    for line in input.split(|&b| b == b'\n') {
+        let logged_in = driver.session.state() == State::Transaction;
+        let mut framed = line.to_vec();
+        framed.extend_from_slice(b"\r\n");
+        let step = driver.run(&framed);
+        check_framing(&step.output);
+        let statuses = status_lines(&step.output);
+        assert_eq!(statuses.len(), step.records, "one status line per command");
+        let ok = statuses.first().is_some_and(|s| s.starts_with(b"+OK"));
+        let command = logged_in.then(|| Command::parse(line).ok()).flatten();
+        for index in &step.retrieved {
+            assert!(!deleted.contains(index), "a deleted message was retrieved");
         }
-        match session.poll_event() {
-            Some(Event::Request(Request::Authenticate(c))) => {
-                let ok = matches!(&c.secret, Secret::Password { password, .. } if password == b"pw");
-                session.handle_auth_result(if ok {
-                    AuthOutcome::Accepted { user: c.user }
-                } else {
-                    AuthOutcome::Rejected
-                });
+        match (&command, ok) {
+            (Some(Command::Dele(n)), true) => {
+                assert!(deleted.insert(n.get() as usize - 1), "DELE of a deleted message");
             }
-            Some(Event::Request(Request::OpenMaildrop { .. })) => {
-                session.handle_maildrop_opened(Ok(Arc::new(Mem)));
+            (Some(Command::Rset), true) => deleted.clear(),
+            (Some(Command::Stat), true) => {
+                let count = MESSAGES.len() - deleted.len();
+                let octets: u64 = (0..MESSAGES.len())
+                    .filter(|i| !deleted.contains(i))
+                    .map(|i| sizes[i])
+                    .sum();
+                assert_eq!(statuses[0], format!("+OK {count} {octets}\r").as_bytes());
             }
-            Some(Event::Request(Request::Retrieve { index, .. })) => {
-                session.handle_retrieve_opened(Ok(()));
-                for piece in MESSAGES[index].chunks(chunk) {
-                    if session.handle_body(piece) == Progress::Complete {
-                        break;
-                    }
-                }
-                session.handle_body_end();
+            (Some(Command::List(None)), true) => {
+                let listed: Vec<String> = (0..MESSAGES.len())
+                    .filter(|i| !deleted.contains(i))
+                    .map(|i| format!("{} {}\r\n", i + 1, sizes[i]))
+                    .collect();
+                let body_start = step.output.iter().position(|&b| b == b'\n').unwrap() + 1;
+                let expected = format!("{}.\r\n", listed.concat());
+                assert_eq!(&step.output[body_start..], expected.as_bytes());
             }
-            Some(Event::Request(Request::Commit { deleted, .. })) => {
-                assert_eq!(session.state(), State::Update);
-                assert!(deleted.iter().all(|&i| i < MESSAGES.len()));
-                session.handle_commit_result(CommitOutcome::Removed);
+            _ => {}
+        }
+        match &step.committed {
+            Some(removed) => {
+                assert!(matches!(command, Some(Command::Quit)), "commit without QUIT");
+                let removed: BTreeSet<usize> = removed.iter().copied().collect();
+                assert_eq!(removed, deleted, "UPDATE removes exactly the DELE'd messages");
             }
-            Some(Event::StartTls) => session.handle_tls_established(),
-            Some(Event::Close) => break,
-            Some(_) => {}
-            None if session.wants_input() && fed < input.len() => {
-                let end = (fed + chunk).min(input.len());
-                session.handle_input(&input[fed..end]);
-                fed = end;
-            }
-            None => break,
+            None => assert!(
+                !(ok && matches!(command, Some(Command::Quit))),
+                "QUIT answered +OK in TRANSACTION without UPDATE"
+            ),
+        }
+        if step.closed {
+            return;
         }
     }
-    let mut rest = &output[..];
-    while let Some(lf) = rest.iter().position(|&b| b == b'\n') {
-        assert!(lf > 0 && rest[lf - 1] == b'\r', "bare LF in output");
-        let line = &rest[..=lf];
-        if line.starts_with(b"+OK") || line.starts_with(b"-ERR") {
-            assert!(line.len() <= pop3_proto::MAX_STATUS_LINE);
-        }
-        rest = &rest[lf + 1..];
-    }
-    assert!(rest.is_empty(), "output ends mid-line");
 });

@@ -3,8 +3,9 @@
 //! - `cargo xtask ci`: everything CI checks: formatting, clippy with warnings denied, tidy,
 //!   rustdoc with warnings denied, all tests, and a short fuzz pass.
 //! - `cargo xtask tidy`: the structural rules of `docs/ARCHITECTURE.md` (also a unit test).
-//! - `cargo xtask fuzz [--seconds N] [TARGET...]`: runs the `cargo fuzz` targets (stable
-//!   toolchain, `-s none`).
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]`: runs the `cargo fuzz` targets (with
+//!   AddressSanitizer on a nightly toolchain when one is installed, else on stable with
+//!   `-s none`).
 //! - `cargo xtask bench [--quick]`: the benchmarks.
 
 // Reports are this tool's output.
@@ -145,29 +146,40 @@ fn fuzz(root: &Path, args: &[String]) -> Result<()> {
     if targets.is_empty() {
         targets = fuzz_targets(root)?;
     }
+    // AddressSanitizer needs a nightly toolchain; without one, stable and no sanitizer.
+    let nightly = process::succeeds("cargo", &["+nightly", "fuzz", "--version"]);
+    let (toolchain, sanitizer) = if nightly {
+        (Some("+nightly"), "address")
+    } else {
+        eprintln!("note: no nightly toolchain, fuzzing without a sanitizer (-s none)");
+        (None, "none")
+    };
     for target in &targets {
-        eprintln!("--> fuzz target {target}, {seconds} s");
+        eprintln!("--> fuzz target {target}, {seconds} s, sanitizer {sanitizer}");
         let corpus = format!("fuzz/corpus/{target}");
-        let dict = "-dict=fuzz/dict/pop3.dict";
+        let own_dict = format!("fuzz/dict/{target}.dict");
+        let dict = if root.join(&own_dict).exists() {
+            format!("-dict={own_dict}")
+        } else {
+            "-dict=fuzz/dict/pop3.dict".to_owned()
+        };
         let time = format!("-max_total_time={seconds}");
-        run(
-            "cargo",
-            &[
-                "fuzz",
-                "run",
-                "--fuzz-dir",
-                "fuzz",
-                "-s",
-                "none",
-                target,
-                &corpus,
-                "--",
-                &time,
-                dict,
-                "-print_final_stats=1",
-            ],
-            &[],
-        )?;
+        let mut command: Vec<&str> = toolchain.into_iter().collect();
+        command.extend([
+            "fuzz",
+            "run",
+            "--fuzz-dir",
+            "fuzz",
+            "-s",
+            sanitizer,
+            target,
+            &corpus,
+            "--",
+            &time,
+            &dict,
+            "-print_final_stats=1",
+        ]);
+        run("cargo", &command, &[])?;
     }
     Ok(())
 }
