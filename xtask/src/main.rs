@@ -64,6 +64,7 @@ fn ci(root: &Path) -> Result<()> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--locked",
             "--",
             "-D",
@@ -84,7 +85,11 @@ fn ci(root: &Path) -> Result<()> {
     })?;
     // Tests last, so that the run ends with their summary.
     step("tests", || {
-        let output = process::run_tee("cargo", &["test", "--workspace", "--locked"])?;
+        // All features: the fault-injection hooks of pop3-server, which its fault tests need.
+        let output = process::run_tee(
+            "cargo",
+            &["test", "--workspace", "--all-features", "--locked"],
+        )?;
         let (passed, failed) = test_totals(&output);
         if passed == 0 {
             bail!("cargo test ran no test");

@@ -137,6 +137,19 @@ impl Maildrop {
     /// `mark_seen`, the messages at `retrieved` that were not deleted get the `S` flag, for
     /// users who also read this Maildir over IMAP. No other message is touched.
     pub fn commit(&self, deleted: &[usize], retrieved: &[usize], mark_seen: bool) -> CommitReport {
+        self.commit_observed(deleted, retrieved, mark_seen, &mut |_| {})
+    }
+
+    /// [`Maildrop::commit`], calling `after_unlink` with the number of files unlinked so far
+    /// after each unlink (progress reporting, and the server's fault-injection tests, which
+    /// stop a process at that point).
+    pub fn commit_observed(
+        &self,
+        deleted: &[usize],
+        retrieved: &[usize],
+        mark_seen: bool,
+        after_unlink: &mut dyn FnMut(usize),
+    ) -> CommitReport {
         let mut report = CommitReport::default();
         for &index in deleted {
             let Some(message) = self.messages.get(index) else {
@@ -144,7 +157,10 @@ impl Maildrop {
                 continue;
             };
             match self.unlink_current(message.file_name()) {
-                Ok(true) => report.removed += 1,
+                Ok(true) => {
+                    report.removed += 1;
+                    after_unlink(report.removed);
+                }
                 Ok(false) => report.already_gone += 1,
                 Err(e) => report.failed.push((index, e)),
             }

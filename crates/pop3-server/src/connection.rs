@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use tracing::{info, warn};
 
 use crate::config::TlsMode;
+use crate::fault;
 use crate::registry::{self, LockEntry, SessionEntry, unix_now};
 use crate::server::Shared;
 use crate::stream::Stream;
@@ -226,6 +227,7 @@ impl Driver {
                         last_input = Instant::now();
                         self.step_started = last_input;
                         self.entry.update(|info| info.last_activity = unix_now());
+                        fault::on_input(&buf[..n]);
                         self.session.handle_input(&buf[..n]);
                     }
                 },
@@ -547,9 +549,10 @@ impl Driver {
         };
         let mark_seen = self.shared.config.mark_seen;
         self.stats.dele = deleted.len() as u64;
-        let report =
-            tokio::task::spawn_blocking(move || maildrop.commit(&deleted, &retrieved, mark_seen))
-                .await;
+        let report = tokio::task::spawn_blocking(move || {
+            maildrop.commit_observed(&deleted, &retrieved, mark_seen, &mut fault::after_unlink)
+        })
+        .await;
         match report {
             Ok(report) => {
                 let removed = (report.removed + report.already_gone) as u64;

@@ -20,6 +20,7 @@
 mod config;
 mod connection;
 pub mod demo;
+mod fault;
 mod http;
 pub mod logging;
 mod registry;

@@ -20,7 +20,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use pop3_metrics::Metrics;
 
@@ -195,7 +195,15 @@ impl Server {
                         }
                     }
                 }
-                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+                Some(joined) = sessions.join_next(), if !sessions.is_empty() => {
+                    // A panic ends that session only: unwinding dropped its maildrop (the
+                    // lock), its registry entry and its permits.
+                    if let Err(e) = joined
+                        && e.is_panic()
+                    {
+                        error!("a session panicked and was closed; other sessions continue");
+                    }
+                }
             }
         }
         info!(sessions = sessions.len(), "shutting down");

@@ -219,17 +219,8 @@ fn alpn_pop3_or_none_is_accepted_and_another_protocol_refused() {
 fn sigterm_ends_sessions_cleanly_without_update() {
     let mut daemon = Daemon::start(Sections::default(), "");
     let dir = daemon.dir.path().to_owned();
-    let db = pop3_auth::UserDb::open(&dir.join("users.db")).unwrap();
-    let name = pop3_auth::UserName::parse("alice").unwrap();
-    let maildir = pop3_auth::default_maildir(&dir.join("mail"), &name);
-    let hasher = pop3_auth::PasswordHasher::new(pop3_auth::HashParams {
-        m_kib: 64,
-        t: 1,
-        p: 1,
-    })
-    .unwrap();
-    db.add(&name, b"secret", &maildir, &hasher).unwrap();
-    let md = pop3_maildrop::Maildir::create(&maildir).unwrap();
+    let maildir = daemon.add_user("alice", "secret");
+    let md = pop3_maildrop::Maildir::open(&maildir).unwrap();
     pop3_maildrop::deliver(&md, &message(1)[..]).unwrap();
 
     let tls = crate::support::client_config(&cert_of(&dir));

@@ -29,6 +29,16 @@ impl Daemon {
     }
 
     fn start_full(sections: Sections<'_>, privileges: &str, log_format: &str) -> Daemon {
+        Daemon::start_env(sections, privileges, log_format, &[])
+    }
+
+    /// Starts `pop3d` with extra environment variables (the fault-injection hooks).
+    pub fn start_env(
+        sections: Sections<'_>,
+        privileges: &str,
+        log_format: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), sections);
         let ports: Vec<u16> = (0..3)
@@ -47,14 +57,7 @@ impl Daemon {
         text.push_str(&format!("\n[log]\nformat = \"{log_format}\"\n"));
         text.push_str(privileges);
         std::fs::write(&config, text).unwrap();
-        let mut child = pop3d()
-            .arg("--config")
-            .arg(&config)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        collect(child.stderr.take().unwrap(), log.clone());
+        let (child, log) = spawn(&config, env);
         let daemon = Daemon {
             child,
             log,
@@ -63,6 +66,40 @@ impl Daemon {
         };
         daemon.wait_for("listening", 3);
         daemon
+    }
+
+    /// Replaces the process (already dead or not) with a new one on the same config and data.
+    pub fn restart(&mut self, env: &[(&str, &str)]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, log) = spawn(&self.dir.path().join("pop3d.toml"), env);
+        self.child = child;
+        self.log = log;
+        self.wait_for("listening", 3);
+    }
+
+    /// `kill -9`, and waits for the process to be gone.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Adds a user (cheap hash) with an empty Maildir; returns the Maildir's path.
+    pub fn add_user(&self, name: &str, password: &str) -> std::path::PathBuf {
+        let dir = self.dir.path();
+        let db = pop3_auth::UserDb::open(&dir.join("users.db")).unwrap();
+        let name = pop3_auth::UserName::parse(name).unwrap();
+        let maildir = pop3_auth::default_maildir(&dir.join("mail"), &name);
+        let hasher = pop3_auth::PasswordHasher::new(pop3_auth::HashParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        })
+        .unwrap();
+        db.add(&name, password.as_bytes(), &maildir, &hasher)
+            .unwrap();
+        pop3_maildrop::Maildir::create(&maildir).unwrap();
+        maildir
     }
 
     /// Waits (bounded) until the log holds `needle` `times` times.
@@ -96,6 +133,19 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn(config: &Path, env: &[(&str, &str)]) -> (Child, Arc<Mutex<String>>) {
+    let mut child = pop3d()
+        .arg("--config")
+        .arg(config)
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    collect(child.stderr.take().unwrap(), log.clone());
+    (child, log)
 }
 
 pub fn collect(mut stderr: ChildStderr, log: Arc<Mutex<String>>) {

@@ -8,6 +8,7 @@
 mod behaviour;
 mod clients;
 mod daemon;
+mod faults;
 mod metrics;
 mod operations;
 mod support;
