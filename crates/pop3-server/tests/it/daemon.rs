@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use crate::support::{PATIENCE, Sections, write_config};
+use crate::support::{PATIENCE, Sections, cheap_hasher, write_config};
 
 pub fn pop3d() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pop3d"))
@@ -90,13 +90,7 @@ impl Daemon {
         let db = pop3_auth::UserDb::open(&dir.join("users.db")).unwrap();
         let name = pop3_auth::UserName::parse(name).unwrap();
         let maildir = pop3_auth::default_maildir(&dir.join("mail"), &name);
-        let hasher = pop3_auth::PasswordHasher::new(pop3_auth::HashParams {
-            m_kib: 64,
-            t: 1,
-            p: 1,
-        })
-        .unwrap();
-        db.add(&name, password.as_bytes(), &maildir, &hasher)
+        db.add(&name, password.as_bytes(), &maildir, &cheap_hasher())
             .unwrap();
         pop3_maildrop::Maildir::create(&maildir).unwrap();
         maildir

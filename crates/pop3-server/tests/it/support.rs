@@ -177,13 +177,7 @@ impl TestServer {
         let db = UserDb::open(&self.db_path).unwrap();
         let name = UserName::parse(name).unwrap();
         let maildir = default_maildir(&self.mail_root, &name);
-        let hasher = PasswordHasher::new(HashParams {
-            m_kib: 64,
-            t: 1,
-            p: 1,
-        })
-        .unwrap();
-        db.add(&name, password.as_bytes(), &maildir, &hasher)
+        db.add(&name, password.as_bytes(), &maildir, &cheap_hasher())
             .unwrap();
         Maildir::create(&maildir).unwrap();
         maildir
@@ -262,6 +256,16 @@ pub fn client_config(cert: &CertificateDer<'static>) -> Arc<rustls::ClientConfig
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
+}
+
+/// The hash cost of test users: argon2id at its cheapest, so logins cost microseconds.
+pub fn cheap_hasher() -> PasswordHasher {
+    PasswordHasher::new(HashParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    })
+    .unwrap()
 }
 
 /// A blocking POP3 client connection, plaintext or TLS, that can upgrade with STLS.
