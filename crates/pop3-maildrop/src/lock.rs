@@ -116,9 +116,12 @@ pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuar
         "pid={} session={} since={}\n",
         holder.pid, holder.session, holder.since
     );
-    file.set_len(0).map_err(io_error("truncate", &path))?;
-    file.write_all_at(record.as_bytes(), 0)
-        .map_err(io_error("write", &path))?;
+    // The record only names the holder for `lock_status`; the flock is the lock. On a full
+    // disk the write fails, and the user must still be able to log in and delete mail to
+    // free space, so a failed record is left empty ("holder unknown"), never an error.
+    if file.set_len(0).is_ok() && file.write_all_at(record.as_bytes(), 0).is_err() {
+        let _ = file.set_len(0);
+    }
     Ok(LockGuard { file, holder })
 }
 

@@ -61,6 +61,12 @@ pub fn write_config(dir: &Path, sections: Sections<'_>) -> PathBuf {
     std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
     std::fs::create_dir_all(dir.join("mail")).unwrap();
+    // Test servers do not slow failed logins, unless a test sets these keys itself.
+    let auth_defaults: String = ["failure_delay_ms", "penalty_start_ms", "penalty_max_secs"]
+        .iter()
+        .filter(|key| !auth.contains(*key))
+        .map(|key| format!("{key} = 0\n"))
+        .collect();
     let text = format!(
         r#"
 [[listener]]
@@ -84,9 +90,7 @@ mail_root = "{dir}/mail"
 [auth]
 argon2_m_kib = 64
 argon2_t = 1
-failure_delay_ms = 0
-penalty_start_ms = 0
-penalty_max_secs = 0
+{auth_defaults}
 {auth}
 
 [limits]
@@ -294,6 +298,31 @@ impl Client {
             client.upgrade();
         }
         client
+    }
+
+    /// Connects (plaintext) from a chosen local address, such as another 127.0.0.x.
+    pub fn connect_from(
+        source: std::net::IpAddr,
+        addr: SocketAddr,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Client {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let tcp = runtime.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::new(source, 0)).unwrap();
+            socket.connect(addr).await.unwrap()
+        });
+        let tcp = tcp.into_std().unwrap();
+        tcp.set_nonblocking(false).unwrap();
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+        Client {
+            conn: Conn::Plain(tcp),
+            buf: Vec::new(),
+            tls,
+        }
     }
 
     /// Runs the TLS handshake on the plaintext connection.

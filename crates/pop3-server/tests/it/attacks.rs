@@ -1,0 +1,322 @@
+//! Hostile clients and a hostile file system: old TLS, hostile user names, user enumeration,
+//! brute force from one address, message files changed or replaced by symlinks mid-session,
+//! and a full disk.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Client, TestServer};
+
+/// Every path under `dir`, for "nothing was created or touched" checks.
+fn tree(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut paths = BTreeSet::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        if let Ok(entries) = std::fs::read_dir(&path) {
+            for entry in entries {
+                let entry = entry.unwrap();
+                stack.push(entry.path());
+            }
+        }
+        paths.insert(path);
+    }
+    paths
+}
+
+fn greet(server: &TestServer) -> Client {
+    let mut client = Client::connect(server.addrs.plain, server.client_config(), false);
+    assert!(client.line().unwrap().starts_with("+OK"));
+    client
+}
+
+/// `openssl s_client` against the implicit-TLS listener with one protocol version.
+fn s_client(addr: SocketAddr, version: &str) -> Option<(bool, String)> {
+    let output = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            version,
+            // Let the client offer old versions at all; the server must be the one refusing.
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    Some((output.status.success(), text))
+}
+
+#[test]
+fn tls_below_1_2_is_refused_by_the_server() {
+    let server = TestServer::start("", "", "");
+    let Some((ok, text)) = s_client(server.addrs.implicit, "-tls1_2") else {
+        eprintln!(
+            "!!! SKIPPED tls_below_1_2_is_refused_by_the_server: openssl not installed \
+             (.ci/run installs it)"
+        );
+        assert!(std::env::var_os("CI").is_none(), "openssl missing under CI");
+        return;
+    };
+    assert!(ok && text.contains("+OK"), "TLS 1.2 works: {text}");
+    for old in ["-tls1_1", "-tls1"] {
+        let (ok, text) = s_client(server.addrs.implicit, old).unwrap();
+        assert!(!ok, "{old} accepted: {text}");
+        // The client did offer the old version and the server answered its ClientHello with
+        // an alert (rustls sends handshake_failure): no cipher agreed, no greeting sent.
+        assert!(text.contains("SSL alert number"), "{old}: {text}");
+        assert!(text.contains("Cipher is (NONE)"), "{old}: {text}");
+        assert!(!text.contains("+OK"), "{old}: {text}");
+    }
+}
+
+#[test]
+fn hostile_user_names_reach_no_path_and_no_query() {
+    let server = TestServer::start("", "", "");
+    server.add_user("alice", "secret");
+    server.add_user("bob", "secret");
+    let mut unknown = greet(&server);
+    unknown.command("USER nobody-here");
+    let reference = unknown.command("PASS secret");
+    assert!(reference.starts_with("-ERR"));
+    // Taken after one lookup, once the database's WAL files exist.
+    let before = tree(server.dir.path());
+    let users_before = server.db().list().unwrap().len();
+    let names: [&[u8]; 10] = [
+        b"../x",
+        b"alice/../bob",
+        b"../../etc/passwd",
+        b"/etc/passwd",
+        b"alice' OR '1'='1",
+        b"alice\"; DROP TABLE users; --",
+        b"alice%00",
+        b"al\tice",
+        b".alice",
+        b"ALICE/.",
+    ];
+    for name in names {
+        let mut client = greet(&server);
+        client.send(&[b"USER ", name, b"\r\n"].concat());
+        // USER may refuse a name outright; if it takes it, PASS answers like for anyone.
+        if client.line().unwrap().starts_with("+OK") {
+            assert_eq!(client.command("PASS secret"), reference, "{name:?}");
+        }
+    }
+    // NUL and CR inside a line make it invalid before any lookup.
+    for name in [&b"alice\0"[..], b"alice\rx"] {
+        let mut client = greet(&server);
+        client.send(&[b"USER ", name, b"\r\n"].concat());
+        assert!(client.line().unwrap().starts_with("-ERR"), "{name:?}");
+    }
+    assert_eq!(
+        tree(server.dir.path()),
+        before,
+        "a file was created or removed"
+    );
+    assert_eq!(server.db().list().unwrap().len(), users_before);
+}
+
+#[test]
+fn unknown_disabled_and_real_users_get_byte_identical_replies() {
+    let server = TestServer::start("", "", "");
+    server.add_user("alice", "secret");
+    server.add_user("carol", "secret");
+    let carol = pop3_auth::UserName::parse("carol").unwrap();
+    server.db().set_enabled(&carol, false).unwrap();
+    let replies: Vec<(String, String)> = ["alice", "carol", "nobody"]
+        .iter()
+        .map(|user| {
+            let mut client = greet(&server);
+            let user_reply = client.command(&format!("USER {user}"));
+            (user_reply, client.command("PASS wrong"))
+        })
+        .collect();
+    assert!(replies[0].1.starts_with("-ERR"));
+    assert_eq!(replies[0], replies[1]);
+    assert_eq!(replies[0], replies[2]);
+}
+
+/// A client whose connection comes from `source` (any 127.0.0.0/8 address is local).
+fn connect_from(source: IpAddr, server: &TestServer) -> Client {
+    Client::connect_from(source, server.addrs.plain, server.client_config())
+}
+
+#[test]
+fn brute_force_from_one_address_is_slowed_while_the_real_user_logs_in_normally() {
+    let server = TestServer::start(
+        "penalty_start_ms = 400\npenalty_max_secs = 4\nfailure_delay_ms = 0",
+        "",
+        "",
+    );
+    server.add_user("alice", "secret");
+    let attacker: IpAddr = "127.0.0.2".parse().unwrap();
+    let mut last = Duration::ZERO;
+    // A new connection per guess, as a brute-forcer does once a connection is closed.
+    for _ in 0..4 {
+        let mut client = connect_from(attacker, &server);
+        assert!(client.line().unwrap().starts_with("+OK"));
+        client.command("USER alice");
+        let started = Instant::now();
+        assert!(client.command("PASS guess").starts_with("-ERR"));
+        last = started.elapsed();
+    }
+    // The penalty doubles from 400 ms per failure of this address.
+    assert!(
+        last >= Duration::from_millis(1600),
+        "4th failure took {last:?}"
+    );
+    let mut real = connect_from("127.0.0.1".parse().unwrap(), &server);
+    real.line().unwrap();
+    let started = Instant::now();
+    real.login("alice", "secret");
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "the real user was slowed: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn files_removed_truncated_or_grown_mid_session_get_a_clear_err() {
+    let server = TestServer::start("", "", "");
+    let maildir = server.add_user("alice", "secret");
+    for i in 0..4 {
+        server.deliver(
+            "alice",
+            format!("Subject: {i}\r\n\r\nbody {i}\r\n").as_bytes(),
+        );
+    }
+    let mut client = greet(&server);
+    client.login("alice", "secret");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(maildir.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    std::fs::remove_file(&names[0]).unwrap();
+    std::fs::write(&names[1], "Subject: 1\r\n").unwrap();
+    let mut grown = std::fs::read(&names[2]).unwrap();
+    grown.extend_from_slice(b"more\r\n");
+    std::fs::write(&names[2], grown).unwrap();
+    assert_eq!(client.command("RETR 1"), "-ERR message 1 no longer exists");
+    for n in [2, 3] {
+        let reply = client.command(&format!("RETR {n}"));
+        assert!(reply.starts_with("-ERR [SYS/TEMP] message"), "{reply}");
+    }
+    assert!(client.command("RETR 4").starts_with("+OK"));
+    assert_eq!(client.body(), ["Subject: 3", "", "body 3"]);
+    assert!(client.command("QUIT").starts_with("+OK"));
+    assert_eq!(server.message_count("alice"), 3, "nothing else was removed");
+}
+
+#[test]
+fn symlinks_never_lead_outside_the_maildrop() {
+    let server = TestServer::start("", "", "");
+    let maildir = server.add_user("alice", "secret");
+    server.add_user("bob", "secret");
+    server.deliver("alice", b"Subject: real\r\n\r\nreal\r\n");
+    let outside = server.dir.path().join("outside.txt");
+    std::fs::write(&outside, "Subject: secret\r\n\r\nnot yours\r\n").unwrap();
+    std::os::unix::fs::symlink(&outside, maildir.join("cur/1700000000.link.host:2,")).unwrap();
+    let mut client = greet(&server);
+    client.login("alice", "secret");
+    assert!(
+        client.command("STAT").starts_with("+OK 1 "),
+        "the link is not a message"
+    );
+    assert!(client.command("DELE 1").starts_with("+OK"));
+    assert!(client.command("QUIT").starts_with("+OK"));
+    assert!(outside.exists(), "the target outside was not unlinked");
+    assert!(
+        maildir
+            .join("cur/1700000000.link.host:2,")
+            .symlink_metadata()
+            .is_ok()
+    );
+
+    // Bob's whole Maildir replaced by a link to Alice's: refused, not followed.
+    let bob = server.maildir("bob");
+    std::fs::remove_dir_all(&bob).unwrap();
+    std::os::unix::fs::symlink(&maildir, &bob).unwrap();
+    let mut client = greet(&server);
+    client.command("USER bob");
+    let reply = client.command("PASS secret");
+    assert!(reply.starts_with("-ERR [SYS/PERM]"), "{reply}");
+}
+
+/// A tmpfs of a given size, unmounted on drop; `None` where mounting is not allowed.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_during_a_session_loses_nothing_and_still_serves_mail() {
+    let server = TestServer::start("", "", "");
+    let mount = server.dir.path().join("full");
+    let Some(_tmpfs) = Tmpfs::mount(&mount, "256k") else {
+        eprintln!(
+            "!!! SKIPPED a_full_disk_during_a_session_loses_nothing_and_still_serves_mail: \
+             cannot mount a tmpfs here (needs root; CI runs as root)"
+        );
+        return;
+    };
+    let name = pop3_auth::UserName::parse("alice").unwrap();
+    let maildir = mount.join("alice");
+    server
+        .db()
+        .add(&name, b"secret", &maildir, &crate::support::cheap_hasher())
+        .unwrap();
+    pop3_maildrop::Maildir::create(&maildir).unwrap();
+    // Messages without W= (their sizes must be measured and the index written), one in new/
+    // (moved at login), then the disk filled to the last block.
+    let message = b"Subject: no W=\n\nbody\n";
+    std::fs::write(maildir.join("cur/1700000000.a.host:2,"), message).unwrap();
+    std::fs::write(maildir.join("new/1700000001.b.host"), message).unwrap();
+    let mut filler = std::fs::File::create(mount.join("filler")).unwrap();
+    let block = vec![b'x'; 4096];
+    while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+    drop(filler);
+    assert!(
+        std::fs::write(mount.join("probe"), b"x").is_err(),
+        "disk not full"
+    );
+
+    let mut client = greet(&server);
+    client.login("alice", "secret");
+    assert!(client.command("STAT").starts_with("+OK 2 "));
+    assert!(client.command("RETR 2").starts_with("+OK"));
+    assert_eq!(client.body(), ["Subject: no W=", "", "body"]);
+    assert!(client.command("DELE 1").starts_with("+OK"));
+    assert!(client.command("QUIT").starts_with("+OK"));
+    let left: Vec<_> = std::fs::read_dir(maildir.join("cur")).unwrap().collect();
+    assert_eq!(left.len(), 1, "exactly the deleted message went");
+
+    // Delivery on the full disk fails cleanly: temporary failure, no partial file.
+    let md = pop3_maildrop::Maildir::open(&maildir).unwrap();
+    let error = pop3_maildrop::deliver(&md, &vec![b'y'; 64 * 1024][..]).unwrap_err();
+    assert!(error.is_temporary(), "{error}");
+    assert_eq!(std::fs::read_dir(maildir.join("tmp")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
+}
