@@ -55,11 +55,18 @@ fn main() -> Result<()> {
     }
 }
 
+/// The most threads doing blocking work at once (see `serve`).
+const MAX_BLOCKING_THREADS: usize = 64;
+
 fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
     let config = Config::load(config_path)?;
     logging::init(config.log_json, &config.log_level);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // File reads, scans, commits and password checks run on blocking threads, each of
+        // which keeps one user-database connection. tokio's default ceiling of 512 threads
+        // would let a burst grow memory with it; beyond this many, blocking work queues.
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async move {

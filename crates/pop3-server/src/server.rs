@@ -73,8 +73,7 @@ impl Server {
         };
         let mut listeners = Vec::new();
         for listener in &config.listeners {
-            let socket = TcpListener::bind(listener.address)
-                .await
+            let socket = listen(listener.address)
                 .with_context(|| format!("cannot listen on {}", listener.address))?;
             listeners.push((socket, listener.tls));
         }
@@ -278,4 +277,23 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, mode: TlsMode) {
         .await;
     }
     let _ = stream.shutdown().await;
+}
+
+/// The accept queue's length (the kernel caps it at `net.core.somaxconn`). tokio's default of
+/// 1,024 overflows when a burst of connections (a slowloris attack, a reconnect storm after a
+/// restart) arrives while the accept loop is short of CPU; an overflowing queue drops
+/// handshakes, and legitimate clients then wait for SYN retransmissions, seconds each.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a listener with address reuse (a restart finds its port free at once) and a deep
+/// accept queue.
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }

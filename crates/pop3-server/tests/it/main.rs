@@ -9,6 +9,7 @@ mod attacks;
 mod behaviour;
 mod clients;
 mod daemon;
+mod exhaustion;
 mod faults;
 mod metrics;
 mod operations;

@@ -61,11 +61,19 @@ pub fn write_config(dir: &Path, sections: Sections<'_>) -> PathBuf {
     std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
     std::fs::create_dir_all(dir.join("mail")).unwrap();
-    // Test servers do not slow failed logins, unless a test sets these keys itself.
-    let auth_defaults: String = ["failure_delay_ms", "penalty_start_ms", "penalty_max_secs"]
+    // Test servers hash cheaply and do not slow failed logins, unless a test sets these
+    // keys itself.
+    let defaults = [
+        ("argon2_m_kib", 64),
+        ("argon2_t", 1),
+        ("failure_delay_ms", 0),
+        ("penalty_start_ms", 0),
+        ("penalty_max_secs", 0),
+    ];
+    let auth_defaults: String = defaults
         .iter()
-        .filter(|key| !auth.contains(*key))
-        .map(|key| format!("{key} = 0\n"))
+        .filter(|(key, _)| !auth.contains(&format!("{key} ")))
+        .map(|(key, value)| format!("{key} = {value}\n"))
         .collect();
     let text = format!(
         r#"
@@ -88,8 +96,6 @@ user_db = "{dir}/users.db"
 mail_root = "{dir}/mail"
 
 [auth]
-argon2_m_kib = 64
-argon2_t = 1
 {auth_defaults}
 {auth}
 
