@@ -551,7 +551,10 @@ impl Bench {
 
     fn report(&self, kinds: &[Kind], references: &[(String, f64)]) -> String {
         let mut text = String::new();
-        text.push_str("| scenario | pop3d | Dovecot | pop3d/Dovecot | pop3d spread |\n|---|---|---|---|---|\n");
+        text.push_str(
+            "| scenario | pop3d | Dovecot | pop3d/Dovecot | pop3d spread | A/A pop3d | A/A Dovecot |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
         let scenarios: Vec<&String> = {
             let mut seen = Vec::new();
             for (scenario, _) in self.results.keys() {
@@ -582,11 +585,21 @@ impl Bench {
                 (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
                 _ => "-".into(),
             };
+            // A against A: each server's first round over its second, in the same run. Its
+            // distance from 1.00 is the noise any pop3d/Dovecot ratio carries.
+            let a_vs_a = |kind| {
+                self.results
+                    .get(&(scenario.clone(), kind))
+                    .filter(|v| v.len() >= 2 && v[1] > 0.0)
+                    .map_or("-".into(), |v| format!("{:.2}", v[0] / v[1]))
+            };
             text.push_str(&format!(
-                "| {scenario} | {} | {} | {ratio} | ±{:.0}% |\n",
+                "| {scenario} | {} | {} | {ratio} | ±{:.0}% | {} | {} |\n",
                 a.map_or("-".into(), |v| format!("{v:.1}")),
                 b.map_or("-".into(), |v| format!("{v:.1}")),
-                spread * 100.0
+                spread * 100.0,
+                a_vs_a(Kind::Pop3d),
+                a_vs_a(Kind::Dovecot),
             ));
         }
         if !references.is_empty() {
