@@ -76,10 +76,11 @@ impl Error {
     /// Whether the client should be told to retry later (`[SYS/TEMP]`) rather than that an
     /// administrator must act (`[SYS/PERM]`). A held lock, a missing or incomplete Maildir (a
     /// new user's first delivery creates it), I/O errors and full disks are temporary; a
-    /// Maildir that is a symlink, and permission errors, are permanent.
+    /// Maildir that is a symlink, a message replaced by a symlink or another kind of file, and
+    /// permission errors, are permanent.
     pub fn is_temporary(&self) -> bool {
         match self {
-            Error::Symlink { .. } => false,
+            Error::Symlink { .. } | Error::NotRegular { .. } => false,
             Error::Io { source, .. } => !matches!(
                 source.kind(),
                 io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound

@@ -140,7 +140,7 @@ pub fn lock_status(path: &Path) -> Result<Option<Holder>> {
         rustix::fs::minor(stat.st_dev),
         stat.st_ino
     );
-    let locks = std::fs::read_to_string("/proc/locks").map_err(io_error("read", "/proc/locks"))?;
+    let locks = read_proc_locks().map_err(io_error("read", "/proc/locks"))?;
     let Some(pid) = locks.lines().find_map(|line| flock_holder(line, &device)) else {
         return Ok(None);
     };
@@ -153,6 +153,23 @@ pub fn lock_status(path: &Path) -> Result<Option<Holder>> {
         session: String::new(),
         since: 0,
     })))
+}
+
+/// `/proc/locks` in one `read` call. The kernel builds one read's worth under its lock-list
+/// lock, so that is a consistent snapshot; several smaller reads (what `read_to_string` does)
+/// can skip a line when another lock goes away between them, and a held lock would then look
+/// free. The buffer doubles until the whole table fits in one read.
+fn read_proc_locks() -> std::io::Result<String> {
+    let mut size = 256 * 1024;
+    loop {
+        let mut buf = vec![0u8; size];
+        let n = std::io::Read::read(&mut File::open("/proc/locks")?, &mut buf)?;
+        if n < size || size >= 64 * 1024 * 1024 {
+            buf.truncate(n);
+            return Ok(String::from_utf8_lossy(&buf).into_owned());
+        }
+        size *= 2;
+    }
 }
 
 /// The pid of an exclusive flock on `device` (`maj:min:inode`) in a `/proc/locks` line:

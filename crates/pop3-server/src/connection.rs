@@ -487,7 +487,8 @@ impl Driver {
                 self.session.handle_retrieve_opened(Err(match e {
                     pop3_maildrop::Error::Vanished { .. } => RetrieveError::Vanished,
                     pop3_maildrop::Error::SizeChanged { .. } => RetrieveError::SizeChanged,
-                    _ => RetrieveError::Io,
+                    other if other.is_temporary() => RetrieveError::Io,
+                    _ => RetrieveError::Permanent,
                 }));
                 return Ok(());
             }

@@ -156,8 +156,11 @@ pub enum RetrieveError {
     Vanished,
     /// The file no longer has the listed size.
     SizeChanged,
-    /// Any other I/O error.
+    /// Any other I/O error, likely to pass (`[SYS/TEMP]`).
     Io,
+    /// The file cannot be read until an administrator acts, such as wrong permissions or a
+    /// symlink in its place (`[SYS/PERM]`).
+    Permanent,
 }
 
 /// The result of [`Request::Commit`].

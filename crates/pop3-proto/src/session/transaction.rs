@@ -298,6 +298,10 @@ impl Session {
                         Some(ResponseCode::SysTemp),
                         format!("cannot read message {number}"),
                     ),
+                    RetrieveError::Permanent => (
+                        Some(ResponseCode::SysPerm),
+                        format!("cannot read message {number}"),
+                    ),
                 };
                 self.record_err(code, &text);
             }

@@ -170,7 +170,7 @@ fn a_message_shorter_than_listed_gets_no_terminator() {
 
 #[test]
 fn retrieve_errors_are_replies() {
-    let mut session = logged_in(vec![1, 2, 3]);
+    let mut session = logged_in(vec![1, 2, 3, 4]);
     for (number, error, reply) in [
         (
             1,
@@ -186,6 +186,11 @@ fn retrieve_errors_are_replies() {
             3,
             RetrieveError::Io,
             "-ERR [SYS/TEMP] cannot read message 3\r\n",
+        ),
+        (
+            4,
+            RetrieveError::Permanent,
+            "-ERR [SYS/PERM] cannot read message 4\r\n",
         ),
     ] {
         session.handle_input(format!("RETR {number}\r\n").as_bytes());

@@ -320,3 +320,80 @@ fn a_full_disk_during_a_session_loses_nothing_and_still_serves_mail() {
     assert_eq!(std::fs::read_dir(maildir.join("tmp")).unwrap().count(), 0);
     assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
 }
+
+fn chown_nobody(path: &Path) {
+    let status = Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn wrong_permissions_get_an_err_and_lose_nothing() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "!!! SKIPPED wrong_permissions_get_an_err_and_lose_nothing: needs root to run pop3d \
+             as nobody (CI runs as root); as root, permissions would not apply"
+        );
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let daemon = crate::daemon::Daemon::start(
+        crate::support::Sections::default(),
+        "\n[privileges]\nuser = \"nobody\"\ngroup = \"nogroup\"\n",
+    );
+    daemon.wait_for("dropped privileges", 1);
+    let alice = daemon.add_user("alice", "secret");
+    let bob = daemon.add_user("bob", "secret");
+    let md = pop3_maildrop::Maildir::open(&alice).unwrap();
+    for i in 0..3 {
+        pop3_maildrop::deliver(&md, format!("Subject: {i}\r\n\r\nbody\r\n").as_bytes()).unwrap();
+    }
+    let dir = daemon.dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    chown_nobody(dir);
+    // Bob's Maildir belongs to root alone; one of Alice's messages too.
+    Command::new("chown")
+        .args(["-R", "root:root"])
+        .arg(&bob)
+        .status()
+        .unwrap();
+    std::fs::set_permissions(&bob, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let tls = crate::support::client_config(&crate::daemon::cert_of(dir));
+    let greet = || {
+        let mut client = Client::connect(daemon.addr(2), tls.clone(), false);
+        assert!(client.line().unwrap().starts_with("+OK"));
+        client
+    };
+    let mut client = greet();
+    client.login("alice", "secret");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(alice.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    Command::new("chown")
+        .arg("root:root")
+        .arg(&names[0])
+        .status()
+        .unwrap();
+    std::fs::set_permissions(&names[0], std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(
+        client.command("RETR 1"),
+        "-ERR [SYS/PERM] cannot read message 1"
+    );
+    assert!(client.command("RETR 2").starts_with("+OK"));
+    assert_eq!(client.body(), ["Subject: 1", "", "body"]);
+    assert!(client.command("DELE 2").starts_with("+OK"));
+    assert!(client.command("QUIT").starts_with("+OK"));
+    assert!(names[0].exists(), "the unreadable message is kept");
+    assert!(!names[1].exists());
+    assert!(names[2].exists());
+
+    let mut client = greet();
+    client.command("USER bob");
+    let reply = client.command("PASS secret");
+    assert!(reply.starts_with("-ERR [SYS/PERM]"), "{reply}");
+}
