@@ -525,13 +525,15 @@ impl Driver {
                 self.shared.metrics.retrieved(octets, whole);
                 return Ok(());
             }
-            // Send what is pending before reading more: this is the backpressure.
-            self.flush().await?;
-            let read = tokio::task::spawn_blocking(move || {
+            // The session has encoded this chunk into its output, so the buffer is free: read
+            // the next chunk on a blocking thread while this one goes out, and wait for both.
+            // At most one chunk is read ahead of the socket: this is still the backpressure.
+            let next = tokio::task::spawn_blocking(move || {
                 let filled = fill(&mut reader, &mut buf);
                 (reader, buf, filled)
-            })
-            .await;
+            });
+            self.flush().await?;
+            let read = next.await;
             let Ok((back, back_buf, result)) = read else {
                 self.session.handle_body_failed();
                 return Ok(());
