@@ -29,8 +29,11 @@ use crate::registry::{self, LockEntry, SessionEntry, unix_now};
 use crate::server::Shared;
 use crate::stream::Stream;
 
-/// Bytes read from the client at once.
-const READ_CHUNK: usize = 4096;
+/// Bytes read from the client at once, at first: enough for any command, small for the many
+/// idle sessions a server holds.
+const READ_CHUNK: usize = 1024;
+/// The read buffer doubles up to this whenever a read fills it (a client pipelining).
+const READ_CHUNK_MAX: usize = 16 * 1024;
 /// Bytes of a message read from its file at once (the most a session buffers of it).
 const BODY_CHUNK: usize = 256 * 1024;
 
@@ -229,6 +232,9 @@ impl Driver {
                         self.entry.update(|info| info.last_activity = unix_now());
                         fault::on_input(&buf[..n]);
                         self.session.handle_input(&buf[..n]);
+                        if n == buf.len() && buf.len() < READ_CHUNK_MAX {
+                            buf.resize(buf.len() * 2, 0);
+                        }
                     }
                 },
                 () = kicked.notified() => {
