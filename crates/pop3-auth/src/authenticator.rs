@@ -163,7 +163,7 @@ impl Authenticator {
         };
         match verdict {
             Ok(()) => {
-                db.record_login(&user.name)?;
+                db.record_login_of(&user)?;
                 Ok(Outcome::Accepted(user))
             }
             Err(reason) => Ok(Outcome::Rejected(reason)),

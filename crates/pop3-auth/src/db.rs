@@ -234,6 +234,22 @@ impl UserDb {
         self.update(name, "password_with_apop = ?2", allowed)
     }
 
+    /// Records a successful login of `user` (as read for this login), to the minute: when the
+    /// recorded time is less than [`LAST_LOGIN_PRECISION_SECS`] old, nothing is written, so a
+    /// client that logs in every few seconds costs no write transaction each time. Returns
+    /// whether it wrote.
+    pub fn record_login_of(&self, user: &User) -> Result<bool> {
+        let now = now();
+        if user
+            .last_login_at
+            .is_some_and(|at| at <= now && now - at < LAST_LOGIN_PRECISION_SECS)
+        {
+            return Ok(false);
+        }
+        self.record_login(&user.name)?;
+        Ok(true)
+    }
+
     /// Records a successful login now.
     pub fn record_login(&self, name: &UserName) -> Result<()> {
         self.conn.execute(
@@ -299,6 +315,10 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         last_login_at: row.get(8)?,
     })
 }
+
+/// How stale `last_login_at` may be: logins within this many seconds of the recorded one are
+/// not written again.
+pub const LAST_LOGIN_PRECISION_SECS: i64 = 60;
 
 fn now() -> i64 {
     SystemTime::now()

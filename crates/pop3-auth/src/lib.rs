@@ -34,7 +34,7 @@ mod password;
 mod throttle;
 
 pub use authenticator::{Authenticator, Credential, Outcome, RejectReason};
-pub use db::{SCHEMA_VERSION, User, UserDb, default_maildir};
+pub use db::{LAST_LOGIN_PRECISION_SECS, SCHEMA_VERSION, User, UserDb, default_maildir};
 pub use error::{Error, Result};
 pub use name::{MAX_NAME, UserName};
 pub use password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};

@@ -146,3 +146,41 @@ fn a_corrupt_stored_hash_fails_closed() {
         .unwrap();
     assert_eq!(reason(outcome), Some(RejectReason::UnusableHash));
 }
+
+#[test]
+fn the_last_login_is_recorded_to_the_minute_without_a_write_per_login() {
+    let t = TempDb::new();
+    let alice = t.add("alice", "secret");
+    let auth = authenticator(false);
+    let login = || {
+        let outcome = auth
+            .authenticate(&t.db, "alice", Credential::Password(b"secret"))
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Accepted(_)));
+        t.db.get(&alice).unwrap().unwrap().last_login_at.unwrap()
+    };
+    let first = login();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((now - first).abs() <= 1, "recorded at the first login");
+    // Another process (this test) backdates the record: within the precision it stays as is,
+    // beyond it the next login writes the time again.
+    let raw = rusqlite::Connection::open(t.db.path()).unwrap();
+    let set = |at: i64| {
+        raw.execute("UPDATE users SET last_login_at = ?1", [at])
+            .unwrap();
+    };
+    let recent = now - pop3_auth::LAST_LOGIN_PRECISION_SECS / 2;
+    set(recent);
+    assert_eq!(login(), recent, "no write within the precision");
+    set(now - 2 * pop3_auth::LAST_LOGIN_PRECISION_SECS);
+    assert!(
+        login() >= now,
+        "written again once older than the precision"
+    );
+    // A time in the future (a clock set back) is replaced, not trusted.
+    set(now + 3600);
+    assert!(login() <= now + 1);
+}
