@@ -92,6 +92,16 @@ fn main() {
         unchanged,
         Some(("readdir", readdir)),
     );
+    // The login after a delivery settles: a full scan that also writes the listing.
+    let rewrite = median(|| {
+        let _ = std::fs::remove_file(without_w.join(LISTING_FILE));
+        time(|| drop(open(&without_w)))
+    });
+    report(
+        "settled maildrop, listing written",
+        rewrite,
+        Some(("later scan", later)),
+    );
 
     let commit = median(|| {
         let dir = root.path().join("commit");
