@@ -26,15 +26,9 @@ fn tree(dir: &Path) -> BTreeSet<PathBuf> {
     paths
 }
 
-fn greet(server: &TestServer) -> Client {
-    let mut client = Client::connect(server.addrs.plain, server.client_config(), false);
-    assert!(client.line().unwrap().starts_with("+OK"));
-    client
-}
-
 /// `openssl s_client` against the implicit-TLS listener with one protocol version.
 fn s_client(addr: SocketAddr, version: &str) -> Option<(bool, String)> {
-    let output = Command::new("openssl")
+    let mut child = Command::new("openssl")
         .args([
             "s_client",
             "-connect",
@@ -43,10 +37,21 @@ fn s_client(addr: SocketAddr, version: &str) -> Option<(bool, String)> {
             // Let the client offer old versions at all; the server must be the one refusing.
             "-cipher",
             "DEFAULT@SECLEVEL=0",
+            // Send QUIT and wait for the server to close, so the greeting is always read
+            // (at end of input alone, s_client may leave before the greeting arrives).
+            "-crlf",
+            "-ign_eof",
         ])
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .ok()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A refused handshake may have closed the pipe already.
+        let _ = std::io::Write::write_all(&mut stdin, b"QUIT\n");
+    }
+    let output = child.wait_with_output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     Some((output.status.success(), text))
@@ -80,7 +85,7 @@ fn hostile_user_names_reach_no_path_and_no_query() {
     let server = TestServer::start("", "", "");
     server.add_user("alice", "secret");
     server.add_user("bob", "secret");
-    let mut unknown = greet(&server);
+    let mut unknown = server.greet();
     unknown.command("USER nobody-here");
     let reference = unknown.command("PASS secret");
     assert!(reference.starts_with("-ERR"));
@@ -100,7 +105,7 @@ fn hostile_user_names_reach_no_path_and_no_query() {
         b"ALICE/.",
     ];
     for name in names {
-        let mut client = greet(&server);
+        let mut client = server.greet();
         client.send(&[b"USER ", name, b"\r\n"].concat());
         // USER may refuse a name outright; if it takes it, PASS answers like for anyone.
         if client.line().unwrap().starts_with("+OK") {
@@ -109,7 +114,7 @@ fn hostile_user_names_reach_no_path_and_no_query() {
     }
     // NUL and CR inside a line make it invalid before any lookup.
     for name in [&b"alice\0"[..], b"alice\rx"] {
-        let mut client = greet(&server);
+        let mut client = server.greet();
         client.send(&[b"USER ", name, b"\r\n"].concat());
         assert!(client.line().unwrap().starts_with("-ERR"), "{name:?}");
     }
@@ -131,7 +136,7 @@ fn unknown_disabled_and_real_users_get_byte_identical_replies() {
     let replies: Vec<(String, String)> = ["alice", "carol", "nobody"]
         .iter()
         .map(|user| {
-            let mut client = greet(&server);
+            let mut client = server.greet();
             let user_reply = client.command(&format!("USER {user}"));
             (user_reply, client.command("PASS wrong"))
         })
@@ -191,7 +196,7 @@ fn files_removed_truncated_or_grown_mid_session_get_a_clear_err() {
             format!("Subject: {i}\r\n\r\nbody {i}\r\n").as_bytes(),
         );
     }
-    let mut client = greet(&server);
+    let mut client = server.greet();
     client.login("alice", "secret");
     let mut names: Vec<PathBuf> = std::fs::read_dir(maildir.join("cur"))
         .unwrap()
@@ -223,7 +228,7 @@ fn symlinks_never_lead_outside_the_maildrop() {
     let outside = server.dir.path().join("outside.txt");
     std::fs::write(&outside, "Subject: secret\r\n\r\nnot yours\r\n").unwrap();
     std::os::unix::fs::symlink(&outside, maildir.join("cur/1700000000.link.host:2,")).unwrap();
-    let mut client = greet(&server);
+    let mut client = server.greet();
     client.login("alice", "secret");
     assert!(
         client.command("STAT").starts_with("+OK 1 "),
@@ -243,7 +248,7 @@ fn symlinks_never_lead_outside_the_maildrop() {
     let bob = server.maildir("bob");
     std::fs::remove_dir_all(&bob).unwrap();
     std::os::unix::fs::symlink(&maildir, &bob).unwrap();
-    let mut client = greet(&server);
+    let mut client = server.greet();
     client.command("USER bob");
     let reply = client.command("PASS secret");
     assert!(reply.starts_with("-ERR [SYS/PERM]"), "{reply}");
@@ -303,7 +308,7 @@ fn a_full_disk_during_a_session_loses_nothing_and_still_serves_mail() {
         "disk not full"
     );
 
-    let mut client = greet(&server);
+    let mut client = server.greet();
     client.login("alice", "secret");
     assert!(client.command("STAT").starts_with("+OK 2 "));
     assert!(client.command("RETR 2").starts_with("+OK"));
@@ -361,13 +366,7 @@ fn wrong_permissions_get_an_err_and_lose_nothing() {
         .status()
         .unwrap();
     std::fs::set_permissions(&bob, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let tls = crate::support::client_config(&crate::daemon::cert_of(dir));
-    let greet = || {
-        let mut client = Client::connect(daemon.addr(2), tls.clone(), false);
-        assert!(client.line().unwrap().starts_with("+OK"));
-        client
-    };
-    let mut client = greet();
+    let mut client = daemon.greet();
     client.login("alice", "secret");
     let mut names: Vec<PathBuf> = std::fs::read_dir(alice.join("cur"))
         .unwrap()
@@ -392,7 +391,7 @@ fn wrong_permissions_get_an_err_and_lose_nothing() {
     assert!(!names[1].exists());
     assert!(names[2].exists());
 
-    let mut client = greet();
+    let mut client = daemon.greet();
     client.command("USER bob");
     let reply = client.command("PASS secret");
     assert!(reply.starts_with("-ERR [SYS/PERM]"), "{reply}");

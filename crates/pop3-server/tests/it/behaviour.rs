@@ -22,18 +22,12 @@ fn server_with_mail(count: usize) -> TestServer {
     server
 }
 
-fn greet(server: &TestServer) -> Client {
-    let mut client = Client::connect(server.addrs.plain, server.client_config(), false);
-    assert!(client.line().unwrap().starts_with("+OK"));
-    client
-}
-
 #[test]
 fn a_locked_maildrop_answers_in_use_only_after_the_credentials() {
     let server = server_with_mail(1);
-    let mut first = greet(&server);
+    let mut first = server.greet();
     first.login("alice", "secret");
-    let mut second = greet(&server);
+    let mut second = server.greet();
     assert_eq!(second.command("USER alice"), "+OK");
     assert_eq!(
         second.command("PASS wrong"),
@@ -56,13 +50,13 @@ fn a_dropped_connection_deletes_nothing_and_releases_the_lock() {
     server.add_user("alice", "secret");
     server.deliver("alice", &message(1));
     server.deliver("alice", &message(2));
-    let mut client = greet(&server);
+    let mut client = server.greet();
     client.login("alice", "secret");
     assert!(client.command("DELE 1").starts_with("+OK"));
     assert!(client.command("DELE 2").starts_with("+OK"));
     drop(client);
     assert_eq!(server.message_count("alice"), 2);
-    let mut again = greet(&server);
+    let mut again = server.greet();
     assert_eq!(again.command("USER alice"), "+OK");
     let reply = again.command("PASS secret");
     assert!(reply.starts_with("+OK maildrop has 2 messages"), "{reply}");
@@ -71,7 +65,7 @@ fn a_dropped_connection_deletes_nothing_and_releases_the_lock() {
 #[test]
 fn quit_deletes_exactly_the_deleted_messages() {
     let server = server_with_mail(3);
-    let mut client = greet(&server);
+    let mut client = server.greet();
     client.login("alice", "secret");
     assert!(client.command("DELE 1").starts_with("+OK"));
     assert!(client.command("DELE 3").starts_with("+OK"));
@@ -89,7 +83,7 @@ fn quit_deletes_exactly_the_deleted_messages() {
 #[test]
 fn a_message_delivered_mid_session_waits_for_the_next_session() {
     let server = server_with_mail(1);
-    let mut client = greet(&server);
+    let mut client = server.greet();
     client.login("alice", "secret");
     server.deliver("alice", &message(2));
     assert_eq!(
@@ -97,7 +91,7 @@ fn a_message_delivered_mid_session_waits_for_the_next_session() {
         format!("+OK 1 {}", message(1).len())
     );
     assert!(client.command("QUIT").starts_with("+OK"));
-    let mut next = greet(&server);
+    let mut next = server.greet();
     next.login("alice", "secret");
     assert_eq!(
         next.command("STAT"),
@@ -125,7 +119,7 @@ fn the_idle_timeout_ends_a_session_without_update() {
     });
     server.add_user("alice", "secret");
     server.deliver("alice", &message(1));
-    let mut client = greet(&server);
+    let mut client = server.greet();
     client.login("alice", "secret");
     assert!(client.command("DELE 1").starts_with("+OK"));
     // RFC 1939 §3: the autologout closes without a reply (bounded by PATIENCE).
@@ -166,8 +160,8 @@ fn the_login_deadline_holds_however_slowly_bytes_trickle() {
 #[test]
 fn over_the_per_address_limit_is_refused_with_sys_temp() {
     let server = TestServer::start("", "connections_per_ip = 2", "");
-    let _a = greet(&server);
-    let _b = greet(&server);
+    let _a = server.greet();
+    let _b = server.greet();
     let mut third = Client::connect(server.addrs.plain, server.client_config(), false);
     assert_eq!(
         third.line().unwrap(),
@@ -254,7 +248,7 @@ fn the_lock_is_free_as_soon_as_the_client_sees_the_close() {
     let server = server_with_mail(1);
     let maildir = server.maildir("alice");
     for round in 0..300 {
-        let mut client = greet(&server);
+        let mut client = server.greet();
         client.login("alice", "secret");
         assert!(client.command("QUIT").starts_with("+OK"));
         assert_eq!(client.line(), None, "round {round}");
@@ -272,7 +266,7 @@ fn a_password_change_by_another_process_applies_at_the_next_login() {
     let server = server_with_mail(0);
     // Warm the server's database connections.
     for _ in 0..4 {
-        let mut client = greet(&server);
+        let mut client = server.greet();
         client.login("alice", "secret");
         client.command("QUIT");
     }
@@ -288,7 +282,7 @@ fn a_password_change_by_another_process_applies_at_the_next_login() {
         .set_password(&alice, b"changed", &hasher)
         .unwrap();
     for _ in 0..4 {
-        let mut client = greet(&server);
+        let mut client = server.greet();
         assert_eq!(client.command("USER alice"), "+OK");
         assert_eq!(
             client.command("PASS secret"),

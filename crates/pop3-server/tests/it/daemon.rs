@@ -21,15 +21,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(sections: Sections<'_>, privileges: &str) -> Daemon {
-        Daemon::start_full(sections, privileges, "text")
+        Daemon::start_env(sections, privileges, "text", &[])
     }
 
     pub fn start_with_log(sections: Sections<'_>, format: &str) -> Daemon {
-        Daemon::start_full(sections, "", format)
-    }
-
-    fn start_full(sections: Sections<'_>, privileges: &str, log_format: &str) -> Daemon {
-        Daemon::start_env(sections, privileges, log_format, &[])
+        Daemon::start_env(sections, "", format, &[])
     }
 
     /// Starts `pop3d` with extra environment variables (the fault-injection hooks).
@@ -40,42 +36,60 @@ impl Daemon {
         env: &[(&str, &str)],
     ) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
+        // The listeners bind port 0 and the ports are read back from the log: picking "free"
+        // ports first and binding them later races with every other test's connections.
         let config = write_config(dir.path(), sections);
-        let ports: Vec<u16> = (0..3)
-            .map(|_| {
-                std::net::TcpListener::bind("127.0.0.1:0")
-                    .unwrap()
-                    .local_addr()
-                    .unwrap()
-                    .port()
-            })
-            .collect();
         let mut text = std::fs::read_to_string(&config).unwrap();
-        for port in &ports {
-            text = text.replacen("127.0.0.1:0", &format!("127.0.0.1:{port}"), 1);
-        }
         text.push_str(&format!("\n[log]\nformat = \"{log_format}\"\n"));
         text.push_str(privileges);
         std::fs::write(&config, text).unwrap();
         let (child, log) = spawn(&config, env);
-        let daemon = Daemon {
+        let mut daemon = Daemon {
             child,
             log,
             dir,
-            ports,
+            ports: Vec::new(),
         };
-        daemon.wait_for("listening", 3);
+        daemon.wait_for_listeners();
         daemon
     }
 
-    /// Replaces the process (already dead or not) with a new one on the same config and data.
+    /// Waits for the three listeners and learns their ports from the log.
+    fn wait_for_listeners(&mut self) {
+        self.wait_for("listening", 3);
+        let log = self.log.lock().unwrap().clone();
+        self.ports = log
+            .lines()
+            .filter(|line| line.contains("listening"))
+            .filter_map(|line| {
+                let at = line.find("127.0.0.1:")? + "127.0.0.1:".len();
+                let digits: String = line[at..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            })
+            .collect();
+        assert_eq!(self.ports.len(), 3, "listener ports not in the log:\n{log}");
+    }
+
+    /// Replaces the process (already dead or not) with a new one on the same config and data
+    /// (and new ports).
     pub fn restart(&mut self, env: &[(&str, &str)]) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let (child, log) = spawn(&self.dir.path().join("pop3d.toml"), env);
         self.child = child;
         self.log = log;
-        self.wait_for("listening", 3);
+        self.wait_for_listeners();
+    }
+
+    /// Connects to the plaintext listener and checks the greeting.
+    pub fn greet(&self) -> crate::support::Client {
+        let tls = crate::support::client_config(&cert_of(self.dir.path()));
+        let mut client = crate::support::Client::connect(self.addr(2), tls, false);
+        assert!(client.line().unwrap().starts_with("+OK"));
+        client
     }
 
     /// `kill -9`, and waits for the process to be gone.

@@ -94,13 +94,6 @@ fn wait_for_empty_registry(daemon: &Daemon) {
     }
 }
 
-fn connect(daemon: &Daemon) -> Client {
-    let tls = client_config(&cert_of(daemon.dir.path()));
-    let mut client = Client::connect(daemon.addr(2), tls, false);
-    assert!(client.line().unwrap().starts_with("+OK"));
-    client
-}
-
 /// A multi-threaded runtime for tests that hold thousands of connections.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -189,7 +182,7 @@ fn a_stalled_reader_of_a_1_gb_message_keeps_memory_bounded_and_is_dropped() {
         .unwrap();
     let pid = daemon.child.id();
     let before = rss_kib(pid);
-    let mut client = connect(&daemon);
+    let mut client = daemon.greet();
     client.login("alice", "secret");
     assert!(client.command("LIST 1").ends_with(&format!(" {GIB}")));
     client.send(b"RETR 1\r\n");
@@ -315,7 +308,7 @@ fn a_pass_flood_is_hashed_with_bounded_concurrency_and_sessions_stay_responsive(
     );
     daemon.add_user("alice", "secret");
     let pid = daemon.child.id();
-    let mut alice = connect(&daemon);
+    let mut alice = daemon.greet();
     alice.login("alice", "secret");
     let before = rss_kib(pid);
     let addr = daemon.addr(2);
@@ -546,6 +539,6 @@ fn sessions_ending_on_error_paths_leave_descriptors_memory_and_registry_at_basel
     );
     assert!(daemon.log.lock().unwrap().contains("TLS handshake failed"));
     // And the server still works.
-    let mut client = connect(&daemon);
+    let mut client = daemon.greet();
     client.login("alice", "secret");
 }

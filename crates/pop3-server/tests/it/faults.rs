@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::daemon::{Daemon, cert_of};
-use crate::support::{Client, Sections, client_config};
+use crate::daemon::Daemon;
+use crate::support::{Client, Sections};
 
 /// Whether the hooks are compiled in; says so loudly when not.
 fn hooks(test: &str) -> bool {
@@ -62,13 +62,6 @@ fn fresh_mail(maildir: &Path, count: usize, round: usize) -> BTreeMap<String, Ve
     stored(maildir)
 }
 
-fn connect(daemon: &Daemon) -> Client {
-    let tls = client_config(&cert_of(daemon.dir.path()));
-    let mut client = Client::connect(daemon.addr(2), tls, false);
-    assert!(client.line().unwrap().starts_with("+OK"));
-    client
-}
-
 /// Message number → UIDL, from UIDL.
 fn uidls(client: &mut Client) -> Vec<String> {
     assert!(client.command("UIDL").starts_with("+OK"));
@@ -112,7 +105,7 @@ fn kill_9_inside_update_after_k_unlinks_never_loses_or_damages_mail() {
         let marked = &numbers[..d];
         let k_text = k.to_string();
         daemon.restart(&[("POP3D_FAULT_PAUSE_UPDATE_AFTER", &k_text)]);
-        let mut client = connect(&daemon);
+        let mut client = daemon.greet();
         client.login("alice", "secret");
         let uids = uidls(&mut client);
         for n in marked {
@@ -138,7 +131,7 @@ fn kill_9_inside_update_after_k_unlinks_never_loses_or_damages_mail() {
 
         // The kernel released the flock with the process: the user logs in at once.
         daemon.restart(&[]);
-        let mut client = connect(&daemon);
+        let mut client = daemon.greet();
         client.login("alice", "secret");
         let stat = client.command("STAT");
         assert!(
@@ -154,7 +147,7 @@ fn kill_9_in_transaction_after_deles_deletes_nothing() {
     let mut daemon = Daemon::start(Sections::default(), "");
     let maildir = daemon.add_user("alice", "secret");
     let before = fresh_mail(&maildir, 5, 0);
-    let mut client = connect(&daemon);
+    let mut client = daemon.greet();
     client.login("alice", "secret");
     for n in 1..=5 {
         assert!(client.command(&format!("DELE {n}")).starts_with("+OK"));
@@ -162,7 +155,7 @@ fn kill_9_in_transaction_after_deles_deletes_nothing() {
     daemon.kill9();
     assert_eq!(stored(&maildir), before);
     daemon.restart(&[]);
-    let mut client = connect(&daemon);
+    let mut client = daemon.greet();
     client.login("alice", "secret");
     assert!(client.command("STAT").starts_with("+OK 5 "));
 }
@@ -178,9 +171,9 @@ fn a_panic_inside_one_session_closes_only_that_session_and_frees_its_lock() {
     let before = fresh_mail(&alice, 2, 0);
     daemon.restart(&[("POP3D_FAULT_PANIC_ON", "XPANIC")]);
 
-    let mut bob = connect(&daemon);
+    let mut bob = daemon.greet();
     bob.login("bob", "secret");
-    let mut victim = connect(&daemon);
+    let mut victim = daemon.greet();
     victim.login("alice", "secret");
     assert!(victim.command("DELE 1").starts_with("+OK"));
     victim.send(b"XPANIC\r\n");
@@ -188,7 +181,7 @@ fn a_panic_inside_one_session_closes_only_that_session_and_frees_its_lock() {
     daemon.wait_for("a session panicked", 1);
 
     // Its lock is free, nothing was deleted, and the other session never noticed.
-    let mut again = connect(&daemon);
+    let mut again = daemon.greet();
     again.login("alice", "secret");
     assert!(again.command("STAT").starts_with("+OK 2 "));
     assert!(bob.command("NOOP").starts_with("+OK"));

@@ -182,6 +182,13 @@ impl TestServer {
         }
     }
 
+    /// Connects to the plaintext listener and checks the greeting.
+    pub fn greet(&self) -> Client {
+        let mut client = Client::connect(self.addrs.plain, self.client_config(), false);
+        assert!(client.line().unwrap().starts_with("+OK"));
+        client
+    }
+
     /// Adds a user with a Maildir; returns the Maildir path.
     pub fn add_user(&self, name: &str, password: &str) -> PathBuf {
         let db = UserDb::open(&self.db_path).unwrap();
