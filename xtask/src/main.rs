@@ -49,6 +49,7 @@ const USAGE: &str = "usage: cargo xtask <task>
   fuzz [--seconds N] [T..]  run fuzz targets (default: all, 30 s each)
   bench [--quick]           micro-benchmarks (--quick: a few seconds)
   bench --servers           pop3d against Dovecot (docs/performance.md)
+  bench --servers --quick   the same, smaller, 2 rounds (target/bench-quick.md)
   bench --smoke             every server scenario, tiny, pop3d only (CI)";
 
 /// The workspace root: the parent of this crate's manifest directory.
@@ -79,7 +80,9 @@ fn ci(root: &Path) -> Result<()> {
             &[("RUSTDOCFLAGS", "-D warnings")],
         )
     })?;
-    step("bench smoke", || servers::run_servers(root, true))?;
+    step("bench smoke", || {
+        servers::run_servers(root, servers::Mode::Smoke)
+    })?;
     step("fuzz (short pass)", || {
         fuzz(root, &["--seconds".into(), "10".into()])
     })?;
@@ -205,12 +208,17 @@ fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
 fn bench(args: &[String]) -> Result<()> {
     let root = project_root();
     if args.iter().any(|a| a == "--smoke") {
-        return servers::run_servers(&root, true);
-    }
-    if args.iter().any(|a| a == "--servers") {
-        return servers::run_servers(&root, false);
+        return servers::run_servers(&root, servers::Mode::Smoke);
     }
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--servers") {
+        let mode = if quick {
+            servers::Mode::Quick
+        } else {
+            servers::Mode::Full
+        };
+        return servers::run_servers(&root, mode);
+    }
     let mut encoder = vec!["bench", "-p", "pop3-proto", "--bench", "encoder", "--"];
     if quick {
         encoder.extend(["--warm-up-time", "0.2", "--measurement-time", "0.5"]);

@@ -31,9 +31,34 @@ struct Sizes {
     rounds: usize,
 }
 
+/// How much of the server benchmark to run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Every scenario, full size, 3 rounds, pop3d against Dovecot; rewrites docs/performance.md.
+    Full,
+    /// Every scenario, smaller, 2 rounds (so the A/A column exists), against Dovecot; the report
+    /// goes to `target/bench-quick.md`, for before/after comparisons of a change.
+    Quick,
+    /// Every scenario, tiny, pop3d only, debug build (CI).
+    Smoke,
+}
+
 impl Sizes {
-    fn new(smoke: bool) -> Sizes {
-        if smoke {
+    fn new(mode: Mode) -> Sizes {
+        if mode == Mode::Quick {
+            return Sizes {
+                login_clients: 16,
+                login_seconds: 3.0,
+                retr: (500, 100_000),
+                big: (8, 20_000_000),
+                huge: 20_000,
+                dele: 2_000,
+                idle: vec![2000],
+                pipelined: 5_000,
+                rounds: 2,
+            };
+        }
+        if mode == Mode::Smoke {
             Sizes {
                 login_clients: 2,
                 login_seconds: 0.5,
@@ -105,8 +130,9 @@ struct Bench {
     results: BTreeMap<(String, Kind), Vec<f64>>,
 }
 
-/// Runs the server benchmark; with `smoke`, tiny and pop3d only.
-pub(crate) fn run_servers(root: &Path, smoke: bool) -> Result<()> {
+/// Runs the server benchmark in the given mode.
+pub(crate) fn run_servers(root: &Path, mode: Mode) -> Result<()> {
+    let smoke = mode == Mode::Smoke;
     let profile = if smoke { "debug" } else { "release" };
     let mut build = vec!["build", "-p", "pop3-server", "-p", "pop3-loadgen"];
     if !smoke {
@@ -127,7 +153,7 @@ pub(crate) fn run_servers(root: &Path, smoke: bool) -> Result<()> {
         work,
         pop3d: target.join("pop3d"),
         loadgen: target.join("pop3-loadgen"),
-        sizes: Sizes::new(smoke),
+        sizes: Sizes::new(mode),
         results: BTreeMap::new(),
     };
     let kinds: Vec<Kind> = if dovecot {
@@ -167,6 +193,10 @@ pub(crate) fn run_servers(root: &Path, smoke: bool) -> Result<()> {
                 bail!("smoke: scenario {name} produced no figure");
             }
         }
+    } else if mode == Mode::Quick {
+        let path = root.join("target/bench-quick.md");
+        std::fs::write(&path, &report)?;
+        eprintln!("report written to {}", path.display());
     } else {
         write_report(root, &report)?;
     }
