@@ -33,27 +33,46 @@ pub fn prepare(data_dir: &Path) -> Result<PathBuf> {
     }
     let mail_root = data_dir.join("mail");
     let db_path = data_dir.join("users.db");
-    let db = UserDb::open(&db_path).context("cannot open the demo user database")?;
-    let demo = UserName::parse("demo").context("demo user name")?;
-    if db.get(&demo)?.is_none() {
-        let maildir_path = default_maildir(&mail_root, &demo);
-        let hasher = PasswordHasher::new(HashParams::default())?;
-        db.add(&demo, b"demo", &maildir_path, &hasher)?;
-        let maildir = Maildir::create(&maildir_path)?;
-        for (subject, body) in MESSAGES {
-            let message = format!(
-                "From: pop3d demo <demo@localhost>\r\nTo: demo@localhost\r\nSubject: {subject}\r\n\
-                 Date: Mon, 23 Nov 2026 12:00:00 +0000\r\nMessage-ID: <{}@pop3d.demo>\r\n\r\n{body}",
-                subject.to_lowercase().replace(' ', "-")
-            );
-            deliver(&maildir, message.as_bytes())?;
-        }
-    }
+    create_demo_user(&db_path, &mail_root)?;
     // The config is the demo's own: written afresh each run, while the data is kept.
     let config = data_dir.join(CONFIG_FILE);
-    {
-        let text = format!(
-            r#"# pop3d demo configuration (made by `pop3d demo`; see config/pop3d.example.toml)
+    let text = demo_config(
+        &cert,
+        &key,
+        &db_path,
+        &mail_root,
+        &data_dir.join("admin.sock"),
+    );
+    std::fs::write(&config, text).with_context(|| format!("cannot write {}", config.display()))?;
+    Ok(config)
+}
+
+/// The user `demo` (password `demo`) with a few messages, unless it exists already.
+fn create_demo_user(db_path: &Path, mail_root: &Path) -> Result<()> {
+    let db = UserDb::open(db_path).context("cannot open the demo user database")?;
+    let demo = UserName::parse("demo").context("demo user name")?;
+    if db.get(&demo)?.is_some() {
+        return Ok(());
+    }
+    let maildir_path = default_maildir(mail_root, &demo);
+    let hasher = PasswordHasher::new(HashParams::default())?;
+    db.add(&demo, b"demo", &maildir_path, &hasher)?;
+    let maildir = Maildir::create(&maildir_path)?;
+    for (subject, body) in MESSAGES {
+        let message = format!(
+            "From: pop3d demo <demo@localhost>\r\nTo: demo@localhost\r\nSubject: {subject}\r\n\
+             Date: Mon, 23 Nov 2026 12:00:00 +0000\r\nMessage-ID: <{}@pop3d.demo>\r\n\r\n{body}",
+            subject.to_lowercase().replace(' ', "-")
+        );
+        deliver(&maildir, message.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The demo's configuration: STLS on 1110, TLS on 1995, metrics on 9110, all on loopback.
+fn demo_config(cert: &Path, key: &Path, db: &Path, mail: &Path, admin: &Path) -> String {
+    format!(
+        r#"# pop3d demo configuration (made by `pop3d demo`; see config/pop3d.example.toml)
 [[listener]]
 address = "127.0.0.1:1110"
 tls = "starttls"
@@ -76,16 +95,12 @@ address = "127.0.0.1:9110"
 [admin]
 socket = "{admin}"
 "#,
-            cert = cert.display(),
-            key = key.display(),
-            db = db_path.display(),
-            mail = mail_root.display(),
-            admin = data_dir.join("admin.sock").display(),
-        );
-        std::fs::write(&config, text)
-            .with_context(|| format!("cannot write {}", config.display()))?;
-    }
-    Ok(config)
+        cert = cert.display(),
+        key = key.display(),
+        db = db.display(),
+        mail = mail.display(),
+        admin = admin.display(),
+    )
 }
 
 /// What to print once the demo listens.

@@ -8,11 +8,15 @@
 //! - [`demo`]: the embedded demo setup (`pop3d demo`).
 //!
 //! # The life of a session
-//! `server.rs` accepts and applies the connection limits; `connection.rs` drives one
-//! `pop3_proto::Session`: it reads into a bounded buffer, runs authentication on the blocking
-//! pool behind a semaphore and the throttle, opens the maildrop (lock and scan) only after a
-//! successful authentication, streams RETR/TOP from the file in 64 KiB pieces with
-//! backpressure, and commits on QUIT. Timeouts, EOF and shutdown end a session without UPDATE.
+//! `server.rs` accepts and applies the connection limits (`limits.rs`); `connection.rs` is the
+//! loop that drives one `pop3_proto::Session`: it reads into a small buffer (1 KiB, doubling
+//! to 16 KiB for a pipelining client), writes through `stream::Client`, and hands each of the
+//! session's requests to a service: `login.rs` verifies credentials on the blocking pool
+//! behind the throttle and a hash semaphore; `mailbox.rs` opens the maildrop (lock and scan)
+//! only after a successful login, streams RETR/TOP from the file in 256 KiB chunks, one read
+//! ahead of the socket (`message_body.rs`), and commits on QUIT. `shared.rs` is what every
+//! connection shares. Timeouts, EOF, kicks and shutdown end a session without UPDATE.
+//! Modules depend one way: `server` → `connection` → services → `shared`/`registry`.
 //!
 //! # Non-goals
 //! The protocol rules live in `pop3-proto`, storage in `pop3-maildrop`, users in `pop3-auth`.
@@ -22,11 +26,18 @@ mod connection;
 pub mod demo;
 mod fault;
 mod http;
+mod limits;
 pub mod logging;
+mod login;
+mod mailbox;
+mod message_body;
 mod registry;
 mod server;
+mod session_end;
+mod shared;
 mod stream;
 mod tls;
+mod user_db;
 
 pub use config::{Config, ConfigError, Listener, Timeouts, TlsFiles, TlsMode};
 pub use server::Server;

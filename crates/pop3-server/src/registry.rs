@@ -15,6 +15,8 @@ use pop3_metrics::admin_api::{LockInfo, SessionInfo};
 use pop3_proto::State;
 use tokio::sync::Notify;
 
+use crate::session_end::Stats;
+
 /// The registry, shared by the server, its sessions and its HTTP endpoints.
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -133,6 +135,26 @@ pub(crate) struct SessionEntry {
 }
 
 impl SessionEntry {
+    /// Shows the session's progress: its state, the command it waits on, TLS, and counts.
+    pub(crate) fn show_progress(
+        &self,
+        state: &'static str,
+        command: Option<&'static str>,
+        tls: bool,
+        stats: &Stats,
+    ) {
+        self.update(|info| {
+            if info.state != state {
+                info.state = state.to_owned();
+            }
+            info.command = command.map(str::to_owned);
+            info.tls = tls;
+            info.bytes_sent = stats.bytes;
+            info.retrieved = stats.retr;
+            info.deleted = stats.marked;
+        });
+    }
+
     /// Completes when an administrator kicks this session.
     pub(crate) fn kicked(&self) -> Arc<Notify> {
         self.kick.clone()

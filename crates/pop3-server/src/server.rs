@@ -7,57 +7,31 @@
 //! gets `-ERR [SYS/TEMP]` and is closed at once; an implicit-TLS one is closed without a
 //! plaintext byte.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use pop3_auth::{Authenticator, Throttle};
+use pop3_metrics::Metrics;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
-
-use pop3_metrics::Metrics;
 
 use crate::config::{Config, TlsMode};
 use crate::connection;
 use crate::http;
-use crate::registry::Registry;
+use crate::limits::ConnectionLimits;
+use crate::login::Login;
+use crate::shared::Shared;
 use crate::tls::Tls;
-
-/// What every connection shares.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    /// The protocol policy for STLS listeners, and for the others.
-    pub(crate) protocol_starttls: Arc<pop3_proto::Config>,
-    pub(crate) protocol_plain: Arc<pop3_proto::Config>,
-    pub(crate) authenticator: Arc<Authenticator>,
-    /// Bounds concurrent argon2 computations, so a PASS flood cannot exhaust memory or CPU.
-    pub(crate) hash_permits: Arc<Semaphore>,
-    pub(crate) throttle: Mutex<Throttle>,
-    pub(crate) tls: Option<Tls>,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) metrics: Arc<Metrics>,
-    next_session: AtomicU64,
-    connections: Arc<Semaphore>,
-    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
-}
-
-impl Shared {
-    pub(crate) fn next_session_id(&self) -> u64 {
-        self.next_session.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
 
 /// A server with its listeners bound.
 pub struct Server {
     shared: Arc<Shared>,
+    limits: ConnectionLimits,
     listeners: Vec<(TcpListener, TlsMode)>,
     metrics_listener: Option<TcpListener>,
     admin_listener: Option<tokio::net::UnixListener>,
@@ -85,33 +59,14 @@ impl Server {
             Some(path) => Some(http::bind_admin(path)?),
             None => None,
         };
-        let authenticator = Arc::new(
-            Authenticator::new(config.argon2, config.protocol.apop)
-                .context("authentication setup")?,
-        );
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let protocol_starttls = Arc::new(pop3_proto::Config {
-            starttls: true,
-            ..config.protocol.clone()
-        });
-        let protocol_plain = Arc::new(config.protocol.clone());
-        let shared = Arc::new(Shared {
-            hash_permits: Arc::new(Semaphore::new(config.hash_concurrency)),
-            throttle: Mutex::new(Throttle::new(config.throttle.clone())),
-            connections: Arc::new(Semaphore::new(config.max_connections)),
-            per_ip: Arc::new(Mutex::new(HashMap::new())),
-            next_session: AtomicU64::new(0),
-            protocol_starttls,
-            protocol_plain,
-            authenticator,
-            tls,
-            shutdown,
-            registry: Arc::new(Registry::default()),
-            metrics: Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"))),
-            config,
-        });
+        let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
+        let login = Login::new(&config, metrics.clone()).context("authentication setup")?;
+        let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
+        let shared = Arc::new(Shared::new(config, login, tls, shutdown, metrics));
         Ok(Server {
             shared,
+            limits,
             listeners,
             metrics_listener,
             admin_listener,
@@ -142,57 +97,29 @@ impl Server {
     /// Accepts connections until `shutdown` completes; then asks every session to stop and
     /// waits for them, up to the grace period. UPDATEs in progress complete.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        let mut sessions = JoinSet::new();
         let mut accepts = JoinSet::new();
+        let shared = &self.shared;
         if let Some(listener) = self.metrics_listener {
-            let (registry, metrics) = (self.shared.registry.clone(), self.shared.metrics.clone());
+            let (registry, metrics) = (shared.registry.clone(), shared.metrics.clone());
             accepts.spawn(http::serve_metrics_on(listener, registry, metrics));
         }
         if let Some(listener) = self.admin_listener {
-            let (registry, metrics) = (self.shared.registry.clone(), self.shared.metrics.clone());
+            let (registry, metrics) = (shared.registry.clone(), shared.metrics.clone());
             accepts.spawn(http::serve_admin_on(listener, registry, metrics));
         }
-        let (conn_tx, mut conn_rx) =
-            tokio::sync::mpsc::channel::<(TcpStream, SocketAddr, TlsMode)>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Accepted>(64);
         for (listener, mode) in self.listeners {
-            let tx = conn_tx.clone();
-            accepts.spawn(async move {
-                loop {
-                    match listener.accept().await {
-                        Ok((stream, peer)) => {
-                            if tx.send((stream, peer, mode)).await.is_err() {
-                                return;
-                            }
-                        }
-                        // Out of file descriptors and the like: pause rather than spin.
-                        Err(e) => {
-                            warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
+            accepts.spawn(accept_loop(listener, mode, conn_tx.clone()));
         }
         drop(conn_tx);
+        let mut sessions = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = conn_rx.recv() => {
-                    let Some((stream, peer, mode)) = accepted else { break };
-                    let shared = self.shared.clone();
-                    match admit(&shared, peer.ip()) {
-                        Some(permits) => {
-                            sessions.spawn(async move {
-                                connection::serve(shared, stream, peer, mode).await;
-                                drop(permits);
-                            });
-                        }
-                        None => {
-                            shared.metrics.rejected("limit");
-                            sessions.spawn(refuse(stream, peer, mode));
-                        }
-                    }
+                    let Some(accepted) = accepted else { break };
+                    sessions.spawn(admit(shared.clone(), &self.limits, accepted));
                 }
                 Some(joined) = sessions.join_next(), if !sessions.is_empty() => {
                     // A panic ends that session only: unwinding dropped its maildrop (the
@@ -208,63 +135,67 @@ impl Server {
         info!(sessions = sessions.len(), "shutting down");
         accepts.abort_all();
         let _ = self.shutdown_tx.send(true);
-        let grace = self.shared.config.timeouts.shutdown_grace;
-        let drained = tokio::time::timeout(grace, async {
-            while sessions.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            warn!(
-                left = sessions.len(),
-                "sessions still running after the grace period"
-            );
-            sessions.abort_all();
-            while sessions.join_next().await.is_some() {}
-        }
+        drain(sessions, shared.config.timeouts.shutdown_grace).await;
         Ok(())
     }
 }
 
-/// The permits a connection holds: one of the total, one of its address's.
-struct Permits {
-    _total: OwnedSemaphorePermit,
-    _per_ip: PerIpPermit,
-}
+/// A connection taken from a listener: its socket, its peer and the listener's TLS mode.
+type Accepted = (TcpStream, SocketAddr, TlsMode);
 
-struct PerIpPermit {
-    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
-}
-
-impl Drop for PerIpPermit {
-    fn drop(&mut self) {
-        if let Ok(mut map) = self.map.lock()
-            && let Some(count) = map.get_mut(&self.ip)
-        {
-            *count -= 1;
-            if *count == 0 {
-                map.remove(&self.ip);
+/// Accepts on one listener and hands each connection to the server's loop.
+async fn accept_loop(listener: TcpListener, mode: TlsMode, tx: mpsc::Sender<Accepted>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                if tx.send((stream, peer, mode)).await.is_err() {
+                    return;
+                }
+            }
+            // Out of file descriptors and the like: pause rather than spin.
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
 }
 
-fn admit(shared: &Shared, ip: IpAddr) -> Option<Permits> {
-    let total = shared.connections.clone().try_acquire_owned().ok()?;
-    let mut map = shared.per_ip.lock().ok()?;
-    let count = map.entry(ip).or_insert(0);
-    if *count >= shared.config.max_connections_per_ip {
-        return None;
+/// The task of one accepted connection: served with its permits, or refused over a limit.
+fn admit(
+    shared: Arc<Shared>,
+    limits: &ConnectionLimits,
+    (stream, peer, mode): Accepted,
+) -> impl Future<Output = ()> + Send + 'static {
+    let permits = limits.admit(peer.ip());
+    async move {
+        match permits {
+            Some(permits) => {
+                connection::serve(shared, stream, peer, mode).await;
+                drop(permits);
+            }
+            None => {
+                shared.metrics.rejected("limit");
+                refuse(stream, peer, mode).await;
+            }
+        }
     }
-    *count += 1;
-    drop(map);
-    Some(Permits {
-        _total: total,
-        _per_ip: PerIpPermit {
-            map: shared.per_ip.clone(),
-            ip,
-        },
+}
+
+/// Waits for the sessions to end, up to `grace`; then ends the rest.
+async fn drain(mut sessions: JoinSet<()>, grace: Duration) {
+    let drained = tokio::time::timeout(grace, async {
+        while sessions.join_next().await.is_some() {}
     })
+    .await;
+    if drained.is_err() {
+        warn!(
+            left = sessions.len(),
+            "sessions still running after the grace period"
+        );
+        sessions.abort_all();
+        while sessions.join_next().await.is_some() {}
+    }
 }
 
 async fn refuse(mut stream: TcpStream, peer: SocketAddr, mode: TlsMode) {

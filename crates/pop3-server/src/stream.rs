@@ -1,12 +1,98 @@
-//! A connection's byte stream: plaintext TCP, or TLS over it (from the start, or after STLS).
+//! A connection's byte stream: plaintext TCP, or TLS over it (from the start, or after STLS),
+//! and [`Client`], which writes a session's output to it.
+//!
+//! **A client that stops reading is dropped after `output_stall_secs`**: every write and flush
+//! is bounded by it, so a stalled reader cannot pin a session (and its maildrop lock).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use pop3_proto::Session;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
+
+use crate::session_end::End;
+use crate::shared::Shared;
+
+/// The client's end of a session: the stream and what has been written to it.
+pub(crate) struct Client {
+    stream: Stream,
+    /// How long one write or flush may wait for the client.
+    stall: Duration,
+    /// Octets written so far.
+    sent: u64,
+}
+
+impl Client {
+    /// A client on `stream`, whose writes may wait `stall` at most.
+    pub(crate) fn new(stream: Stream, stall: Duration) -> Client {
+        Client {
+            stream,
+            stall,
+            sent: 0,
+        }
+    }
+
+    /// Octets written to the client so far.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Reads what the client sent; `Ok(0)` at its end.
+    pub(crate) async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf).await
+    }
+
+    /// Writes everything the session has produced (advancing it may produce more).
+    pub(crate) async fn flush(&mut self, session: &mut Session) -> Result<(), End> {
+        loop {
+            let pending = session.poll_transmit();
+            if pending.is_empty() {
+                break;
+            }
+            match tokio::time::timeout(self.stall, self.stream.write(pending)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(End::ClientGone),
+                Ok(Ok(n)) => {
+                    self.sent += n as u64;
+                    session.advance_transmit(n);
+                }
+                Err(_) => return Err(End::OutputStalled),
+            }
+        }
+        match tokio::time::timeout(self.stall, self.stream.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::ClientGone),
+            Err(_) => Err(End::OutputStalled),
+        }
+    }
+
+    /// STLS: sends what is pending (the `+OK`), then runs the handshake on the plaintext
+    /// socket. False if anything failed; the connection is then closed.
+    pub(crate) async fn start_tls(&mut self, session: &mut Session, shared: &Shared) -> bool {
+        if self.flush(session).await.is_err() {
+            return false;
+        }
+        let Some(tcp) = self.stream.take_plain() else {
+            return false;
+        };
+        match shared.handshake(tcp).await {
+            Some(tls) => {
+                self.stream = Stream::Tls(Box::new(tls));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends what is pending and closes the connection (the close bounded to 5 s).
+    pub(crate) async fn close(&mut self, session: &mut Session) {
+        let _ = self.flush(session).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+    }
+}
 
 /// Plaintext or TLS. `Upgrading` only exists while STLS swaps one for the other.
 pub(crate) enum Stream {

@@ -7,14 +7,18 @@
 //! back to plaintext.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
+use pop3_metrics::Metrics;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::config::TlsFiles;
 
@@ -55,6 +59,24 @@ impl Tls {
     /// The acceptor for handshakes.
     pub fn acceptor(&self) -> &TlsAcceptor {
         &self.acceptor
+    }
+
+    /// A server-side handshake on `tcp`, bounded by `timeout` and counted in the metrics
+    /// (`ok`, `failed`, `timeout`). `None` if it failed or timed out.
+    pub(crate) async fn handshake(
+        &self,
+        tcp: TcpStream,
+        timeout: Duration,
+        metrics: &Metrics,
+    ) -> Option<TlsStream<TcpStream>> {
+        let (result, stream) = match tokio::time::timeout(timeout, self.acceptor.accept(tcp)).await
+        {
+            Ok(Ok(stream)) => ("ok", Some(stream)),
+            Ok(Err(_)) => ("failed", None),
+            Err(_) => ("timeout", None),
+        };
+        metrics.tls_handshake(result);
+        stream
     }
 
     /// Reloads the certificate files (SIGHUP). On failure the old certificate stays.

@@ -1,0 +1,72 @@
+//! Connection limits: a total and a per-address count, each held as an RAII permit.
+//!
+//! **Each connection holds a permit for the total limit and one for its address; both are
+//! released by `Drop` on every exit path** (an ended session, a refused one, a panic).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The server's connection limits.
+pub(crate) struct ConnectionLimits {
+    total: Arc<Semaphore>,
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    max_per_ip: usize,
+}
+
+/// The permits a connection holds: one of the total, one of its address's.
+pub(crate) struct Permits {
+    _total: OwnedSemaphorePermit,
+    _per_ip: PerIpPermit,
+}
+
+impl ConnectionLimits {
+    /// Limits of `max_total` connections, `max_per_ip` from any one address.
+    pub(crate) fn new(max_total: usize, max_per_ip: usize) -> ConnectionLimits {
+        ConnectionLimits {
+            total: Arc::new(Semaphore::new(max_total)),
+            per_ip: Arc::new(Mutex::new(HashMap::new())),
+            max_per_ip,
+        }
+    }
+
+    /// Takes both permits for a connection from `ip`, or `None` if either limit is reached.
+    pub(crate) fn admit(&self, ip: IpAddr) -> Option<Permits> {
+        let total = self.total.clone().try_acquire_owned().ok()?;
+        let mut map = self.per_ip.lock().ok()?;
+        let count = map.entry(ip).or_insert(0);
+        if *count >= self.max_per_ip {
+            return None;
+        }
+        *count += 1;
+        drop(map);
+        Some(Permits {
+            _total: total,
+            _per_ip: PerIpPermit {
+                map: self.per_ip.clone(),
+                ip,
+            },
+        })
+    }
+}
+
+/// One connection's share of its address's count; gives it back when dropped.
+struct PerIpPermit {
+    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl Drop for PerIpPermit {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.map.lock()
+            && let Some(count) = map.get_mut(&self.ip)
+        {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}

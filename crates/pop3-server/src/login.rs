@@ -1,0 +1,142 @@
+//! The login service: everything between a client's credentials and a verdict.
+//!
+//! One attempt: wait out the address's throttle penalty, take a hash permit (**at most
+//! `hash_concurrency` password hashes run at once, so a PASS flood cannot exhaust memory or
+//! CPU**), verify on the blocking pool through that thread's own user-database connection,
+//! then record the outcome. A failure sleeps the throttle's delay and writes the stable
+//! `auth failed:` line that fail2ban matches (`config/fail2ban-filter.conf`). The session only
+//! learns accepted, rejected or unavailable; the reason is for the log.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pop3_auth::{Authenticator, Credential, Outcome, RejectReason, Throttle, User};
+use pop3_metrics::Metrics;
+use pop3_proto::{AuthOutcome, Credentials, Secret, escape_client_text};
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::user_db::with_user_db;
+
+/// Verifies credentials for every session of the server.
+pub(crate) struct Login {
+    authenticator: Arc<Authenticator>,
+    /// Bounds concurrent argon2 computations.
+    hash_permits: Arc<Semaphore>,
+    throttle: Mutex<Throttle>,
+    user_db: PathBuf,
+    metrics: Arc<Metrics>,
+}
+
+impl Login {
+    /// Prepares authentication (computes the dummy hash unknown users are verified against).
+    pub(crate) fn new(config: &Config, metrics: Arc<Metrics>) -> pop3_auth::Result<Login> {
+        Ok(Login {
+            authenticator: Arc::new(Authenticator::new(config.argon2, config.protocol.apop)?),
+            hash_permits: Arc::new(Semaphore::new(config.hash_concurrency)),
+            throttle: Mutex::new(Throttle::new(config.throttle.clone())),
+            user_db: config.user_db.clone(),
+            metrics,
+        })
+    }
+
+    /// Verifies one attempt of session `session` from `ip`: the user on success, else the
+    /// answer for the session (`Rejected` after the failure delay, or `Unavailable`).
+    pub(crate) async fn verify(
+        &self,
+        session: u64,
+        ip: IpAddr,
+        credentials: Credentials,
+    ) -> Result<User, AuthOutcome> {
+        self.wait_penalty(ip).await;
+        let method = credentials.secret.method();
+        let name = credentials.user.clone();
+        match self.check(credentials).await {
+            Ok(Outcome::Accepted(user)) => {
+                if let Ok(mut throttle) = self.throttle.lock() {
+                    throttle.after_success(ip);
+                }
+                info!(session, user = %user.name, rip = %ip, mechanism = method, "login");
+                self.metrics.auth(method, "success");
+                Ok(user)
+            }
+            Ok(Outcome::Rejected(reason)) => {
+                self.rejected(ip, &name, method, reason).await;
+                Err(AuthOutcome::Rejected)
+            }
+            Ok(_) => Err(AuthOutcome::Rejected),
+            Err(error) => {
+                self.metrics.auth(method, "error");
+                warn!(session, error = %error, "user database unavailable");
+                Err(AuthOutcome::Unavailable)
+            }
+        }
+    }
+
+    /// Sleeps the address's current penalty, if any.
+    async fn wait_penalty(&self, ip: IpAddr) {
+        let wait = match self.throttle.lock() {
+            Ok(throttle) => throttle.before_attempt(ip, Instant::now()),
+            Err(_) => Duration::ZERO,
+        };
+        if !wait.is_zero() {
+            self.metrics.throttled();
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Runs the verification on the blocking pool behind a hash permit. An error is a
+    /// description for the log: the database, or the task, failed.
+    async fn check(&self, credentials: Credentials) -> Result<Outcome, String> {
+        let permit = self
+            .hash_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        let authenticator = self.authenticator.clone();
+        let db_path = self.user_db.clone();
+        let verdict = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let credential = match &credentials.secret {
+                Secret::Password { password, .. } => Credential::Password(password),
+                Secret::Apop { timestamp, digest } => Credential::Apop { timestamp, digest },
+                _ => return Ok(Outcome::Rejected(RejectReason::ApopNotAvailable)),
+            };
+            with_user_db(&db_path, |db| {
+                authenticator.authenticate(db, &credentials.user, credential)
+            })
+        })
+        .await;
+        match verdict {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("authentication task failed: {e}")),
+        }
+    }
+
+    /// Records a rejection: metrics, throttle, the fail2ban line, then the failure delay.
+    async fn rejected(&self, ip: IpAddr, name: &str, method: &'static str, reason: RejectReason) {
+        self.metrics.auth(method, "failure");
+        let verdict = match self.throttle.lock() {
+            Ok(mut throttle) => {
+                Some(throttle.after_failure(ip, &name.to_ascii_lowercase(), Instant::now()))
+            }
+            Err(_) => None,
+        };
+        let shown = escape_client_text(name.as_bytes());
+        // The stable line fail2ban matches (config/fail2ban-filter.conf).
+        warn!(
+            "auth failed: user={shown} rip={ip} mechanism={method} reason={}",
+            reason.as_str()
+        );
+        if let Some(verdict) = verdict {
+            if verdict.spraying_target {
+                warn!(user = %shown, "many failed logins for one user from several addresses");
+            }
+            tokio::time::sleep(verdict.delay).await;
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! What every connection shares: the configuration, the protocol policies, the login service,
+//! TLS, the shutdown signal, the session registry and the metrics.
+//!
+//! Built once by `Server::bind`; each connection task holds an `Arc` of it. Nothing here
+//! refers back to the accept loop, so `server.rs` depends on this module and on
+//! `connection.rs`, and `connection.rs` on this one, never the other way round.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pop3_auth::apop;
+use pop3_metrics::Metrics;
+use pop3_proto::Connection;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
+
+use crate::config::{Config, TlsMode};
+use crate::login::Login;
+use crate::registry::{Registry, unix_now};
+use crate::tls::Tls;
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    /// The protocol policy for STLS listeners (STLS offered when TLS is configured).
+    protocol_starttls: Arc<pop3_proto::Config>,
+    /// The protocol policy for implicit-TLS and plaintext-only listeners.
+    protocol_plain: Arc<pop3_proto::Config>,
+    /// Authentication: throttle, hash permits, the user database.
+    pub(crate) login: Login,
+    pub(crate) tls: Option<Tls>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) metrics: Arc<Metrics>,
+    next_session: AtomicU64,
+}
+
+impl Shared {
+    /// Assembles the shared state; `login` is built by the caller, which can fail.
+    pub(crate) fn new(
+        config: Config,
+        login: Login,
+        tls: Option<Tls>,
+        shutdown: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
+    ) -> Shared {
+        let protocol_starttls = Arc::new(pop3_proto::Config {
+            starttls: true,
+            ..config.protocol.clone()
+        });
+        let protocol_plain = Arc::new(config.protocol.clone());
+        Shared {
+            protocol_starttls,
+            protocol_plain,
+            login,
+            tls,
+            shutdown,
+            registry: Arc::new(Registry::default()),
+            metrics,
+            next_session: AtomicU64::new(0),
+            config,
+        }
+    }
+
+    /// A new session id, unique for the life of the process.
+    pub(crate) fn next_session_id(&self) -> u64 {
+        self.next_session.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The protocol policy for a listener: STLS is offered only where it can be served.
+    pub(crate) fn protocol_for(&self, mode: TlsMode) -> Arc<pop3_proto::Config> {
+        match mode {
+            TlsMode::Starttls if self.tls.is_some() => self.protocol_starttls.clone(),
+            _ => self.protocol_plain.clone(),
+        }
+    }
+
+    /// The listener kind, for metrics and the registry.
+    pub(crate) fn listener_name(mode: TlsMode) -> &'static str {
+        match mode {
+            TlsMode::Starttls => "starttls",
+            TlsMode::Implicit => "implicit",
+            TlsMode::None => "none",
+        }
+    }
+
+    /// The facts of a connection the protocol needs: TLS, loopback, the APOP timestamp
+    /// (128 random bits, only when APOP is on).
+    pub(crate) fn connection_facts(&self, peer: SocketAddr, secure: bool) -> Connection {
+        let apop_timestamp = if self.config.protocol.apop {
+            apop::timestamp(&self.config.hostname, unix_now()).ok()
+        } else {
+            None
+        };
+        Connection {
+            secure,
+            loopback: self.config.trust_loopback && peer.ip().is_loopback(),
+            apop_timestamp,
+        }
+    }
+
+    /// A TLS handshake with the server's certificate, bounded by the handshake timeout;
+    /// `None` if TLS is off, or the handshake failed or timed out.
+    pub(crate) async fn handshake(&self, tcp: TcpStream) -> Option<TlsStream<TcpStream>> {
+        let timeout = self.config.timeouts.tls_handshake;
+        let tls = self.tls.as_ref()?;
+        tls.handshake(tcp, timeout, &self.metrics).await
+    }
+}
