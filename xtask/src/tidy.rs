@@ -6,7 +6,12 @@
 //!   `pop3-metrics` depend on no crate of this workspace, and nothing depends on the server;
 //! - every crate opens with a `//!` crate doc, uses the workspace lints, is version 0.0.0 and
 //!   unpublished, and takes its dependency versions from `[workspace.dependencies]`;
-//! - no `todo!`, `dbg!` or `unimplemented!` is left anywhere.
+//! - no `todo!`, `dbg!` or `unimplemented!` is left anywhere;
+//! - **no source file over 500 lines**: every `.rs` below `crates/*/src` and `xtask/src` except
+//!   test-only files (STYLE.md rule 9: split at ~500 lines);
+//! - **no `#[path]` reaching into another crate**: no `#[path = "..."]` anywhere under
+//!   `crates/` or `xtask/` whose target lies outside the crate's own directory (`..` climbing
+//!   out of it, or an absolute path): a crate that needs another's code depends on it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -62,6 +67,9 @@ const LEAVES: &[&str] = &["pop3-proto", "pop3-maildrop", "pop3-auth", "pop3-metr
 /// Crates nothing may depend on.
 const ROOTS: &[&str] = &["pop3-server", "pop3-admin", "xtask"];
 
+/// The longest a non-test source file may be, in lines.
+const MAX_LINES: usize = 500;
+
 /// Runs every check and reports all failures at once.
 pub(crate) fn check(root: &Path) -> Result<()> {
     let metadata = metadata(root)?;
@@ -69,6 +77,11 @@ pub(crate) fn check(root: &Path) -> Result<()> {
     check_packages(&metadata, &mut failures)?;
     check_proto_dependencies(&metadata, &mut failures)?;
     check_forbidden_macros(root, &mut failures)?;
+    check_file_lengths(&read_sources(root, &source_dirs(root)?)?, &mut failures);
+    check_path_attributes(
+        &read_sources(root, &[root.join("crates"), root.join("xtask")])?,
+        &mut failures,
+    );
     if failures.is_empty() {
         Ok(())
     } else {
@@ -303,30 +316,130 @@ fn rust_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Source files, as paths relative to the workspace root with their text.
+type Sources = Vec<(PathBuf, String)>;
 
-    #[test]
-    fn tidy() {
-        check(&crate::project_root()).unwrap();
+/// Every `.rs` file below `dirs` (absolute), read, with its path relative to `root`.
+fn read_sources(root: &Path, dirs: &[PathBuf]) -> Result<Sources> {
+    let mut sources = Vec::new();
+    for dir in dirs {
+        for file in rust_files(dir)? {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let relative = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
+            sources.push((relative, text));
+        }
     }
+    Ok(sources)
+}
 
-    #[test]
-    fn manifest_rules_catch_violations() {
-        let mut failures = Vec::new();
-        check_manifest(
-            "bad",
-            "[package]\nname = \"bad\"\n[dependencies]\nmemchr = \"2\"\n",
-            &mut failures,
-        );
-        assert_eq!(failures.len(), 2, "{failures:?}");
-        let mut failures = Vec::new();
-        check_manifest(
-            "good",
-            "[dependencies]\nmemchr.workspace = true\n[lints]\nworkspace = true\n",
-            &mut failures,
-        );
-        assert!(failures.is_empty(), "{failures:?}");
+/// The source directories of the size rule: `crates/*/src` and `xtask/src`.
+fn source_dirs(root: &Path) -> Result<Vec<PathBuf>> {
+    let crates = root.join("crates");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&crates)
+        .with_context(|| format!("cannot list {}", crates.display()))?
+        .filter_map(|entry| Some(entry.ok()?.path().join("src")))
+        .filter(|src| src.is_dir())
+        .collect();
+    dirs.push(root.join("xtask/src"));
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Files over [`MAX_LINES`] lines (counted like `wc -l`), test-only files excepted.
+fn check_file_lengths(sources: &[(PathBuf, String)], failures: &mut Vec<String>) {
+    for (path, text) in sources {
+        let lines = text.lines().count();
+        if lines > MAX_LINES && !is_test_only(path, text) {
+            failures.push(format!(
+                "{} has {lines} lines; split it (at most {MAX_LINES} outside tests)",
+                path.display()
+            ));
+        }
     }
 }
+
+/// Whether a file (path relative to the workspace root) holds tests only. The rule, exactly:
+/// the file is named `tests.rs` (this project's `#[cfg(test)] mod tests;` files), or a
+/// directory on its path is named `tests` (integration tests and their helpers), or its first
+/// line that is neither blank nor a `//` comment is `#![cfg(test)]`. Test helpers compiled
+/// into the library under a feature (such as pop3-server's `fault.rs`) are not test-only.
+fn is_test_only(path: &Path, text: &str) -> bool {
+    let named_tests = path.file_name().is_some_and(|name| name == "tests.rs");
+    let in_tests_dir = path
+        .parent()
+        .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == "tests"));
+    let cfg_test = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with("//"))
+        .is_some_and(|line| line.replace(' ', "") == "#![cfg(test)]");
+    named_tests || in_tests_dir || cfg_test
+}
+
+/// `#[path = "..."]` attributes whose target, resolved from the file's directory, leaves the
+/// crate's directory (`crates/<name>/` or `xtask/`). Paths are relative to the workspace root.
+fn check_path_attributes(sources: &[(PathBuf, String)], failures: &mut Vec<String>) {
+    // Spelled in pieces so that this file does not match itself.
+    let attribute = concat!("#[", "path");
+    for (path, text) in sources {
+        let crate_dir = crate_dir(path);
+        for (number, line) in text.lines().enumerate() {
+            let Some(at) = line.find(attribute) else {
+                continue;
+            };
+            let Some(value) = path_value(&line[at + attribute.len()..]) else {
+                continue;
+            };
+            let target = path.parent().unwrap_or(Path::new("")).join(value);
+            if !normalize(&target).is_some_and(|target| target.starts_with(&crate_dir)) {
+                failures.push(format!(
+                    "{}:{}: #[path = {value:?}] reaches out of {}; depend on the crate or move \
+                     the file instead",
+                    path.display(),
+                    number + 1,
+                    crate_dir.display()
+                ));
+            }
+        }
+    }
+}
+
+/// The string of ` = "value"]` after `#[path`, if it is one.
+fn path_value(rest: &str) -> Option<&str> {
+    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    rest.find('"').map(|end| &rest[..end])
+}
+
+/// The crate directory a workspace-relative path belongs to: `crates/<name>` or its first
+/// component (`xtask`).
+fn crate_dir(path: &Path) -> PathBuf {
+    let mut components = path.components();
+    let first = components.next().map(|c| c.as_os_str());
+    match (first, components.next()) {
+        (Some(first), Some(second)) if first == "crates" => Path::new(first).join(second),
+        (Some(first), _) => PathBuf::from(first),
+        (None, _) => PathBuf::new(),
+    }
+}
+
+/// Resolves `.` and `..` lexically; `None` if it climbs above the start of the path.
+fn normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;

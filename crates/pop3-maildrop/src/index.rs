@@ -9,12 +9,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::error::{Result, io_error};
-use crate::maildir::{Maildir, sync_dir};
+use crate::atomic::{self, SyncDir};
+use crate::error::Result;
+use crate::maildir::Maildir;
 
 /// The index file's name inside the Maildir.
 pub const INDEX_FILE: &str = ".pop3d.index";
@@ -74,8 +75,6 @@ fn parse(text: &[u8]) -> SizeIndex {
 
 /// Writes the index atomically: temp file, fsync, rename over the old one, fsync the dir.
 pub(crate) fn store(maildir: &Maildir, index: &SizeIndex) -> Result<()> {
-    let tmp_name = format!("{INDEX_FILE}.tmp.{}", std::process::id());
-    let tmp_path = maildir.path().join(&tmp_name);
     let mut entries: Vec<(&Vec<u8>, &Sizes)> = index.iter().collect();
     entries.sort_by_key(|(name, _)| *name);
     let mut text = Vec::with_capacity(32 + entries.len() * 64);
@@ -85,35 +84,7 @@ pub(crate) fn store(maildir: &Maildir, index: &SizeIndex) -> Result<()> {
         escape_into(name, &mut text);
         text.extend_from_slice(format!(" {} {}\n", sizes.raw, sizes.wire).as_bytes());
     }
-    let flags =
-        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(
-        &maildir.root,
-        tmp_name.as_str(),
-        flags,
-        Mode::RUSR | Mode::WUSR,
-    )
-    .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
-    let mut file = File::from(fd);
-    let written = file
-        .write_all(&text)
-        .and_then(|()| file.sync_all())
-        .map_err(io_error("write", &tmp_path));
-    let renamed = written.and_then(|()| {
-        rustix::fs::renameat(&maildir.root, tmp_name.as_str(), &maildir.root, INDEX_FILE)
-            .map_err(|e| io_error("rename", &tmp_path)(e.into()))
-    });
-    if let Err(e) = renamed {
-        // The error being returned matters more than a leftover temp file, which the next
-        // store overwrites.
-        let _ = rustix::fs::unlinkat(
-            &maildir.root,
-            tmp_name.as_str(),
-            rustix::fs::AtFlags::empty(),
-        );
-        return Err(e);
-    }
-    sync_dir(&maildir.root, maildir.path())
+    atomic::replace(maildir, INDEX_FILE, &text, SyncDir::Yes)
 }
 
 fn escape_into(name: &[u8], out: &mut Vec<u8>) {

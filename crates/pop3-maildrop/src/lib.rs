@@ -27,6 +27,7 @@
 //! No IMAP keywords, no quota, no directory creation except [`Maildir::create`] for the admin
 //! tool. Synchronous: the server calls it from blocking threads.
 
+mod atomic;
 mod deliver;
 mod error;
 mod index;
@@ -34,6 +35,7 @@ mod listing;
 mod lock;
 mod maildir;
 mod maildrop;
+mod message;
 mod name;
 mod scan;
 mod wire;
@@ -45,6 +47,7 @@ pub use listing::LISTING_FILE;
 pub use lock::{Holder, LOCK_FILE, LockGuard, lock, lock_status, utc_timestamp};
 pub use maildir::Maildir;
 pub use maildrop::{CommitReport, Maildrop, MessageReader, OpenOptions};
+pub use message::Message;
 pub use name::ParsedName;
-pub use scan::{Message, ScanReport};
+pub use scan::ScanReport;
 pub use wire::{SizeCounter, wire_size};

@@ -28,16 +28,17 @@
 //! everything before it.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
-use crate::error::{Result, io_error};
+use crate::atomic::{self, SyncDir};
+use crate::error::Result;
 use crate::maildir::Maildir;
+use crate::message::Message;
 use crate::name::MAX_MESSAGE_SIZE;
-use crate::scan::Message;
 
 /// The listing file's name inside the Maildir.
 pub const LISTING_FILE: &str = ".pop3d.listing";
@@ -106,31 +107,9 @@ pub(crate) fn store(maildir: &Maildir, stamp: &DirStamp, messages: &[Message]) -
     if bytes.len() as u64 > MAX_LISTING_BYTES {
         return Ok(());
     }
-    let tmp_name = format!("{LISTING_FILE}.tmp.{}", std::process::id());
-    let tmp_path = maildir.path().join(&tmp_name);
-    let flags =
-        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mode = Mode::RUSR | Mode::WUSR;
-    let fd = rustix::fs::openat(&maildir.root, tmp_name.as_str(), flags, mode)
-        .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
-    let mut file = File::from(fd);
-    let written = file
-        .write_all(&bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io_error("write", &tmp_path))
-        .and_then(|()| {
-            rustix::fs::renameat(
-                &maildir.root,
-                tmp_name.as_str(),
-                &maildir.root,
-                LISTING_FILE,
-            )
-            .map_err(|e| io_error("rename", &tmp_path)(e.into()))
-        });
-    if written.is_err() {
-        let _ = rustix::fs::unlinkat(&maildir.root, tmp_name.as_str(), AtFlags::empty());
-    }
-    written
+    // The Maildir is not synced after the rename: a crash may bring back the previous listing
+    // (or none), and a loaded listing is used only if its stamp matches `cur/`.
+    atomic::replace(maildir, LISTING_FILE, &bytes, SyncDir::No)
 }
 
 /// Removes a listing (after a scan that could not be stamped), so a stale one is never used.

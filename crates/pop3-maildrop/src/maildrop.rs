@@ -14,8 +14,9 @@ use rustix::io::Errno;
 use crate::error::{Error, Result, io_error};
 use crate::lock::{self, Holder, LockGuard};
 use crate::maildir::{Maildir, sync_dir};
+use crate::message::Message;
 use crate::name::{ParsedName, with_seen_flag};
-use crate::scan::{self, Message, ScanReport, rename_no_replace};
+use crate::scan::{self, ScanReport, rename_no_replace};
 use crate::wire::SizeCounter;
 
 /// How a session opens its maildrop.

@@ -17,82 +17,9 @@ use crate::error::{Result, io_error};
 use crate::index::{self, SizeIndex, Sizes};
 use crate::listing::{self, DirStamp};
 use crate::maildir::Maildir;
+use crate::message::Message;
 use crate::name::{ParsedName, uid_of};
 use crate::wire::count_stream;
-
-/// One message of an open maildrop.
-#[derive(Debug, Clone)]
-pub struct Message {
-    /// The file name in `cur/` when the maildrop was opened.
-    pub(crate) name: Box<[u8]>,
-    /// The length of the name's base (its unique part), which is the UIDL when printable.
-    base_len: usize,
-    /// The UIDL when it is not the base itself (a digest).
-    digest_uid: Option<Box<str>>,
-    /// The stored size, when known without a stat (from `S=` or the index).
-    pub(crate) raw_size: Option<u64>,
-    pub(crate) wire_size: u64,
-}
-
-impl Message {
-    /// The UIDL.
-    pub fn uid(&self) -> &str {
-        match &self.digest_uid {
-            Some(uid) => uid,
-            // A base used as UIDL is printable ASCII (checked when parsed), so valid UTF-8.
-            None => std::str::from_utf8(self.base()).unwrap_or_default(),
-        }
-    }
-
-    /// The size on the wire.
-    pub fn wire_size(&self) -> u64 {
-        self.wire_size
-    }
-
-    /// The file name in `cur/`.
-    pub fn file_name(&self) -> &OsStr {
-        OsStr::from_bytes(&self.name)
-    }
-
-    fn base(&self) -> &[u8] {
-        &self.name[..self.base_len]
-    }
-
-    pub(crate) fn parts(&self) -> MessageParts<'_> {
-        MessageParts {
-            name: &self.name,
-            base_len: self.base_len,
-            digest_uid: self.digest_uid.as_deref(),
-            raw_size: self.raw_size,
-            wire_size: self.wire_size,
-        }
-    }
-
-    pub(crate) fn from_parts(
-        name: Box<[u8]>,
-        base_len: usize,
-        digest_uid: Option<Box<str>>,
-        raw_size: Option<u64>,
-        wire_size: u64,
-    ) -> Message {
-        Message {
-            name,
-            base_len,
-            digest_uid,
-            raw_size,
-            wire_size,
-        }
-    }
-}
-
-/// A [`Message`]'s fields, for the persistent listing.
-pub(crate) struct MessageParts<'a> {
-    pub(crate) name: &'a [u8],
-    pub(crate) base_len: usize,
-    pub(crate) digest_uid: Option<&'a str>,
-    pub(crate) raw_size: Option<u64>,
-    pub(crate) wire_size: u64,
-}
 
 /// What a scan found besides the messages.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -189,13 +116,7 @@ fn scan_cur(
         let digest_uid = (!parsed.base_is_uid()).then(|| parsed.uid().into_boxed_str());
         entries.push((
             time,
-            Message {
-                name: entry.name,
-                base_len,
-                digest_uid,
-                raw_size,
-                wire_size,
-            },
+            Message::from_parts(entry.name, base_len, digest_uid, raw_size, wire_size),
         ));
     }
     let mut messages = delivery_order(entries);
@@ -214,7 +135,8 @@ fn scan_cur(
     // Two files with one base name (a broken maildir): the later one gets the digest of its
     // whole name, so UIDLs stay unique and still deterministic.
     for i in duplicates {
-        messages[i].digest_uid = Some(uid_of(&messages[i].name).into_boxed_str());
+        let uid = uid_of(&messages[i].name).into_boxed_str();
+        messages[i].set_digest_uid(uid);
     }
     let index_error = if index_changed || index.len() != index_size_before {
         index::store(maildir, &index).err()
