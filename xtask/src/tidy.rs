@@ -82,6 +82,7 @@ pub(crate) fn check(root: &Path) -> Result<()> {
         &read_sources(root, &[root.join("crates"), root.join("xtask")])?,
         &mut failures,
     );
+    modules::check_module_cycles(&read_sources(root, &source_dirs(root)?)?, &mut failures);
     if failures.is_empty() {
         Ok(())
     } else {
@@ -440,6 +441,8 @@ fn normalize(path: &Path) -> Option<PathBuf> {
     }
     Some(out)
 }
+
+mod modules;
 
 #[cfg(test)]
 mod tests;

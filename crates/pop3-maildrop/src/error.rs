@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::lock::Holder;
+use crate::holder::Holder;
 
 /// Everything that can go wrong with a maildrop. [`Error::is_temporary`] tells the server
 /// whether to answer `[SYS/TEMP]` (try later) or `[SYS/PERM]` (needs an administrator).

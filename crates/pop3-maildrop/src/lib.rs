@@ -30,6 +30,7 @@
 mod atomic;
 mod deliver;
 mod error;
+mod holder;
 mod index;
 mod listing;
 mod lock;
@@ -42,9 +43,10 @@ mod wire;
 
 pub use deliver::{Delivered, deliver};
 pub use error::{Error, Result};
+pub use holder::{Holder, utc_timestamp};
 pub use index::INDEX_FILE;
 pub use listing::LISTING_FILE;
-pub use lock::{Holder, LOCK_FILE, LockGuard, lock, lock_status, utc_timestamp};
+pub use lock::{LOCK_FILE, LockGuard, lock, lock_status};
 pub use maildir::Maildir;
 pub use maildrop::{CommitReport, Maildrop, MessageReader, OpenOptions};
 pub use message::Message;

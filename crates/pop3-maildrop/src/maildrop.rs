@@ -12,7 +12,8 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result, io_error};
-use crate::lock::{self, Holder, LockGuard};
+use crate::holder::Holder;
+use crate::lock::{self, LockGuard};
 use crate::maildir::{Maildir, sync_dir};
 use crate::message::Message;
 use crate::name::{ParsedName, with_seen_flag};

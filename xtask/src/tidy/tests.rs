@@ -125,3 +125,44 @@ fn path_rule_catches_attributes_leaving_the_crate() {
     );
     assert!(failures[2].contains("out of xtask"), "{}", failures[2]);
 }
+
+#[test]
+fn module_rule_catches_a_cycle_and_spares_one_way_imports() {
+    let one_way = sources(&[
+        (
+            "crates/x/src/lib.rs",
+            "mod a;\nmod b;\nuse crate::a::A;\n".to_owned(),
+        ),
+        ("crates/x/src/a.rs", "use crate::b::B;\n".to_owned()),
+        (
+            "crates/x/src/b/mod.rs",
+            "// crate::a::A in a comment\n".to_owned(),
+        ),
+        (
+            "crates/x/src/b/c.rs",
+            "use crate::b::D;\nuse crate::Reexport;\n".to_owned(),
+        ),
+        ("crates/y/src/a.rs", "use crate::b::B;\n".to_owned()),
+        ("crates/y/tests/it/b.rs", "use crate::a::A;\n".to_owned()),
+    ]);
+    let mut failures = Vec::new();
+    modules::check_module_cycles(&one_way, &mut failures);
+    assert!(failures.is_empty(), "{failures:?}");
+
+    let cycle = sources(&[
+        ("crates/x/src/a.rs", "use crate::b::B;\n".to_owned()),
+        (
+            "crates/x/src/b/c.rs",
+            "fn f() { crate::c::g() }\n".to_owned(),
+        ),
+        ("crates/x/src/c.rs", "use crate::{a::A, d};\n".to_owned()),
+    ]);
+    let mut failures = Vec::new();
+    modules::check_module_cycles(&cycle, &mut failures);
+    assert_eq!(
+        failures,
+        [
+            "crates/x: modules import each other: a -> b -> c -> a; make the dependency point one way"
+        ],
+    );
+}
