@@ -150,8 +150,6 @@ struct Stats {
     top: u64,
     dele: u64,
     bytes: u64,
-    /// Messages marked deleted now (DELE minus RSET), for the registry.
-    marked: u64,
 }
 
 struct Driver {
@@ -207,7 +205,6 @@ impl Driver {
                         tokio::time::timeout(Duration::from_secs(5), self.stream.shutdown()).await;
                     return End::Closed;
                 }
-                Some(_) => return End::Error,
                 None => {}
             }
             if *shutdown.borrow() {
@@ -263,16 +260,12 @@ impl Driver {
             self.shared
                 .metrics
                 .command(record.command, record.ok, elapsed);
-            match (record.command, record.ok) {
-                ("DELE", true) => self.stats.marked += 1,
-                ("RSET", true) => self.stats.marked = 0,
-                _ => {}
-            }
         }
         let state = registry::state_name(self.session.state());
         let command = self.session.current_command();
         let tls = self.session.is_secure();
-        let (bytes, retrieved, marked) = (self.stats.bytes, self.stats.retr, self.stats.marked);
+        let (bytes, retrieved) = (self.stats.bytes, self.stats.retr);
+        let marked = self.session.marked_count() as u64;
         self.entry.update(|info| {
             if info.state != state {
                 info.state = state.to_owned();
@@ -331,20 +324,14 @@ impl Driver {
                 let outcome = self.authenticate(credentials).await;
                 self.session.handle_auth_result(outcome);
             }
-            Request::OpenMaildrop { .. } => {
+            Request::OpenMaildrop => {
                 let result = self.open_maildrop().await;
                 self.session.handle_maildrop_opened(result);
             }
-            Request::Retrieve {
-                index, top_lines, ..
-            } => self.retrieve(index, top_lines).await?,
+            Request::Retrieve { index, top_lines } => self.retrieve(index, top_lines).await?,
             Request::Commit { deleted, retrieved } => {
                 let outcome = self.commit(deleted, retrieved).await;
                 self.session.handle_commit_result(outcome);
-            }
-            other => {
-                warn!(session = self.id, request = ?other, "unknown request");
-                return Err(End::Error);
             }
         }
         Ok(())
@@ -390,7 +377,7 @@ impl Driver {
                 self.entry
                     .update(|info| info.user = Some(canonical.clone()));
                 self.user = Some(user);
-                AuthOutcome::Accepted { user: canonical }
+                AuthOutcome::Accepted
             }
             Ok(Ok(Outcome::Rejected(reason))) => {
                 self.shared.metrics.auth(method, "failure");
