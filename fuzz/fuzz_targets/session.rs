@@ -6,6 +6,7 @@
 //! - STAT equals the count and the sum of the messages not deleted, and LIST lists exactly
 //!   those with their sizes;
 //! - a message marked deleted is never retrieved (no request reaches the driver);
+//! - `marked_count` in TRANSACTION is the number of messages marked deleted;
 //! - nothing is removed unless QUIT is sent in TRANSACTION, and then exactly the messages
 //!   whose DELE was answered `+OK` and not undone by RSET.
 #![no_main]
@@ -79,7 +80,6 @@ impl Driver {
                     step.closed = true;
                     return step;
                 }
-                Some(_) => {}
                 None if self.session.wants_input() && !input.is_empty() => {
                     let n = self.chunk.min(input.len());
                     self.session.handle_input(&input[..n]);
@@ -95,12 +95,12 @@ impl Driver {
             Request::Authenticate(c) => {
                 let ok = matches!(&c.secret, Secret::Password { password, .. } if password == b"pw");
                 self.session.handle_auth_result(if ok {
-                    AuthOutcome::Accepted { user: c.user }
+                    AuthOutcome::Accepted
                 } else {
                     AuthOutcome::Rejected
                 });
             }
-            Request::OpenMaildrop { .. } => self.session.handle_maildrop_opened(Ok(Arc::new(Mem))),
+            Request::OpenMaildrop => self.session.handle_maildrop_opened(Ok(Arc::new(Mem))),
             Request::Retrieve { index, .. } => {
                 step.retrieved.push(index);
                 self.session.handle_retrieve_opened(Ok(()));
@@ -116,7 +116,6 @@ impl Driver {
                 step.committed = Some(deleted);
                 self.session.handle_commit_result(CommitOutcome::Removed);
             }
-            _ => {}
         }
     }
 }
@@ -203,6 +202,9 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(&step.output[body_start..], expected.as_bytes());
             }
             _ => {}
+        }
+        if driver.session.state() == State::Transaction {
+            assert_eq!(driver.session.marked_count(), deleted.len(), "marked_count");
         }
         match &step.committed {
             Some(removed) => {

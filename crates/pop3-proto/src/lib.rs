@@ -17,6 +17,11 @@
 //! - [`Command`]: the parser, usable on its own.
 //! - [`BodyEncoder`]: the streaming LF→CRLF and dot-stuffing encoder for RETR and TOP.
 //!
+//! # Features
+//! - `test-util` (off by default): `test_util::transcript`, the parser of the `.pop3`
+//!   transcripts that run against this crate in memory and against the real server. Only
+//!   tests enable it.
+//!
 //! # Invariants kept here
 //! - **Network input never panics**; a client's mistake is an `-ERR`, never an error value.
 //! - **Replies come out in command order**, even when commands are pipelined behind a request.
@@ -36,6 +41,8 @@ mod line;
 mod reply;
 pub mod sasl;
 mod session;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 
 pub use body::{BodyEncoder, Progress, WireSizeCounter, wire_size};
 pub use command::{Command, MessageNumber, ParseError, parse_message_number};

@@ -131,7 +131,6 @@ impl Driver {
                 return Ok(());
             }
             Some(Event::Close) => return Err(self.close().await),
-            Some(_) => return Err(End::Error),
             None => {}
         }
         if *input.shutdown.borrow() {
@@ -209,13 +208,9 @@ impl Driver {
             self.shared
                 .metrics
                 .command(record.command, record.ok, elapsed);
-            match (record.command, record.ok) {
-                ("DELE", true) => self.stats.marked += 1,
-                ("RSET", true) => self.stats.marked = 0,
-                _ => {}
-            }
         }
         self.stats.bytes = self.client.sent();
+        self.stats.marked = self.session.marked_count() as u64;
         let state = registry::state_name(self.session.state());
         let command = self.session.current_command();
         let tls = self.session.is_secure();
@@ -229,20 +224,14 @@ impl Driver {
                 let outcome = self.authenticate(credentials).await;
                 self.session.handle_auth_result(outcome);
             }
-            Request::OpenMaildrop { .. } => {
+            Request::OpenMaildrop => {
                 let result = self.open_mailbox().await;
                 self.session.handle_maildrop_opened(result);
             }
-            Request::Retrieve {
-                index, top_lines, ..
-            } => self.retrieve(index, top_lines).await?,
+            Request::Retrieve { index, top_lines } => self.retrieve(index, top_lines).await?,
             Request::Commit { deleted, retrieved } => {
                 let outcome = self.commit(deleted, retrieved).await;
                 self.session.handle_commit_result(outcome);
-            }
-            other => {
-                warn!(session = self.id, request = ?other, "unknown request");
-                return Err(End::Error);
             }
         }
         Ok(())
@@ -256,10 +245,9 @@ impl Driver {
         match verdict.await {
             Ok(user) => {
                 let canonical = user.name.to_string();
-                self.entry
-                    .update(|info| info.user = Some(canonical.clone()));
+                self.entry.update(|info| info.user = Some(canonical));
                 self.user = Some(user);
-                AuthOutcome::Accepted { user: canonical }
+                AuthOutcome::Accepted
             }
             Err(outcome) => outcome,
         }

@@ -1,13 +1,15 @@
 //! The AUTHORIZATION state (RFC 1939 §4): USER/PASS, APOP, AUTH, STLS, CAPA and QUIT.
+//!
+//! [`Authorization`] handles its own commands and the driver's answers to its requests; each
+//! handler takes the state by value with the session's [`Common`] part and returns the next
+//! state, so the move to TRANSACTION consumes it.
 
-use super::{
-    AuthOutcome, Credentials, Event, OpenError, Phase, Request, Secret, Session, SharedListing,
-};
+use super::common::Common;
+use super::transaction::Transaction;
+use super::{AuthOutcome, Credentials, Event, OpenError, Phase, Request, Secret, SharedListing};
 use crate::command::Command;
 use crate::reply::{self, ResponseCode};
 use crate::sasl::{Exchange, Mechanism, SaslError, Step};
-
-use super::transaction::Transaction;
 
 /// The reply to every failed authentication, whatever the reason, so that it reveals nothing
 /// about which users exist (RFC 3206 §5 `[AUTH]`).
@@ -48,282 +50,299 @@ impl Authorization {
         *self = Authorization::default();
     }
 
-    /// Enters TRANSACTION with the opened maildrop.
-    fn into_transaction(self, listing: SharedListing) -> Transaction {
-        Transaction::new(listing)
-    }
-}
-
-impl Session {
-    fn auth_state(&mut self) -> Option<&mut Authorization> {
-        match &mut self.phase {
-            Phase::Authorization(auth) => Some(auth),
-            _ => None,
-        }
+    /// Takes the running SASL exchange, if any: then the next line is its response, not a
+    /// command (RFC 5034 §4).
+    pub(super) fn take_exchange(&mut self) -> Option<Exchange> {
+        self.sasl.take()
     }
 
-    pub(super) fn cleartext_allowed(&self) -> bool {
-        self.conn.cleartext_allowed(self.config.cleartext)
-    }
-
-    /// One line in AUTHORIZATION: a SASL response if an exchange is running, else a command.
-    pub(super) fn authorization_line(&mut self, line: &[u8]) {
-        if let Some(mut exchange) = self.auth_state().and_then(|auth| auth.sasl.take()) {
-            let step = exchange.step(line);
-            self.sasl_step(exchange, step);
-            return;
-        }
-        let parsed = Command::parse(line);
-        self.set_current(&parsed);
-        let command = match parsed {
-            Ok(command) => command,
-            Err(error) => return self.bad_command(&error.to_string()),
-        };
+    /// One parsed command.
+    pub(super) fn on_command(self, cx: &mut Common, command: Command) -> Phase {
         match command {
-            Command::User(name) => self.user(name),
-            Command::Pass(password) => self.pass(password),
-            Command::Apop { name, digest } => self.apop(name, digest),
-            Command::AuthList => self.auth_list(),
+            Command::User(name) => self.user(cx, name),
+            Command::Pass(password) => self.pass(cx, password),
+            Command::Apop { name, digest } => self.apop(cx, name, digest),
+            Command::AuthList => self.auth_list(cx),
             Command::Auth {
                 mechanism,
                 initial_response,
-            } => self.auth(mechanism, initial_response),
+            } => self.auth(cx, mechanism, initial_response),
             Command::Capa => {
-                self.command_ok();
-                self.write_capa();
+                cx.command_ok();
+                cx.write_capa(true);
+                Phase::Authorization(self)
             }
-            Command::Stls => self.stls(),
+            Command::Stls => self.stls(cx),
             Command::Quit => {
-                self.record(true);
-                reply::ok(&mut self.out, "signing off");
-                self.close();
+                cx.record(true);
+                reply::ok(&mut cx.out, "signing off");
+                cx.close()
             }
-            Command::Last if !self.config.last_command => self.bad_command("unknown command: LAST"),
-            other => self.wrong_state(other.keyword()),
-        }
-    }
-
-    fn user(&mut self, name: String) {
-        if !self.cleartext_allowed() {
-            return self.refuse(CLEARTEXT_REFUSED);
-        }
-        self.command_ok();
-        if let Some(auth) = self.auth_state() {
-            auth.user = Some(name);
-        }
-        reply::ok(&mut self.out, "");
-    }
-
-    fn pass(&mut self, password: Vec<u8>) {
-        if !self.cleartext_allowed() {
-            return self.refuse(CLEARTEXT_REFUSED);
-        }
-        let Some(user) = self.auth_state().and_then(|auth| auth.user.take()) else {
-            return self.bad_command("PASS without USER");
-        };
-        self.request_auth(Credentials {
-            user,
-            secret: Secret::Password {
-                password,
-                mechanism: None,
-            },
-        });
-    }
-
-    fn apop(&mut self, user: String, digest: String) {
-        let timestamp = match (&self.conn.apop_timestamp, self.config.apop) {
-            (Some(timestamp), true) => timestamp.clone(),
-            _ => return self.bad_command("APOP is not enabled"),
-        };
-        self.request_auth(Credentials {
-            user,
-            secret: Secret::Apop { timestamp, digest },
-        });
-    }
-
-    /// `AUTH` alone lists the mechanisms usable now (the form RFC 1734 clients use).
-    fn auth_list(&mut self) {
-        self.command_ok();
-        reply::ok(&mut self.out, "");
-        for mechanism in self.offered_mechanisms() {
-            self.out.extend_from_slice(mechanism.name().as_bytes());
-            self.out.extend_from_slice(b"\r\n");
-        }
-        self.out.extend_from_slice(b".\r\n");
-    }
-
-    fn auth(&mut self, mechanism: Result<Mechanism, String>, initial: Option<Vec<u8>>) {
-        let mechanism = match mechanism {
-            Ok(m) if self.config.sasl_mechanisms.contains(&m) => m,
-            Ok(m) => return self.bad_command(&format!("unsupported mechanism: {}", m.name())),
-            Err(name) => return self.bad_command(&format!("unsupported mechanism: {name}")),
-        };
-        // PLAIN and LOGIN both carry the password in the clear.
-        if !self.cleartext_allowed() {
-            return self.refuse(CLEARTEXT_REFUSED);
-        }
-        if let Some(auth) = self.auth_state() {
-            auth.user = None;
-        }
-        match Exchange::start(mechanism, initial.as_deref()) {
-            Ok((exchange, step)) => self.sasl_step(exchange, Ok(step)),
-            Err(error) => self.sasl_failed(error),
-        }
-    }
-
-    fn sasl_step(&mut self, exchange: Exchange, step: Result<Step, SaslError>) {
-        match step {
-            Ok(Step::Challenge(challenge)) => {
-                self.out.extend_from_slice(b"+ ");
-                self.out.extend_from_slice(challenge.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
-                if let Some(auth) = self.auth_state() {
-                    auth.sasl = Some(exchange);
-                }
+            Command::Last if !cx.config.last_command => {
+                self.bad_command(cx, "unknown command: LAST")
             }
-            Ok(Step::Done(credentials)) => self.request_auth(Credentials {
-                user: credentials.user,
-                secret: Secret::Password {
-                    password: credentials.password,
-                    mechanism: Some(exchange.mechanism()),
-                },
-            }),
-            Err(error) => self.sasl_failed(error),
+            other => {
+                let text = format!("{} not allowed before login", other.keyword());
+                self.bad_command(cx, &text)
+            }
         }
     }
 
-    fn sasl_failed(&mut self, error: SaslError) {
-        if error == SaslError::Cancelled {
-            // RFC 5034 §4: a cancelled exchange is answered with -ERR but is no protocol error.
-            self.bad_commands = 0;
-            self.record(false);
-            reply::err(&mut self.out, None, &error.to_string());
-        } else {
-            self.bad_command(&error.to_string());
-        }
+    /// A client line answering a challenge of `exchange`.
+    pub(super) fn on_sasl_response(
+        self,
+        cx: &mut Common,
+        mut exchange: Exchange,
+        line: &[u8],
+    ) -> Phase {
+        let step = exchange.step(line);
+        self.sasl_step(cx, exchange, step)
     }
 
-    fn stls(&mut self) {
-        if self.conn.secure {
-            return self.bad_command("already using TLS");
+    /// Answers [`Request::Authenticate`]; ignored unless that is what the state waits for.
+    pub(super) fn on_auth_result(mut self, cx: &mut Common, outcome: AuthOutcome) -> Phase {
+        if !matches!(self.waiting, Some(Waiting::Verifying)) {
+            return Phase::Authorization(self);
         }
-        if !self.config.starttls {
-            return self.bad_command("STLS not available");
-        }
-        self.command_ok();
-        reply::ok(&mut self.out, "Begin TLS negotiation");
-        // RFC 2595 §4: everything the client sent after STLS, and any USER before it, came in
-        // plaintext and must not be acted on after the handshake. Nothing more is executed
-        // until the handshake, and `handle_tls_established` drops the buffered input.
-        if let Some(auth) = self.auth_state() {
-            *auth = Authorization {
-                waiting: Some(Waiting::Tls),
-                ..Authorization::default()
-            };
-        }
-        self.event = Some(Event::StartTls);
-    }
-
-    /// A policy refusal of a cleartext method: `[AUTH]`, counted as an invalid command.
-    fn refuse(&mut self, text: &str) {
-        self.record(false);
-        self.bad_commands += 1;
-        let limit = self.config.limits.bad_commands_before_login;
-        reply::err(&mut self.out, Some(ResponseCode::Auth), text);
-        if self.bad_commands >= limit {
-            self.close();
-        }
-    }
-
-    fn request_auth(&mut self, credentials: Credentials) {
-        if let Some(auth) = self.auth_state() {
-            auth.waiting = Some(Waiting::Verifying);
-        }
-        self.event = Some(Event::Request(Request::Authenticate(credentials)));
-    }
-
-    pub(super) fn on_auth_result(&mut self, outcome: AuthOutcome) {
-        let Some(auth) = self.auth_state() else {
-            return;
-        };
-        if !matches!(auth.waiting, Some(Waiting::Verifying)) {
-            return;
-        }
-        auth.waiting = None;
+        self.waiting = None;
         match outcome {
-            AuthOutcome::Accepted { user } => {
-                auth.waiting = Some(Waiting::Opening);
-                self.event = Some(Event::Request(Request::OpenMaildrop { user }));
+            AuthOutcome::Accepted => {
+                self.waiting = Some(Waiting::Opening);
+                cx.event = Some(Event::Request(Request::OpenMaildrop));
             }
             AuthOutcome::Rejected => {
-                self.record(false);
-                self.failed_auths += 1;
-                reply::err(&mut self.out, Some(ResponseCode::Auth), AUTH_FAILED);
-                if self.failed_auths >= self.config.limits.failed_auths {
-                    self.close();
+                cx.record(false);
+                cx.failed_auths += 1;
+                reply::err(&mut cx.out, Some(ResponseCode::Auth), AUTH_FAILED);
+                if cx.failed_auths >= cx.config.limits.failed_auths {
+                    return cx.close();
                 }
             }
-            AuthOutcome::LoginDelay => self.record_err(
+            AuthOutcome::LoginDelay => cx.record_err(
                 Some(ResponseCode::LoginDelay),
                 "login delay in effect, try again later",
             ),
-            AuthOutcome::Unavailable => self.record_err(
+            AuthOutcome::Unavailable => cx.record_err(
                 Some(ResponseCode::SysTemp),
                 "authentication temporarily unavailable",
             ),
         }
+        Phase::Authorization(self)
     }
 
-    pub(super) fn on_maildrop_opened(&mut self, result: Result<SharedListing, OpenError>) {
-        let Some(auth) = self.auth_state() else {
-            return;
-        };
-        if !matches!(auth.waiting, Some(Waiting::Opening)) {
-            return;
+    /// Answers [`Request::OpenMaildrop`]: on success the state becomes TRANSACTION.
+    pub(super) fn on_maildrop_opened(
+        mut self,
+        cx: &mut Common,
+        result: Result<SharedListing, OpenError>,
+    ) -> Phase {
+        if !matches!(self.waiting, Some(Waiting::Opening)) {
+            return Phase::Authorization(self);
         }
-        auth.waiting = None;
-        let listing = match result {
-            Ok(listing) => listing,
+        self.waiting = None;
+        match result {
+            Ok(listing) => self.into_transaction(cx, listing),
             Err(error) => {
-                let (code, text) = match error {
-                    OpenError::InUse {
-                        holder: Some(holder),
-                    } => (
-                        ResponseCode::InUse,
-                        format!("maildrop is locked by another session ({holder})"),
-                    ),
-                    OpenError::InUse { holder: None } => (
-                        ResponseCode::InUse,
-                        "maildrop is locked by another session".to_owned(),
-                    ),
-                    OpenError::Permanent => (
-                        ResponseCode::SysPerm,
-                        "maildrop cannot be opened, contact your administrator".to_owned(),
-                    ),
-                    OpenError::Temporary => (
-                        ResponseCode::SysTemp,
-                        "maildrop temporarily unavailable".to_owned(),
-                    ),
-                };
-                self.record_err(Some(code), &text);
-                return;
+                let (code, text) = open_error_reply(error);
+                cx.record_err(Some(code), &text);
+                Phase::Authorization(self)
+            }
+        }
+    }
+
+    /// Enters TRANSACTION with the opened maildrop. **Only reached through a successful
+    /// authentication and a successful open**, in that order.
+    fn into_transaction(self, cx: &mut Common, listing: SharedListing) -> Phase {
+        let transaction = Transaction::new(listing);
+        cx.command_ok();
+        reply::ok(&mut cx.out, &transaction.summary("maildrop has"));
+        Phase::Transaction(transaction)
+    }
+
+    fn bad_command(self, cx: &mut Common, text: &str) -> Phase {
+        let limit = cx.config.limits.bad_commands_before_login;
+        cx.bad_command(text, limit, Phase::Authorization(self))
+    }
+
+    fn user(mut self, cx: &mut Common, name: String) -> Phase {
+        if !cx.cleartext_allowed() {
+            return self.refuse(cx, CLEARTEXT_REFUSED);
+        }
+        cx.command_ok();
+        self.user = Some(name);
+        reply::ok(&mut cx.out, "");
+        Phase::Authorization(self)
+    }
+
+    fn pass(mut self, cx: &mut Common, password: Vec<u8>) -> Phase {
+        if !cx.cleartext_allowed() {
+            return self.refuse(cx, CLEARTEXT_REFUSED);
+        }
+        let Some(user) = self.user.take() else {
+            return self.bad_command(cx, "PASS without USER");
+        };
+        self.request_auth(
+            cx,
+            Credentials {
+                user,
+                secret: Secret::Password {
+                    password,
+                    mechanism: None,
+                },
+            },
+        )
+    }
+
+    fn apop(self, cx: &mut Common, user: String, digest: String) -> Phase {
+        let timestamp = match (&cx.conn.apop_timestamp, cx.config.apop) {
+            (Some(timestamp), true) => timestamp.clone(),
+            _ => return self.bad_command(cx, "APOP is not enabled"),
+        };
+        self.request_auth(
+            cx,
+            Credentials {
+                user,
+                secret: Secret::Apop { timestamp, digest },
+            },
+        )
+    }
+
+    /// `AUTH` alone lists the mechanisms usable now (the form RFC 1734 clients use).
+    fn auth_list(self, cx: &mut Common) -> Phase {
+        cx.command_ok();
+        reply::ok(&mut cx.out, "");
+        for mechanism in cx.offered_mechanisms() {
+            cx.out.extend_from_slice(mechanism.name().as_bytes());
+            cx.out.extend_from_slice(b"\r\n");
+        }
+        cx.out.extend_from_slice(b".\r\n");
+        Phase::Authorization(self)
+    }
+
+    fn auth(
+        mut self,
+        cx: &mut Common,
+        mechanism: Result<Mechanism, String>,
+        initial: Option<Vec<u8>>,
+    ) -> Phase {
+        let mechanism = match mechanism {
+            Ok(m) if cx.config.sasl_mechanisms.contains(&m) => m,
+            Ok(m) => {
+                let text = format!("unsupported mechanism: {}", m.name());
+                return self.bad_command(cx, &text);
+            }
+            Err(name) => {
+                return self.bad_command(cx, &format!("unsupported mechanism: {name}"));
             }
         };
-        let Phase::Authorization(auth) = std::mem::replace(&mut self.phase, Phase::Closed) else {
-            return;
-        };
-        let transaction = auth.into_transaction(listing);
-        self.command_ok();
-        reply::ok(&mut self.out, &transaction.summary("maildrop has"));
-        self.phase = Phase::Transaction(transaction);
+        // PLAIN and LOGIN both carry the password in the clear.
+        if !cx.cleartext_allowed() {
+            return self.refuse(cx, CLEARTEXT_REFUSED);
+        }
+        self.user = None;
+        match Exchange::start(mechanism, initial.as_deref()) {
+            Ok((exchange, step)) => self.sasl_step(cx, exchange, Ok(step)),
+            Err(error) => self.sasl_failed(cx, error),
+        }
     }
 
-    /// The mechanisms AUTH accepts now: none while cleartext is not allowed.
-    pub(super) fn offered_mechanisms(&self) -> Vec<Mechanism> {
-        if self.cleartext_allowed() {
-            self.config.sasl_mechanisms.clone()
-        } else {
-            Vec::new()
+    fn sasl_step(
+        mut self,
+        cx: &mut Common,
+        exchange: Exchange,
+        step: Result<Step, SaslError>,
+    ) -> Phase {
+        match step {
+            Ok(Step::Challenge(challenge)) => {
+                cx.out.extend_from_slice(b"+ ");
+                cx.out.extend_from_slice(challenge.as_bytes());
+                cx.out.extend_from_slice(b"\r\n");
+                self.sasl = Some(exchange);
+                Phase::Authorization(self)
+            }
+            Ok(Step::Done(credentials)) => self.request_auth(
+                cx,
+                Credentials {
+                    user: credentials.user,
+                    secret: Secret::Password {
+                        password: credentials.password,
+                        mechanism: Some(exchange.mechanism()),
+                    },
+                },
+            ),
+            Err(error) => self.sasl_failed(cx, error),
         }
+    }
+
+    fn sasl_failed(self, cx: &mut Common, error: SaslError) -> Phase {
+        if error == SaslError::Cancelled {
+            // RFC 5034 §4: a cancelled exchange is answered with -ERR but is no protocol error.
+            cx.bad_commands = 0;
+            cx.record_err(None, &error.to_string());
+            Phase::Authorization(self)
+        } else {
+            self.bad_command(cx, &error.to_string())
+        }
+    }
+
+    fn stls(self, cx: &mut Common) -> Phase {
+        if cx.conn.secure {
+            return self.bad_command(cx, "already using TLS");
+        }
+        if !cx.config.starttls {
+            return self.bad_command(cx, "STLS not available");
+        }
+        cx.command_ok();
+        reply::ok(&mut cx.out, "Begin TLS negotiation");
+        cx.event = Some(Event::StartTls);
+        // RFC 2595 §4: everything the client sent after STLS, and any USER before it, came in
+        // plaintext and must not be acted on after the handshake. Nothing more is executed
+        // until the handshake, and `handle_tls_established` drops the buffered input.
+        Phase::Authorization(Authorization {
+            waiting: Some(Waiting::Tls),
+            ..Authorization::default()
+        })
+    }
+
+    /// A policy refusal of a cleartext method: `[AUTH]`, counted as an invalid command.
+    fn refuse(self, cx: &mut Common, text: &str) -> Phase {
+        cx.record(false);
+        cx.bad_commands += 1;
+        reply::err(&mut cx.out, Some(ResponseCode::Auth), text);
+        if cx.bad_commands >= cx.config.limits.bad_commands_before_login {
+            cx.close()
+        } else {
+            Phase::Authorization(self)
+        }
+    }
+
+    fn request_auth(mut self, cx: &mut Common, credentials: Credentials) -> Phase {
+        self.waiting = Some(Waiting::Verifying);
+        cx.event = Some(Event::Request(Request::Authenticate(credentials)));
+        Phase::Authorization(self)
+    }
+}
+
+/// The reply to a maildrop that could not be opened.
+fn open_error_reply(error: OpenError) -> (ResponseCode, String) {
+    match error {
+        OpenError::InUse {
+            holder: Some(holder),
+        } => (
+            ResponseCode::InUse,
+            format!("maildrop is locked by another session ({holder})"),
+        ),
+        OpenError::InUse { holder: None } => (
+            ResponseCode::InUse,
+            "maildrop is locked by another session".to_owned(),
+        ),
+        OpenError::Permanent => (
+            ResponseCode::SysPerm,
+            "maildrop cannot be opened, contact your administrator".to_owned(),
+        ),
+        OpenError::Temporary => (
+            ResponseCode::SysTemp,
+            "maildrop temporarily unavailable".to_owned(),
+        ),
     }
 }

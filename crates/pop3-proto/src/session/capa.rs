@@ -3,13 +3,13 @@
 
 use std::fmt::Write as _;
 
-use super::{Phase, Session};
+use super::common::Common;
 use crate::config::Expire;
 
-impl Session {
-    /// Writes the CAPA reply for the current state and connection.
-    pub(super) fn write_capa(&mut self) {
-        let before_login = matches!(self.phase, Phase::Authorization(_));
+impl Common {
+    /// Writes the CAPA reply for the connection, before or after login (the caller is the
+    /// state, which knows which it is).
+    pub(super) fn write_capa(&mut self, before_login: bool) {
         let mut capa = String::from("+OK Capability list follows\r\n");
         capa.push_str("TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
         if before_login {

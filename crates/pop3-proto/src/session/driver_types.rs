@@ -8,8 +8,10 @@ use std::sync::Arc;
 use crate::sasl::Mechanism;
 
 /// Something the driver must act on. Polled with [`super::Session::poll_event`].
+///
+/// Not `#[non_exhaustive]`: the driver lives in this workspace and matches every event, so a
+/// new one is a compile error there rather than a runtime surprise.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Event {
     /// Work for the driver; the session executes nothing more until it is answered.
     Request(Request),
@@ -21,26 +23,25 @@ pub enum Event {
 }
 
 /// A request the driver completes with the matching `handle_*` call.
+///
+/// Not `#[non_exhaustive]`, for the same reason as [`Event`]: a new request must fail to
+/// compile in every driver until it is handled.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Request {
     /// Verify these credentials; answer with [`super::Session::handle_auth_result`].
     Authenticate(Credentials),
-    /// Lock and scan the maildrop of this (canonical) user; answer with
-    /// [`super::Session::handle_maildrop_opened`]. Only ever asked after a successful
-    /// authentication, so the lock is never taken for an unauthenticated client.
-    OpenMaildrop {
-        /// The user name the authentication returned.
-        user: String,
-    },
+    /// Lock and scan the maildrop of the user the driver just accepted; answer with
+    /// [`super::Session::handle_maildrop_opened`]. Only ever asked right after
+    /// [`AuthOutcome::Accepted`], so the lock is never taken for an unauthenticated client, and
+    /// the driver, which verified the credentials, already knows whose maildrop it is.
+    OpenMaildrop,
     /// Open message `index` (0-based, into the [`Listing`]) for RETR or TOP; answer with
     /// [`super::Session::handle_retrieve_opened`], then feed the raw message with
     /// [`super::Session::handle_body`] and end with [`super::Session::handle_body_end`].
     Retrieve {
-        /// The message's index in the listing.
+        /// The message's index in the listing (whose [`Listing::wire_size`] is the size the
+        /// file must still have; the session also counts the octets it sends).
         index: usize,
-        /// Its wire size as listed; a file that no longer has it must not be sent.
-        wire_size: u64,
         /// `Some(n)` for TOP: only the header and `n` body lines are sent, so the driver may
         /// stop reading once [`super::Session::handle_body`] reports completion.
         top_lines: Option<u64>,
@@ -119,11 +120,9 @@ impl fmt::Debug for Credentials {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthOutcome {
-    /// The credentials are right; `user` is the canonical name to open the maildrop of.
-    Accepted {
-        /// The normalised user name.
-        user: String,
-    },
+    /// The credentials are right; the session answers with [`Request::OpenMaildrop`] for the
+    /// user the driver accepted.
+    Accepted,
     /// Wrong password, unknown or disabled user, or a method this user may not use. The reply
     /// is the same in every case, so it reveals nothing: `-ERR [AUTH] Authentication failed`.
     Rejected,

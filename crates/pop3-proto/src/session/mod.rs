@@ -30,28 +30,37 @@
 //!
 //! # States
 //! AUTHORIZATION ([`authorization::Authorization`]), TRANSACTION
-//! ([`transaction::Transaction`]) and UPDATE are separate types; a transition consumes the old
-//! state.
+//! ([`transaction::Transaction`]) and UPDATE ([`update::Update`]) are separate types, each
+//! handling its own commands and driver answers. A handler takes the state by value with
+//! [`common::Common`], the part every state shares, and returns the next state, so a
+//! transition consumes the old one. The [`Session`] holds the two side by side, parses each
+//! line once and hands it to the current state.
 
 mod authorization;
+mod bitset;
 mod capa;
+mod common;
 mod driver_types;
 mod transaction;
+mod update;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
+pub use common::CommandRecord;
 pub use driver_types::{
     Abort, AuthOutcome, CommitOutcome, Credentials, Event, Listing, OpenError, Request,
     RetrieveError, Secret, SharedListing,
 };
 
 use crate::body::Progress;
+use crate::command::Command;
 use crate::config::{Config, Connection};
 use crate::line::{InvalidLine, Line, LineReader};
 use crate::reply::{self, ResponseCode};
 use authorization::Authorization;
+use common::Common;
 use transaction::Transaction;
+use update::Update;
 
 /// Output buffers larger than this are given back to the allocator once drained, so an idle
 /// session holds no large buffer.
@@ -59,47 +68,21 @@ const RETAINED_BUFFER: usize = 8 * 1024;
 
 /// A POP3 session. See the module documentation for the call order.
 pub struct Session {
-    config: Arc<Config>,
-    conn: Connection,
+    /// What every state shares; the state handlers borrow it as their context.
+    common: Common,
+    /// The current RFC 1939 state, which handles the commands.
     phase: Phase,
+    /// Client bytes not yet executed. Beside, not in, `common`: a line borrows it while the
+    /// state handles the line.
     reader: LineReader,
-    out: Vec<u8>,
-    /// How much of `out` the driver has sent.
-    sent: usize,
-    event: Option<Event>,
-    /// Consecutive invalid commands (parse errors, unknown or wrong-state commands, bad lines).
-    bad_commands: u32,
-    /// Failed authentications on this connection.
-    failed_auths: u32,
-    /// The command being handled, for [`CommandRecord`]s.
-    current: &'static str,
-    /// Answered commands the driver has not polled yet (bounded).
-    records: VecDeque<CommandRecord>,
 }
-
-/// A command the session has answered, for the driver's metrics and logs. `command` is one of
-/// the 16 keywords, `UNKNOWN` (not a POP3 command) or `INVALID` (a malformed line), so the set
-/// of values is bounded whatever clients send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CommandRecord {
-    /// The keyword.
-    pub command: &'static str,
-    /// Whether the final status line was `+OK`.
-    pub ok: bool,
-}
-
-/// How many unpolled records are kept; older ones are dropped.
-const MAX_RECORDS: usize = 256;
 
 /// The RFC 1939 states.
 enum Phase {
     Authorization(Authorization),
     Transaction(Transaction),
     /// QUIT was given in TRANSACTION; the commit is with the driver.
-    Update {
-        /// Messages left after the commit, for the QUIT reply.
-        remaining: usize,
-    },
+    Update(Update),
     /// The session has asked to be closed; nothing more happens.
     Closed,
 }
@@ -121,25 +104,17 @@ impl Session {
     /// Starts a session and writes the greeting (with the APOP timestamp when APOP is enabled
     /// and the driver supplied one).
     pub fn new(config: Arc<Config>, conn: Connection) -> Session {
-        let mut session = Session {
-            config,
-            conn,
+        let mut common = Common::new(config, conn);
+        let greeting = match (&common.conn.apop_timestamp, common.config.apop) {
+            (Some(timestamp), true) => format!("{} {timestamp}", common.config.greeting),
+            _ => common.config.greeting.clone(),
+        };
+        reply::ok(&mut common.out, &greeting);
+        Session {
+            common,
             phase: Phase::Authorization(Authorization::default()),
             reader: LineReader::default(),
-            out: Vec::new(),
-            sent: 0,
-            event: None,
-            bad_commands: 0,
-            failed_auths: 0,
-            current: "INVALID",
-            records: VecDeque::new(),
-        };
-        let greeting = match (&session.conn.apop_timestamp, session.config.apop) {
-            (Some(timestamp), true) => format!("{} {timestamp}", session.config.greeting),
-            _ => session.config.greeting.clone(),
-        };
-        reply::ok(&mut session.out, &greeting);
-        session
+        }
     }
 
     /// The current protocol state.
@@ -147,20 +122,31 @@ impl Session {
         match self.phase {
             Phase::Authorization(_) => State::Authorization,
             Phase::Transaction(_) => State::Transaction,
-            Phase::Update { .. } => State::Update,
+            Phase::Update(_) => State::Update,
             Phase::Closed => State::Closed,
         }
     }
 
     /// Whether the connection is TLS now.
     pub fn is_secure(&self) -> bool {
-        self.conn.secure
+        self.common.conn.secure
+    }
+
+    /// How many messages are marked deleted: in TRANSACTION those DELE marked and no RSET
+    /// unmarked since, in UPDATE those being committed, otherwise none. For the driver's
+    /// registry and metrics.
+    pub fn marked_count(&self) -> usize {
+        match &self.phase {
+            Phase::Transaction(tx) => tx.marked_count(),
+            Phase::Update(update) => update.marked_count(),
+            Phase::Authorization(_) | Phase::Closed => 0,
+        }
     }
 
     /// Feeds bytes read from the client. Complete lines are executed at once, up to the first
     /// one that needs the driver.
     pub fn handle_input(&mut self, bytes: &[u8]) {
-        if matches!(self.phase, Phase::Closed) || self.awaiting_tls() {
+        if matches!(self.phase, Phase::Closed) || self.phase.awaiting_tls() {
             // Plaintext that arrives between STLS and the handshake is never used.
             return;
         }
@@ -172,23 +158,25 @@ impl Session {
     /// output waits to be sent, and after the session asked to close; that is what bounds the
     /// memory a client can make the session hold.
     pub fn wants_input(&self) -> bool {
-        !self.is_blocked() && self.pending_output() < self.config.limits.output_high_water
+        !self.is_blocked()
+            && self.common.pending_output() < self.common.config.limits.output_high_water
     }
 
     /// The output waiting to be sent (may be empty).
     pub fn poll_transmit(&self) -> &[u8] {
-        &self.out[self.sent..]
+        &self.common.out[self.common.sent..]
     }
 
     /// Marks `n` octets of [`Session::poll_transmit`] as sent, and continues any work that was
     /// waiting for the output to drain.
     pub fn advance_transmit(&mut self, n: usize) {
-        self.sent = (self.sent + n).min(self.out.len());
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
-            if self.out.capacity() > RETAINED_BUFFER {
-                self.out.shrink_to(RETAINED_BUFFER);
+        let out = &mut self.common;
+        out.sent = (out.sent + n).min(out.out.len());
+        if out.sent == out.out.len() {
+            out.out.clear();
+            out.sent = 0;
+            if out.out.capacity() > RETAINED_BUFFER {
+                out.out.shrink_to(RETAINED_BUFFER);
             }
         }
         self.process();
@@ -197,28 +185,34 @@ impl Session {
     /// The next answered command, oldest first. Drain it after each call that feeds the
     /// session; at most 256 are kept.
     pub fn poll_command_record(&mut self) -> Option<CommandRecord> {
-        self.records.pop_front()
+        self.common.poll_record()
     }
 
     /// The keyword of the command being executed now (waiting for the driver), if any.
     pub fn current_command(&self) -> Option<&'static str> {
-        self.is_blocked().then_some(self.current)
+        self.is_blocked().then_some(self.common.current())
     }
 
     /// The next event for the driver, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.event.take()
+        self.common.event.take()
     }
 
     /// Answers [`Request::Authenticate`].
     pub fn handle_auth_result(&mut self, outcome: AuthOutcome) {
-        self.on_auth_result(outcome);
+        self.step(|phase, cx| match phase {
+            Phase::Authorization(auth) => auth.on_auth_result(cx, outcome),
+            other => other,
+        });
         self.process();
     }
 
     /// Answers [`Request::OpenMaildrop`]. On success the session enters TRANSACTION.
     pub fn handle_maildrop_opened(&mut self, result: Result<SharedListing, OpenError>) {
-        self.on_maildrop_opened(result);
+        self.step(|phase, cx| match phase {
+            Phase::Authorization(auth) => auth.on_maildrop_opened(cx, result),
+            other => other,
+        });
         self.process();
     }
 
@@ -227,7 +221,7 @@ impl Session {
     /// Every byte buffered before the handshake is dropped here: plaintext pipelined behind
     /// STLS is never executed (RFC 2595 §4, CVE-2011-0411).
     pub fn handle_tls_established(&mut self) {
-        self.conn.secure = true;
+        self.common.conn.secure = true;
         self.reader.discard_all();
         if let Phase::Authorization(auth) = &mut self.phase {
             auth.tls_established();
@@ -237,7 +231,9 @@ impl Session {
 
     /// Answers [`Request::Retrieve`]: `Ok` sends the `+OK` line and starts the body.
     pub fn handle_retrieve_opened(&mut self, result: Result<(), RetrieveError>) {
-        self.on_retrieve_opened(result);
+        if let Phase::Transaction(tx) = &mut self.phase {
+            tx.on_retrieve_opened(&mut self.common, result);
+        }
         self.process();
     }
 
@@ -245,12 +241,24 @@ impl Session {
     /// needed (TOP reached its count, or the message turned out longer than listed and the
     /// session is closing); then call [`Session::handle_body_end`] (or stop, if closing).
     pub fn handle_body(&mut self, chunk: &[u8]) -> Progress {
-        self.on_body(chunk)
+        let mut progress = Progress::Complete;
+        self.step(|phase, cx| match phase {
+            Phase::Transaction(tx) => {
+                let (next, made) = tx.on_body(cx, chunk);
+                progress = made;
+                next
+            }
+            other => other,
+        });
+        progress
     }
 
     /// The message ended (or TOP completed): writes the terminator and continues.
     pub fn handle_body_end(&mut self) {
-        self.on_body_end();
+        self.step(|phase, cx| match phase {
+            Phase::Transaction(tx) => tx.on_body_end(cx),
+            other => other,
+        });
         self.process();
     }
 
@@ -258,27 +266,16 @@ impl Session {
     /// within the reply, so the session closes without a terminator, and the client sees a
     /// broken transfer rather than a wrong message.
     pub fn handle_body_failed(&mut self) {
-        self.record(false);
-        self.close();
+        self.common.record(false);
+        self.phase = self.common.close();
     }
 
     /// Answers [`Request::Commit`] and closes.
     pub fn handle_commit_result(&mut self, outcome: CommitOutcome) {
-        if let Phase::Update { remaining } = self.phase {
-            self.record(outcome == CommitOutcome::Removed);
-            match outcome {
-                CommitOutcome::Removed => {
-                    let left = transaction::messages(remaining);
-                    reply::ok(&mut self.out, &format!("signing off ({left} left)"));
-                }
-                CommitOutcome::Partial { .. } => reply::err(
-                    &mut self.out,
-                    Some(ResponseCode::SysTemp),
-                    "some deleted messages not removed",
-                ),
-            }
-            self.close();
-        }
+        self.step(|phase, cx| match phase {
+            Phase::Update(update) => update.on_commit_result(cx, outcome),
+            other => other,
+        });
     }
 
     /// Ends the session early. In AUTHORIZATION or TRANSACTION it sends a final `-ERR` and
@@ -286,146 +283,109 @@ impl Session {
     /// call is ignored). In the middle of a message body the session closes without a reply.
     pub fn handle_abort(&mut self, reason: Abort) {
         match &self.phase {
-            Phase::Update { .. } | Phase::Closed => return,
+            Phase::Update(_) | Phase::Closed => return,
             Phase::Transaction(tx) if tx.is_streaming() => {}
-            _ => {
+            Phase::Authorization(_) | Phase::Transaction(_) => {
                 let text = match reason {
                     Abort::Shutdown => "server shutting down",
                     Abort::Kicked => "disconnected by administrator",
                 };
-                reply::err(&mut self.out, Some(ResponseCode::SysTemp), text);
+                reply::err(&mut self.common.out, Some(ResponseCode::SysTemp), text);
             }
         }
-        self.close();
+        self.phase = self.common.close();
     }
 
     /// Executes buffered lines and continues listings until the session must wait.
     fn process(&mut self) {
-        let mut reader = std::mem::take(&mut self.reader);
-        while !self.is_blocked() && self.pending_output() < self.config.limits.output_high_water {
+        let high_water = self.common.config.limits.output_high_water;
+        while !self.is_blocked() && self.common.pending_output() < high_water {
             if let Phase::Transaction(tx) = &mut self.phase
                 && tx.is_listing()
             {
-                tx.continue_listing(&mut self.out, self.config.limits.output_high_water);
+                tx.continue_listing(&mut self.common.out, high_water);
                 continue;
             }
-            match reader.next_line(self.config.limits.max_line_octets) {
+            let invalid = match self
+                .reader
+                .next_line(self.common.config.limits.max_line_octets)
+            {
                 None => break,
-                Some(Line::Complete(line)) => self.handle_line(line),
-                Some(Line::Invalid(InvalidLine::Nul)) => {
-                    self.current = "INVALID";
-                    self.bad_command("NUL byte in command line");
+                Some(Line::Complete(line)) => {
+                    let phase = self.phase.take();
+                    self.phase = phase.on_line(&mut self.common, line);
+                    continue;
                 }
-                Some(Line::Invalid(InvalidLine::BareCr)) => {
-                    self.current = "INVALID";
-                    self.bad_command("bare CR in command line");
-                }
-                Some(Line::TooLong) => {
-                    self.current = "INVALID";
-                    self.bad_command("line too long");
-                }
-            }
+                Some(Line::Invalid(InvalidLine::Nul)) => "NUL byte in command line",
+                Some(Line::Invalid(InvalidLine::BareCr)) => "bare CR in command line",
+                Some(Line::TooLong) => "line too long",
+            };
+            self.common.set_invalid();
+            self.step(|phase, cx| phase.on_invalid(cx, invalid));
         }
-        self.reader = reader;
+    }
+
+    /// Hands the current state and the shared part to `f`, which returns the next state.
+    fn step(&mut self, f: impl FnOnce(Phase, &mut Common) -> Phase) {
+        let phase = self.phase.take();
+        self.phase = f(phase, &mut self.common);
     }
 
     /// Whether the session is waiting for the driver (or closed) and must not execute input.
     fn is_blocked(&self) -> bool {
-        self.event.is_some()
-            || match &self.phase {
-                Phase::Authorization(auth) => auth.is_waiting(),
-                Phase::Transaction(tx) => tx.is_waiting(),
-                Phase::Update { .. } | Phase::Closed => true,
-            }
+        self.common.event.is_some() || self.phase.is_waiting()
+    }
+}
+
+impl Phase {
+    /// Moves the state out, leaving `Closed` until the handler returns the next one.
+    fn take(&mut self) -> Phase {
+        std::mem::replace(self, Phase::Closed)
+    }
+
+    fn is_waiting(&self) -> bool {
+        match self {
+            Phase::Authorization(auth) => auth.is_waiting(),
+            Phase::Transaction(tx) => tx.is_waiting(),
+            Phase::Update(_) | Phase::Closed => true,
+        }
     }
 
     fn awaiting_tls(&self) -> bool {
-        matches!(&self.phase, Phase::Authorization(auth) if auth.awaiting_tls())
+        matches!(self, Phase::Authorization(auth) if auth.awaiting_tls())
     }
 
-    fn pending_output(&self) -> usize {
-        self.out.len() - self.sent
-    }
-
-    fn handle_line(&mut self, line: &[u8]) {
-        match &self.phase {
-            Phase::Authorization(_) => self.authorization_line(line),
-            Phase::Transaction(_) => self.transaction_line(line),
-            Phase::Update { .. } | Phase::Closed => {}
+    /// One complete client line: a SASL response while an exchange runs, else a command,
+    /// parsed here and only here and handed to the state. Lines are only executed while the
+    /// session is not blocked, so UPDATE and CLOSED never see one.
+    fn on_line(self, cx: &mut Common, line: &[u8]) -> Phase {
+        let phase = match self {
+            Phase::Authorization(mut auth) => match auth.take_exchange() {
+                Some(exchange) => return auth.on_sasl_response(cx, exchange, line),
+                None => Phase::Authorization(auth),
+            },
+            other => other,
+        };
+        let parsed = Command::parse(line);
+        cx.set_current(&parsed);
+        match (phase, parsed) {
+            (phase, Err(error)) => phase.on_invalid(cx, &error.to_string()),
+            (Phase::Authorization(auth), Ok(command)) => auth.on_command(cx, command),
+            (Phase::Transaction(tx), Ok(command)) => tx.on_command(cx, command),
+            (phase @ (Phase::Update(_) | Phase::Closed), Ok(_)) => phase,
         }
     }
 
-    /// A command that succeeded resets the count of consecutive invalid ones.
-    fn command_ok(&mut self) {
-        self.bad_commands = 0;
-        self.record(true);
-    }
-
-    /// Records the current command's outcome.
-    fn record(&mut self, ok: bool) {
-        if self.records.len() == MAX_RECORDS {
-            self.records.pop_front();
-        }
-        self.records.push_back(CommandRecord {
-            command: self.current,
-            ok,
-        });
-    }
-
-    /// Answers the current command with `-ERR` and records the failure.
-    fn record_err(&mut self, code: Option<ResponseCode>, text: &str) {
-        self.record(false);
-        reply::err(&mut self.out, code, text);
-    }
-
-    /// Notes which command a parsed line is (or why none), for its record.
-    fn set_current(
-        &mut self,
-        parsed: &Result<crate::command::Command, crate::command::ParseError>,
-    ) {
-        self.current = match parsed {
-            Ok(command) => command.keyword(),
-            Err(
-                crate::command::ParseError::MissingArgument(k)
-                | crate::command::ParseError::TooManyArguments(k),
-            ) => k,
-            Err(
-                crate::command::ParseError::UnknownCommand(_) | crate::command::ParseError::Empty,
-            ) => "UNKNOWN",
-            Err(_) => "INVALID",
+    /// A line that is not a command: answered and counted towards the state's limit of
+    /// invalid commands.
+    fn on_invalid(self, cx: &mut Common, text: &str) -> Phase {
+        let limits = &cx.config.limits;
+        let limit = match self {
+            Phase::Authorization(_) => limits.bad_commands_before_login,
+            Phase::Transaction(_) | Phase::Update(_) | Phase::Closed => {
+                limits.bad_commands_after_login
+            }
         };
-    }
-
-    /// Answers an invalid command; the one that reaches the limit is answered and closes.
-    fn bad_command(&mut self, text: &str) {
-        self.record(false);
-        self.bad_commands += 1;
-        let limit = match self.phase {
-            Phase::Authorization(_) => self.config.limits.bad_commands_before_login,
-            _ => self.config.limits.bad_commands_after_login,
-        };
-        if self.bad_commands >= limit {
-            reply::err(
-                &mut self.out,
-                None,
-                &format!("{text}; too many invalid commands, closing connection"),
-            );
-            self.close();
-        } else {
-            reply::err(&mut self.out, None, text);
-        }
-    }
-
-    fn wrong_state(&mut self, keyword: &str) {
-        let state = match self.phase {
-            Phase::Authorization(_) => "before login",
-            _ => "after login",
-        };
-        self.bad_command(&format!("{keyword} not allowed {state}"));
-    }
-
-    fn close(&mut self) {
-        self.phase = Phase::Closed;
-        self.event = Some(Event::Close);
+        cx.bad_command(text, limit, self)
     }
 }

@@ -1,11 +1,17 @@
 //! The TRANSACTION state (RFC 1939 §5) and the move to UPDATE (§6).
 //!
+//! [`Transaction`] handles its own commands and the driver's answers about messages, with the
+//! session's [`Common`] part as context; QUIT consumes it and returns the UPDATE state.
+//!
 //! Message numbers never change during a session. A message marked deleted cannot be
 //! retrieved, listed or deleted again, and STAT and LIST leave it out; RSET unmarks all.
 
 use std::fmt::Write as _;
 
-use super::{Event, Phase, Request, RetrieveError, Session, SharedListing};
+use super::bitset::BitSet;
+use super::common::Common;
+use super::update::Update;
+use super::{Event, Phase, Request, RetrieveError, SharedListing};
 use crate::body::{BodyEncoder, Progress};
 use crate::command::{Command, MessageNumber};
 use crate::reply::{self, ResponseCode};
@@ -73,6 +79,11 @@ impl Transaction {
         )
     }
 
+    /// Messages marked deleted now: DELE minus RSET.
+    pub(super) fn marked_count(&self) -> usize {
+        self.deleted_count
+    }
+
     pub(super) fn is_waiting(&self) -> bool {
         matches!(
             self.busy,
@@ -126,102 +137,75 @@ impl Transaction {
             Ok(index)
         }
     }
-
-    /// Enters UPDATE: the deletions and retrievals for the commit, and how many remain.
-    fn into_update(self) -> (Request, usize) {
-        let remaining = self.listing.len() - self.deleted_count;
-        let request = Request::Commit {
-            deleted: self.deleted.members(),
-            retrieved: self.retrieved.members(),
-        };
-        (request, remaining)
-    }
 }
 
-impl Session {
-    fn tx_state(&mut self) -> Option<&mut Transaction> {
-        match &mut self.phase {
-            Phase::Transaction(tx) => Some(tx),
-            _ => None,
-        }
-    }
-
-    pub(super) fn transaction_line(&mut self, line: &[u8]) {
-        let parsed = Command::parse(line);
-        self.set_current(&parsed);
-        let command = match parsed {
-            Ok(command) => command,
-            Err(error) => return self.bad_command(&error.to_string()),
-        };
-        let Phase::Transaction(tx) = &mut self.phase else {
-            return;
-        };
-        let out = &mut self.out;
+impl Transaction {
+    /// One parsed command.
+    pub(super) fn on_command(mut self, cx: &mut Common, command: Command) -> Phase {
+        let out = &mut cx.out;
         let outcome: Result<(), String> = match command {
             Command::Stat => {
                 reply::ok(
                     out,
                     &format!(
                         "{} {}",
-                        tx.listing.len() - tx.deleted_count,
-                        tx.total_octets - tx.deleted_octets
+                        self.listing.len() - self.deleted_count,
+                        self.total_octets - self.deleted_octets
                     ),
                 );
                 Ok(())
             }
             Command::List(None) => {
-                reply::ok(out, &tx.summary(""));
-                tx.busy = Some(Busy::Listing {
+                reply::ok(out, &self.summary(""));
+                self.busy = Some(Busy::Listing {
                     kind: ListKind::Sizes,
                     next: 0,
                 });
                 Ok(())
             }
-            Command::List(Some(n)) => tx.lookup(n).map(|index| {
-                reply::ok(out, &format!("{n} {}", tx.listing.wire_size(index)));
+            Command::List(Some(n)) => self.lookup(n).map(|index| {
+                reply::ok(out, &format!("{n} {}", self.listing.wire_size(index)));
             }),
             Command::Uidl(None) => {
                 reply::ok(out, "unique-id listing follows");
-                tx.busy = Some(Busy::Listing {
+                self.busy = Some(Busy::Listing {
                     kind: ListKind::Uids,
                     next: 0,
                 });
                 Ok(())
             }
-            Command::Uidl(Some(n)) => tx.lookup(n).map(|index| {
-                reply::ok(out, &format!("{n} {}", tx.listing.uid(index)));
+            Command::Uidl(Some(n)) => self.lookup(n).map(|index| {
+                reply::ok(out, &format!("{n} {}", self.listing.uid(index)));
             }),
-            Command::Retr(n) => tx.lookup(n).map(|index| {
-                tx.highest_accessed = tx.highest_accessed.max(n.get());
-                tx.retrieved.insert(index);
-                tx.busy = Some(Busy::Opening {
+            Command::Retr(n) => self.lookup(n).map(|index| {
+                self.highest_accessed = self.highest_accessed.max(n.get());
+                self.retrieved.insert(index);
+                self.busy = Some(Busy::Opening {
                     number: n.get(),
                     index,
                     top: None,
                 });
-                self.event = Some(Event::Request(Request::Retrieve {
+                cx.event = Some(Event::Request(Request::Retrieve {
                     index,
-                    wire_size: tx.listing.wire_size(index),
                     top_lines: None,
                 }));
             }),
-            Command::Top(n, lines) => tx.lookup(n).map(|index| {
-                tx.busy = Some(Busy::Opening {
+            Command::Top(n, lines) => self.lookup(n).map(|index| {
+                self.busy = Some(Busy::Opening {
                     number: n.get(),
                     index,
                     top: Some(lines),
                 });
-                self.event = Some(Event::Request(Request::Retrieve {
+                cx.event = Some(Event::Request(Request::Retrieve {
                     index,
-                    wire_size: tx.listing.wire_size(index),
                     top_lines: Some(lines),
                 }));
             }),
-            Command::Dele(n) => tx.lookup(n).map(|index| {
-                tx.deleted.insert(index);
-                tx.deleted_count += 1;
-                tx.deleted_octets += tx.listing.wire_size(index);
-                tx.highest_accessed = tx.highest_accessed.max(n.get());
+            Command::Dele(n) => self.lookup(n).map(|index| {
+                self.deleted.insert(index);
+                self.deleted_count += 1;
+                self.deleted_octets += self.listing.wire_size(index);
+                self.highest_accessed = self.highest_accessed.max(n.get());
                 reply::ok(out, &format!("message {n} deleted"));
             }),
             Command::Noop => {
@@ -229,53 +213,54 @@ impl Session {
                 Ok(())
             }
             Command::Rset => {
-                tx.deleted.clear();
-                tx.deleted_count = 0;
-                tx.deleted_octets = 0;
-                tx.highest_accessed = 0;
-                reply::ok(out, &tx.summary("maildrop has"));
+                self.deleted.clear();
+                self.deleted_count = 0;
+                self.deleted_octets = 0;
+                self.highest_accessed = 0;
+                reply::ok(out, &self.summary("maildrop has"));
                 Ok(())
             }
-            Command::Last if self.config.last_command => {
-                reply::ok(out, &tx.highest_accessed.to_string());
+            Command::Last if cx.config.last_command => {
+                reply::ok(out, &self.highest_accessed.to_string());
                 Ok(())
             }
-            Command::Last => return self.bad_command("unknown command: LAST"),
+            Command::Last => return self.bad_command(cx, "unknown command: LAST"),
             Command::Capa => {
-                self.command_ok();
-                return self.write_capa();
+                cx.command_ok();
+                cx.write_capa(false);
+                return Phase::Transaction(self);
             }
-            Command::Quit => return self.quit(),
-            other => return self.wrong_state(other.keyword()),
+            Command::Quit => return self.into_update(cx),
+            other => {
+                let text = format!("{} not allowed after login", other.keyword());
+                return self.bad_command(cx, &text);
+            }
         };
         match outcome {
             // RETR and TOP are answered when the driver has opened the message.
-            Ok(()) if matches!(self.event, Some(Event::Request(_))) => self.bad_commands = 0,
-            Ok(()) => self.command_ok(),
+            Ok(()) if matches!(cx.event, Some(Event::Request(_))) => cx.bad_commands = 0,
+            Ok(()) => cx.command_ok(),
             // A well-formed command on a missing or deleted message: an answer, not a
             // protocol error, so it does not count towards the invalid-command limit.
-            Err(text) => self.record_err(None, &text),
+            Err(text) => cx.record_err(None, &text),
         }
+        Phase::Transaction(self)
     }
 
-    fn quit(&mut self) {
-        let Phase::Transaction(tx) = std::mem::replace(&mut self.phase, Phase::Closed) else {
+    /// Answers [`Request::Retrieve`]: `Ok` sends the `+OK` line and starts streaming the body.
+    /// Ignored unless a message is being opened.
+    pub(super) fn on_retrieve_opened(
+        &mut self,
+        cx: &mut Common,
+        result: Result<(), RetrieveError>,
+    ) {
+        let Some(Busy::Opening { number, index, top }) = self.busy else {
             return;
         };
-        let (request, remaining) = tx.into_update();
-        self.phase = Phase::Update { remaining };
-        self.event = Some(Event::Request(request));
-    }
-
-    pub(super) fn on_retrieve_opened(&mut self, result: Result<(), RetrieveError>) {
-        let Some(tx) = self.tx_state() else { return };
-        let Some(Busy::Opening { number, index, top }) = tx.busy else {
-            return;
-        };
-        tx.busy = None;
+        self.busy = None;
         match result {
             Ok(()) => {
-                let size = tx.listing.wire_size(index);
+                let size = self.listing.wire_size(index);
                 let (encoder, expected, text) = match top {
                     Some(lines) => (
                         BodyEncoder::top(lines),
@@ -284,60 +269,80 @@ impl Session {
                     ),
                     None => (BodyEncoder::whole(), Some(size), format!("{size} octets")),
                 };
-                tx.busy = Some(Busy::Streaming { encoder, expected });
-                reply::ok(&mut self.out, &text);
+                self.busy = Some(Busy::Streaming { encoder, expected });
+                reply::ok(&mut cx.out, &text);
             }
             Err(error) => {
-                let (code, text) = match error {
-                    RetrieveError::Vanished => (None, format!("message {number} no longer exists")),
-                    RetrieveError::SizeChanged => (
-                        Some(ResponseCode::SysTemp),
-                        format!("message {number} changed on disk, try again later"),
-                    ),
-                    RetrieveError::Io => (
-                        Some(ResponseCode::SysTemp),
-                        format!("cannot read message {number}"),
-                    ),
-                    RetrieveError::Permanent => (
-                        Some(ResponseCode::SysPerm),
-                        format!("cannot read message {number}"),
-                    ),
-                };
-                self.record_err(code, &text);
+                let (code, text) = retrieve_error_reply(error, number);
+                cx.record_err(code, &text);
             }
         }
     }
 
-    pub(super) fn on_body(&mut self, chunk: &[u8]) -> Progress {
-        let Phase::Transaction(tx) = &mut self.phase else {
-            return Progress::Complete;
+    /// The next chunk of the body being streamed. **A RETR longer than its listed size is cut
+    /// and the session closes**, so no message differing from its LIST size is sent whole.
+    pub(super) fn on_body(mut self, cx: &mut Common, chunk: &[u8]) -> (Phase, Progress) {
+        let Some(Busy::Streaming { encoder, expected }) = &mut self.busy else {
+            return (Phase::Transaction(self), Progress::Complete);
         };
-        let Some(Busy::Streaming { encoder, expected }) = &mut tx.busy else {
-            return Progress::Complete;
-        };
-        let progress = encoder.encode(chunk, &mut self.out);
+        let progress = encoder.encode(chunk, &mut cx.out);
         if expected.is_some_and(|size| encoder.wire_octets() > size) {
-            // Longer than listed: never send a message that differs from its LIST size.
-            self.record(false);
-            self.close();
-            return Progress::Complete;
+            cx.record(false);
+            return (cx.close(), Progress::Complete);
         }
-        progress
+        (Phase::Transaction(self), progress)
     }
 
-    pub(super) fn on_body_end(&mut self) {
-        let Some(tx) = self.tx_state() else { return };
-        let Some(Busy::Streaming { encoder, expected }) = tx.busy.take() else {
-            return;
+    /// The body ended: the terminator, unless a RETR came out shorter than listed, which
+    /// closes without one rather than send it short.
+    pub(super) fn on_body_end(mut self, cx: &mut Common) -> Phase {
+        let Some(Busy::Streaming { encoder, expected }) = self.busy.take() else {
+            return Phase::Transaction(self);
         };
         if expected.is_some_and(|size| encoder.wire_octets() != size) {
-            // Shorter than listed: close without the terminator rather than send it short.
-            self.record(false);
-            self.close();
-            return;
+            cx.record(false);
+            return cx.close();
         }
-        encoder.finish(&mut self.out);
-        self.command_ok();
+        encoder.finish(&mut cx.out);
+        cx.command_ok();
+        Phase::Transaction(self)
+    }
+
+    fn bad_command(self, cx: &mut Common, text: &str) -> Phase {
+        let limit = cx.config.limits.bad_commands_after_login;
+        cx.bad_command(text, limit, Phase::Transaction(self))
+    }
+
+    /// QUIT: enters UPDATE, handing the driver the deletions to commit. **This is the only
+    /// way to [`Request::Commit`]**; every other end of a TRANSACTION drops it uncommitted.
+    fn into_update(self, cx: &mut Common) -> Phase {
+        let remaining = self.listing.len() - self.deleted_count;
+        let deleted = self.deleted.members();
+        let update = Update::new(remaining, deleted.len());
+        cx.event = Some(Event::Request(Request::Commit {
+            deleted,
+            retrieved: self.retrieved.members(),
+        }));
+        Phase::Update(update)
+    }
+}
+
+/// The reply to a message that could not be opened.
+fn retrieve_error_reply(error: RetrieveError, number: u32) -> (Option<ResponseCode>, String) {
+    match error {
+        RetrieveError::Vanished => (None, format!("message {number} no longer exists")),
+        RetrieveError::SizeChanged => (
+            Some(ResponseCode::SysTemp),
+            format!("message {number} changed on disk, try again later"),
+        ),
+        RetrieveError::Io => (
+            Some(ResponseCode::SysTemp),
+            format!("cannot read message {number}"),
+        ),
+        RetrieveError::Permanent => (
+            Some(ResponseCode::SysPerm),
+            format!("cannot read message {number}"),
+        ),
     }
 }
 
@@ -356,45 +361,4 @@ fn writeln_crlf(out: &mut Vec<u8>, number: usize, value: impl std::fmt::Display)
     write!(line, "{number} {value}\r\n").ok()?;
     out.extend_from_slice(line.as_bytes());
     Some(())
-}
-
-/// A fixed-size set of message indices.
-struct BitSet {
-    words: Vec<u64>,
-}
-
-impl BitSet {
-    fn new(len: usize) -> BitSet {
-        BitSet {
-            words: vec![0; len.div_ceil(64)],
-        }
-    }
-
-    fn contains(&self, index: usize) -> bool {
-        self.words
-            .get(index / 64)
-            .is_some_and(|word| word & (1 << (index % 64)) != 0)
-    }
-
-    fn insert(&mut self, index: usize) {
-        if let Some(word) = self.words.get_mut(index / 64) {
-            *word |= 1 << (index % 64);
-        }
-    }
-
-    fn clear(&mut self) {
-        self.words.iter_mut().for_each(|word| *word = 0);
-    }
-
-    fn members(&self) -> Vec<usize> {
-        let mut members = Vec::new();
-        for (w, &word) in self.words.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                members.push(w * 64 + bits.trailing_zeros() as usize);
-                bits &= bits - 1;
-            }
-        }
-        members
-    }
 }

@@ -73,8 +73,13 @@ pub struct Harness {
     pub records: Vec<pop3_proto::CommandRecord>,
     /// Client bytes not yet fed.
     pending_input: VecDeque<u8>,
+    /// The user the last accepted authentication was for, whose maildrop the session asks
+    /// to open next (`Request::OpenMaildrop` names no one: the driver knows).
+    accepted_user: Option<String>,
     /// The user whose maildrop is open.
     open_user: Option<String>,
+    /// The wire sizes of the open maildrop's listing, which a retrieved file must still have.
+    listed: Vec<u64>,
 }
 
 impl Harness {
@@ -87,7 +92,9 @@ impl Harness {
             closed: false,
             records: Vec::new(),
             pending_input: VecDeque::new(),
+            accepted_user: None,
             open_user: None,
+            listed: Vec::new(),
         };
         harness.drive();
         harness
@@ -136,7 +143,6 @@ impl Harness {
                         self.closed = true;
                         self.release();
                     }
-                    other => panic!("unknown event {other:?}"),
                 }
                 continue;
             }
@@ -173,16 +179,23 @@ impl Harness {
     fn complete(&mut self, request: Request) {
         match request {
             Request::Authenticate(credentials) => {
-                let outcome = self.verify(&credentials.user.to_lowercase(), &credentials.secret);
+                let user = credentials.user.to_lowercase();
+                let outcome = self.verify(&user, &credentials.secret);
+                self.accepted_user = (outcome == AuthOutcome::Accepted).then_some(user);
                 self.session.handle_auth_result(outcome);
             }
-            Request::OpenMaildrop { user } => {
+            Request::OpenMaildrop => {
+                let user = self
+                    .accepted_user
+                    .take()
+                    .expect("OpenMaildrop only after an accepted authentication");
                 let result = match self.store.get_mut(&user) {
                     Some(u) if u.locked => Err(OpenError::InUse { holder: None }),
                     Some(u) => {
                         u.locked = true;
+                        self.listed = u.messages.iter().map(|m| wire_size(m)).collect();
                         let listing = MemListing {
-                            sizes: u.messages.iter().map(|m| wire_size(m)).collect(),
+                            sizes: self.listed.clone(),
                             uids: (0..u.messages.len()).map(|i| format!("uid-{i}")).collect(),
                         };
                         self.open_user = Some(user);
@@ -192,11 +205,7 @@ impl Harness {
                 };
                 self.session.handle_maildrop_opened(result);
             }
-            Request::Retrieve {
-                index,
-                wire_size: listed,
-                ..
-            } => self.retrieve(index, listed),
+            Request::Retrieve { index, .. } => self.retrieve(index, self.listed[index]),
             Request::Commit { deleted, .. } => {
                 assert_eq!(self.session.state(), State::Update);
                 let user = self
@@ -209,7 +218,6 @@ impl Harness {
                 }
                 self.session.handle_commit_result(CommitOutcome::Removed);
             }
-            other => panic!("unknown request {other:?}"),
         }
     }
 
@@ -226,9 +234,7 @@ impl Harness {
             other => panic!("unknown secret {:?}", other.method()),
         };
         if ok {
-            AuthOutcome::Accepted {
-                user: user.to_owned(),
-            }
+            AuthOutcome::Accepted
         } else {
             AuthOutcome::Rejected
         }

@@ -10,5 +10,4 @@ mod model;
 mod parser;
 mod properties;
 mod session;
-mod transcript;
 mod transcripts;

@@ -114,6 +114,14 @@ fn live(messages: &[Vec<u8>], n: u64, deleted: &BTreeSet<usize>) -> Option<usize
 }
 
 impl Model {
+    /// Messages marked deleted now, as `Session::marked_count` must report.
+    fn marked(&self) -> usize {
+        match &self.phase {
+            Phase::Transaction { deleted, .. } => deleted.len(),
+            Phase::Authorization { .. } | Phase::Closed => 0,
+        }
+    }
+
     fn step(&mut self, op: &Op) -> Expect {
         match &mut self.phase {
             Phase::Closed => unreachable!("the test stops at Closed"),
@@ -303,6 +311,7 @@ proptest! {
             sent += 1;
             let reply = harness.take_output();
             check(&reply, &expect, &messages)?;
+            prop_assert_eq!(harness.session.marked_count(), model.marked());
             if matches!(model.phase, Phase::Closed) {
                 prop_assert!(harness.closed, "the session stayed open after QUIT");
                 break;

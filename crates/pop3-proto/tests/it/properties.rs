@@ -7,7 +7,7 @@ use pop3_proto::{BodyEncoder, Command, Config, Connection, MAX_STATUS_LINE};
 
 use crate::driver::{Chunking, Harness, Store, User};
 use crate::encoder::stuff;
-use crate::transcript::split_lines;
+use pop3_proto::test_util::transcript::split_lines;
 
 /// What the client may send: real commands, near-misses and junk.
 fn command_line() -> impl Strategy<Value = Vec<u8>> {

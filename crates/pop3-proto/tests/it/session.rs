@@ -59,12 +59,10 @@ fn logged_in(sizes: Vec<u64>) -> Session {
         expect_request(&mut session),
         Request::Authenticate(_)
     ));
-    session.handle_auth_result(AuthOutcome::Accepted {
-        user: "alice".into(),
-    });
+    session.handle_auth_result(AuthOutcome::Accepted);
     assert!(matches!(
         expect_request(&mut session),
-        Request::OpenMaildrop { .. }
+        Request::OpenMaildrop
     ));
     session.handle_maildrop_opened(Ok(Arc::new(Sizes(sizes))));
     assert_eq!(session.state(), State::Transaction);
@@ -116,6 +114,39 @@ fn abort_during_update_lets_the_commit_finish() {
     session.handle_commit_result(CommitOutcome::Removed);
     assert_eq!(drain(&mut session), "+OK signing off (1 message left)\r\n");
     assert!(matches!(session.poll_event(), Some(Event::Close)));
+}
+
+#[test]
+fn marked_count_follows_dele_rset_and_the_commit() {
+    let before_login = Session::new(Arc::new(Config::default()), Connection::default());
+    assert_eq!(before_login.marked_count(), 0);
+    let mut session = logged_in(vec![10, 20, 30]);
+    assert_eq!(session.marked_count(), 0);
+    session.handle_input(b"DELE 1\r\nDELE 3\r\n");
+    drain(&mut session);
+    assert_eq!(session.marked_count(), 2);
+    // A failed DELE marks nothing more.
+    session.handle_input(b"DELE 1\r\nDELE 4\r\n");
+    drain(&mut session);
+    assert_eq!(session.marked_count(), 2);
+    session.handle_input(b"RSET\r\n");
+    assert_eq!(
+        drain(&mut session),
+        "+OK maildrop has 3 messages (60 octets)\r\n"
+    );
+    assert_eq!(session.marked_count(), 0);
+    session.handle_input(b"DELE 2\r\nDELE 3\r\nQUIT\r\n");
+    drain(&mut session);
+    let Request::Commit { deleted, .. } = expect_request(&mut session) else {
+        panic!("expected commit");
+    };
+    // In UPDATE: the messages being committed.
+    assert_eq!(session.state(), State::Update);
+    assert_eq!((deleted.len(), session.marked_count()), (2, 2));
+    session.handle_commit_result(CommitOutcome::Removed);
+    assert_eq!(drain(&mut session), "+OK signing off (1 message left)\r\n");
+    assert_eq!(session.state(), State::Closed);
+    assert_eq!(session.marked_count(), 0);
 }
 
 #[test]
@@ -225,7 +256,7 @@ fn open_errors_map_to_response_codes() {
         drain(&mut session);
         session.handle_input(b"USER a\r\nPASS b\r\n");
         expect_request(&mut session);
-        session.handle_auth_result(AuthOutcome::Accepted { user: "a".into() });
+        session.handle_auth_result(AuthOutcome::Accepted);
         expect_request(&mut session);
         session.handle_maildrop_opened(Err(error));
         let reply = drain(&mut session);

@@ -14,6 +14,4 @@ mod faults;
 mod metrics;
 mod operations;
 mod support;
-#[path = "../../../pop3-proto/tests/it/transcript.rs"]
-mod transcript;
 mod transcripts;
