@@ -2,8 +2,11 @@
 //!
 //! - **`pop3-proto` does no I/O**: no runtime, networking, filesystem or syscall crate in its
 //!   normal dependency tree, and no `std::fs`, `std::net`, clock, process or thread use;
-//! - **the libraries are leaves**: `pop3-proto`, `pop3-maildrop`, `pop3-auth` and
-//!   `pop3-metrics` depend on no crate of this workspace, and nothing depends on the server;
+//! - **the libraries are leaves**: `pop3-proto`, `pop3-maildrop`, `pop3-auth`, `pop3-metrics`
+//!   and `pop3-admin-api` depend on no crate of this workspace; `pop3-config` wires leaves
+//!   only; nothing depends on the server, the admin tool or xtask;
+//! - **`pop3-admin` does not link `prometheus-client`** (nor the server's other crates): its
+//!   normal dependency tree is checked for crates it has no use for;
 //! - every crate opens with a `//!` crate doc, uses the workspace lints, is version 0.0.0 and
 //!   unpublished, and takes its dependency versions from `[workspace.dependencies]`;
 //! - no `todo!`, `dbg!` or `unimplemented!` is left anywhere;
@@ -62,7 +65,23 @@ const IO_PATHS: &[&str] = &[
 ];
 
 /// Library crates that must not depend on any other crate of the workspace.
-const LEAVES: &[&str] = &["pop3-proto", "pop3-maildrop", "pop3-auth", "pop3-metrics"];
+const LEAVES: &[&str] = &[
+    "pop3-proto",
+    "pop3-maildrop",
+    "pop3-auth",
+    "pop3-metrics",
+    "pop3-admin-api",
+];
+
+/// Library crates that may depend on the leaves, and on no other crate of the workspace.
+const WIRING: &[&str] = &["pop3-config"];
+
+/// Crates that must not be in a package's normal dependency tree, and why.
+const FORBIDDEN_IN_TREE: &[(&str, &str, &str)] = &[(
+    "pop3-admin",
+    "prometheus-client",
+    "the admin tool takes the admin socket's types from pop3-admin-api, not pop3-metrics",
+)];
 
 /// Crates nothing may depend on.
 const ROOTS: &[&str] = &["pop3-server", "pop3-admin", "xtask"];
@@ -76,6 +95,7 @@ pub(crate) fn check(root: &Path) -> Result<()> {
     let mut failures = Vec::new();
     check_packages(&metadata, &mut failures)?;
     check_proto_dependencies(&metadata, &mut failures)?;
+    check_forbidden_in_tree(&metadata, FORBIDDEN_IN_TREE, &mut failures)?;
     check_forbidden_macros(root, &mut failures)?;
     check_file_lengths(&read_sources(root, &source_dirs(root)?)?, &mut failures);
     check_path_attributes(
@@ -180,6 +200,12 @@ fn check_packages(metadata: &Value, failures: &mut Vec<String>) -> Result<()> {
             if LEAVES.contains(&name) && names.contains(dep_name) && normal_or_build {
                 failures.push(format!("{name} is a leaf but depends on {dep_name}"));
             }
+            let ours_not_a_leaf = names.contains(dep_name) && !LEAVES.contains(&dep_name);
+            if WIRING.contains(&name) && ours_not_a_leaf && normal_or_build {
+                failures.push(format!(
+                    "{name} may depend on leaves only, but depends on {dep_name}"
+                ));
+            }
             if ROOTS.contains(&dep_name) {
                 failures.push(format!("{name} depends on {dep_name}, which nothing may"));
             }
@@ -217,44 +243,7 @@ fn check_manifest(name: &str, manifest: &str, failures: &mut Vec<String>) {
 
 /// Walks the normal (non-dev) dependency closure of `pop3-proto` and scans its sources.
 fn check_proto_dependencies(metadata: &Value, failures: &mut Vec<String>) -> Result<()> {
-    let nodes: HashMap<&str, &Value> = metadata["resolve"]["nodes"]
-        .as_array()
-        .context("no resolve graph")?
-        .iter()
-        .filter_map(|node| Some((node["id"].as_str()?, node)))
-        .collect();
-    let names: HashMap<&str, &str> = metadata["packages"]
-        .as_array()
-        .context("no packages")?
-        .iter()
-        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
-        .collect();
-    let Some(proto) = names
-        .iter()
-        .find(|(_, name)| **name == "pop3-proto")
-        .map(|(id, _)| *id)
-    else {
-        bail!("pop3-proto is not in the workspace");
-    };
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![proto];
-    while let Some(id) = stack.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        for dep in nodes[id]["deps"].as_array().into_iter().flatten() {
-            let normal = dep["dep_kinds"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|k| k["kind"].is_null());
-            if let (true, Some(dep_id)) = (normal, dep["pkg"].as_str()) {
-                stack.push(dep_id);
-            }
-        }
-    }
-    for id in seen {
-        let name = names.get(id).copied().unwrap_or(id);
+    for name in normal_closure(metadata, "pop3-proto")? {
         if IO_CRATES.contains(&name) || name.starts_with("tokio") {
             failures.push(format!("pop3-proto must do no I/O, but depends on {name}"));
         }
@@ -272,6 +261,68 @@ fn check_proto_dependencies(metadata: &Value, failures: &mut Vec<String>) -> Res
         }
     }
     Ok(())
+}
+
+/// For each `(package, crate, why)`: `crate` is not in the normal dependency tree of `package`.
+fn check_forbidden_in_tree(
+    metadata: &Value,
+    rules: &[(&str, &str, &str)],
+    failures: &mut Vec<String>,
+) -> Result<()> {
+    for (package, forbidden, why) in rules {
+        if normal_closure(metadata, package)?.contains(forbidden) {
+            failures.push(format!(
+                "{package} must not depend on {forbidden} (even through another crate): {why}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The names of the packages in the normal (non-dev, non-build) dependency tree of `root`,
+/// `root` included, from the resolve graph of `cargo metadata`.
+fn normal_closure<'a>(metadata: &'a Value, root: &str) -> Result<BTreeSet<&'a str>> {
+    let nodes: HashMap<&str, &Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .context("no resolve graph")?
+        .iter()
+        .filter_map(|node| Some((node["id"].as_str()?, node)))
+        .collect();
+    let names: HashMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .context("no packages")?
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let Some(start) = names
+        .iter()
+        .find(|(_, name)| **name == root)
+        .map(|(id, _)| *id)
+    else {
+        bail!("{root} is not in the workspace");
+    };
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start];
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let deps = nodes.get(id).and_then(|node| node["deps"].as_array());
+        for dep in deps.into_iter().flatten() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["kind"].is_null());
+            if let (true, Some(dep_id)) = (normal, dep["pkg"].as_str()) {
+                stack.push(dep_id);
+            }
+        }
+    }
+    Ok(seen
+        .into_iter()
+        .map(|id| names.get(id).copied().unwrap_or(id))
+        .collect())
 }
 
 fn check_forbidden_macros(root: &Path, failures: &mut Vec<String>) -> Result<()> {
@@ -357,6 +408,41 @@ fn check_file_lengths(sources: &[(PathBuf, String)], failures: &mut Vec<String>)
                 path.display()
             ));
         }
+    }
+
+    #[test]
+    fn dependency_tree_rules_catch_violations() {
+        // admin -> api (normal), admin -> metrics (dev only), api -> prom (normal).
+        let metadata = serde_json::json!({
+            "packages": [
+                {"id": "admin", "name": "pop3-admin"},
+                {"id": "api", "name": "pop3-admin-api"},
+                {"id": "metrics", "name": "pop3-metrics"},
+                {"id": "prom", "name": "prometheus-client"},
+            ],
+            "resolve": {"nodes": [
+                {"id": "admin", "deps": [
+                    {"pkg": "api", "dep_kinds": [{"kind": null}]},
+                    {"pkg": "metrics", "dep_kinds": [{"kind": "dev"}]},
+                ]},
+                {"id": "api", "deps": []},
+                {"id": "metrics", "deps": [{"pkg": "prom", "dep_kinds": [{"kind": null}]}]},
+                {"id": "prom", "deps": []},
+            ]},
+        });
+        let mut failures = Vec::new();
+        check_forbidden_in_tree(&metadata, FORBIDDEN_IN_TREE, &mut failures).unwrap();
+        assert!(
+            failures.is_empty(),
+            "a dev-dependency is not linked: {failures:?}"
+        );
+        // Make the api crate pull prometheus-client in: caught through the transitive edge.
+        let mut metadata = metadata;
+        metadata["resolve"]["nodes"][1]["deps"] =
+            serde_json::json!([{"pkg": "prom", "dep_kinds": [{"kind": null}]}]);
+        check_forbidden_in_tree(&metadata, FORBIDDEN_IN_TREE, &mut failures).unwrap();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("pop3-admin must not depend on prometheus-client"));
     }
 }
 

@@ -1,5 +1,5 @@
 //! The server's live state, through its admin socket: versioned JSON over HTTP on a Unix
-//! socket, with the types shared in `pop3_metrics::admin_api`.
+//! socket, with the types shared in `pop3_admin_api`.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use pop3_metrics::admin_api::{
+use pop3_admin_api::{
     API_VERSION, KickResponse, LOCKS_PATH, LockInfo, LocksResponse, SESSIONS_PATH, SessionInfo,
     SessionsResponse, kick_path,
 };

@@ -2,7 +2,8 @@
 //!
 //! It reaches users only through `pop3-auth`, mail only through `pop3-maildrop` (delivery and
 //! new Maildirs), and live state only through the server's admin socket (types from
-//! `pop3-metrics`); it never links the server.
+//! `pop3-admin-api`); it never links the server. Its settings are the sections of `pop3d.toml`
+//! it needs, read and validated by `pop3-config`, the crate that owns the file format.
 
 // A binary: `pub` marks what a module offers the others.
 #![allow(unreachable_pub)]
@@ -19,8 +20,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser};
+use pop3_admin_api::{LockInfo, SessionInfo};
 use pop3_auth::User;
-use pop3_metrics::admin_api::{LockInfo, SessionInfo};
 
 use cli::{ApopCommand, Cli, Command, UserCommand};
 use live::AdminClient;
@@ -30,7 +31,7 @@ use users::Users;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Deliver { user }) = &cli.command {
-        return deliver::run(Settings::load(&cli.config), user, std::io::stdin().lock());
+        return deliver::run(settings::load(&cli.config), user, std::io::stdin().lock());
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,7 +58,7 @@ fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "pop3-admin", &mut out);
             Ok(())
         }
-        Command::User(command) => user(&Settings::load(&config)?, command, &mut out),
+        Command::User(command) => user(&settings::load(&config)?, command, &mut out),
         Command::Sessions { json } => {
             let sessions = admin(&config)?.sessions()?;
             if json {
@@ -84,13 +85,13 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("no session {session}")
             }
         }
-        Command::Tui => tui::run(Settings::load(&config)?),
+        Command::Tui => tui::run(settings::load(&config)?),
         Command::Deliver { .. } => unreachable!("handled before"),
     }
 }
 
 fn admin(config: &std::path::Path) -> Result<AdminClient> {
-    Ok(AdminClient::new(&Settings::load(config)?.admin_socket))
+    Ok(AdminClient::new(&settings::load(config)?.admin_socket))
 }
 
 fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Result<()> {

@@ -2,13 +2,11 @@
 //!
 //! - [`Metrics`]: every Prometheus metric family, with bounded labels, and its text encoding;
 //!   live gauges come from a [`LiveCounts`] snapshot taken at scrape time.
-//! - [`admin_api`]: the request and response types of the admin socket, shared by the server
-//!   and `pop3-admin`.
 //!
-//! Non-goals: no HTTP, no sockets (the server serves `/metrics` and the admin socket), and no
-//! state of its own beyond the counters.
+//! Non-goals: no HTTP, no sockets (the server serves `/metrics`), and no state of its own
+//! beyond the counters. The admin socket's types are not here but in `pop3-admin-api`, so that
+//! `pop3-admin` does not link `prometheus-client`.
 
-pub mod admin_api;
 mod metrics;
 
 pub use metrics::{LiveCounts, Metrics};

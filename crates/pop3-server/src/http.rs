@@ -14,10 +14,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pop3_metrics::Metrics;
-use pop3_metrics::admin_api::{
+use pop3_admin_api::{
     API_VERSION, ApiError, KickResponse, LOCKS_PATH, LocksResponse, SESSIONS_PATH, SessionsResponse,
 };
+use pop3_metrics::Metrics;
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::registry::Registry;

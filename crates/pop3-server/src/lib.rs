@@ -2,7 +2,8 @@
 //! binary. The only crate that knows sockets, TLS, the config file and signals.
 //!
 //! # Main types
-//! - [`Config`]: the validated configuration ([`Config::load`]).
+//! - [`Config`]: the validated configuration ([`Config::load`]), re-exported from
+//!   `pop3-config`, which owns the file format and its checks.
 //! - [`Server`]: binds listeners ([`Server::bind`]), then serves until a shutdown future
 //!   completes ([`Server::run`]).
 //! - [`demo`]: the embedded demo setup (`pop3d demo`).

@@ -44,6 +44,9 @@ fn main() -> Result<()> {
             if let Some(files) = &config.tls {
                 pop3_server::Tls::load(files)?;
             }
+            for warning in config.warnings() {
+                eprintln!("{}: warning: {warning}", cli.config.display());
+            }
             eprintln!("{}: ok", cli.config.display());
             Ok(())
         }
@@ -61,6 +64,9 @@ const MAX_BLOCKING_THREADS: usize = 64;
 fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
     let config = Config::load(config_path)?;
     logging::init(config.log_json, &config.log_level);
+    for warning in config.warnings() {
+        warn!(config = %config_path.display(), "{warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // File reads, scans, commits and password checks run on blocking threads, each of

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use pop3_admin_api::{LockInfo, SessionInfo};
 use pop3_metrics::LiveCounts;
-use pop3_metrics::admin_api::{LockInfo, SessionInfo};
 use pop3_proto::State;
 use tokio::sync::Notify;
 

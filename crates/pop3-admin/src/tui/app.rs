@@ -2,7 +2,7 @@
 //! changes, kicks) are returned as [`Effect`]s for the loop to carry out, and their results come
 //! back as events, so all behaviour is testable without a terminal.
 
-use pop3_metrics::admin_api::{LockInfo, SessionInfo};
+use pop3_admin_api::{LockInfo, SessionInfo};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// The three tabs.

@@ -118,8 +118,8 @@ fn snapshot(
     admin: &AdminClient,
 ) -> Result<
     (
-        Vec<pop3_metrics::admin_api::SessionInfo>,
-        Vec<pop3_metrics::admin_api::LockInfo>,
+        Vec<pop3_admin_api::SessionInfo>,
+        Vec<pop3_admin_api::LockInfo>,
     ),
     String,
 > {

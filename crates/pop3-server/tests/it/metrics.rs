@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use pop3_metrics::admin_api::{KickResponse, LocksResponse, SessionsResponse, kick_path};
+use pop3_admin_api::{KickResponse, LocksResponse, SessionsResponse, kick_path};
 
 use crate::support::{Client, PATIENCE, Sections, TestServer, admin_get, admin_post, http, scrape};
 

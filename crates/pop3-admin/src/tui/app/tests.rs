@@ -1,4 +1,4 @@
-use pop3_metrics::admin_api::{LockInfo, SessionInfo};
+use pop3_admin_api::{LockInfo, SessionInfo};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

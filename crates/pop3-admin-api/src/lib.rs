@@ -1,13 +1,20 @@
-//! The admin socket's API: small versioned JSON over HTTP on a Unix socket. These types are
-//! shared by the server (which answers) and `pop3-admin` (which asks), so they cannot drift.
+//! `pop3-admin-api`: the admin socket's API, small versioned JSON over HTTP on a Unix socket.
+//! These types are shared by the server (which answers) and `pop3-admin` (which asks), so they
+//! cannot drift; they live in their own crate so that the admin tool links neither the server
+//! nor the metrics encoder (`prometheus-client`).
 //!
-//! - `GET /v1/sessions` → [`SessionsResponse`]
-//! - `GET /v1/locks` → [`LocksResponse`]
-//! - `POST /v1/sessions/{id}/kick` → [`KickResponse`]; the session gets
+//! # Main types
+//! - `GET /v1/sessions` ([`SESSIONS_PATH`]) → [`SessionsResponse`] of [`SessionInfo`]
+//! - `GET /v1/locks` ([`LOCKS_PATH`]) → [`LocksResponse`] of [`LockInfo`]
+//! - `POST /v1/sessions/{id}/kick` ([`kick_path`]) → [`KickResponse`]; the session gets
 //!   `-ERR [SYS/TEMP] disconnected by administrator`, no UPDATE runs, and its lock is released.
 //!
-//! Errors come back as [`ApiError`] with a 4xx/5xx status. **Nothing here carries a password,
-//! a message or a secret.**
+//! Errors come back as [`ApiError`] with a 4xx/5xx status. Every response carries
+//! [`API_VERSION`]. **Nothing here carries a password, a message or a secret.**
+//!
+//! # Non-goals
+//! No HTTP, no sockets, no I/O: the server's `http.rs` serves these types and `pop3-admin`'s
+//! `live.rs` asks for them. A leaf: it depends on no crate of this workspace.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,71 @@
+//! [`AdminSettings`]: the sections of `pop3d.toml` that `pop3-admin` needs, read with the
+//! server's own section types, defaults and checks.
+
+use std::path::PathBuf;
+
+use pop3_auth::HashParams;
+use serde::Deserialize;
+
+use crate::admin::RawAdmin;
+use crate::auth::RawAuth;
+use crate::data::RawData;
+use crate::error::{ConfigError, Invalid, parse_and_validate};
+use crate::server::RawPrivileges;
+
+/// What the admin tool reads from `pop3d.toml`: where the user database, the mail root and
+/// the admin socket are, the argon2 parameters new passwords are hashed with, and the user new
+/// Maildirs belong to.
+///
+/// **A section the tool reads is read whole, with the same types and checks as
+/// [`crate::Config`]**, so an unknown key or a bad value there is an error for both. Sections
+/// it does not read (listeners, TLS, limits, metrics, …) are the server's business and are not
+/// looked at: the delivery agent keeps delivering whatever `pop3d check-config` would say
+/// about them, and a file with only `[data]` is enough for the tool.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// The user database file.
+    pub user_db: PathBuf,
+    /// Where the Maildirs of new users go; absolute.
+    pub mail_root: PathBuf,
+    /// The admin socket's path (`admin.socket`, or [`crate::DEFAULT_ADMIN_SOCKET`]), whether
+    /// or not the server has it enabled.
+    pub admin_socket: PathBuf,
+    /// argon2id parameters for new password hashes.
+    pub argon2: HashParams,
+    /// The user and group the server runs as; new Maildirs are given to them.
+    pub owner: Option<(String, String)>,
+}
+
+impl AdminSettings {
+    /// Parses and validates the admin tool's sections of config text; `file` names it in
+    /// errors, which name the key and the line like [`crate::Config::parse`]'s.
+    pub fn parse(text: &str, file: &str) -> Result<AdminSettings, ConfigError> {
+        parse_and_validate(text, file, RawAdminSections::validate)
+    }
+}
+
+/// The sections the admin tool reads; others are ignored (hence no `deny_unknown_fields` at
+/// this level, while each section keeps its own).
+#[derive(Debug, Deserialize)]
+struct RawAdminSections {
+    data: RawData,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    admin: RawAdmin,
+    privileges: Option<RawPrivileges>,
+}
+
+impl RawAdminSections {
+    fn validate(self) -> Result<AdminSettings, Invalid> {
+        let data = self.data.validate()?;
+        let argon2 = self.auth.argon2()?;
+        Ok(AdminSettings {
+            user_db: data.user_db,
+            mail_root: data.mail_root,
+            admin_socket: self.admin.socket,
+            argon2,
+            owner: self.privileges.map(RawPrivileges::into_pair),
+        })
+    }
+}

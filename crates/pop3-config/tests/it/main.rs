@@ -1,0 +1,108 @@
+//! The integration tests of `pop3-config`: the server's view and the admin tool's view of the
+//! same text. (`pop3d check-config` is tested on the binary in `pop3-server`'s `operations.rs`.)
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use pop3_config::{AdminSettings, Config, DEFAULT_ADMIN_SOCKET};
+
+const BASE: &str = "[[listener]]\naddress = \"127.0.0.1:110\"\ntls = \"none\"\n\n[data]\n\
+                    user_db = \"/tmp/u.db\"\nmail_root = \"/var/mail\"\n";
+
+/// Parses `text` as the server and as the admin tool: each error, or `Ok`.
+fn check(text: &str) -> (Result<Config, String>, Result<AdminSettings, String>) {
+    (
+        Config::parse(text, "t.toml").map_err(|e| e.to_string()),
+        AdminSettings::parse(text, "t.toml").map_err(|e| e.to_string()),
+    )
+}
+
+#[test]
+fn the_example_config_reads_the_same_for_both() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/pop3d.example.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let (config, settings) = check(&text);
+    let (config, settings) = (config.unwrap(), settings.unwrap());
+    assert_eq!(config.user_db, settings.user_db);
+    assert_eq!(config.mail_root, settings.mail_root);
+    assert_eq!(config.argon2, settings.argon2);
+    assert_eq!(config.admin_socket.as_ref(), Some(&settings.admin_socket));
+    assert_eq!(config.run_as, settings.owner);
+    assert_eq!(config.timeouts.idle, Duration::from_secs(600));
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+}
+
+#[test]
+fn the_admin_tool_reads_only_its_sections() {
+    // Only [data]: enough for the tool; the server needs a listener.
+    let only_data = "[data]\nuser_db = \"/tmp/u.db\"\nmail_root = \"/var/mail\"\n";
+    let (config, settings) = check(only_data);
+    assert!(config.unwrap_err().contains("listener"));
+    let settings = settings.unwrap();
+    assert_eq!(settings.admin_socket, Path::new(DEFAULT_ADMIN_SOCKET));
+    assert_eq!(settings.owner, None);
+    // A section the tool does not read is not looked at.
+    let (config, settings) = check(&format!("{BASE}\n[metrics]\naddress = \"nowhere\"\n"));
+    assert!(config.unwrap_err().contains("metrics.address"));
+    assert!(settings.is_ok());
+    // A disabled admin socket is still where the tool looks (it reports it unreachable).
+    let text = format!("{BASE}\n[admin]\nenabled = false\nsocket = \"/tmp/a.sock\"\n");
+    let (config, settings) = check(&text);
+    assert_eq!(config.unwrap().admin_socket, None);
+    assert_eq!(settings.unwrap().admin_socket, Path::new("/tmp/a.sock"));
+}
+
+#[test]
+fn sections_both_read_fail_the_same_way_naming_key_and_line() {
+    for (text, key, line) in [
+        (BASE.replace("/var/mail", "mail"), "data.mail_root", Some(7)),
+        (
+            format!("{BASE}\n[auth]\nargon2_t = 0\n"),
+            "auth.argon2_*",
+            None,
+        ),
+        (format!("{BASE}\n[auth]\nargon2 = 1\n"), "argon2", Some(10)),
+        (
+            format!("{BASE}\n[admin]\nsockett = \"/a\"\n"),
+            "sockett",
+            Some(10),
+        ),
+        (
+            format!("{BASE}\n[privileges]\nuser = \"u\"\n"),
+            "group",
+            Some(9),
+        ),
+    ] {
+        let (config, settings) = check(&text);
+        let (config, settings) = (config.unwrap_err(), settings.unwrap_err());
+        assert_eq!(config, settings, "{text}");
+        assert!(
+            config.starts_with("t.toml: ") && config.contains(key),
+            "{config}"
+        );
+        if let Some(line) = line {
+            assert!(config.contains(&format!("line {line}:")), "{config}");
+        }
+    }
+}
+
+#[test]
+fn idle_timeouts_below_rfc_1939_are_accepted_with_a_warning() {
+    let with_idle = |secs: u64| format!("{BASE}\n[timeouts]\nidle_secs = {secs}\n");
+    let config = Config::parse(&with_idle(1), "t.toml").unwrap();
+    assert_eq!(config.timeouts.idle, Duration::from_secs(1));
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("timeouts.idle_secs") && warnings[0].contains("RFC 1939"),
+        "{warnings:?}"
+    );
+    let config = Config::parse(&with_idle(600), "t.toml").unwrap();
+    assert!(config.warnings().is_empty());
+    let error = Config::parse(&with_idle(0), "t.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("at least 1 second"), "{error}");
+}
