@@ -14,7 +14,9 @@
 //!   test-only files (STYLE.md rule 9: split at ~500 lines);
 //! - **no `#[path]` reaching into another crate**: no `#[path = "..."]` anywhere under
 //!   `crates/` or `xtask/` whose target lies outside the crate's own directory (`..` climbing
-//!   out of it, or an absolute path): a crate that needs another's code depends on it.
+//!   out of it, or an absolute path): a crate that needs another's code depends on it;
+//! - **modules depend one way**: no cycle of `crate::` paths between the top-level modules of
+//!   a crate (`tidy/modules.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -23,6 +25,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::process;
+
+use sources::{check_file_lengths, check_path_attributes, is_test_only};
 
 /// Crates that would let the protocol core touch sockets, files, the OS or a runtime.
 const IO_CRATES: &[&str] = &[
@@ -398,137 +402,8 @@ fn source_dirs(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-/// Files over [`MAX_LINES`] lines (counted like `wc -l`), test-only files excepted.
-fn check_file_lengths(sources: &[(PathBuf, String)], failures: &mut Vec<String>) {
-    for (path, text) in sources {
-        let lines = text.lines().count();
-        if lines > MAX_LINES && !is_test_only(path, text) {
-            failures.push(format!(
-                "{} has {lines} lines; split it (at most {MAX_LINES} outside tests)",
-                path.display()
-            ));
-        }
-    }
-
-    #[test]
-    fn dependency_tree_rules_catch_violations() {
-        // admin -> api (normal), admin -> metrics (dev only), api -> prom (normal).
-        let metadata = serde_json::json!({
-            "packages": [
-                {"id": "admin", "name": "pop3-admin"},
-                {"id": "api", "name": "pop3-admin-api"},
-                {"id": "metrics", "name": "pop3-metrics"},
-                {"id": "prom", "name": "prometheus-client"},
-            ],
-            "resolve": {"nodes": [
-                {"id": "admin", "deps": [
-                    {"pkg": "api", "dep_kinds": [{"kind": null}]},
-                    {"pkg": "metrics", "dep_kinds": [{"kind": "dev"}]},
-                ]},
-                {"id": "api", "deps": []},
-                {"id": "metrics", "deps": [{"pkg": "prom", "dep_kinds": [{"kind": null}]}]},
-                {"id": "prom", "deps": []},
-            ]},
-        });
-        let mut failures = Vec::new();
-        check_forbidden_in_tree(&metadata, FORBIDDEN_IN_TREE, &mut failures).unwrap();
-        assert!(
-            failures.is_empty(),
-            "a dev-dependency is not linked: {failures:?}"
-        );
-        // Make the api crate pull prometheus-client in: caught through the transitive edge.
-        let mut metadata = metadata;
-        metadata["resolve"]["nodes"][1]["deps"] =
-            serde_json::json!([{"pkg": "prom", "dep_kinds": [{"kind": null}]}]);
-        check_forbidden_in_tree(&metadata, FORBIDDEN_IN_TREE, &mut failures).unwrap();
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(failures[0].contains("pop3-admin must not depend on prometheus-client"));
-    }
-}
-
-/// Whether a file (path relative to the workspace root) holds tests only. The rule, exactly:
-/// the file is named `tests.rs` (this project's `#[cfg(test)] mod tests;` files), or a
-/// directory on its path is named `tests` (integration tests and their helpers), or its first
-/// line that is neither blank nor a `//` comment is `#![cfg(test)]`. Test helpers compiled
-/// into the library under a feature (such as pop3-server's `fault.rs`) are not test-only.
-fn is_test_only(path: &Path, text: &str) -> bool {
-    let named_tests = path.file_name().is_some_and(|name| name == "tests.rs");
-    let in_tests_dir = path
-        .parent()
-        .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == "tests"));
-    let cfg_test = text
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with("//"))
-        .is_some_and(|line| line.replace(' ', "") == "#![cfg(test)]");
-    named_tests || in_tests_dir || cfg_test
-}
-
-/// `#[path = "..."]` attributes whose target, resolved from the file's directory, leaves the
-/// crate's directory (`crates/<name>/` or `xtask/`). Paths are relative to the workspace root.
-fn check_path_attributes(sources: &[(PathBuf, String)], failures: &mut Vec<String>) {
-    // Spelled in pieces so that this file does not match itself.
-    let attribute = concat!("#[", "path");
-    for (path, text) in sources {
-        let crate_dir = crate_dir(path);
-        for (number, line) in text.lines().enumerate() {
-            let Some(at) = line.find(attribute) else {
-                continue;
-            };
-            let Some(value) = path_value(&line[at + attribute.len()..]) else {
-                continue;
-            };
-            let target = path.parent().unwrap_or(Path::new("")).join(value);
-            if !normalize(&target).is_some_and(|target| target.starts_with(&crate_dir)) {
-                failures.push(format!(
-                    "{}:{}: #[path = {value:?}] reaches out of {}; depend on the crate or move \
-                     the file instead",
-                    path.display(),
-                    number + 1,
-                    crate_dir.display()
-                ));
-            }
-        }
-    }
-}
-
-/// The string of ` = "value"]` after `#[path`, if it is one.
-fn path_value(rest: &str) -> Option<&str> {
-    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    rest.find('"').map(|end| &rest[..end])
-}
-
-/// The crate directory a workspace-relative path belongs to: `crates/<name>` or its first
-/// component (`xtask`).
-fn crate_dir(path: &Path) -> PathBuf {
-    let mut components = path.components();
-    let first = components.next().map(|c| c.as_os_str());
-    match (first, components.next()) {
-        (Some(first), Some(second)) if first == "crates" => Path::new(first).join(second),
-        (Some(first), _) => PathBuf::from(first),
-        (None, _) => PathBuf::new(),
-    }
-}
-
-/// Resolves `.` and `..` lexically; `None` if it climbs above the start of the path.
-fn normalize(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    Some(out)
-}
-
 mod modules;
+mod sources;
 
 #[cfg(test)]
 mod tests;

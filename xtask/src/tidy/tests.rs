@@ -166,3 +166,38 @@ fn module_rule_catches_a_cycle_and_spares_one_way_imports() {
         ],
     );
 }
+
+#[test]
+fn dependency_tree_rules_catch_violations() {
+    // admin -> api (normal), admin -> metrics (dev only), api -> prom (normal).
+    let metadata = serde_json::json!({
+        "packages": [
+            {"id": "admin", "name": "pop3-admin"},
+            {"id": "api", "name": "pop3-admin-api"},
+            {"id": "metrics", "name": "pop3-metrics"},
+            {"id": "prom", "name": "prometheus-client"},
+        ],
+        "resolve": {"nodes": [
+            {"id": "admin", "deps": [
+                {"pkg": "api", "dep_kinds": [{"kind": null}]},
+                {"pkg": "metrics", "dep_kinds": [{"kind": "dev"}]},
+            ]},
+            {"id": "api", "deps": []},
+            {"id": "metrics", "deps": [{"pkg": "prom", "dep_kinds": [{"kind": null}]}]},
+            {"id": "prom", "deps": []},
+        ]},
+    });
+    let mut failures = Vec::new();
+    check_forbidden_in_tree(&metadata, FORBIDDEN_IN_TREE, &mut failures).unwrap();
+    assert!(
+        failures.is_empty(),
+        "a dev-dependency is not linked: {failures:?}"
+    );
+    // Make the api crate pull prometheus-client in: caught through the transitive edge.
+    let mut metadata = metadata;
+    metadata["resolve"]["nodes"][1]["deps"] =
+        serde_json::json!([{"pkg": "prom", "dep_kinds": [{"kind": null}]}]);
+    check_forbidden_in_tree(&metadata, FORBIDDEN_IN_TREE, &mut failures).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains("pop3-admin must not depend on prometheus-client"));
+}
