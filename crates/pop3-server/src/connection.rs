@@ -24,10 +24,10 @@ use tracing::{info, warn};
 use crate::config::TlsMode;
 use crate::fault;
 use crate::mailbox::Mailbox;
-use crate::registry::{self, SessionEntry, unix_now};
+use crate::registry::{SessionEntry, unix_now};
 use crate::session_end::{self, End, Stats};
 use crate::shared::Shared;
-use crate::stream::{Client, Stream};
+use crate::stream::Client;
 
 /// Bytes read from the client at once, at first: enough for any command, small for the many
 /// idle sessions a server holds.
@@ -43,16 +43,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr,
     let (listener, implicit) = (Shared::listener_name(mode), mode == TlsMode::Implicit);
     shared.metrics.connection(listener, implicit);
     let entry = shared.registry.open_session(id, peer, listener, implicit);
-    let stream = if implicit {
-        match shared.handshake(tcp).await {
-            Some(tls) => Stream::Tls(Box::new(tls)),
-            None => {
-                info!(session = id, rip = %peer.ip(), "TLS handshake failed");
-                return;
-            }
-        }
-    } else {
-        Stream::Plain(tcp)
+    let Some(stream) = shared.client_stream(tcp, implicit).await else {
+        info!(session = id, rip = %peer.ip(), "TLS handshake failed");
+        return;
     };
     let connection = shared.connection_facts(peer, implicit);
     let stall = shared.config.timeouts.output_stall;
@@ -124,7 +117,7 @@ impl Driver {
         match self.session.poll_event() {
             Some(Event::Request(request)) => return self.complete(request).await,
             Some(Event::StartTls) => {
-                if !self.client.start_tls(&mut self.session, &self.shared).await {
+                if !self.start_tls().await {
                     return Err(End::TlsFailed);
                 }
                 self.session.handle_tls_established();
@@ -187,18 +180,31 @@ impl Driver {
         End::Closed
     }
 
-    /// Logs the `session end` line and releases what the session held.
+    /// Releases what the session held, in order, and logs the `session end` line: the
+    /// session first (its share of the maildrop), then the mailbox, so the flock is released
+    /// before the line is written; the registry entry last.
     fn finish(mut self, end: End) {
         self.after_step();
-        let user = self
-            .user
-            .as_ref()
-            .map_or("-".to_owned(), |u| u.name.to_string());
-        let tls = self.session.is_secure();
-        self.mailbox = None;
-        let elapsed = self.started.elapsed();
-        self.shared.metrics.session_ended(elapsed.as_secs_f64());
-        session_end::log(self.id, &user, self.peer, tls, &self.stats, elapsed, end);
+        let Driver {
+            shared,
+            session,
+            peer,
+            id,
+            started,
+            entry,
+            user,
+            mailbox,
+            stats,
+            ..
+        } = self;
+        let tls = session.is_secure();
+        drop(session);
+        drop(mailbox);
+        let user = user.as_ref().map_or("-".to_owned(), |u| u.name.to_string());
+        let elapsed = started.elapsed();
+        shared.metrics.session_ended(elapsed.as_secs_f64());
+        session_end::log(id, &user, peer, tls, &stats, elapsed, end);
+        drop(entry);
     }
 
     /// Reports answered commands to the metrics and brings the registry entry up to date.
@@ -211,10 +217,25 @@ impl Driver {
         }
         self.stats.bytes = self.client.sent();
         self.stats.marked = self.session.marked_count() as u64;
-        let state = registry::state_name(self.session.state());
-        let command = self.session.current_command();
-        let tls = self.session.is_secure();
-        self.entry.show_progress(state, command, tls, &self.stats);
+        self.entry.show_progress(self.stats.progress(&self.session));
+    }
+
+    /// STLS: send the `+OK`, then run the handshake on the plaintext socket. False if
+    /// anything failed; the connection is then closed.
+    async fn start_tls(&mut self) -> bool {
+        if self.client.flush(&mut self.session).await.is_err() {
+            return false;
+        }
+        let Some(tcp) = self.client.take_plain() else {
+            return false;
+        };
+        match self.shared.handshake(tcp).await {
+            Some(tls) => {
+                self.client.set_tls(tls);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Carries out a request of the session and answers it.

@@ -1,5 +1,6 @@
 //! `pop3-server`: the `pop3d` server as a library (so tests can run it in-process) and its
-//! binary. The only crate that knows sockets, TLS, the config file and signals.
+//! binary. The only crate that knows sockets, TLS and signals; the config file's format is
+//! `pop3-config`'s.
 //!
 //! # Main types
 //! - [`Config`]: the validated configuration ([`Config::load`]), re-exported from
@@ -17,7 +18,9 @@
 //! only after a successful login, streams RETR/TOP from the file in 256 KiB chunks, one read
 //! ahead of the socket (`message_body.rs`), and commits on QUIT. `shared.rs` is what every
 //! connection shares. Timeouts, EOF, kicks and shutdown end a session without UPDATE.
-//! Modules depend one way: `server` → `connection` → services → `shared`/`registry`.
+//! Modules depend one way (tidy checks for cycles): `server` → `connection` → `mailbox` →
+//! `shared` → `login`, `tls`, `stream`; below them `message_body`, `user_db`, `session_end`,
+//! `registry`.
 //!
 //! # Non-goals
 //! The protocol rules live in `pop3-proto`, storage in `pop3-maildrop`, users in `pop3-auth`.

@@ -68,11 +68,18 @@ impl Login {
                 Err(AuthOutcome::Rejected)
             }
             Ok(_) => Err(AuthOutcome::Rejected),
-            Err(error) => {
+            Err(CheckError::Database(error)) => {
                 self.metrics.auth(method, "error");
                 warn!(session, error = %error, "user database unavailable");
                 Err(AuthOutcome::Unavailable)
             }
+            Err(CheckError::Task(error)) => {
+                self.metrics.auth(method, "error");
+                warn!(session, error = %error, "authentication task failed");
+                Err(AuthOutcome::Unavailable)
+            }
+            // The permits are never closed while the server runs.
+            Err(CheckError::Closed) => Err(AuthOutcome::Unavailable),
         }
     }
 
@@ -88,15 +95,14 @@ impl Login {
         }
     }
 
-    /// Runs the verification on the blocking pool behind a hash permit. An error is a
-    /// description for the log: the database, or the task, failed.
-    async fn check(&self, credentials: Credentials) -> Result<Outcome, String> {
+    /// Runs the verification on the blocking pool behind a hash permit.
+    async fn check(&self, credentials: Credentials) -> Result<Outcome, CheckError> {
         let permit = self
             .hash_permits
             .clone()
             .acquire_owned()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| CheckError::Closed)?;
         let authenticator = self.authenticator.clone();
         let db_path = self.user_db.clone();
         let verdict = tokio::task::spawn_blocking(move || {
@@ -112,8 +118,8 @@ impl Login {
         })
         .await;
         match verdict {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(e) => Err(format!("authentication task failed: {e}")),
+            Ok(result) => result.map_err(CheckError::Database),
+            Err(e) => Err(CheckError::Task(e)),
         }
     }
 
@@ -139,4 +145,14 @@ impl Login {
             tokio::time::sleep(verdict.delay).await;
         }
     }
+}
+
+/// Why a verification did not run to a verdict.
+enum CheckError {
+    /// The user database failed.
+    Database(pop3_auth::Error),
+    /// The blocking task panicked or was cancelled.
+    Task(tokio::task::JoinError),
+    /// The hash permits were closed.
+    Closed,
 }

@@ -1,8 +1,9 @@
 //! The open maildrop of one session: opened (lock and scan) after a successful login, read by
 //! RETR/TOP, committed by QUIT.
 //!
-//! **A `Mailbox` holds the maildrop's flock for as long as it lives; dropping it — on every
-//! ending, committed or not — releases the lock and removes its registry entry.** Nothing is
+//! **The maildrop's flock lives as long as the `Mailbox` and the session's listing, which share
+//! the maildrop; the driver drops both on every ending — committed or not — and dropping the
+//! `Mailbox` removes the lock's registry entry.** Nothing is
 //! removed except by [`Mailbox::commit`], which the driver calls only for the session's
 //! `Request::Commit` (UPDATE after QUIT).
 

@@ -15,8 +15,6 @@ use pop3_metrics::LiveCounts;
 use pop3_proto::State;
 use tokio::sync::Notify;
 
-use crate::session_end::Stats;
-
 /// The registry, shared by the server, its sessions and its HTTP endpoints.
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -134,24 +132,34 @@ pub(crate) struct SessionEntry {
     kick: Arc<Notify>,
 }
 
+/// A session's progress, as the registry shows it.
+pub(crate) struct SessionProgress {
+    /// The protocol state's name ([`state_name`]).
+    pub(crate) state: &'static str,
+    /// The command waiting for the server, if any.
+    pub(crate) command: Option<&'static str>,
+    /// Whether the connection is TLS now.
+    pub(crate) tls: bool,
+    /// Octets written to the client.
+    pub(crate) bytes_sent: u64,
+    /// Messages sent by RETR.
+    pub(crate) retrieved: u64,
+    /// Messages marked deleted now.
+    pub(crate) marked: u64,
+}
+
 impl SessionEntry {
-    /// Shows the session's progress: its state, the command it waits on, TLS, and counts.
-    pub(crate) fn show_progress(
-        &self,
-        state: &'static str,
-        command: Option<&'static str>,
-        tls: bool,
-        stats: &Stats,
-    ) {
+    /// Shows the session's progress.
+    pub(crate) fn show_progress(&self, progress: SessionProgress) {
         self.update(|info| {
-            if info.state != state {
-                info.state = state.to_owned();
+            if info.state != progress.state {
+                info.state = progress.state.to_owned();
             }
-            info.command = command.map(str::to_owned);
-            info.tls = tls;
-            info.bytes_sent = stats.bytes;
-            info.retrieved = stats.retr;
-            info.deleted = stats.marked;
+            info.command = progress.command.map(str::to_owned);
+            info.tls = progress.tls;
+            info.bytes_sent = progress.bytes_sent;
+            info.retrieved = progress.retrieved;
+            info.deleted = progress.marked;
         });
     }
 

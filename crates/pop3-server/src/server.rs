@@ -168,16 +168,16 @@ fn admit(
     (stream, peer, mode): Accepted,
 ) -> impl Future<Output = ()> + Send + 'static {
     let permits = limits.admit(peer.ip());
+    if permits.is_none() {
+        shared.metrics.rejected("limit");
+    }
     async move {
         match permits {
             Some(permits) => {
                 connection::serve(shared, stream, peer, mode).await;
                 drop(permits);
             }
-            None => {
-                shared.metrics.rejected("limit");
-                refuse(stream, peer, mode).await;
-            }
+            None => refuse(stream, peer, mode).await,
         }
     }
 }

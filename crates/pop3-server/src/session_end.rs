@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use pop3_proto::Session;
 use tracing::info;
+
+use crate::registry::{self, SessionProgress};
 
 /// How a session ended, for the log.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +49,21 @@ pub(crate) struct Stats {
     pub(crate) bytes: u64,
     /// Messages marked deleted now (DELE minus RSET), for the registry.
     pub(crate) marked: u64,
+}
+
+impl Stats {
+    /// The session's progress for the registry: its state, the command waiting for the
+    /// server, TLS, and these counts.
+    pub(crate) fn progress(&self, session: &Session) -> SessionProgress {
+        SessionProgress {
+            state: registry::state_name(session.state()),
+            command: session.current_command(),
+            tls: session.is_secure(),
+            bytes_sent: self.bytes,
+            retrieved: self.retr,
+            marked: self.marked,
+        }
+    }
 }
 
 /// Writes the `session end` line: user, address, TLS, what was done, how long, how it ended.

@@ -19,6 +19,7 @@ use tokio_rustls::server::TlsStream;
 use crate::config::{Config, TlsMode};
 use crate::login::Login;
 use crate::registry::{Registry, unix_now};
+use crate::stream::Stream;
 use crate::tls::Tls;
 
 /// What every connection shares.
@@ -98,6 +99,17 @@ impl Shared {
             secure,
             loopback: self.config.trust_loopback && peer.ip().is_loopback(),
             apop_timestamp,
+        }
+    }
+
+    /// The client's stream on a listener of the given kind: TLS from the first byte on
+    /// implicit-TLS listeners (`None` if that handshake fails), else plaintext.
+    pub(crate) async fn client_stream(&self, tcp: TcpStream, implicit: bool) -> Option<Stream> {
+        if implicit {
+            let tls = self.handshake(tcp).await?;
+            Some(Stream::Tls(Box::new(tls)))
+        } else {
+            Some(Stream::Plain(tcp))
         }
     }
 

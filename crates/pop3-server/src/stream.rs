@@ -15,7 +15,6 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use crate::session_end::End;
-use crate::shared::Shared;
 
 /// The client's end of a session: the stream and what has been written to it.
 pub(crate) struct Client {
@@ -69,22 +68,15 @@ impl Client {
         }
     }
 
-    /// STLS: sends what is pending (the `+OK`), then runs the handshake on the plaintext
-    /// socket. False if anything failed; the connection is then closed.
-    pub(crate) async fn start_tls(&mut self, session: &mut Session, shared: &Shared) -> bool {
-        if self.flush(session).await.is_err() {
-            return false;
-        }
-        let Some(tcp) = self.stream.take_plain() else {
-            return false;
-        };
-        match shared.handshake(tcp).await {
-            Some(tls) => {
-                self.stream = Stream::Tls(Box::new(tls));
-                true
-            }
-            None => false,
-        }
+    /// Takes the plaintext socket out for a TLS handshake (STLS); `None` if it is not
+    /// plaintext. Until [`Client::set_tls`], reads and writes fail.
+    pub(crate) fn take_plain(&mut self) -> Option<TcpStream> {
+        self.stream.take_plain()
+    }
+
+    /// Continues over TLS after the handshake.
+    pub(crate) fn set_tls(&mut self, tls: TlsStream<TcpStream>) {
+        self.stream = Stream::Tls(Box::new(tls));
     }
 
     /// Sends what is pending and closes the connection (the close bounded to 5 s).
