@@ -93,3 +93,12 @@ pub fn escape_client_text(bytes: &[u8]) -> String {
     }
     escaped
 }
+
+/// `1 message`, `2 messages`.
+pub(crate) fn messages(count: usize) -> String {
+    if count == 1 {
+        "1 message".to_owned()
+    } else {
+        format!("{count} messages")
+    }
+}

@@ -201,3 +201,48 @@ fn dependency_tree_rules_catch_violations() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(failures[0].contains("pop3-admin must not depend on prometheus-client"));
 }
+
+#[test]
+fn module_rule_reads_groups_across_lines_super_paths_and_skips_inline_tests() {
+    // Siblings under `session`: transaction -> update through a multi-line group, and
+    // update -> transaction through `super::`. The parent using its children is no cycle.
+    let cycle = sources(&[
+        (
+            "crates/p/src/session/mod.rs",
+            "mod transaction;\nuse self::update::Update;\n".to_owned(),
+        ),
+        (
+            "crates/p/src/session/transaction.rs",
+            "use super::{\n    common::Common,\n    update::Update,\n};\n".to_owned(),
+        ),
+        (
+            "crates/p/src/session/update.rs",
+            "use super::transaction::messages;\n".to_owned(),
+        ),
+        (
+            "crates/p/src/session/common.rs",
+            "use super::Phase;\n".to_owned(),
+        ),
+    ]);
+    let mut failures = Vec::new();
+    modules::check_module_cycles(&cycle, &mut failures);
+    assert_eq!(
+        failures,
+        [
+            "crates/p: modules import each other: session::transaction -> session::update -> \
+          session::transaction; make the dependency point one way"
+        ],
+    );
+
+    // The same back edge inside an inline test module does not count.
+    let tests_only = sources(&[
+        ("crates/p/src/a.rs", "use crate::b::B;\n".to_owned()),
+        (
+            "crates/p/src/b.rs",
+            "pub struct B;\n\n#[cfg(test)]\nmod tests {\n    use crate::a::A;\n}\n".to_owned(),
+        ),
+    ]);
+    let mut failures = Vec::new();
+    modules::check_module_cycles(&tests_only, &mut failures);
+    assert!(failures.is_empty(), "{failures:?}");
+}

@@ -75,7 +75,7 @@ impl Transaction {
         format!(
             "{prefix}{}{} ({octets} octets)",
             if prefix.is_empty() { "" } else { " " },
-            messages(count)
+            reply::messages(count)
         )
     }
 
@@ -343,15 +343,6 @@ fn retrieve_error_reply(error: RetrieveError, number: u32) -> (Option<ResponseCo
             Some(ResponseCode::SysPerm),
             format!("cannot read message {number}"),
         ),
-    }
-}
-
-/// `1 message`, `2 messages`.
-pub(super) fn messages(count: usize) -> String {
-    if count == 1 {
-        "1 message".to_owned()
-    } else {
-        format!("{count} messages")
     }
 }
 

@@ -2,7 +2,6 @@
 //! messages is with the driver. It only waits for [`super::Session::handle_commit_result`].
 
 use super::common::Common;
-use super::transaction::messages;
 use super::{CommitOutcome, Phase};
 use crate::reply::{self, ResponseCode};
 
@@ -29,7 +28,7 @@ impl Update {
         cx.record(outcome == CommitOutcome::Removed);
         match outcome {
             CommitOutcome::Removed => {
-                let left = messages(self.remaining);
+                let left = reply::messages(self.remaining);
                 reply::ok(&mut cx.out, &format!("signing off ({left} left)"));
             }
             CommitOutcome::Partial { .. } => reply::err(
