@@ -257,6 +257,11 @@ fn check_proto_dependencies(metadata: &Value, failures: &mut Vec<String>) -> Res
         .map(|root| Path::new(root).join("crates/pop3-proto/src"))
         .context("no workspace_root")?;
     for file in rust_files(&manifest)? {
+        // The transcript loader of the `test-util` feature, which only tests enable, is the
+        // one file allowed to read the file system.
+        if file.ends_with("test_util/files.rs") {
+            continue;
+        }
         let text = std::fs::read_to_string(&file)?;
         for forbidden in IO_PATHS {
             if text.contains(forbidden) {

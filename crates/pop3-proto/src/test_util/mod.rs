@@ -5,7 +5,9 @@
 //!   POP3 conversations run against the session in memory (here) and against the real server
 //!   over a socket (`pop3-server`'s tests).
 //!
-//! Like the rest of the crate this does no I/O: reading `tests/transcripts/*.pop3` and
-//! `tests/messages/*.eml` from disk is left to each test crate's small loader.
+//! - [`files::load_all`]: every transcript of the workspace, read from disk. This is the only
+//!   file of the crate that does I/O (tidy allows it there alone); the parser itself reads
+//!   from a `&str`.
 
+pub mod files;
 pub mod transcript;

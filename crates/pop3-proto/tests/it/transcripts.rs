@@ -2,11 +2,10 @@
 //! and split into tiny chunks: the replies must pass and be identical at every split.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use pop3_proto::test_util::transcript::{
-    self, MESSAGES_DIR, Setup, Step, TRANSCRIPTS_DIR, Transcript, split_lines, substitute,
-};
+use pop3_proto::test_util::files;
+use pop3_proto::test_util::transcript::{self, Setup, Step, Transcript, split_lines, substitute};
 use pop3_proto::{CleartextPolicy, Config, Connection, Expire, sasl::Mechanism};
 
 use crate::driver::{Chunking, Harness, RFC_TIMESTAMP, Store, User, apop_digest};
@@ -14,23 +13,7 @@ use crate::driver::{Chunking, Harness, RFC_TIMESTAMP, Store, User, apop_digest};
 /// Every transcript of the workspace, sorted by name, with its messages' paths resolved.
 fn all_transcripts() -> Vec<Transcript> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join(TRANSCRIPTS_DIR))
-        .expect("tests/transcripts exists")
-        .map(|entry| entry.expect("readable dir entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "pop3"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path).expect("transcript is UTF-8");
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let mut t = transcript::parse(&name, &text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            t.resolve_messages(&root.join(MESSAGES_DIR));
-            t
-        })
-        .collect()
+    files::load_all(&root).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Builds the session's config, connection and store from a transcript's setup lines.

@@ -1,36 +1,19 @@
 //! Every `tests/transcripts/*.pop3` over a real socket against a real server: the same files
 //! the protocol core runs in memory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pop3_auth::UserName;
 use pop3_maildrop::{Maildrop, OpenOptions};
-use pop3_proto::test_util::transcript::{
-    self, MESSAGES_DIR, Setup, Step, TRANSCRIPTS_DIR, Transcript, substitute,
-};
+use pop3_proto::test_util::files;
+use pop3_proto::test_util::transcript::{Setup, Step, Transcript, substitute};
 
 use crate::support::{Client, TestServer};
 
 /// Every transcript of the workspace, sorted by name, with its messages' paths resolved.
 fn all_transcripts() -> Vec<Transcript> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join(TRANSCRIPTS_DIR))
-        .expect("tests/transcripts exists")
-        .map(|entry| entry.expect("readable dir entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "pop3"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path).expect("transcript is UTF-8");
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let mut t = transcript::parse(&name, &text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            t.resolve_messages(&root.join(MESSAGES_DIR));
-            t
-        })
-        .collect()
+    files::load_all(&root).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[derive(Default)]
