@@ -136,6 +136,33 @@ fn the_registry_returns_to_zero_after_every_kind_of_end() {
     );
 }
 
+/// The registry's count of marked messages is the session's own (DELE minus RSET), read after
+/// every reply: the driver no longer counts it from command records.
+#[test]
+fn the_registry_shows_the_marked_count_through_dele_and_rset() {
+    let server = TestServer::start_with(Sections::default());
+    server.add_user("alice", "secret");
+    for n in 1..=3 {
+        server.deliver("alice", format!("Subject: {n}\r\n\r\nbody\r\n").as_bytes());
+    }
+    let mut client = Client::connect(server.addrs.plain, server.client_config(), false);
+    client.line().unwrap();
+    client.login("alice", "secret");
+    let marked = |server: &TestServer| sessions(server).sessions[0].deleted;
+    assert_eq!(marked(&server), 0);
+    for (command, expected) in [
+        ("DELE 1", 1),
+        ("DELE 2", 2),
+        ("DELE 2", 2),
+        ("RSET", 0),
+        ("DELE 3", 1),
+    ] {
+        client.command(command);
+        assert_eq!(marked(&server), expected, "after {command}");
+    }
+    assert!(client.command("QUIT").starts_with("+OK"));
+}
+
 #[test]
 fn the_admin_socket_is_owner_and_group_only() {
     use std::os::unix::fs::PermissionsExt;
