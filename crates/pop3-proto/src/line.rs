@@ -101,6 +101,19 @@ impl LineReader {
     }
 
     /// Moves a partial line to the front of the buffer, so consumed lines do not pile up.
+    /// The complete lines buffered now, without their line ends, oldest first; nothing is
+    /// consumed. The tail of a line being discarded (over the limit) is skipped.
+    pub(crate) fn buffered_lines(&self) -> impl Iterator<Item = &[u8]> {
+        let pending = &self.buf[self.start..];
+        let complete = memchr::memrchr(b'\n', pending).map_or(&pending[..0], |lf| &pending[..lf]);
+        let skip = usize::from(self.discarding);
+        complete
+            .split(|&b| b == b'\n')
+            .skip(skip)
+            .filter(|_| !complete.is_empty())
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+    }
+
     fn compact(&mut self) {
         if self.start > 0 {
             self.buf.drain(..self.start);

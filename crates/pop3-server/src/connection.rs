@@ -1,12 +1,10 @@
 //! One connection: the loop that feeds a `pop3_proto::Session` the client's bytes, the timers
 //! and the answers to its requests, and writes out what it produces.
 //!
-//! This module is only the loop. The services it holds do the work: [`Login`] verifies
+//! This module is only the loop. The services it holds do the work: `Login` verifies
 //! credentials, [`Mailbox`] is the open maildrop (lock, scan, RETR reads, commit), `Shared`
 //! is what every connection shares. **Any end other than QUIT's UPDATE — EOF, a timeout, an
 //! error, a kick, shutdown — drops the mailbox without a commit, which releases its lock.**
-//!
-//! [`Login`]: crate::login::Login
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,16 +12,17 @@ use std::time::Instant;
 
 use pop3_auth::User;
 use pop3_proto::{
-    Abort, AuthOutcome, CommitOutcome, Event, OpenError, Progress, Request, RetrieveError, Session,
+    Abort, AuthOutcome, CommitOutcome, Event, OpenError, Request, RetrieveError, Session,
     SharedListing,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::config::TlsMode;
 use crate::fault;
 use crate::mailbox::Mailbox;
+use crate::message_body;
 use crate::registry::{SessionEntry, unix_now};
 use crate::session_end::{self, End, Stats};
 use crate::shared::Shared;
@@ -109,22 +108,43 @@ impl Driver {
         }
     }
 
-    /// One turn of the loop: write what is pending, act on the session's event, else wait for
-    /// input. `Err` is how the session ended.
+    /// One turn of the loop: act on the session's event, writing what is pending first, else
+    /// wait for input. `Err` is how the session ended.
     async fn step(&mut self, input: &mut Input) -> Result<(), End> {
         self.after_step();
+        let event = match self.session.poll_event() {
+            Some(event) => event,
+            None => {
+                // Writing may let the session go on (output below its high-water mark).
+                self.client.flush(&mut self.session).await?;
+                match self.session.poll_event() {
+                    Some(event) => event,
+                    None => return self.idle(input).await,
+                }
+            }
+        };
+        if let Event::Request(Request::Retrieve { index, top_lines }) = event {
+            // Opens the message while the replies before it are written.
+            return self.retrieve(index, top_lines).await;
+        }
         self.client.flush(&mut self.session).await?;
-        match self.session.poll_event() {
-            Some(Event::Request(request)) => return self.complete(request).await,
-            Some(Event::StartTls) => {
+        match event {
+            Event::Request(request) => self.complete(request).await,
+            Event::StartTls => {
                 if !self.start_tls().await {
                     return Err(End::TlsFailed);
                 }
                 self.session.handle_tls_established();
-                return Ok(());
+                Ok(())
             }
-            Some(Event::Close) => return Err(self.close().await),
-            None => {}
+            Event::Close => Err(self.close().await),
+        }
+    }
+
+    /// Nothing to do but wait: for input, unless the server is shutting down.
+    async fn idle(&mut self, input: &mut Input) -> Result<(), End> {
+        if let Some(mailbox) = &mut self.mailbox {
+            mailbox.forget_read_ahead();
         }
         if *input.shutdown.borrow() {
             self.session.handle_abort(Abort::Shutdown);
@@ -265,8 +285,8 @@ impl Driver {
             .verify(self.id, self.peer.ip(), credentials);
         match verdict.await {
             Ok(user) => {
-                let canonical = user.name.to_string();
-                self.entry.update(|info| info.user = Some(canonical));
+                self.entry
+                    .update(|info| info.user = Some(user.name.to_string()));
                 self.user = Some(user);
                 AuthOutcome::Accepted
             }
@@ -287,11 +307,15 @@ impl Driver {
     /// RETR or TOP: the message streamed through the session's encoder, a chunk at a time,
     /// each written before the one after it is used (see `message_body.rs`).
     async fn retrieve(&mut self, index: usize, top_lines: Option<u64>) -> Result<(), End> {
-        let opened = match &self.mailbox {
-            Some(mailbox) => mailbox.open_message(index).await,
+        let opened = match &mut self.mailbox {
+            Some(mailbox) => {
+                mailbox
+                    .message(index, &mut self.session, &mut self.client)
+                    .await?
+            }
             None => Err(RetrieveError::Io),
         };
-        let mut body = match opened {
+        let body = match opened {
             Ok(body) => body,
             Err(error) => {
                 self.session.handle_retrieve_opened(Err(error));
@@ -303,36 +327,11 @@ impl Driver {
             None => self.stats.retr += 1,
         }
         self.session.handle_retrieve_opened(Ok(()));
-        let mut sent: u64 = 0;
-        loop {
-            let (chunk, at_end) = match body.chunk() {
-                Ok(chunk) => chunk,
-                Err(e) => {
-                    warn!(session = self.id, error = %e, "message changed while being sent");
-                    self.session.handle_body_failed();
-                    return Ok(());
-                }
-            };
-            sent += chunk.len() as u64;
-            let complete = self.session.handle_body(chunk) == Progress::Complete;
-            if at_end || complete {
-                self.session.handle_body_end();
-                let octets = if complete {
-                    sent
-                } else {
-                    body.expected_wire_size()
-                };
-                self.shared.metrics.retrieved(octets, top_lines.is_none());
-                return Ok(());
-            }
-            let next = body.read_next();
-            self.client.flush(&mut self.session).await?;
-            let Ok(read) = next.await else {
-                self.session.handle_body_failed();
-                return Ok(());
-            };
-            body = read;
+        let sent = message_body::send(body, &mut self.session, &mut self.client, self.id).await?;
+        if let Some(octets) = sent {
+            self.shared.metrics.retrieved(octets, top_lines.is_none());
         }
+        Ok(())
     }
 
     /// UPDATE: removes the marked messages.
@@ -343,7 +342,8 @@ impl Driver {
             };
         };
         self.stats.dele = deleted.len() as u64;
-        let mark_seen = self.shared.config.mark_seen;
-        mailbox.commit(deleted, retrieved, mark_seen).await
+        mailbox
+            .commit(deleted, retrieved, self.shared.config.mark_seen)
+            .await
     }
 }

@@ -7,19 +7,23 @@
 //! removed except by [`Mailbox::commit`], which the driver calls only for the session's
 //! `Request::Commit` (UPDATE after QUIT).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
 use pop3_auth::User;
 use pop3_maildrop::{Maildrop, OpenOptions};
 use pop3_metrics::Metrics;
-use pop3_proto::{CommitOutcome, Listing, OpenError, RetrieveError, SharedListing};
+use pop3_proto::{CommitOutcome, Listing, OpenError, RetrieveError, Session, SharedListing};
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::fault;
-use crate::message_body::MessageBody;
+use crate::message_body::{BODY_CHUNK, MessageBody};
 use crate::registry::{LockEntry, SessionEntry};
+use crate::session_end::End;
 use crate::shared::Shared;
+use crate::stream::Client;
 
 /// A locked, scanned maildrop and its registry record.
 pub(crate) struct Mailbox {
@@ -28,7 +32,27 @@ pub(crate) struct Mailbox {
     lock: LockEntry,
     session: u64,
     metrics: Arc<Metrics>,
+    /// Messages read ahead for pipelined RETRs, in the order the client asked for them.
+    read_ahead: VecDeque<(usize, MessageBody)>,
 }
+
+/// A message being got for RETR/TOP: already read ahead, or being opened.
+enum Retrieval {
+    Ready(MessageBody),
+    Opening(JoinHandle<Opened>),
+}
+
+/// What one trip to the blocking pool brings back: the message asked for, and those read
+/// ahead with their indices.
+type Opened = (
+    pop3_maildrop::Result<MessageBody>,
+    Vec<(usize, MessageBody)>,
+);
+
+/// How many of the client's buffered lines are searched for RETRs to read ahead.
+const READ_AHEAD_LINES: usize = 64;
+/// The most a session holds of messages read ahead: one chunk's worth.
+const READ_AHEAD_OCTETS: usize = BODY_CHUNK;
 
 impl Mailbox {
     /// Locks and scans `user`'s maildrop on the blocking pool (waiting for the lock as the
@@ -60,6 +84,7 @@ impl Mailbox {
                     lock: entry.hold_lock(user.name.as_str()),
                     session,
                     metrics: metrics.clone(),
+                    read_ahead: VecDeque::new(),
                 };
                 Ok((mailbox, Arc::new(MaildropListing(maildrop))))
             }
@@ -82,23 +107,69 @@ impl Mailbox {
         }
     }
 
-    /// Opens message `index` for RETR/TOP and reads its first chunk, in one trip to the
-    /// blocking pool.
-    pub(crate) async fn open_message(&self, index: usize) -> Result<MessageBody, RetrieveError> {
+    /// Message `index` for RETR/TOP (read ahead, or opened now), while `session`'s pending
+    /// output is written to `client`; `Err` if the client is gone meanwhile.
+    pub(crate) async fn message(
+        &mut self,
+        index: usize,
+        session: &mut Session,
+        client: &mut Client,
+    ) -> Result<Result<MessageBody, RetrieveError>, End> {
+        let retrieval = self.start_retrieval(index, session);
+        client.flush(session).await?;
+        Ok(self.finish_retrieval(retrieval).await)
+    }
+
+    /// Starts getting message `index` for RETR/TOP: from the read-ahead if it is next there,
+    /// else by opening it (and reading its first chunk) on the blocking pool, in the same
+    /// trip as a read-ahead of the messages the client's pipelined RETRs will ask for next
+    /// (`session`'s hint), each read whole while they fit in [`READ_AHEAD_OCTETS`]. The trip
+    /// starts at once, so the caller can write its pending output meanwhile, then calls
+    /// [`Mailbox::finish_retrieval`].
+    fn start_retrieval(&mut self, index: usize, session: &Session) -> Retrieval {
+        match self.read_ahead.pop_front() {
+            Some((ahead, body)) if ahead == index => return Retrieval::Ready(body),
+            // The client did something else: what was read ahead is not needed.
+            Some(_) => self.read_ahead.clear(),
+            None => {}
+        }
+        let then = session.upcoming_retrievals(READ_AHEAD_LINES);
         let maildrop = self.maildrop.clone();
-        let opened = tokio::task::spawn_blocking(move || MessageBody::open(&maildrop, index)).await;
-        match opened {
-            Ok(Ok(body)) => Ok(body),
-            Ok(Err(e)) => {
-                warn!(session = self.session, error = %e, "cannot open message");
-                Err(match e {
-                    pop3_maildrop::Error::Vanished { .. } => RetrieveError::Vanished,
-                    pop3_maildrop::Error::SizeChanged { .. } => RetrieveError::SizeChanged,
-                    other if other.is_temporary() => RetrieveError::Io,
-                    _ => RetrieveError::Permanent,
-                })
+        Retrieval::Opening(tokio::task::spawn_blocking(move || {
+            let first = MessageBody::open(&maildrop, index);
+            (first, read_ahead(&maildrop, then))
+        }))
+    }
+
+    /// The message a [`Mailbox::start_retrieval`] got, or why it could not be opened (logged).
+    async fn finish_retrieval(
+        &mut self,
+        retrieval: Retrieval,
+    ) -> Result<MessageBody, RetrieveError> {
+        let opening = match retrieval {
+            Retrieval::Ready(body) => return Ok(body),
+            Retrieval::Opening(opening) => opening,
+        };
+        let Ok((first, ahead)) = opening.await else {
+            return Err(RetrieveError::Io);
+        };
+        self.read_ahead.extend(ahead);
+        first.map_err(|e| {
+            warn!(session = self.session, error = %e, "cannot open message");
+            match e {
+                pop3_maildrop::Error::Vanished { .. } => RetrieveError::Vanished,
+                pop3_maildrop::Error::SizeChanged { .. } => RetrieveError::SizeChanged,
+                other if other.is_temporary() => RetrieveError::Io,
+                _ => RetrieveError::Permanent,
             }
-            Err(_) => Err(RetrieveError::Io),
+        })
+    }
+
+    /// Frees what was read ahead and not asked for: called when the client has nothing more
+    /// buffered, so an idle session holds none of it.
+    pub(crate) fn forget_read_ahead(&mut self) {
+        if !self.read_ahead.is_empty() {
+            self.read_ahead = VecDeque::new();
         }
     }
 
@@ -140,6 +211,31 @@ impl Drop for Mailbox {
     fn drop(&mut self) {
         self.metrics.lock_released(self.lock.held_for());
     }
+}
+
+/// Reads ahead the messages at `indices`, in order, each whole, while they fit in
+/// [`READ_AHEAD_OCTETS`] together; stops at the first that does not fit or cannot be read
+/// (its RETR will open it again and report the error).
+fn read_ahead(maildrop: &Maildrop, indices: Vec<usize>) -> Vec<(usize, MessageBody)> {
+    let mut budget = READ_AHEAD_OCTETS;
+    let mut ahead = Vec::new();
+    for index in indices {
+        let Some(message) = maildrop.messages().get(index) else {
+            break;
+        };
+        let size = usize::try_from(message.wire_size()).unwrap_or(usize::MAX);
+        if size >= budget {
+            break;
+        }
+        match MessageBody::open(maildrop, index) {
+            Ok(body) if body.is_whole() => {
+                budget -= body.held();
+                ahead.push((index, body));
+            }
+            _ => break,
+        }
+    }
+    ahead
 }
 
 /// The maildrop as the session sees it.

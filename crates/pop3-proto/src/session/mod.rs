@@ -143,6 +143,23 @@ impl Session {
         }
     }
 
+    /// The messages that RETR commands among the next `lines` complete lines buffered behind
+    /// the current command name, in order, as indices into the listing. A hint for a driver
+    /// that reads ahead (RFC 2449 PIPELINING), never an answer: a DELE, a TOP or a failed
+    /// command may come between, so the driver must still serve exactly the requests it
+    /// gets. Nothing is parsed for execution or consumed; empty outside TRANSACTION.
+    pub fn upcoming_retrievals(&self, lines: usize) -> Vec<usize> {
+        match &self.phase {
+            Phase::Transaction(tx) => self
+                .reader
+                .buffered_lines()
+                .take(lines)
+                .filter_map(|line| tx.retrieval_in(line))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Feeds bytes read from the client. Complete lines are executed at once, up to the first
     /// one that needs the driver.
     pub fn handle_input(&mut self, bytes: &[u8]) {

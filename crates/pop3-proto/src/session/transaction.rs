@@ -123,6 +123,15 @@ impl Transaction {
         }
     }
 
+    /// The index a `RETR n` line would retrieve now, if it is one and names a message not
+    /// marked deleted.
+    pub(super) fn retrieval_in(&self, line: &[u8]) -> Option<usize> {
+        match Command::parse(line) {
+            Ok(Command::Retr(number)) => self.lookup(number).ok(),
+            _ => None,
+        }
+    }
+
     /// Resolves a client's message number to an index of a message not marked deleted.
     fn lookup(&self, number: MessageNumber) -> Result<usize, String> {
         let index = usize::try_from(number.get() - 1).unwrap_or(usize::MAX);

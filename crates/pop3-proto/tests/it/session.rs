@@ -149,6 +149,40 @@ fn marked_count_follows_dele_rset_and_the_commit() {
     assert_eq!(session.marked_count(), 0);
 }
 
+/// The read-ahead hint names the RETRs buffered behind the current request, as indices,
+/// skipping other commands, deleted and missing messages and an incomplete last line, and
+/// consumes nothing.
+#[test]
+fn upcoming_retrievals_hint_at_buffered_retrs_without_consuming_them() {
+    let before_login = Session::new(Arc::new(Config::default()), Connection::default());
+    assert!(before_login.upcoming_retrievals(10).is_empty());
+    let mut session = logged_in(vec![10, 20, 30, 40]);
+    session.handle_input(b"DELE 2\r\n");
+    drain(&mut session);
+    session.handle_input(
+        b"RETR 1\r\nLIST 3\r\nRETR 2\r\nRETR 9\r\nRETR 3\nTOP 4 0\r\nRETR 4\r\nRETR 1",
+    );
+    let Request::Retrieve { index: 0, .. } = expect_request(&mut session) else {
+        panic!("expected RETR 1");
+    };
+    // Behind RETR 1: LIST 3, RETR 2 (deleted), RETR 9 (no such message), RETR 3, TOP 4 0,
+    // RETR 4, and an incomplete "RETR 1".
+    assert_eq!(session.upcoming_retrievals(10), vec![2, 3]);
+    assert_eq!(session.upcoming_retrievals(4), vec![2]);
+    assert_eq!(
+        session.upcoming_retrievals(10),
+        vec![2, 3],
+        "nothing consumed"
+    );
+    // The hint changes nothing: RETR 1 is answered, then LIST 3 runs.
+    session.handle_retrieve_opened(Ok(()));
+    session.handle_body(b"0123456789");
+    session.handle_body_end();
+    assert!(drain(&mut session).ends_with(
+        "+OK 3 30\r\n-ERR message 2 already deleted\r\n-ERR no such message, only 4 in maildrop\r\n"
+    ));
+}
+
 #[test]
 fn partial_commit_is_reported() {
     let mut session = logged_in(vec![10]);

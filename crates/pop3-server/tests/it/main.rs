@@ -13,5 +13,6 @@ mod exhaustion;
 mod faults;
 mod metrics;
 mod operations;
+mod pipelining;
 mod support;
 mod transcripts;
