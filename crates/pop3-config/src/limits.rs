@@ -136,9 +136,23 @@ impl RawTimeouts {
 }
 
 /// `[mailbox]` as written (nothing to validate).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawMailbox {
     pub(crate) lock_wait_ms: u64,
     pub(crate) mark_seen: bool,
+}
+
+/// How long a login waits for a maildrop's lock by default: long enough for the UPDATE of a
+/// session that just sent QUIT (10,000 deletions take about 0.6 s), short enough that a
+/// client meeting a session that stays gets `[IN-USE]` soon.
+pub(crate) const DEFAULT_LOCK_WAIT_MS: u64 = 2_000;
+
+impl Default for RawMailbox {
+    fn default() -> RawMailbox {
+        RawMailbox {
+            lock_wait_ms: DEFAULT_LOCK_WAIT_MS,
+            mark_seen: false,
+        }
+    }
 }

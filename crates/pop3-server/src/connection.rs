@@ -16,23 +16,17 @@ use pop3_proto::{
     SharedListing,
 };
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, watch};
 use tracing::info;
 
 use crate::config::TlsMode;
 use crate::fault;
+use crate::input::Input;
 use crate::mailbox::Mailbox;
 use crate::message_body;
 use crate::registry::{SessionEntry, unix_now};
 use crate::session_end::{self, End, Stats};
 use crate::shared::Shared;
 use crate::stream::Client;
-
-/// Bytes read from the client at once, at first: enough for any command, small for the many
-/// idle sessions a server holds.
-const READ_CHUNK: usize = 1024;
-/// The read buffer doubles up to this whenever a read fills it (a client pipelining).
-const READ_CHUNK_MAX: usize = 16 * 1024;
 
 /// Serves one accepted connection to its end.
 pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, mode: TlsMode) {
@@ -84,23 +78,10 @@ struct Driver {
     stats: Stats,
 }
 
-/// The loop's view of the client's input and of what can interrupt waiting for it.
-struct Input {
-    buf: Vec<u8>,
-    last: Instant,
-    shutdown: watch::Receiver<bool>,
-    kicked: Arc<Notify>,
-}
-
 impl Driver {
     /// Runs the session to its end.
     async fn run(&mut self) -> End {
-        let mut input = Input {
-            buf: vec![0u8; READ_CHUNK],
-            last: Instant::now(),
-            shutdown: self.shared.shutdown.clone(),
-            kicked: self.entry.kicked(),
-        };
+        let mut input = Input::new(self.shared.shutdown.clone(), self.entry.kicked());
         loop {
             if let Err(end) = self.step(&mut input).await {
                 return end;
@@ -127,9 +108,11 @@ impl Driver {
             // Opens the message while the replies before it are written.
             return self.retrieve(index, top_lines).await;
         }
-        self.client.flush(&mut self.session).await?;
         match event {
-            Event::Request(request) => self.complete(request).await,
+            Event::Request(request) => {
+                self.client.flush(&mut self.session).await?;
+                self.complete(request).await
+            }
             Event::StartTls => {
                 if !self.start_tls().await {
                     return Err(End::TlsFailed);
@@ -137,6 +120,8 @@ impl Driver {
                 self.session.handle_tls_established();
                 Ok(())
             }
+            // The lock goes before the last reply is written (RFC 1939 §6: it is part of
+            // UPDATE), so a client that reconnects at once never meets its own old lock.
             Event::Close => Err(self.close().await),
         }
     }
@@ -174,9 +159,7 @@ impl Driver {
                     self.entry.update(|info| info.last_activity = unix_now());
                     fault::on_input(&input.buf[..n]);
                     self.session.handle_input(&input.buf[..n]);
-                    if n == input.buf.len() && n < READ_CHUNK_MAX {
-                        input.buf.resize(n * 2, 0);
-                    }
+                    input.grow_if_filled(n);
                 }
             },
             () = input.kicked.notified() => {
@@ -190,11 +173,12 @@ impl Driver {
         Ok(())
     }
 
-    /// The session asked to close: release the lock, send the last reply, close.
+    /// The session asked to close: release the lock, then send the last reply and close.
     async fn close(&mut self) -> End {
-        // Release the lock before the client can see the close, so a client that reconnects
-        // at once never meets its own previous session's lock. (The session dropped its share
-        // of the maildrop when it closed.)
+        if let Some(pause) = fault::pause_before_close() {
+            tokio::time::sleep(pause).await;
+        }
+        // The session dropped its share of the maildrop when it closed; this is the last.
         self.mailbox = None;
         self.client.close(&mut self.session).await;
         End::Closed

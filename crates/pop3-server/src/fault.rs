@@ -6,8 +6,11 @@
 //!   printing `fault: paused in UPDATE after k unlinks` to stderr, so that a test can
 //!   `kill -9` the server at exactly that point.
 //! - `POP3D_FAULT_PANIC_ON=<text>`: a session panics when its input contains `<text>`.
+//! - `POP3D_FAULT_PAUSE_BEFORE_CLOSE_MS=n`: a session that asked to close (QUIT) waits n ms
+//!   first, so that a test can see what the client sees meanwhile (the lock must already be
+//!   free when the QUIT reply arrives).
 //!
-//! Without the feature both hooks are empty inline functions.
+//! Without the feature the hooks are empty inline functions.
 
 #[cfg(feature = "fault-injection")]
 mod armed {
@@ -33,6 +36,18 @@ mod armed {
             .map(str::as_bytes)
     }
 
+    /// How long a closing session pauses, read once.
+    pub(crate) fn pause_before_close() -> Option<std::time::Duration> {
+        static PAUSE: OnceLock<Option<u64>> = OnceLock::new();
+        PAUSE
+            .get_or_init(|| {
+                std::env::var("POP3D_FAULT_PAUSE_BEFORE_CLOSE_MS")
+                    .ok()
+                    .and_then(|ms| ms.parse().ok())
+            })
+            .map(std::time::Duration::from_millis)
+    }
+
     pub(crate) fn after_unlink(removed: usize) {
         if pause_after() == Some(removed) {
             eprintln!("fault: paused in UPDATE after {removed} unlinks");
@@ -52,7 +67,7 @@ mod armed {
 }
 
 #[cfg(feature = "fault-injection")]
-pub(crate) use armed::{after_unlink, on_input};
+pub(crate) use armed::{after_unlink, on_input, pause_before_close};
 
 /// Called after each unlink of UPDATE.
 #[cfg(not(feature = "fault-injection"))]
@@ -63,3 +78,10 @@ pub(crate) fn after_unlink(_removed: usize) {}
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
 pub(crate) fn on_input(_bytes: &[u8]) {}
+
+/// How long a session that asked to close pauses first (never, without the feature).
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub(crate) fn pause_before_close() -> Option<std::time::Duration> {
+    None
+}

@@ -30,6 +30,7 @@ mod connection;
 pub mod demo;
 mod fault;
 mod http;
+mod input;
 mod limits;
 pub mod logging;
 mod login;

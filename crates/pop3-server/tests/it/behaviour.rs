@@ -40,6 +40,32 @@ fn a_locked_maildrop_answers_in_use_only_after_the_credentials() {
     assert!(first.command("QUIT").starts_with("+OK"));
 }
 
+/// Issue 15: a client that reconnects as soon as its QUIT is answered never meets its own
+/// previous session's lock (the lock is released before the reply). No lock wait, so a lock
+/// still held would answer `[IN-USE]` at once. 20,000 cycles (100,000 with `POP3D_SOAK`).
+#[test]
+fn reconnecting_right_after_quit_never_meets_the_old_lock() {
+    let server = TestServer::start_with(Sections {
+        mailbox: "lock_wait_ms = 0",
+        ..Sections::default()
+    });
+    server.add_user("alice", "secret");
+    server.deliver("alice", &message(1));
+    let cycles = if std::env::var_os("POP3D_SOAK").is_some() {
+        100_000
+    } else {
+        20_000
+    };
+    for cycle in 0..cycles {
+        let mut client = server.greet();
+        assert!(client.command("USER alice").starts_with("+OK"));
+        let reply = client.command("PASS secret");
+        assert!(reply.starts_with("+OK"), "cycle {cycle}: {reply}");
+        assert!(client.command("STAT").starts_with("+OK 1 "));
+        assert!(client.command("QUIT").starts_with("+OK"));
+    }
+}
+
 #[test]
 fn a_dropped_connection_deletes_nothing_and_releases_the_lock() {
     // The server's bounded lock wait covers the moment until it notices the EOF.

@@ -188,3 +188,55 @@ fn a_panic_inside_one_session_closes_only_that_session_and_frees_its_lock() {
     assert!(again.command("QUIT").starts_with("+OK"));
     assert_eq!(stored(&alice), before);
 }
+
+/// Issue 15: the lock is part of UPDATE, so it is free before the QUIT reply is written. The
+/// closing session pauses (a hook) between deciding to close and closing: with the lock
+/// released after the reply, the client would hold a `+OK` while the lock is still taken.
+#[test]
+fn the_lock_is_free_when_the_quit_reply_arrives() {
+    if !hooks("the_lock_is_free_when_the_quit_reply_arrives") {
+        return;
+    }
+    let mut daemon = Daemon::start(
+        Sections {
+            mailbox: "lock_wait_ms = 0",
+            ..Sections::default()
+        },
+        "",
+    );
+    let maildir = daemon.add_user("alice", "secret");
+    fresh_mail(&maildir, 1, 0);
+    daemon.restart(&[("POP3D_FAULT_PAUSE_BEFORE_CLOSE_MS", "500")]);
+    for _ in 0..3 {
+        let mut client = daemon.greet();
+        client.login("alice", "secret");
+        assert!(client.command("QUIT").starts_with("+OK"));
+        // At once: nobody holds the lock, and a new session gets in without waiting.
+        assert_eq!(pop3_maildrop::lock_status(&maildir).unwrap(), None);
+        let mut again = daemon.greet();
+        again.login("alice", "secret");
+        drop(again);
+    }
+}
+
+/// Issue 15: a session that starts while another is finishing its UPDATE waits for the lock
+/// (bounded by `lock_wait_ms`) instead of failing with `[IN-USE]`.
+#[test]
+fn a_login_during_update_waits_for_the_lock() {
+    if !hooks("a_login_during_update_waits_for_the_lock") {
+        return;
+    }
+    let mut daemon = Daemon::start(Sections::default(), "");
+    let maildir = daemon.add_user("alice", "secret");
+    fresh_mail(&maildir, 2, 0);
+    daemon.restart(&[("POP3D_FAULT_PAUSE_BEFORE_CLOSE_MS", "400")]);
+    let mut first = daemon.greet();
+    first.login("alice", "secret");
+    assert!(first.command("DELE 1").starts_with("+OK"));
+    first.send(b"QUIT\r\n");
+    // The first session is in UPDATE now or soon (its reply waits out the pause).
+    let mut second = daemon.greet();
+    second.login("alice", "secret");
+    assert!(second.command("STAT").starts_with("+OK 1 "));
+    assert!(first.line().unwrap().starts_with("+OK"));
+}

@@ -8,10 +8,16 @@ use crate::support::{Client, TestServer};
 /// Message `n`: mostly small, with lines to dot-stuff; every seventh over the read-ahead
 /// budget (256 KiB).
 fn message(n: usize) -> Vec<u8> {
-    let lines = if n % 7 == 0 { 9_000 } else { 20 + n * 3 };
+    let lines = if n.is_multiple_of(7) {
+        9_000
+    } else {
+        20 + n * 3
+    };
     let mut text = format!("From: test@example.org\r\nSubject: message {n}\r\n\r\n");
     for line in 0..lines {
-        text.push_str(&format!(".line {line} of message {n}, padded to some length\r\n"));
+        text.push_str(&format!(
+            ".line {line} of message {n}, padded to some length\r\n"
+        ));
     }
     text.into_bytes()
 }
@@ -21,7 +27,11 @@ fn message(n: usize) -> Vec<u8> {
 fn script(count: usize) -> Vec<String> {
     let mut commands = Vec::new();
     for n in 1..=count {
-        commands.extend([format!("LIST {n}"), format!("UIDL {n}"), format!("RETR {n}")]);
+        commands.extend([
+            format!("LIST {n}"),
+            format!("UIDL {n}"),
+            format!("RETR {n}"),
+        ]);
         match n {
             3 => commands.push("DELE 6".to_owned()),
             8 => commands.push("TOP 9 2".to_owned()),
