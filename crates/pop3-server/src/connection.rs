@@ -13,7 +13,7 @@ use std::time::Instant;
 use pop3_auth::User;
 use pop3_proto::{
     Abort, AuthOutcome, CommitOutcome, Event, OpenError, Request, RetrieveError, Session,
-    SharedListing,
+    SharedListing, State,
 };
 use tokio::net::TcpStream;
 use tracing::info;
@@ -145,7 +145,9 @@ impl Driver {
     /// authentication (however slowly bytes arrive), the idle timer after.
     async fn wait_input(&mut self, input: &mut Input) -> Result<(), End> {
         let timeouts = self.shared.config.timeouts;
-        let (deadline, timeout_end) = if self.user.is_some() {
+        // The login deadline runs until TRANSACTION: an authenticated user whose maildrop
+        // could not be opened ([IN-USE]) is still logging in.
+        let (deadline, timeout_end) = if self.session.state() == State::Transaction {
             (input.last + timeouts.idle, End::IdleTimeout)
         } else {
             (self.started + timeouts.login, End::LoginTimeout)

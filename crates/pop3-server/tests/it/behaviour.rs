@@ -153,6 +153,26 @@ fn the_idle_timeout_ends_a_session_without_update() {
     assert_eq!(server.message_count("alice"), 1);
 }
 
+/// Issue 15: a login that failed only on `[IN-USE]` is still before TRANSACTION, so the login
+/// deadline (1 s here), not the idle timer (600 s), ends the session.
+#[test]
+fn the_login_deadline_holds_after_a_login_that_met_in_use() {
+    let server = TestServer::start_with(Sections {
+        timeouts: "login_secs = 1",
+        mailbox: "lock_wait_ms = 0",
+        ..Sections::default()
+    });
+    server.add_user("alice", "secret");
+    let mut holder = server.greet();
+    holder.login("alice", "secret");
+    let mut client = server.greet();
+    assert!(client.command("USER alice").starts_with("+OK"));
+    assert!(client.command("PASS secret").starts_with("-ERR [IN-USE]"));
+    // Closed without a reply once the deadline passes (bounded by PATIENCE, far below 600 s).
+    assert_eq!(client.line(), None);
+    assert!(holder.command("QUIT").starts_with("+OK"));
+}
+
 #[test]
 fn the_login_deadline_holds_however_slowly_bytes_trickle() {
     let server = TestServer::start_with(Sections {
