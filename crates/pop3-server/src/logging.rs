@@ -6,9 +6,21 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+/// What third-party crates may log under the configured level: rustls warns about things
+/// clients do every day (an IP address as SNI, from mutt and several libraries), which are no
+/// concern of the admin's; the WARN lines of the log are pop3d's own. `RUST_LOG` overrides.
+const QUIET_DEPENDENCIES: &str = "rustls=error";
+
 /// Installs the global subscriber. Safe to call once; later calls are ignored.
 pub fn init(json: bool, level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        if level.contains("rustls") {
+            // The admin configured rustls's level explicitly.
+            EnvFilter::new(level)
+        } else {
+            EnvFilter::new(format!("{level},{QUIET_DEPENDENCIES}"))
+        }
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

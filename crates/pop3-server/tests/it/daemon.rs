@@ -110,6 +110,11 @@ impl Daemon {
         maildir
     }
 
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
     /// Waits (bounded) until the log holds `needle` `times` times.
     pub fn wait_for(&self, needle: &str, times: usize) {
         let started = std::time::Instant::now();
