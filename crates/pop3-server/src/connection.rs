@@ -12,15 +12,14 @@ use std::time::Instant;
 
 use pop3_auth::User;
 use pop3_proto::{
-    Abort, AuthOutcome, CommitOutcome, Event, OpenError, Request, RetrieveError, Session,
-    SharedListing, State,
+    Abort, AuthOutcome, CommitOutcome, Event, OpenError, Request, RetrieveError, Session, State,
 };
 use tokio::net::TcpStream;
 use tracing::info;
 
 use crate::config::TlsMode;
 use crate::fault;
-use crate::input::Input;
+use crate::input::{Input, Interruption};
 use crate::mailbox::Mailbox;
 use crate::message_body;
 use crate::registry::{SessionEntry, unix_now};
@@ -104,22 +103,9 @@ impl Driver {
                 }
             }
         };
-        if let Event::Request(Request::Retrieve { index, top_lines }) = event {
-            // Opens the message while the replies before it are written.
-            return self.retrieve(index, top_lines).await;
-        }
         match event {
-            Event::Request(request) => {
-                self.client.flush(&mut self.session).await?;
-                self.complete(request).await
-            }
-            Event::StartTls => {
-                if !self.start_tls().await {
-                    return Err(End::TlsFailed);
-                }
-                self.session.handle_tls_established();
-                Ok(())
-            }
+            Event::Request(request) => self.request(request, input).await,
+            Event::StartTls => self.start_tls().await,
             // The lock goes before the last reply is written (RFC 1939 §6: it is part of
             // UPDATE), so a client that reconnects at once never meets its own old lock.
             Event::Close => Err(self.close().await),
@@ -164,13 +150,24 @@ impl Driver {
                     input.grow_if_filled(n);
                 }
             },
-            () = input.kicked.notified() => {
-                info!(session = self.id, "disconnected by administrator");
-                self.session.handle_abort(Abort::Kicked);
-            }
+            () = input.kicked.notified() => return self.interrupted(Interruption::Kicked),
             // RFC 1939 §3: an autologout timer closes without a reply and without UPDATE.
             () = tokio::time::sleep_until(deadline.into()) => return Err(timeout_end),
             _ = input.shutdown.changed() => {}
+        }
+        Ok(())
+    }
+
+    /// A request or a wait was cut short: a kick or shutdown ends the session with a reply
+    /// (none mid-message), a deadline without one.
+    fn interrupted(&mut self, interruption: Interruption) -> Result<(), End> {
+        match interruption {
+            Interruption::Kicked => {
+                info!(session = self.id, "disconnected by administrator");
+                self.session.handle_abort(Abort::Kicked);
+            }
+            Interruption::Shutdown => self.session.handle_abort(Abort::Shutdown),
+            Interruption::Deadline => return Err(End::LoginTimeout),
         }
         Ok(())
     }
@@ -226,50 +223,52 @@ impl Driver {
         self.entry.show_progress(self.stats.progress(&self.session));
     }
 
-    /// STLS: send the `+OK`, then run the handshake on the plaintext socket. False if
-    /// anything failed; the connection is then closed.
-    async fn start_tls(&mut self) -> bool {
-        if self.client.flush(&mut self.session).await.is_err() {
-            return false;
-        }
-        let Some(tcp) = self.client.take_plain() else {
-            return false;
-        };
-        match self.shared.handshake(tcp).await {
-            Some(tls) => {
-                self.client.set_tls(tls);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Carries out a request of the session and answers it.
-    async fn complete(&mut self, request: Request) -> Result<(), End> {
-        match request {
-            Request::Authenticate(credentials) => {
-                let outcome = self.authenticate(credentials).await;
-                self.session.handle_auth_result(outcome);
-            }
-            Request::OpenMaildrop => {
-                let result = self.open_mailbox().await;
-                self.session.handle_maildrop_opened(result);
-            }
-            Request::Retrieve { index, top_lines } => self.retrieve(index, top_lines).await?,
-            Request::Commit { deleted, retrieved } => {
-                let outcome = self.commit(deleted, retrieved).await;
-                self.session.handle_commit_result(outcome);
-            }
-        }
+    /// STLS: send the `+OK`, run the handshake on the plaintext socket, tell the session.
+    /// If anything fails the connection is closed.
+    async fn start_tls(&mut self) -> Result<(), End> {
+        self.client
+            .flush(&mut self.session)
+            .await
+            .map_err(|_| End::TlsFailed)?;
+        let tcp = self.client.take_plain().ok_or(End::TlsFailed)?;
+        let tls = self.shared.handshake(tcp).await.ok_or(End::TlsFailed)?;
+        self.client.set_tls(tls);
+        self.session.handle_tls_established();
         Ok(())
     }
 
-    async fn authenticate(&mut self, credentials: pop3_proto::Credentials) -> AuthOutcome {
+    /// Carries out a request and answers it. **Each races a kick and shutdown (before
+    /// TRANSACTION also the login deadline), but UPDATE's commit, which always completes.**
+    async fn request(&mut self, request: Request, input: &mut Input) -> Result<(), End> {
+        if !matches!(request, Request::Retrieve { .. }) {
+            // (RETR writes the replies before it while it opens the message.)
+            self.client.flush(&mut self.session).await?;
+        }
+        let deadline = Some(self.started + self.shared.config.timeouts.login);
+        let raced = match request {
+            Request::Authenticate(credentials) => input
+                .race(deadline, self.authenticate(credentials))
+                .await
+                .map(Ok),
+            Request::OpenMaildrop => input.race(deadline, self.open_mailbox()).await.map(Ok),
+            Request::Retrieve { index, top_lines } => {
+                input.race(None, self.retrieve(index, top_lines)).await
+            }
+            Request::Commit { deleted, retrieved } => {
+                self.commit(deleted, retrieved).await;
+                return Ok(());
+            }
+        };
+        raced.unwrap_or_else(|interruption| self.interrupted(interruption))
+    }
+
+    /// Verifies the credentials and answers the session.
+    async fn authenticate(&mut self, credentials: pop3_proto::Credentials) {
         let verdict = self
             .shared
             .login
             .verify(self.id, self.peer.ip(), credentials);
-        match verdict.await {
+        let outcome = match verdict.await {
             Ok(user) => {
                 self.entry
                     .update(|info| info.user = Some(user.name.to_string()));
@@ -277,17 +276,22 @@ impl Driver {
                 AuthOutcome::Accepted
             }
             Err(outcome) => outcome,
-        }
+        };
+        self.session.handle_auth_result(outcome);
     }
 
-    /// Opens the authenticated user's maildrop (never asked before a successful login).
-    async fn open_mailbox(&mut self) -> Result<SharedListing, OpenError> {
-        let Some(user) = &self.user else {
-            return Err(OpenError::Permanent);
+    /// Opens the authenticated user's maildrop (never asked before a successful login) and
+    /// answers the session.
+    async fn open_mailbox(&mut self) {
+        let opened = match &self.user {
+            Some(user) => Mailbox::open(&self.shared, &self.entry, self.id, user).await,
+            None => Err(OpenError::Permanent),
         };
-        let (mailbox, listing) = Mailbox::open(&self.shared, &self.entry, self.id, user).await?;
-        self.mailbox = Some(mailbox);
-        Ok(listing)
+        let result = opened.map(|(mailbox, listing)| {
+            self.mailbox = Some(mailbox);
+            listing
+        });
+        self.session.handle_maildrop_opened(result);
     }
 
     /// RETR or TOP: the message streamed through the session's encoder, a chunk at a time,
@@ -320,16 +324,18 @@ impl Driver {
         Ok(())
     }
 
-    /// UPDATE: removes the marked messages.
-    async fn commit(&mut self, deleted: Vec<usize>, retrieved: Vec<usize>) -> CommitOutcome {
-        let Some(mailbox) = &self.mailbox else {
-            return CommitOutcome::Partial {
-                not_removed: deleted.len(),
-            };
-        };
+    /// UPDATE: removes the marked messages and answers the session.
+    async fn commit(&mut self, deleted: Vec<usize>, retrieved: Vec<usize>) {
         self.stats.dele = deleted.len() as u64;
-        mailbox
-            .commit(deleted, retrieved, self.shared.config.mark_seen)
-            .await
+        let outcome = match &self.mailbox {
+            Some(mailbox) => {
+                let seen = self.shared.config.mark_seen;
+                mailbox.commit(deleted, retrieved, seen).await
+            }
+            None => CommitOutcome::Partial {
+                not_removed: deleted.len(),
+            },
+        };
+        self.session.handle_commit_result(outcome);
     }
 }

@@ -9,6 +9,8 @@
 //! - `POP3D_FAULT_PAUSE_BEFORE_CLOSE_MS=n`: a session that asked to close (QUIT) waits n ms
 //!   first, so that a test can see what the client sees meanwhile (the lock must already be
 //!   free when the QUIT reply arrives).
+//! - `POP3D_FAULT_STALL_MESSAGE_OPEN=1`: opening a message for RETR/TOP blocks its blocking
+//!   thread forever, like a read from a dead disk.
 //!
 //! Without the feature the hooks are empty inline functions.
 
@@ -48,6 +50,17 @@ mod armed {
             .map(std::time::Duration::from_millis)
     }
 
+    /// Blocks forever when message opens are to stall.
+    pub(crate) fn before_message_open() {
+        static STALL: OnceLock<bool> = OnceLock::new();
+        if *STALL.get_or_init(|| std::env::var_os("POP3D_FAULT_STALL_MESSAGE_OPEN").is_some()) {
+            eprintln!("fault: message open stalled");
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+
     pub(crate) fn after_unlink(removed: usize) {
         if pause_after() == Some(removed) {
             eprintln!("fault: paused in UPDATE after {removed} unlinks");
@@ -67,7 +80,7 @@ mod armed {
 }
 
 #[cfg(feature = "fault-injection")]
-pub(crate) use armed::{after_unlink, on_input, pause_before_close};
+pub(crate) use armed::{after_unlink, before_message_open, on_input, pause_before_close};
 
 /// Called after each unlink of UPDATE.
 #[cfg(not(feature = "fault-injection"))]
@@ -85,3 +98,8 @@ pub(crate) fn on_input(_bytes: &[u8]) {}
 pub(crate) fn pause_before_close() -> Option<std::time::Duration> {
     None
 }
+
+/// Called on a blocking thread before a message is opened for RETR/TOP.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub(crate) fn before_message_open() {}

@@ -1,5 +1,7 @@
-//! What the connection loop reads the client into, and what can interrupt waiting for it.
+//! What the connection loop reads the client into, and what can interrupt waiting for it or
+//! for a request in progress.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,6 +36,43 @@ impl Input {
     pub(crate) fn grow_if_filled(&mut self, n: usize) {
         if n == self.buf.len() && n < READ_CHUNK_MAX {
             self.buf.resize(n * 2, 0);
+        }
+    }
+}
+
+/// Why waiting for a request was cut short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interruption {
+    /// An administrator kicked the session.
+    Kicked,
+    /// The server is shutting down.
+    Shutdown,
+    /// The deadline passed (the login deadline, before TRANSACTION).
+    Deadline,
+}
+
+impl Input {
+    /// Awaits `work` unless, first, the session is kicked, the server starts shutting down or
+    /// `deadline` passes; then `work` is dropped unfinished. **Every request the driver awaits
+    /// (but UPDATE's commit, which always completes) goes through here**, so a kick, a
+    /// shutdown or a deadline is seen even while a request is with the blocking pool.
+    pub(crate) async fn race<T>(
+        &mut self,
+        deadline: Option<Instant>,
+        work: impl Future<Output = T>,
+    ) -> Result<T, Interruption> {
+        let expiry = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            value = work => Ok(value),
+            () = self.kicked.notified() => Err(Interruption::Kicked),
+            Ok(()) = self.shutdown.changed() => Err(Interruption::Shutdown),
+            () = expiry => Err(Interruption::Deadline),
         }
     }
 }

@@ -117,7 +117,17 @@ impl Mailbox {
     ) -> Result<Result<MessageBody, RetrieveError>, End> {
         let retrieval = self.start_retrieval(index, session);
         client.flush(session).await?;
-        Ok(self.finish_retrieval(retrieval).await)
+        // A file that cannot be opened and read in this long sits on a stuck disk.
+        match tokio::time::timeout(client.stall(), self.finish_retrieval(retrieval)).await {
+            Ok(opened) => Ok(opened),
+            Err(_) => {
+                warn!(
+                    session = self.session,
+                    index, "opening a message took too long"
+                );
+                Ok(Err(RetrieveError::Io))
+            }
+        }
     }
 
     /// Starts getting message `index` for RETR/TOP: from the read-ahead if it is next there,

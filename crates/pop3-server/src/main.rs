@@ -75,7 +75,7 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let run_as = config.run_as.clone();
         let server = Server::bind(config).await?;
         drop_privileges(run_as.as_ref())?;
@@ -110,8 +110,15 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
             })
             .await
-    })
+    });
+    // A blocking thread stuck on a dead disk must not keep the process from exiting: the
+    // sessions have ended (or were aborted after the grace period) by now.
+    runtime.shutdown_timeout(BLOCKING_EXIT_WAIT);
+    served
 }
+
+/// How long the exit waits for blocking threads still running after the sessions ended.
+const BLOCKING_EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// When started as root with `[privileges]`, switch to that user and group now that the
 /// listeners are bound and the certificate read.

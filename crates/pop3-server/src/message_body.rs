@@ -14,6 +14,7 @@ use pop3_proto::{Progress, Session};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
+use crate::fault;
 use crate::session_end::End;
 use crate::stream::Client;
 
@@ -52,7 +53,8 @@ pub(crate) async fn send(
         }
         let next = body.read_next();
         client.flush(session).await?;
-        let Ok(read) = next.await else {
+        let Ok(Ok(read)) = tokio::time::timeout(client.stall(), next).await else {
+            warn!(session = id, "reading a message took too long or failed");
             session.handle_body_failed();
             return Ok(None);
         };
@@ -76,6 +78,7 @@ impl MessageBody {
     /// blocking pool, so that opening and the first read cost a single trip there (and a
     /// message that fits in one chunk costs no other).
     pub(crate) fn open(maildrop: &Maildrop, index: usize) -> pop3_maildrop::Result<MessageBody> {
+        fault::before_message_open();
         let reader = maildrop.open_message(index)?;
         let expected_wire = reader.expected_wire_size();
         // The raw message is at most its wire size: a small message gets a small buffer (one

@@ -35,6 +35,12 @@ impl Client {
         }
     }
 
+    /// How long a write may wait for the client; also the bound on one read of a message
+    /// file, so a stuck disk ends the session like a stalled client.
+    pub(crate) fn stall(&self) -> Duration {
+        self.stall
+    }
+
     /// Octets written to the client so far.
     pub(crate) fn sent(&self) -> u64 {
         self.sent

@@ -240,3 +240,40 @@ fn a_login_during_update_waits_for_the_lock() {
     assert!(second.command("STAT").starts_with("+OK 1 "));
     assert!(first.line().unwrap().starts_with("+OK"));
 }
+
+/// Issue 15: SIGTERM ends the process within the grace period even while a message read is
+/// stuck on a dead disk (a hook blocks the open forever): the client is told, and the exit
+/// does not wait for the stuck blocking thread.
+#[test]
+fn sigterm_ends_the_process_while_a_message_read_is_stuck() {
+    if !hooks("sigterm_ends_the_process_while_a_message_read_is_stuck") {
+        return;
+    }
+    let mut daemon = Daemon::start(
+        Sections {
+            timeouts: "shutdown_grace_secs = 1",
+            ..Sections::default()
+        },
+        "",
+    );
+    let maildir = daemon.add_user("alice", "secret");
+    fresh_mail(&maildir, 1, 0);
+    daemon.restart(&[("POP3D_FAULT_STALL_MESSAGE_OPEN", "1")]);
+    let mut client = daemon.greet();
+    client.login("alice", "secret");
+    client.send(b"RETR 1\r\n");
+    daemon.wait_for("fault: message open stalled", 1);
+    daemon.signal("TERM");
+    assert_eq!(
+        client.line().as_deref(),
+        Some("-ERR [SYS/TEMP] server shutting down")
+    );
+    let started = std::time::Instant::now();
+    while daemon.child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < crate::support::PATIENCE,
+            "pop3d did not exit"
+        );
+        std::thread::yield_now();
+    }
+}

@@ -163,6 +163,41 @@ fn the_registry_shows_the_marked_count_through_dele_and_rset() {
     assert!(client.command("QUIT").starts_with("+OK"));
 }
 
+/// Issue 15: a RETR to a client that stopped reading can still be kicked. The kick is seen
+/// while the driver waits for the client, not only between commands, so the session and its
+/// lock go at once, not after `output_stall_secs` (60 s by default, over PATIENCE).
+#[test]
+fn a_kick_reaches_a_session_stuck_writing_to_a_slow_reader() {
+    let server = TestServer::start_with(Sections::default());
+    server.add_user("alice", "secret");
+    // A sparse 256 MiB message: far more than the socket buffers hold.
+    const SIZE: u64 = 256 << 20;
+    let name = format!("1700000000.big.host,S={SIZE},W={SIZE}:2,");
+    std::fs::File::create(server.maildir("alice").join("cur").join(name))
+        .unwrap()
+        .set_len(SIZE)
+        .unwrap();
+    let mut client = server.greet();
+    client.login("alice", "secret");
+    client.send(b"RETR 1\r\n");
+    let started = Instant::now();
+    let id = loop {
+        let list = sessions(&server).sessions;
+        if let Some(session) = list.iter().find(|s| s.command.as_deref() == Some("RETR")) {
+            break session.id;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the RETR never started: {list:?}"
+        );
+        std::thread::yield_now();
+    };
+    let (status, body) = admin_post(&server, &kick_path(id));
+    assert_eq!(status, 200, "{body}");
+    assert_back_to_zero(&server, "kick in the middle of a RETR");
+    drop(client);
+}
+
 #[test]
 fn the_admin_socket_is_owner_and_group_only() {
     use std::os::unix::fs::PermissionsExt;
