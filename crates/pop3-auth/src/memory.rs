@@ -8,6 +8,11 @@
 
 use argon2::Block;
 
+/// Above glibc's largest dynamic mmap threshold on 64-bit targets (`DEFAULT_MMAP_THRESHOLD_MAX`,
+/// 32 MiB), in 1 KiB blocks: an allocation this large is always mapped, and unmapped when
+/// freed, unless the administrator set `M_MMAP_THRESHOLD` higher.
+const ALWAYS_MAPPED_BLOCKS: usize = 32 * 1024 + 1;
+
 /// Reusable argon2 block memory, sized for the hasher's parameters on first use.
 ///
 /// **Only hashes with the hasher's own parameters (or cheaper ones) use the kept blocks.** A
@@ -39,8 +44,12 @@ impl HashMemory {
         hash: impl FnOnce(&mut [Block]) -> R,
     ) -> R {
         if needed > home {
-            // Dropped on return: nothing larger than `home` is kept.
-            let mut once = vec![Block::default(); needed];
+            // Dropped on return: nothing larger than `home` is kept. The capacity is at least
+            // `ALWAYS_MAPPED_BLOCKS`, so glibc's malloc maps it and its free unmaps it (only
+            // the `needed` blocks are ever touched); a smaller buffer could be served from,
+            // and left in, a thread's arena once malloc's threshold has risen.
+            let mut once = Vec::with_capacity(needed.max(ALWAYS_MAPPED_BLOCKS));
+            once.resize(needed, Block::default());
             return hash(&mut once);
         }
         if self.blocks.len() != home {
