@@ -155,6 +155,7 @@ impl PasswordHasher {
             return Verification::Unusable;
         };
         let verifier = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        // A parsed `Output` holds at most `Output::MAX_LENGTH` bytes: the range is in bounds.
         let mut actual = [0u8; Output::MAX_LENGTH];
         let actual = &mut actual[..expected.len()];
         if self
