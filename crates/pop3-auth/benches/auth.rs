@@ -3,6 +3,8 @@
 //!   for an unknown and a disabled user (which must cost the same: the dummy hash);
 //! - login throughput with one and with two threads (one per core here).
 //!
+//! Every hash runs in a reused `HashMemory`, as in the server (one per hash permit).
+//!
 //! `cargo bench -p pop3-auth --bench auth` (`-- --quick` for fewer samples).
 
 #![allow(
@@ -15,7 +17,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pop3_auth::{Authenticator, Credential, HashParams, Outcome, UserDb, UserName};
+use pop3_auth::{Authenticator, Credential, HashMemory, HashParams, Outcome, UserDb, UserName};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -50,11 +52,12 @@ fn main() {
     ];
     // Interleave the cases so that drift on a shared machine hits them alike.
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    let mut memory = HashMemory::new();
     for _ in 0..samples {
         for (i, (_, name, password)) in cases.iter().enumerate() {
             let start = Instant::now();
             let outcome = auth
-                .authenticate(&db, name, Credential::Password(password))
+                .authenticate_with(&db, name, Credential::Password(password), &mut memory)
                 .unwrap();
             times[i].push(start.elapsed());
             assert_eq!(matches!(outcome, Outcome::Accepted(_)), i == 0);
@@ -86,9 +89,15 @@ fn throughput(path: &Path, params: HashParams, threads: usize, run: Duration) ->
                     let db = UserDb::open(path).unwrap();
                     let deadline = Instant::now() + run;
                     let mut count = 0;
+                    let mut memory = HashMemory::new();
                     while Instant::now() < deadline {
                         let outcome = auth
-                            .authenticate(&db, "alice", Credential::Password(b"correct horse"))
+                            .authenticate_with(
+                                &db,
+                                "alice",
+                                Credential::Password(b"correct horse"),
+                                &mut memory,
+                            )
                             .unwrap();
                         assert!(matches!(outcome, Outcome::Accepted(_)));
                         count += 1;

@@ -8,6 +8,7 @@
 use crate::apop;
 use crate::db::{User, UserDb};
 use crate::error::Result;
+use crate::memory::HashMemory;
 use crate::name::UserName;
 use crate::password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};
 
@@ -87,11 +88,21 @@ impl Authenticator {
     /// An authenticator with these argon2id parameters (validated). Computes the dummy hash
     /// once, which costs one hash.
     pub fn new(params: HashParams, apop_enabled: bool) -> Result<Authenticator> {
+        Authenticator::new_with(params, apop_enabled, &mut HashMemory::new())
+    }
+
+    /// [`Authenticator::new`], computing the dummy hash in `memory` (a server's first
+    /// pooled memory, so that no hash of it runs outside the pool).
+    pub fn new_with(
+        params: HashParams,
+        apop_enabled: bool,
+        memory: &mut HashMemory,
+    ) -> Result<Authenticator> {
         let hasher = PasswordHasher::new(params)?;
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|e| crate::Error::Random(e.to_string()))?;
         let dummy_password: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let dummy_hash = hasher.hash(dummy_password.as_bytes())?;
+        let dummy_hash = hasher.hash_with(dummy_password.as_bytes(), memory)?;
         Ok(Authenticator {
             hasher,
             dummy_hash,
@@ -104,13 +115,26 @@ impl Authenticator {
         &self.hasher
     }
 
-    /// Decides one attempt. Reads the user's row now (no cache); on success records the login
-    /// and, if the stored hash used older parameters, replaces it.
+    /// Decides one attempt, hashing in memory allocated for this call (a server uses
+    /// [`Authenticator::authenticate_with`]).
     pub fn authenticate(
         &self,
         db: &UserDb,
         name: &str,
         credential: Credential<'_>,
+    ) -> Result<Outcome> {
+        self.authenticate_with(db, name, credential, &mut HashMemory::new())
+    }
+
+    /// Decides one attempt. Reads the user's row now (no cache); on success records the login
+    /// and, if the stored hash used older parameters, replaces it. **Every hash of the attempt
+    /// (the verification, the dummy one, the rehash) runs in `memory`.**
+    pub fn authenticate_with(
+        &self,
+        db: &UserDb,
+        name: &str,
+        credential: Credential<'_>,
+        memory: &mut HashMemory,
     ) -> Result<Outcome> {
         if let Credential::Password(password) = credential
             && password.len() > MAX_PASSWORD
@@ -118,30 +142,33 @@ impl Authenticator {
             return Ok(Outcome::Rejected(RejectReason::PasswordTooLong));
         }
         let Ok(name) = UserName::parse(name) else {
-            self.burn(credential);
+            self.burn(credential, memory);
             return Ok(Outcome::Rejected(RejectReason::InvalidName));
         };
         let user = match db.get(&name)? {
             Some(user) if user.enabled => user,
             Some(_) => {
-                self.burn(credential);
+                self.burn(credential, memory);
                 return Ok(Outcome::Rejected(RejectReason::Disabled));
             }
             None => {
-                self.burn(credential);
+                self.burn(credential, memory);
                 return Ok(Outcome::Rejected(RejectReason::UnknownUser));
             }
         };
         let verdict = match credential {
             Credential::Password(password) => {
                 if user.apop_secret.is_some() && !user.password_with_apop {
-                    self.burn(credential);
+                    self.burn(credential, memory);
                     return Ok(Outcome::Rejected(RejectReason::PasswordNotAllowed));
                 }
-                match self.hasher.verify(password, &user.password_hash) {
+                match self
+                    .hasher
+                    .verify_with(password, &user.password_hash, memory)
+                {
                     Verification::Match { needs_rehash } => {
                         if needs_rehash {
-                            let hash = self.hasher.hash(password)?;
+                            let hash = self.hasher.hash_with(password, memory)?;
                             db.replace_hash(&user.name, &hash)?;
                         }
                         Ok(())
@@ -155,7 +182,7 @@ impl Authenticator {
                     (Some(secret), true) if apop::verify(timestamp, secret, digest) => Ok(()),
                     (Some(_), true) => Err(RejectReason::WrongSecret),
                     _ => {
-                        self.burn(credential);
+                        self.burn(credential, memory);
                         Err(RejectReason::ApopNotAvailable)
                     }
                 }
@@ -171,10 +198,12 @@ impl Authenticator {
     }
 
     /// Spends the time a real check would, and throws the answer away.
-    fn burn(&self, credential: Credential<'_>) {
+    /// The dummy hash has the current parameters, so it runs in `memory`'s kept blocks like
+    /// a real user's current hash.
+    fn burn(&self, credential: Credential<'_>, memory: &mut HashMemory) {
         match credential {
             Credential::Password(password) => {
-                let _ = self.hasher.verify(password, &self.dummy_hash);
+                let _ = self.hasher.verify_with(password, &self.dummy_hash, memory);
             }
             Credential::Apop { timestamp, digest } => {
                 let _ = apop::verify(timestamp, DUMMY_APOP_SECRET, digest);

@@ -10,6 +10,7 @@
 //! - [`Authenticator`]: verifies a [`Credential`] for a name and returns an [`Outcome`].
 //! - [`UserName`]: the allowlist and case folding every name goes through before any lookup.
 //! - [`PasswordHasher`] and [`HashParams`]: argon2id, bounded on the way in and out.
+//! - [`HashMemory`]: argon2's block memory, kept by the caller and reused hash after hash.
 //! - [`apop`]: the greeting timestamp and the digest check.
 //! - [`Throttle`]: failure delays, per-address penalties, the per-user spraying signal.
 //!
@@ -20,6 +21,9 @@
 //!   time** (a dummy hash is verified), and secrets are compared in constant time.
 //! - **A stored hash with absurd parameters or a malformed one fails closed**, without a panic
 //!   or a large allocation.
+//! - **argon2 memory is the caller's**: the `*_with` methods hash in a [`HashMemory`] the
+//!   caller keeps (the server: one per hash permit), never growing it past the configured
+//!   cost; the others use a temporary one.
 //! - **No cache**: every login reads the row, so changes apply at the next login.
 //!
 //! # Non-goals
@@ -29,6 +33,7 @@ pub mod apop;
 mod authenticator;
 mod db;
 mod error;
+mod memory;
 mod name;
 mod password;
 mod throttle;
@@ -36,6 +41,7 @@ mod throttle;
 pub use authenticator::{Authenticator, Credential, Outcome, RejectReason};
 pub use db::{LAST_LOGIN_PRECISION_SECS, SCHEMA_VERSION, User, UserDb, default_maildir};
 pub use error::{Error, Result};
+pub use memory::HashMemory;
 pub use name::{MAX_NAME, UserName};
 pub use password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};
 pub use throttle::{FailureVerdict, Throttle, ThrottleConfig};

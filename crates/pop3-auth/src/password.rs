@@ -3,11 +3,17 @@
 //! **A stored hash is checked before it is used**: only argon2id, version 0x13, with memory
 //! at most 1 GiB, at most 64 passes and at most 16 lanes, so a hostile or corrupt row can
 //! neither panic nor make the server allocate gigabytes. Anything else fails closed.
+//!
+//! Every hash runs in a [`HashMemory`]: the caller's, reused (`*_with`), or a temporary one.
+//! The PHC string is built here from argon2's raw output, exactly as argon2's own
+//! `PasswordHasher` builds it (a known-answer test compares the two).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use subtle::ConstantTimeEq as _;
 
 use crate::error::{Error, Result};
+use crate::memory::HashMemory;
 
 /// Passwords longer than this are rejected before hashing.
 pub const MAX_PASSWORD: usize = 1024;
@@ -97,21 +103,30 @@ impl PasswordHasher {
         self.params
     }
 
-    /// Hashes a password with a fresh 16-byte random salt into a PHC string.
+    /// Hashes a password with a fresh 16-byte random salt into a PHC string, in memory
+    /// allocated for this call (the admin tool; a server uses [`PasswordHasher::hash_with`]).
     pub fn hash(&self, password: &[u8]) -> Result<String> {
+        self.hash_with(password, &mut HashMemory::new())
+    }
+
+    /// [`PasswordHasher::hash`] in `memory`, which is kept for the next hash.
+    pub fn hash_with(&self, password: &[u8], memory: &mut HashMemory) -> Result<String> {
         check_password(password)?;
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| Error::Random(e.to_string()))?;
         let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Hash(e.to_string()))?;
-        self.argon2
-            .hash_password(password, &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| Error::Hash(e.to_string()))
+        self.hash_with_salt(password, &salt, memory)
     }
 
-    /// Checks `password` against a stored PHC string, in constant time for the comparison,
-    /// after bounding the stored parameters. Never panics, whatever `phc` holds.
+    /// Checks `password` against a stored PHC string, in memory allocated for this call (a
+    /// server uses [`PasswordHasher::verify_with`]).
     pub fn verify(&self, password: &[u8], phc: &str) -> Verification {
+        self.verify_with(password, phc, &mut HashMemory::new())
+    }
+
+    /// Checks `password` against a stored PHC string in `memory`, in constant time for the
+    /// comparison, after bounding the stored parameters. Never panics, whatever `phc` holds.
+    pub fn verify_with(&self, password: &[u8], phc: &str, memory: &mut HashMemory) -> Verification {
         if password.len() > MAX_PASSWORD {
             return Verification::Mismatch;
         }
@@ -129,17 +144,80 @@ impl PasswordHasher {
             t: params.t_cost(),
             p: params.p_cost(),
         };
-        if stored.validate().is_err() || hash.hash.is_none_or(|h| h.len() < 16) {
+        let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
+            return Verification::Unusable;
+        };
+        if stored.validate().is_err() || expected.len() < 16 {
             return Verification::Unusable;
         }
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return Verification::Unusable;
+        };
         let verifier = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        match verifier.verify_password(password, &hash) {
-            Ok(()) => Verification::Match {
-                needs_rehash: stored != self.params,
-            },
-            Err(argon2::password_hash::Error::Password) => Verification::Mismatch,
-            Err(_) => Verification::Unusable,
+        // A parsed `Output` holds at most `Output::MAX_LENGTH` bytes: the range is in bounds.
+        let mut actual = [0u8; Output::MAX_LENGTH];
+        let actual = &mut actual[..expected.len()];
+        if self
+            .compute(&verifier, password, salt, actual, memory)
+            .is_err()
+        {
+            return Verification::Unusable;
         }
+        if bool::from(actual.ct_eq(expected.as_bytes())) {
+            Verification::Match {
+                needs_rehash: stored != self.params,
+            }
+        } else {
+            Verification::Mismatch
+        }
+    }
+
+    /// The PHC string of `password` with this salt, computed in `memory`.
+    pub(crate) fn hash_with_salt(
+        &self,
+        password: &[u8],
+        salt: &SaltString,
+        memory: &mut HashMemory,
+    ) -> Result<String> {
+        let hash_error = |e: &dyn std::fmt::Display| Error::Hash(e.to_string());
+        let mut salt_buf = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(|e| hash_error(&e))?;
+        let output_len = self
+            .argon2
+            .params()
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let output = Output::init_with(output_len, |out| {
+            self.compute(&self.argon2, password, salt_bytes, out, memory)
+                .map_err(argon2::password_hash::Error::from)
+        })
+        .map_err(|e| hash_error(&e))?;
+        let hash = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(self.argon2.params()).map_err(|e| hash_error(&e))?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Ok(hash.to_string())
+    }
+
+    /// Runs `argon2` into `out`, in `memory`'s kept blocks when the parameters need no more
+    /// than the current ones.
+    fn compute(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+        memory: &mut HashMemory,
+    ) -> std::result::Result<(), argon2::Error> {
+        let home = self.argon2.params().block_count();
+        let needed = argon2.params().block_count();
+        memory.with_blocks(home, needed, |blocks| {
+            argon2.hash_password_into_with_memory(password, salt, out, blocks)
+        })
     }
 }
 
@@ -157,3 +235,6 @@ pub(crate) fn check_password(password: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

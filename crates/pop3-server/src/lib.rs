@@ -29,6 +29,7 @@ mod config;
 mod connection;
 pub mod demo;
 mod fault;
+mod hash_permits;
 mod http;
 mod input;
 mod limits;

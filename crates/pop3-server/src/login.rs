@@ -2,7 +2,8 @@
 //!
 //! One attempt: wait out the address's throttle penalty, take a hash permit (**at most
 //! `hash_concurrency` password hashes run at once, so a PASS flood cannot exhaust memory or
-//! CPU**), verify on the blocking pool through that thread's own user-database connection,
+//! CPU**, and every hash runs in the argon2 memory that comes with its permit, see
+//! `hash_permits.rs`), verify on the blocking pool through that thread's own user-database connection,
 //! then record the outcome. A failure sleeps the throttle's delay and writes the stable
 //! `auth failed:` line that fail2ban matches (`config/fail2ban-filter.conf`). The session only
 //! learns accepted, rejected or unavailable; the reason is for the log.
@@ -12,20 +13,20 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pop3_auth::{Authenticator, Credential, Outcome, RejectReason, Throttle, User};
+use pop3_auth::{Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User};
 use pop3_metrics::Metrics;
 use pop3_proto::{AuthOutcome, Credentials, Secret, escape_client_text};
-use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::hash_permits::HashPermits;
 use crate::user_db::with_user_db;
 
 /// Verifies credentials for every session of the server.
 pub(crate) struct Login {
     authenticator: Arc<Authenticator>,
-    /// Bounds concurrent argon2 computations.
-    hash_permits: Arc<Semaphore>,
+    /// Bounds concurrent argon2 computations and holds their memory.
+    hash_permits: HashPermits,
     throttle: Mutex<Throttle>,
     user_db: PathBuf,
     metrics: Arc<Metrics>,
@@ -33,10 +34,14 @@ pub(crate) struct Login {
 
 impl Login {
     /// Prepares authentication (computes the dummy hash unknown users are verified against).
+    /// The dummy hash runs in the pool's first memory.
     pub(crate) fn new(config: &Config, metrics: Arc<Metrics>) -> pop3_auth::Result<Login> {
+        let mut first = HashMemory::new();
+        let authenticator =
+            Authenticator::new_with(config.argon2, config.protocol.apop, &mut first)?;
         Ok(Login {
-            authenticator: Arc::new(Authenticator::new(config.argon2, config.protocol.apop)?),
-            hash_permits: Arc::new(Semaphore::new(config.hash_concurrency)),
+            authenticator: Arc::new(authenticator),
+            hash_permits: HashPermits::new(config.hash_concurrency, first),
             throttle: Mutex::new(Throttle::new(config.throttle.clone())),
             user_db: config.user_db.clone(),
             metrics,
@@ -97,23 +102,21 @@ impl Login {
 
     /// Runs the verification on the blocking pool behind a hash permit.
     async fn check(&self, credentials: Credentials) -> Result<Outcome, CheckError> {
-        let permit = self
+        let mut permit = self
             .hash_permits
-            .clone()
-            .acquire_owned()
+            .acquire()
             .await
             .map_err(|_| CheckError::Closed)?;
         let authenticator = self.authenticator.clone();
         let db_path = self.user_db.clone();
         let verdict = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
             let credential = match &credentials.secret {
                 Secret::Password { password, .. } => Credential::Password(password),
                 Secret::Apop { timestamp, digest } => Credential::Apop { timestamp, digest },
                 _ => return Ok(Outcome::Rejected(RejectReason::ApopNotAvailable)),
             };
             with_user_db(&db_path, |db| {
-                authenticator.authenticate(db, &credentials.user, credential)
+                authenticator.authenticate_with(db, &credentials.user, credential, permit.memory())
             })
         })
         .await;
