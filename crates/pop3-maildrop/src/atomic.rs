@@ -2,9 +2,10 @@
 //! `.pop3d.listing`: a reader sees the old file or the new one, never a torn one.
 //!
 //! The steps: create `<name>.tmp.<pid>` (mode 0600, `O_NOFOLLOW`), write, fsync, rename over
-//! `<name>`, and, when asked, fsync the Maildir so the rename itself survives a crash. On any
-//! error before the rename is done the temp file is removed (best effort) and the old file
-//! stays as it was. One session holds the maildrop's lock, so one process at a time writes
+//! `<name>`. The Maildir is not fsynced after the rename: both files are caches whose
+//! previous version is harmless after a crash (the listing is checked against `cur/`'s stamp;
+//! the index only lacks new entries or keeps removed ones). On any error before the rename is
+//! done the temp file is removed (best effort) and the old file stays as it was. One session holds the maildrop's lock, so one process at a time writes
 //! these files, and the pid keeps a crashed writer's leftover from being mistaken for ours
 //! (the next store of the same process overwrites it, `O_TRUNC`).
 
@@ -14,21 +15,11 @@ use std::io::Write;
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::error::{Result, io_error};
-use crate::maildir::{Maildir, sync_dir};
-
-/// Whether the Maildir is fsynced after the rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SyncDir {
-    /// Sync it: the new file survives a crash once `replace` returns.
-    Yes,
-    /// Do not: a crash may bring back the old file (or none), for a file that is checked
-    /// before use anyway (the listing and its stamp).
-    No,
-}
+use crate::maildir::Maildir;
 
 /// Replaces `name` in the Maildir's root with `bytes`, atomically. Errors name the temp
-/// file's path (`create`, `write`, `rename`) or the Maildir's (`fsync`).
-pub(crate) fn replace(maildir: &Maildir, name: &str, bytes: &[u8], sync: SyncDir) -> Result<()> {
+/// file's path (`create`, `write`, `rename`).
+pub(crate) fn replace(maildir: &Maildir, name: &str, bytes: &[u8]) -> Result<()> {
     let tmp_name = format!("{name}.tmp.{}", std::process::id());
     let tmp_path = maildir.path().join(&tmp_name);
     let flags =
@@ -51,10 +42,7 @@ pub(crate) fn replace(maildir: &Maildir, name: &str, bytes: &[u8], sync: SyncDir
         let _ = rustix::fs::unlinkat(&maildir.root, tmp_name.as_str(), AtFlags::empty());
         return Err(e);
     }
-    match sync {
-        SyncDir::Yes => sync_dir(&maildir.root, maildir.path()),
-        SyncDir::No => Ok(()),
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,19 +2,32 @@
 //! whose names carry no valid `W=`, so their bodies are read once, not at every login.
 //!
 //! Format: a header line `pop3d-index 1`, then one line per message:
-//! `<base name, %-escaped> <raw size> <wire size>`. It is rewritten atomically (temp file,
-//! fsync, rename, fsync of the directory) and only when it changed. A damaged line is ignored
-//! (that message is measured again); a damaged file is ignored as a whole. UIDLs never come
-//! from here, so losing the index costs time, never correctness.
+//! `<base name, %-escaped> <raw size> <wire size>`; a later line for a base replaces an
+//! earlier one. New entries are appended (write, fsync); the file is rewritten atomically
+//! (temp file, fsync, rename) only when entries must go. A damaged line is ignored (that
+//! message is measured again); a damaged file is ignored as a whole. UIDLs never come from
+//! here, so losing the index costs time, never correctness.
+//!
+//! # Why an append cannot leave a wrong entry
+//! A torn last line (a crash or a full disk mid-append) is rejected by the parser: cut in the
+//! name or the raw size, it lacks a field; cut in the wire size, what is left is at most a
+//! tenth of a wire size, which is at most twice the raw size, so it is below the raw size and
+//! fails the `raw ≤ wire ≤ 2 × raw` check. The next append starts on a new line.
+//!
+//! # Why a crash may roll it back
+//! The Maildir is not fsynced after a rewrite. A crash may bring back the previous index, whose
+//! entries were all measured from files that are never modified in place: it lacks new
+//! entries (measured again) or keeps those of removed messages (pruned by the next scan).
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{Read, Write};
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::atomic::{self, SyncDir};
-use crate::error::Result;
+use crate::atomic;
+use crate::error::{Result, io_error};
 use crate::maildir::Maildir;
 
 /// The index file's name inside the Maildir.
@@ -24,7 +37,18 @@ const HEADER: &str = "pop3d-index 1";
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Sizes by base name.
-pub(crate) type SizeIndex = HashMap<Vec<u8>, Sizes>;
+pub(crate) type SizeIndex = HashMap<Vec<u8>, Sizes, BuildHasherDefault<Fnv>>;
+
+/// How the index file on disk ends, which decides how new entries are added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// No usable file (missing, unreadable, or not an index): write a whole one.
+    Missing,
+    /// A valid header and a last line ended by a newline.
+    Line,
+    /// A valid header and a torn last line: the next append starts a new line.
+    Torn,
+}
 
 /// A message's stored and wire sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,26 +58,37 @@ pub(crate) struct Sizes {
 }
 
 /// Reads the index; a missing or unreadable one is empty.
-pub(crate) fn load(maildir: &Maildir) -> SizeIndex {
+pub(crate) fn load(maildir: &Maildir) -> (SizeIndex, Tail) {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let Ok(fd) = rustix::fs::openat(&maildir.root, INDEX_FILE, flags, Mode::empty()) else {
-        return SizeIndex::new();
+        return (SizeIndex::default(), Tail::Missing);
     };
     let mut text = Vec::new();
-    if File::from(fd)
-        .take(MAX_INDEX_BYTES)
+    match File::from(fd)
+        .take(MAX_INDEX_BYTES + 1)
         .read_to_end(&mut text)
-        .is_err()
     {
-        return SizeIndex::new();
+        // Too large to append to: the next store rewrites it from what was read.
+        Ok(_) if text.len() as u64 > MAX_INDEX_BYTES => (SizeIndex::default(), Tail::Missing),
+        Ok(_) => {
+            let index = parse(&text);
+            let tail = if !text.starts_with(HEADER.as_bytes()) {
+                Tail::Missing
+            } else if text.last() == Some(&b'\n') {
+                Tail::Line
+            } else {
+                Tail::Torn
+            };
+            (index, tail)
+        }
+        Err(_) => (SizeIndex::default(), Tail::Missing),
     }
-    parse(&text)
 }
 
 fn parse(text: &[u8]) -> SizeIndex {
     let mut lines = text.split(|&b| b == b'\n');
     if lines.next() != Some(HEADER.as_bytes()) {
-        return SizeIndex::new();
+        return SizeIndex::default();
     }
     lines
         .filter_map(|line| {
@@ -82,9 +117,47 @@ pub(crate) fn store(maildir: &Maildir, index: &SizeIndex) -> Result<()> {
     text.push(b'\n');
     for (name, sizes) in entries {
         escape_into(name, &mut text);
-        text.extend_from_slice(format!(" {} {}\n", sizes.raw, sizes.wire).as_bytes());
+        push_sizes(&mut text, sizes);
     }
-    atomic::replace(maildir, INDEX_FILE, &text, SyncDir::Yes)
+    // The Maildir is not fsynced: a rolled-back index is harmless (see the module docs).
+    atomic::replace(maildir, INDEX_FILE, &text)
+}
+
+/// Appends entries to an existing index (`tail` is not [`Tail::Missing`]): one write, then an
+/// fsync. On a full disk a torn line may stay behind, which the parser rejects.
+pub(crate) fn append(maildir: &Maildir, tail: Tail, entries: &[(Vec<u8>, Sizes)]) -> Result<()> {
+    let mut text = Vec::with_capacity(1 + entries.len() * 64);
+    if tail == Tail::Torn {
+        text.push(b'\n');
+    }
+    for (name, sizes) in entries {
+        escape_into(name, &mut text);
+        push_sizes(&mut text, sizes);
+    }
+    let path = maildir.path().join(INDEX_FILE);
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(&maildir.root, INDEX_FILE, flags, Mode::empty())
+        .map_err(|e| io_error("open", &path)(e.into()))?;
+    let mut file = File::from(fd);
+    file.write_all(&text)
+        .and_then(|()| file.sync_data())
+        .map_err(io_error("append", &path))
+}
+
+/// Forgets the sizes of `base` (a message found changed on disk when read), so the next scan
+/// measures it. Best effort: if the index cannot be rewritten the entry stays, and the message
+/// keeps failing to open until it can; it is never sent with a wrong size.
+pub(crate) fn forget(maildir: &Maildir, base: &[u8]) -> Result<()> {
+    let (mut index, _) = load(maildir);
+    if index.remove(base).is_some() {
+        store(maildir, &index)?;
+    }
+    Ok(())
+}
+
+fn push_sizes(text: &mut Vec<u8>, sizes: &Sizes) {
+    // Writing into a Vec cannot fail.
+    let _ = writeln!(text, " {} {}", sizes.raw, sizes.wire);
 }
 
 fn escape_into(name: &[u8], out: &mut Vec<u8>) {
@@ -92,7 +165,7 @@ fn escape_into(name: &[u8], out: &mut Vec<u8>) {
         if (0x21..=0x7e).contains(&b) && b != b'%' {
             out.push(b);
         } else {
-            out.extend_from_slice(format!("%{b:02x}").as_bytes());
+            let _ = write!(out, "%{b:02x}");
         }
     }
 }
@@ -110,6 +183,30 @@ fn unescape(text: &[u8]) -> Option<Vec<u8>> {
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// FNV-1a: a fast hash for file names listed from our own directory and our own index (names
+/// are chosen by delivery agents, not by senders, so flooding is not a concern).
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@
 //!   (flags, `new/`→`cur/`) and a lost index never change them.
 //! - **Only messages marked deleted are ever unlinked**; delivery never exposes a partial file.
 //! - The first scan reads no body whose name has a plausible `W=`; others are measured once
-//!   and remembered in `.pop3d.index`. A login to a maildrop whose `cur/` has not changed
+//!   and remembered in `.pop3d.index`, where later scans look them up by name without a stat
+//!   (files are never modified in place; one that was is refused when read, then re-measured). A login to a maildrop whose `cur/` has not changed
 //!   since a settled scan reads the listing from `.pop3d.listing` instead of listing `cur/`.
 //!
 //! # Non-goals

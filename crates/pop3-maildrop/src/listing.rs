@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
-use crate::atomic::{self, SyncDir};
+use crate::atomic;
 use crate::error::Result;
 use crate::maildir::Maildir;
 use crate::message::Message;
@@ -109,7 +109,7 @@ pub(crate) fn store(maildir: &Maildir, stamp: &DirStamp, messages: &[Message]) -
     }
     // The Maildir is not synced after the rename: a crash may bring back the previous listing
     // (or none), and a loaded listing is used only if its stamp matches `cur/`.
-    atomic::replace(maildir, LISTING_FILE, &bytes, SyncDir::No)
+    atomic::replace(maildir, LISTING_FILE, &bytes)
 }
 
 /// Removes a listing (after a scan that could not be stamped), so a stale one is never used.

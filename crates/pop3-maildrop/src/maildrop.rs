@@ -13,6 +13,8 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result, io_error};
 use crate::holder::Holder;
+use crate::index;
+use crate::listing;
 use crate::lock::{self, LockGuard};
 use crate::maildir::{Maildir, sync_dir};
 use crate::message::Message;
@@ -124,6 +126,7 @@ impl Maildrop {
             None => size <= message.wire_size && message.wire_size <= size.saturating_mul(2),
         };
         if !size_ok {
+            self.forget_sizes(message);
             return Err(Error::SizeChanged { name: shown() });
         }
         Ok(MessageReader {
@@ -186,6 +189,18 @@ impl Maildrop {
             report.sync_error = sync_dir(&self.cur, &self.path.join("cur")).err();
         }
         report
+    }
+
+    /// A message no longer has the size it was listed with: a scan took its sizes from the
+    /// index by name (files are never modified in place, so it did not stat it), and the file
+    /// was changed or replaced anyway. Its index entry and the listing are dropped, so the
+    /// next session measures it again instead of failing on it forever. Best effort: this
+    /// session keeps answering "changed on disk" for it either way.
+    fn forget_sizes(&self, message: &Message) {
+        if let Ok(maildir) = Maildir::open(&self.path) {
+            let _ = index::forget(&maildir, message.base());
+            listing::remove(&maildir);
+        }
     }
 
     /// Opens a message by its listed name or, if another program renamed it since (a flag

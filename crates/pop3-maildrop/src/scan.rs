@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -14,20 +14,28 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::error::{Result, io_error};
-use crate::index::{self, SizeIndex, Sizes};
+use crate::index::{self, Fnv, Sizes, Tail};
 use crate::listing::{self, DirStamp};
 use crate::maildir::Maildir;
 use crate::message::Message;
 use crate::name::{ParsedName, uid_of};
 use crate::wire::count_stream;
 
+/// The read buffer for measuring bodies: most messages fit in one read.
+const MEASURE_BUF: usize = 16 * 1024;
+
 /// What a scan found besides the messages.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ScanReport {
     /// Messages moved from `new/` to `cur/`.
     pub moved: usize,
-    /// Messages whose bodies had to be read to learn their wire size.
+    /// Messages whose bodies had to be read to learn their wire size (files opened).
     pub measured: usize,
+    /// Messages whose sizes came from `.pop3d.index` by name, without a stat or an open.
+    pub indexed: usize,
+    /// Files statted: only where the file system hides an entry's type or a name has no
+    /// delivery time.
+    pub statted: usize,
     /// Entries skipped: dotfiles, directories, symlinks, FIFOs, vanished files.
     pub skipped: usize,
     /// Whether the messages came from the persistent listing (`cur/` unchanged since a
@@ -42,7 +50,7 @@ pub struct ScanReport {
 /// returns the messages in delivery order (time from the name, then the name).
 pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
     let mut report = ScanReport::default();
-    move_new_to_cur(maildir, &mut report)?;
+    let moved = move_new_to_cur(maildir, &mut report)?;
     // Taken before the readdir: a change during it moves the stamp past this one.
     let stamp = DirStamp::of(&maildir.cur).ok();
     if let Some(messages) = stamp
@@ -52,7 +60,7 @@ pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
         report.from_listing = true;
         return Ok((messages, report));
     }
-    let (messages, index_error) = scan_cur(maildir, &mut report)?;
+    let (messages, index_error) = scan_cur(maildir, &moved, &mut report)?;
     report.cache_error = index_error.map(|e| e.to_string());
     match stamp {
         Some(stamp) if stamp.is_settled(SystemTime::now()) => {
@@ -69,23 +77,27 @@ pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
 }
 
 /// The full scan: lists `cur/`, resolves sizes and UIDLs, updates the size index. An index
-/// that cannot be written is returned beside the messages, not as a failure.
+/// that cannot be written is returned beside the messages, not as a failure. `moved` are the
+/// names this scan just moved from `new/`: new messages, measured even if their base is
+/// indexed (a base reused after a deletion the index has not seen yet).
 fn scan_cur(
     maildir: &Maildir,
+    moved: &Moved,
     report: &mut ScanReport,
 ) -> Result<(Vec<Message>, Option<crate::error::Error>)> {
-    let mut index = index::load(maildir);
-    let index_size_before = index.len();
-    let mut index_changed = false;
+    let (mut index, tail) = index::load(maildir);
+    let mut added: Vec<(Vec<u8>, Sizes)> = Vec::new();
     let mut entries: Vec<(u64, Message)> = Vec::new();
-    // One read buffer for every message measured in this scan, allocated on first use.
-    let mut buf = Vec::new();
+    // One read buffer for every message measured in this scan, on the stack: a heap buffer
+    // freed after the scan stays resident in the allocator's arenas, pinned there by the
+    // long-lived allocations each session makes around it (the messages).
+    let mut buf = [0u8; MEASURE_BUF];
     for entry in list(&maildir.cur, &maildir.path().join("cur"), report)? {
         let name = OsStr::from_bytes(&entry.name);
         let parsed = ParsedName::parse(&entry.name);
         let time = match parsed.time {
             Some(time) => time,
-            None => match mtime(&maildir.cur, name) {
+            None => match mtime(&maildir.cur, name, report) {
                 Some(time) => time,
                 None => {
                     report.skipped += 1;
@@ -93,9 +105,17 @@ fn scan_cur(
                 }
             },
         };
+        // Maildir files are never modified in place (a name is one message), so a name found
+        // in the index gets its sizes from there: no stat, no open. A file changed anyway is
+        // caught when read (`open_message` against the raw size, `MessageReader` against the
+        // wire size), and `open_message` then forgets its entry so the next scan measures it.
         let sizes = match parsed.plausible_wire_size() {
             Some(wire) => Some((parsed.raw_size, wire)),
-            None => resolve_from_index(maildir, name, parsed.base, &index)?,
+            None if moved.contains(&entry.name) => None,
+            None => index.get(parsed.base).map(|sizes| {
+                report.indexed += 1;
+                (Some(sizes.raw), sizes.wire)
+            }),
         };
         let (raw_size, wire_size) = match sizes {
             Some(sizes) => sizes,
@@ -103,7 +123,7 @@ fn scan_cur(
                 Some(sizes) => {
                     report.measured += 1;
                     index.insert(parsed.base.to_vec(), sizes);
-                    index_changed = true;
+                    added.push((parsed.base.to_vec(), sizes));
                     (Some(sizes.raw), sizes.wire)
                 }
                 None => {
@@ -120,16 +140,21 @@ fn scan_cur(
         ));
     }
     let mut messages = delivery_order(entries);
+    let pruned;
     let duplicates = {
         let mut bases: HashSet<&[u8], BuildHasherDefault<Fnv>> =
             HashSet::with_capacity_and_hasher(messages.len(), BuildHasherDefault::default());
         let duplicates: Vec<usize> = (0..messages.len())
             .filter(|&i| !bases.insert(messages[i].base()))
             .collect();
-        // Keep only index entries of messages that exist (and lack a usable W=).
-        if !index.is_empty() {
+        // Keep only index entries of messages that exist (and lack a usable W=). Without
+        // duplicate bases, each lookup and each measurement used a distinct entry: if they
+        // account for every entry, none is stale and the check is skipped.
+        let before = index.len();
+        if !duplicates.is_empty() || before > report.indexed + added.len() {
             index.retain(|base, _| bases.contains(base.as_slice()));
         }
+        pruned = index.len() < before;
         duplicates
     };
     // Two files with one base name (a broken maildir): the later one gets the digest of its
@@ -138,10 +163,13 @@ fn scan_cur(
         let uid = uid_of(&messages[i].name).into_boxed_str();
         messages[i].set_digest_uid(uid);
     }
-    let index_error = if index_changed || index.len() != index_size_before {
-        index::store(maildir, &index).err()
-    } else {
-        None
+    // No usable file, or entries removed: write it whole. Only additions: append them.
+    let index_error = match tail {
+        Tail::Missing if index.is_empty() => None,
+        Tail::Missing => index::store(maildir, &index).err(),
+        _ if pruned => index::store(maildir, &index).err(),
+        _ if added.is_empty() => None,
+        _ => index::append(maildir, tail, &added).err(),
     };
     Ok((messages, index_error))
 }
@@ -155,7 +183,10 @@ fn delivery_order(entries: Vec<(u64, Message)>) -> Vec<Message> {
             .then_with(|| entries[*a].1.name.cmp(&entries[*b].1.name))
     });
     let mut slots: Vec<Option<Message>> = entries.into_iter().map(|(_, m)| Some(m)).collect();
-    keys.iter().filter_map(|&(_, i)| slots[i].take()).collect()
+    // Exactly sized: the messages live as long as the session.
+    let mut messages = Vec::with_capacity(keys.len());
+    messages.extend(keys.iter().filter_map(|&(_, i)| slots[i].take()));
+    messages
 }
 
 /// A directory entry that is a regular file and not a dotfile.
@@ -179,6 +210,7 @@ pub(crate) fn list(dir: &OwnedFd, shown: &Path, report: &mut ScanReport) -> Resu
         }
         let file_type = match entry.file_type() {
             FileType::Unknown => {
+                report.statted += 1;
                 match rustix::fs::statat(dir, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(stat) => FileType::from_raw_mode(stat.st_mode),
                     Err(_) => FileType::Unknown,
@@ -195,9 +227,13 @@ pub(crate) fn list(dir: &OwnedFd, shown: &Path, report: &mut ScanReport) -> Resu
     Ok(entries)
 }
 
+/// Names moved from `new/` into `cur/` by one scan.
+type Moved = HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>;
+
 /// Dovecot's way: a session opens the maildrop by moving `new/` entries to `cur/` with an empty
-/// `:2,` info. The rename never replaces an existing file.
-fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<()> {
+/// `:2,` info. The rename never replaces an existing file. Returns the names now in `cur/`.
+fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<Moved> {
+    let mut moved = Moved::default();
     for entry in list(&maildir.new, &maildir.path().join("new"), report)? {
         let mut target = entry.name.to_vec();
         if memchr::memchr(b':', &target).is_none() {
@@ -205,7 +241,10 @@ fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<()> {
         }
         let name = OsStr::from_bytes(&entry.name);
         match rename_no_replace(&maildir.new, name, &maildir.cur, OsStr::from_bytes(&target)) {
-            Ok(()) => report.moved += 1,
+            Ok(()) => {
+                report.moved += 1;
+                moved.insert(target.into_boxed_slice());
+            }
             // Gone (another session took it) or a name clash: leave it, never overwrite.
             Err(Errno::NOENT | Errno::EXIST) => report.skipped += 1,
             Err(e) => {
@@ -215,7 +254,7 @@ fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// `renameat2(RENAME_NOREPLACE)`, with a checked plain rename where the file system lacks it.
@@ -237,68 +276,24 @@ pub(crate) fn rename_no_replace(
     }
 }
 
-fn mtime(dir: &OwnedFd, name: &OsStr) -> Option<u64> {
+fn mtime(dir: &OwnedFd, name: &OsStr, report: &mut ScanReport) -> Option<u64> {
+    report.statted += 1;
     let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
     u64::try_from(stat.st_mtime).ok()
 }
 
-/// Sizes from the index, if the file still has the raw size recorded there (one stat).
-fn resolve_from_index(
-    maildir: &Maildir,
-    name: &OsStr,
-    base: &[u8],
-    index: &SizeIndex,
-) -> Result<Option<(Option<u64>, u64)>> {
-    let Some(sizes) = index.get(base) else {
-        return Ok(None);
-    };
-    match rustix::fs::statat(&maildir.cur, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) if u64::try_from(stat.st_size).ok() == Some(sizes.raw) => {
-            Ok(Some((Some(sizes.raw), sizes.wire)))
-        }
-        Ok(_) | Err(Errno::NOENT) => Ok(None),
-        Err(e) => Err(io_error("stat", maildir.cur_path(name))(e.into())),
-    }
-}
-
 /// Reads a message once to learn its sizes; `None` if it vanished or is not a regular file.
-fn measure(maildir: &Maildir, name: &OsStr, buf: &mut Vec<u8>) -> Result<Option<Sizes>> {
+fn measure(maildir: &Maildir, name: &OsStr, buf: &mut [u8]) -> Result<Option<Sizes>> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = match rustix::fs::openat(&maildir.cur, name, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOENT | Errno::LOOP) => return Ok(None),
         Err(e) => return Err(io_error("open", maildir.cur_path(name))(e.into())),
     };
-    if buf.is_empty() {
-        buf.resize(64 * 1024, 0);
-    }
     let counter =
         count_stream(File::from(fd), buf).map_err(io_error("read", maildir.cur_path(name)))?;
     Ok(Some(Sizes {
         raw: counter.raw(),
         wire: counter.wire(),
     }))
-}
-
-/// FNV-1a: a fast hash for file names listed from our own directory.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
 }

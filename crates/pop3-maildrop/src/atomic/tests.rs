@@ -16,8 +16,8 @@ fn tmp_name(name: &str) -> String {
 fn replaces_the_file_with_mode_0600_and_leaves_no_temp_file() {
     let (_dir, maildir) = maildir();
     let path = maildir.path().join(".cache");
-    for (bytes, sync) in [(&b"first"[..], SyncDir::Yes), (b"second", SyncDir::No)] {
-        replace(&maildir, ".cache", bytes, sync).unwrap();
+    for bytes in [&b"first"[..], b"second"] {
+        replace(&maildir, ".cache", bytes).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
@@ -30,7 +30,7 @@ fn a_failed_rename_removes_the_temp_file_and_names_it() {
     let (_dir, maildir) = maildir();
     // A non-empty directory in the way: the rename fails after the write.
     std::fs::create_dir_all(maildir.path().join(".cache/inside")).unwrap();
-    let error = replace(&maildir, ".cache", b"data", SyncDir::Yes).unwrap_err();
+    let error = replace(&maildir, ".cache", b"data").unwrap_err();
     match error {
         crate::Error::Io { op, path, .. } => {
             assert_eq!(op, "rename");

@@ -11,5 +11,6 @@ mod listing;
 mod lock;
 mod names;
 mod read_commit;
+mod rescan;
 mod scan;
 mod support;

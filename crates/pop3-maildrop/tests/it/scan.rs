@@ -1,6 +1,6 @@
 //! Scanning: new/ to cur/, ordering, sizes without reading bodies, the index, UIDL stability.
 
-use pop3_maildrop::{INDEX_FILE, deliver};
+use pop3_maildrop::{Error, INDEX_FILE, deliver};
 
 use crate::support::{TempMaildir, crlf, read_all};
 
@@ -103,14 +103,25 @@ fn bodies_are_read_once_then_remembered() {
 }
 
 #[test]
-fn changed_file_is_measured_again_despite_the_index() {
+fn a_file_changed_in_place_is_caught_when_read_then_measured_again() {
     let md = TempMaildir::new();
     let path = md.put("cur", b"1700000000.x.host:2,", b"a\n");
     drop(md.open());
     std::fs::write(&path, b"a\nbb\n").unwrap();
+    // Files are never modified in place, so the scan takes the sizes from the index by name.
+    let maildrop = md.open();
+    assert_eq!(maildrop.scan_report().measured, 0);
+    assert_eq!(maildrop.messages()[0].wire_size(), 3);
+    assert!(matches!(
+        read_all(&maildrop, 0),
+        Err(Error::SizeChanged { .. })
+    ));
+    drop(maildrop);
+    // The failed read dropped the stale entry: the next session measures the file.
     let maildrop = md.open();
     assert_eq!(maildrop.scan_report().measured, 1);
     assert_eq!(maildrop.messages()[0].wire_size(), 7);
+    assert_eq!(read_all(&maildrop, 0).unwrap(), b"a\nbb\n");
 }
 
 #[test]
