@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -65,6 +66,20 @@ pub(super) fn ticks_per_second() -> Result<f64> {
         .trim()
         .parse()
         .context("getconf CLK_TCK")
+}
+
+/// Waits until none of `pids` runs any more (gone, or a zombie), at most `timeout`.
+pub(super) fn wait_gone(pids: &[u32], timeout: Duration) {
+    let started = Instant::now();
+    let running = |p: &u32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+            let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+            !after.starts_with('Z')
+        })
+    };
+    while pids.iter().any(running) && started.elapsed() < timeout {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Every process's parent.

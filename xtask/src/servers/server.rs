@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::proc::tree;
+use super::proc::{tree, wait_gone};
 use super::{Bench, Kind};
 
 /// A running server.
@@ -20,16 +20,22 @@ pub(super) struct Server {
 impl Drop for Server {
     fn drop(&mut self) {
         // Dovecot's master forks and its children outlive a SIGKILL of the master: stop every
-        // process of the instance, by PID, collected before the master dies.
-        let forked: Vec<String> = tree(self.child.id())
-            .into_iter()
-            .skip(1)
-            .map(|p| p.to_string())
-            .collect();
+        // process of the instance by PID. The master is frozen first so that it forks nothing
+        // after its tree is collected, and the next start waits until they are all gone (a
+        // dying pop3-login still holds the login socket, and Dovecot refuses to start then).
+        let master = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-STOP", &master.to_string()])
+            .status();
+        let forked: Vec<u32> = tree(master).into_iter().skip(1).collect();
         let _ = self.child.kill();
         let _ = self.child.wait();
         if !forked.is_empty() {
-            let _ = Command::new("kill").arg("-9").args(&forked).status();
+            let _ = Command::new("kill")
+                .arg("-9")
+                .args(forked.iter().map(u32::to_string))
+                .status();
+            wait_gone(&forked, Duration::from_secs(10));
         }
     }
 }
@@ -81,9 +87,12 @@ impl Bench {
                     .spawn()?
             }
         };
-        let server = Server { child, port };
+        let mut server = Server { child, port };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{} exited at start ({status}); see its log", kind.name());
+            }
             if started.elapsed() > Duration::from_secs(30) {
                 bail!("{} did not start", kind.name());
             }
