@@ -109,11 +109,13 @@ impl Bench {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
-        let mut lines = BufReader::new(holder.stdout.take().context("stdout")?).lines();
-        let ready = lines.next().context("the idle holder exited")??;
+        let stdout = holder.stdout.take().context("stdout")?;
+        let ready = BufReader::new(stdout).lines().next();
         let during = pss_kb(server.child.id());
+        // Closing stdin makes the holder QUIT its sessions; it is reaped on every path.
         drop(holder.stdin.take());
         let _ = holder.wait();
+        let ready = ready.context("the idle holder exited")??;
         if !ready.contains("ready") {
             bail!("idle: {ready}");
         }
