@@ -8,8 +8,22 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// One connection.
 pub struct Client {
-    reader: BufReader<OwnedReadHalf>,
+    lines: Lines,
     writer: OwnedWriteHalf,
+}
+
+/// A reply the server must send, in order, for [`Client::pipeline`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// This exact status line.
+    Line(String),
+    /// `+OK` and a multi-line body of this many octets (as LIST counts them).
+    Body(u64),
+}
+
+/// The reading half: lines and bodies.
+struct Lines {
+    reader: BufReader<OwnedReadHalf>,
     line: Vec<u8>,
 }
 
@@ -22,9 +36,11 @@ impl Client {
         stream.set_nodelay(true)?;
         let (read, write) = stream.into_split();
         let mut client = Client {
-            reader: BufReader::with_capacity(256 * 1024, read),
+            lines: Lines {
+                reader: BufReader::with_capacity(256 * 1024, read),
+                line: Vec::with_capacity(256),
+            },
             writer: write,
-            line: Vec::with_capacity(256),
         };
         client.expect_ok().await.context("greeting")?;
         Ok(client)
@@ -53,6 +69,47 @@ impl Client {
 
     /// Reads one status line and requires `+OK`.
     pub async fn expect_ok(&mut self) -> Result<String> {
+        self.lines.expect_ok().await
+    }
+
+    /// Reads one line, without its CRLF.
+    pub async fn read_line(&mut self) -> Result<String> {
+        self.lines.read_line().await
+    }
+
+    /// Reads a multi-line body up to `.` CRLF; returns its octets before un-stuffing, each
+    /// line's CRLF included, as LIST counts them (stuffing dots removed).
+    pub async fn body_octets(&mut self) -> Result<u64> {
+        self.lines.body_octets().await
+    }
+
+    /// Reads a multi-line body, discarding it.
+    pub async fn skip_body(&mut self) -> Result<u64> {
+        self.body_octets().await
+    }
+
+    /// Writes `commands` (all at once) while reading and checking the replies, so that
+    /// neither side blocks on a full socket buffer (RFC 2449 PIPELINING).
+    pub async fn pipeline(&mut self, commands: &[u8], replies: &[Expect]) -> Result<()> {
+        let write = async {
+            self.writer.write_all(commands).await?;
+            anyhow::Ok(())
+        };
+        tokio::try_join!(write, self.lines.check(replies))?;
+        Ok(())
+    }
+
+    /// QUIT and wait for the close.
+    pub async fn quit(mut self) -> Result<()> {
+        self.command_ok("QUIT").await?;
+        let mut rest = Vec::new();
+        let _ = self.lines.reader.read_to_end(&mut rest).await;
+        Ok(())
+    }
+}
+
+impl Lines {
+    async fn expect_ok(&mut self) -> Result<String> {
         let line = self.read_line().await?;
         if !line.starts_with("+OK") {
             bail!("server said {line:?}");
@@ -60,8 +117,7 @@ impl Client {
         Ok(line)
     }
 
-    /// Reads one line, without its CRLF.
-    pub async fn read_line(&mut self) -> Result<String> {
+    async fn read_line(&mut self) -> Result<String> {
         self.line.clear();
         let n = self.reader.read_until(b'\n', &mut self.line).await?;
         if n == 0 {
@@ -71,9 +127,7 @@ impl Client {
         Ok(String::from_utf8_lossy(&self.line[..end.min(self.line.len())]).into_owned())
     }
 
-    /// Reads a multi-line body up to `.` CRLF; returns its octets before un-stuffing, each
-    /// line's CRLF included, as LIST counts them (stuffing dots removed).
-    pub async fn body_octets(&mut self) -> Result<u64> {
+    async fn body_octets(&mut self) -> Result<u64> {
         let mut octets = 0u64;
         loop {
             self.line.clear();
@@ -89,16 +143,25 @@ impl Client {
         }
     }
 
-    /// Reads a multi-line body, discarding it.
-    pub async fn skip_body(&mut self) -> Result<u64> {
-        self.body_octets().await
-    }
-
-    /// QUIT and wait for the close.
-    pub async fn quit(mut self) -> Result<()> {
-        self.command_ok("QUIT").await?;
-        let mut rest = Vec::new();
-        let _ = self.reader.read_to_end(&mut rest).await;
+    /// Reads one reply per entry of `replies` and compares.
+    async fn check(&mut self, replies: &[Expect]) -> Result<()> {
+        for (i, expect) in replies.iter().enumerate() {
+            match expect {
+                Expect::Line(want) => {
+                    let got = self.read_line().await?;
+                    if got != *want {
+                        bail!("reply {}: {got:?}, expected {want:?}", i + 1);
+                    }
+                }
+                Expect::Body(want) => {
+                    self.expect_ok().await?;
+                    let got = self.body_octets().await?;
+                    if got != *want {
+                        bail!("reply {}: {got} octets, LIST said {want}", i + 1);
+                    }
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -7,6 +7,8 @@
 #![allow(clippy::print_stdout)]
 
 mod client;
+mod mixed;
+mod new_mail;
 mod scenarios;
 mod setup;
 
@@ -40,6 +42,21 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// Stop after this many sessions in all (a login storm), or at `--seconds`.
+        #[arg(long)]
+        total: Option<usize>,
+    },
+    /// LIST n, UIDL n, RETR n for every message: in lockstep, then pipelined at once.
+    Mixed,
+    /// Deliver one message into `--maildir` (user 0's), then time the next PASS→STAT.
+    NewMail {
+        #[arg(long)]
+        maildir: std::path::PathBuf,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Number of the first delivered message (names must not repeat across runs).
+        #[arg(long, default_value_t = 1_000_000)]
+        first: u64,
     },
     /// Download every message of each client's maildrop.
     Retr {
@@ -75,7 +92,7 @@ enum Scenario {
         #[arg(long, default_value_t = 2)]
         t: u32,
     },
-    /// Fill a Maildir's new/ with deterministic messages.
+    /// Fill a Maildir with deterministic messages (Postfix-style names by default).
     Fill {
         #[arg(long)]
         maildir: std::path::PathBuf,
@@ -85,6 +102,11 @@ enum Scenario {
         size: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[arg(long, value_enum, default_value_t = setup::Style::Postfix)]
+        style: setup::Style,
+        /// How many of the messages are already in `cur/` (seen); the rest are in `new/`.
+        #[arg(long, default_value_t = 0)]
+        in_cur: usize,
     },
 }
 
@@ -124,7 +146,9 @@ fn main() -> Result<()> {
             count,
             size,
             seed,
-        } => return setup::fill(maildir, *count, *size, *seed),
+            style,
+            in_cur,
+        } => return setup::fill(maildir, *count, *size, *seed, *style, *in_cur),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -132,9 +156,17 @@ fn main() -> Result<()> {
         .build()?;
     let result = runtime.block_on(async {
         match cli.scenario {
-            Scenario::Logins { clients, seconds } => {
-                scenarios::logins(&target, clients, Duration::from_secs_f64(seconds)).await
-            }
+            Scenario::Logins {
+                clients,
+                seconds,
+                total,
+            } => scenarios::logins(&target, clients, Duration::from_secs_f64(seconds), total).await,
+            Scenario::Mixed => mixed::mixed(&target).await,
+            Scenario::NewMail {
+                maildir,
+                repeats,
+                first,
+            } => new_mail::new_mail(&target, &maildir, repeats, first).await,
             Scenario::Retr { clients } => scenarios::retr(&target, clients).await,
             Scenario::StatBig => scenarios::stat_big(&target).await,
             Scenario::DeleAll => scenarios::dele_all(&target).await,

@@ -1,6 +1,8 @@
 //! The benchmark scenarios. Each returns its figures as JSON; timing is measured here, on the
 //! client side, so the same numbers are comparable across servers.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -17,7 +19,7 @@ pub struct Target {
 }
 
 impl Target {
-    fn user(&self, n: usize) -> String {
+    pub fn user(&self, n: usize) -> String {
         format!("{}{n}", self.user_prefix)
     }
 }
@@ -30,16 +32,25 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1e3
 }
 
-/// `clients` tasks loop connect, USER/PASS, STAT, QUIT for `run`.
-pub async fn logins(target: &Target, clients: usize, run: Duration) -> Result<Value> {
+/// `clients` tasks loop connect, USER/PASS, STAT, QUIT for `run`, or until `total` sessions
+/// have started (a login storm of a fixed size).
+pub async fn logins(
+    target: &Target,
+    clients: usize,
+    run: Duration,
+    total: Option<usize>,
+) -> Result<Value> {
     let started = Instant::now();
     let deadline = started + run;
+    let begun = Arc::new(AtomicUsize::new(0));
+    let total = total.unwrap_or(usize::MAX);
     let mut tasks = Vec::new();
     for n in 0..clients {
         let target = target.clone();
+        let begun = Arc::clone(&begun);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && begun.fetch_add(1, Ordering::Relaxed) < total {
                 let t0 = Instant::now();
                 let mut client = Client::connect(&target.addr).await?;
                 client.login(&target.user(n), &target.password).await?;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -44,38 +45,100 @@ pub fn users(
     Ok(())
 }
 
-/// Fills `maildir/new` with `count` deterministic messages of about `size` octets each, named
-/// as a delivery agent names them (with `S=` and `W=`). Lines end in CRLF, one in eight starts
-/// with a dot.
-pub fn fill(maildir: &Path, count: usize, size: usize, seed: u64) -> Result<()> {
+/// How the messages of a corpus are named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Style {
+    /// As Postfix's `local`/`virtual` name them: `<secs>.M<usecs>P<pid>Q<n>.<host>`, no sizes
+    /// in the name, so a server must read or stat each file to learn its size.
+    Postfix,
+    /// As pop3d's own delivery names them: the same unique part with `,S=<raw>,W=<wire>`.
+    Pop3d,
+}
+
+/// Fills a Maildir with `count` deterministic messages of about `size` octets each, named in
+/// `style`; the first `in_cur` are in `cur/` with the info `:2,S` (seen by an earlier reader),
+/// the rest in `new/`. Lines end in LF, as an MTA stores mail on Unix (the server converts to
+/// CRLF on the wire); one line in eight starts with a dot.
+pub fn fill(
+    maildir: &Path,
+    count: usize,
+    size: usize,
+    seed: u64,
+    style: Style,
+    in_cur: usize,
+) -> Result<()> {
     let maildir = Maildir::create(maildir)?;
-    let new = maildir.path().join("new");
     let mut state = seed | 1;
     for n in 0..count {
-        let mut message = format!(
-            "From: bench@example.org\r\nTo: user@example.org\r\nSubject: message {n}\r\n\
-             Message-ID: <{seed}.{n}@bench>\r\n\r\n"
-        )
-        .into_bytes();
-        let mut line = 0;
-        while message.len() < size {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            if line % 8 == 0 {
-                message.push(b'.');
-            }
-            let len = 40 + (state % 36) as usize;
-            message.extend((0..len).map(|i| b'a' + ((state >> (i % 48)) % 26) as u8));
-            message.extend_from_slice(b"\r\n");
-            line += 1;
-        }
-        let name = format!(
-            "{}.M{n:06}P1Q{n}.bench,S={len},W={len}",
-            1_700_000_000 + n as u64,
-            len = message.len()
-        );
-        std::fs::write(new.join(name), &message)?;
+        let message = message(n, size, seed, &mut state);
+        let (dir, info) = if n < in_cur {
+            ("cur", ":2,S")
+        } else {
+            ("new", "")
+        };
+        let name = format!("{}{info}", name(style, n as u64, &message));
+        std::fs::write(maildir.path().join(dir).join(name), &message)?;
     }
     Ok(())
 }
+
+/// Delivers one new message the way Postfix does: written to `tmp/`, fsynced, owned by the
+/// Maildir's owner, renamed into `new/` under a Postfix-style name. Returns the name.
+pub fn deliver_postfix(maildir: &Path, n: u64) -> Result<String> {
+    let owner =
+        std::fs::metadata(maildir).with_context(|| format!("cannot stat {}", maildir.display()))?;
+    let mut state = n | 1;
+    let message = message(n as usize, 2_000, n, &mut state);
+    let name = name(Style::Postfix, n, &message);
+    let tmp = maildir.join("tmp").join(&name);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&message)?;
+    file.sync_all()?;
+    std::os::unix::fs::chown(&tmp, Some(owner.uid()), Some(owner.gid()))?;
+    std::fs::rename(&tmp, maildir.join("new").join(&name))?;
+    Ok(name)
+}
+
+/// The unique name of message `n`: one second and one microsecond apart per message, a fixed
+/// pid, the queue counter `n`.
+fn name(style: Style, n: u64, message: &[u8]) -> String {
+    let unique = format!(
+        "{}.M{:06}P4000Q{n}",
+        1_767_225_628 + n / 7,
+        (n * 104_729) % 1_000_000
+    );
+    match style {
+        Style::Postfix => format!("{unique}.mail.example.net"),
+        Style::Pop3d => {
+            let lines = message.iter().filter(|&&b| b == b'\n').count();
+            let raw = message.len();
+            format!("{unique}.mail.example.net,S={raw},W={}", raw + lines)
+        }
+    }
+}
+
+/// Message `n`: a header and xorshift-random lines of 40 to 75 letters up to `size` octets.
+fn message(n: usize, size: usize, seed: u64, state: &mut u64) -> Vec<u8> {
+    let mut message = format!(
+        "From: bench@example.org\nTo: user@example.org\nSubject: message {n}\n\
+         Message-ID: <{seed}.{n}@bench>\n\n"
+    )
+    .into_bytes();
+    let mut line = 0;
+    while message.len() < size {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        if line % 8 == 0 {
+            message.push(b'.');
+        }
+        let len = 40 + (*state % 36) as usize;
+        message.extend((0..len).map(|i| b'a' + ((*state >> (i % 48)) % 26) as u8));
+        message.push(b'\n');
+        line += 1;
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests;

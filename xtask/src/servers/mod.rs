@@ -1,22 +1,29 @@
 //! `cargo xtask bench --servers`: pop3d against Dovecot, side by side, in one run.
 //!
 //! Both servers get the same deterministic corpus (hard-linked copies of one generated tree),
-//! argon2id users with the same parameters, loopback only. Scenarios alternate A B A B for the
-//! rounds; medians and pop3d/Dovecot ratios are printed, with the spread of pop3d's own rounds
+//! named as Postfix stores mail (no `,S=`/`,W=`; pop3d's own style only as the second variant
+//! of the idle sessions), argon2id users with the same parameters as the server they log in
+//! to is configured for, loopback only. Scenarios alternate A B A B for the rounds; medians and
+//! pop3d/Dovecot ratios are printed, with the spread of pop3d's own rounds and the A/A columns
 //! as the noise level, and physical references measured in the same run. `--smoke` runs every
 //! scenario tiny, against pop3d only, so that the harness cannot rot (CI runs it).
 //!
 //! The parts: this module holds the sizes, the run and the results; `server` starts and stops
 //! pop3d and Dovecot (with Dovecot's configuration); `corpus` generates the users and
-//! maildrops; `scenarios` runs one round of every scenario and the physical references;
-//! `report` turns the results into the Markdown table.
+//! maildrops; `scenarios` runs one round of the scenarios that share a server, `fresh` those
+//! that need a fresh server (login storm memory and CPU, idle sessions); `proc` reads PSS and
+//! CPU time of a server's processes; `report` turns the results into the Markdown table.
 
 mod corpus;
+mod fresh;
+mod proc;
 mod report;
 mod scenarios;
 mod server;
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,10 +40,18 @@ struct Sizes {
     login_seconds: f64,
     retr: (usize, usize),
     big: (usize, usize),
+    /// Messages of the large maildrop (stat-big, and new mail).
     huge: usize,
     dele: usize,
+    /// Idle authenticated sessions, each measured on a fresh server, on both name styles.
     idle: Vec<usize>,
     pipelined: usize,
+    /// Small messages for pipelined LIST n / UIDL n / RETR n.
+    mixed: usize,
+    /// Logins of the storm on a fresh server, from `login_clients` clients.
+    storm: usize,
+    /// Deliveries (each followed by a timed login) per round of the new-mail scenario.
+    new_mail: usize,
     rounds: usize,
 }
 
@@ -54,21 +69,36 @@ pub(crate) enum Mode {
 
 impl Sizes {
     fn new(mode: Mode) -> Sizes {
-        if mode == Mode::Quick {
-            return Sizes {
+        match mode {
+            Mode::Full => Sizes {
+                login_clients: 16,
+                login_seconds: 8.0,
+                retr: (2000, 100_000),
+                big: (20, 20_000_000),
+                huge: 100_000,
+                dele: 10_000,
+                idle: vec![2000, 6000],
+                pipelined: 20_000,
+                mixed: 1000,
+                storm: 200,
+                new_mail: 5,
+                rounds: 3,
+            },
+            Mode::Quick => Sizes {
                 login_clients: 16,
                 login_seconds: 3.0,
                 retr: (500, 100_000),
                 big: (8, 20_000_000),
                 huge: 20_000,
                 dele: 2_000,
-                idle: vec![2000],
+                idle: vec![1000, 3000],
                 pipelined: 5_000,
+                mixed: 1000,
+                storm: 200,
+                new_mail: 3,
                 rounds: 2,
-            };
-        }
-        if mode == Mode::Smoke {
-            Sizes {
+            },
+            Mode::Smoke => Sizes {
                 login_clients: 2,
                 login_seconds: 0.5,
                 retr: (20, 10_000),
@@ -77,20 +107,11 @@ impl Sizes {
                 dele: 100,
                 idle: vec![20],
                 pipelined: 500,
+                mixed: 20,
+                storm: 6,
+                new_mail: 2,
                 rounds: 1,
-            }
-        } else {
-            Sizes {
-                login_clients: 16,
-                login_seconds: 8.0,
-                retr: (2000, 100_000),
-                big: (20, 20_000_000),
-                huge: 100_000,
-                dele: 10_000,
-                idle: vec![2000, 10_000],
-                pipelined: 20_000,
-                rounds: 3,
-            }
+            },
         }
     }
 }
@@ -115,6 +136,8 @@ struct Bench {
     pop3d: PathBuf,
     loadgen: PathBuf,
     sizes: Sizes,
+    /// The round being run, from 0.
+    round: usize,
     results: BTreeMap<(String, Kind), Vec<f64>>,
 }
 
@@ -142,6 +165,7 @@ pub(crate) fn run_servers(root: &Path, mode: Mode) -> Result<()> {
         pop3d: target.join("pop3d"),
         loadgen: target.join("pop3-loadgen"),
         sizes: Sizes::new(mode),
+        round: 0,
         results: BTreeMap::new(),
     };
     let kinds: Vec<Kind> = if dovecot {
@@ -152,6 +176,7 @@ pub(crate) fn run_servers(root: &Path, mode: Mode) -> Result<()> {
     bench.corpus(&kinds)?;
     for round in 0..bench.sizes.rounds {
         eprintln!("==> round {} of {}", round + 1, bench.sizes.rounds);
+        bench.round = round;
         for &kind in &kinds {
             bench.round(kind)?;
         }
@@ -165,18 +190,27 @@ pub(crate) fn run_servers(root: &Path, mode: Mode) -> Result<()> {
     println!("{report}");
     if smoke {
         let expected = [
-            "logins default",
+            "logins realistic",
+            "logins cheap",
             "retr 100KB x1",
             "stat-big warm STAT",
             "dele-all QUIT",
             "pipelined",
-            "idle RSS/session",
+            "LIST/UIDL/RETR n x",
+            "lockstep cmds/s",
+            "speed-up x",
+            "new mail",
+            "storm PSS fresh",
+            "storm PSS after",
+            "CPU/login",
+            "idle PSS/session KB Postfix",
+            "idle PSS/session KB W=",
         ];
         for name in expected {
             if !bench
                 .results
                 .keys()
-                .any(|(scenario, _)| scenario.starts_with(name))
+                .any(|(scenario, _)| scenario.contains(name))
             {
                 bail!("smoke: scenario {name} produced no figure");
             }
@@ -192,7 +226,12 @@ pub(crate) fn run_servers(root: &Path, mode: Mode) -> Result<()> {
 }
 
 impl Bench {
-    fn loadgen(&self, port: u16, prefix: &str, args: &[&str]) -> Result<Value> {
+    fn loadgen<S: AsRef<OsStr> + Debug>(
+        &self,
+        port: u16,
+        prefix: &str,
+        args: &[S],
+    ) -> Result<Value> {
         let out = Command::new(&self.loadgen)
             .args([
                 "--addr",

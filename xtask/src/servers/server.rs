@@ -2,40 +2,45 @@
 //! generated configuration, and stopped (with every process they forked) on drop.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
+use super::proc::{tree, wait_gone};
 use super::{Bench, Kind};
 
 /// A running server.
 pub(super) struct Server {
-    kind: Kind,
     pub(super) child: Child,
     pub(super) port: u16,
-    dir: PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Dovecot's master forks and its children outlive a SIGKILL of the master: stop every
+        // process of the instance by PID. The master is frozen first so that it forks nothing
+        // after its tree is collected, and the next start waits until they are all gone (a
+        // dying pop3-login still holds the login socket, and Dovecot refuses to start then).
+        let master = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-STOP", &master.to_string()])
+            .status();
+        let forked: Vec<u32> = tree(master).into_iter().skip(1).collect();
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if self.kind == Kind::Dovecot {
-            // Dovecot's master forks; stop its whole instance.
-            let _ = Command::new("pkill")
-                .args(["-9", "-f", &self.dir.display().to_string()])
+        if !forked.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-9")
+                .args(forked.iter().map(u32::to_string))
                 .status();
+            wait_gone(&forked, Duration::from_secs(10));
         }
     }
 }
 
 impl Bench {
-    pub(super) fn start(&self, kind: Kind) -> Result<Server> {
-        self.start_with(kind, "")
-    }
-
     /// Starts a server; `pop3d_auth` adds keys to pop3d's `[auth]` (Dovecot verifies whatever
     /// the passwd-file holds and never rehashes).
     pub(super) fn start_with(&self, kind: Kind, pop3d_auth: &str) -> Result<Server> {
@@ -82,14 +87,12 @@ impl Bench {
                     .spawn()?
             }
         };
-        let server = Server {
-            kind,
-            child,
-            port,
-            dir,
-        };
+        let mut server = Server { child, port };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{} exited at start ({status}); see its log", kind.name());
+            }
             if started.elapsed() > Duration::from_secs(30) {
                 bail!("{} did not start", kind.name());
             }
