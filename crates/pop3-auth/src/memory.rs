@@ -13,7 +13,9 @@ use argon2::Block;
 /// freed, unless the administrator set `M_MMAP_THRESHOLD` higher.
 const ALWAYS_MAPPED_BLOCKS: usize = 32 * 1024 + 1;
 
-/// Reusable argon2 block memory, sized for the hasher's parameters on first use.
+/// Reusable argon2 block memory, sized for the hasher's parameters on first use. **Always an
+/// allocation glibc maps rather than carves from an arena, so dropping a `HashMemory` returns
+/// its pages to the kernel.**
 ///
 /// **Only hashes with the hasher's own parameters (or cheaper ones) use the kept blocks.** A
 /// stored hash that asks for more memory (an older, costlier setting, bounded to 1 GiB) gets
@@ -53,8 +55,12 @@ impl HashMemory {
             return hash(&mut once);
         }
         if self.blocks.len() != home {
-            // Replaced, not resized, so the allocation is exactly `home` blocks.
-            self.blocks = vec![Block::default(); home];
+            // Replaced, not resized. The capacity is at least `ALWAYS_MAPPED_BLOCKS` for the
+            // same reason as above: freeing this memory must give it back to the kernel (only
+            // the `home` blocks are ever touched; the rest is address space).
+            let mut blocks = Vec::with_capacity(home.max(ALWAYS_MAPPED_BLOCKS));
+            blocks.resize(home, Block::default());
+            self.blocks = blocks;
         }
         // `needed <= home == self.blocks.len()`, so the range is in bounds; argon2 uses the
         // first `needed` blocks and overwrites each before reading it (pass 0 assigns).

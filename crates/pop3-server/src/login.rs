@@ -33,15 +33,14 @@ pub(crate) struct Login {
 }
 
 impl Login {
-    /// Prepares authentication (computes the dummy hash unknown users are verified against).
-    /// The dummy hash runs in the pool's first memory.
+    /// Prepares authentication (computes the dummy hash unknown users are verified against,
+    /// in memory freed right after).
     pub(crate) fn new(config: &Config, metrics: Arc<Metrics>) -> pop3_auth::Result<Login> {
-        let mut first = HashMemory::new();
         let authenticator =
-            Authenticator::new_with(config.argon2, config.protocol.apop, &mut first)?;
+            Authenticator::new_with(config.argon2, config.protocol.apop, &mut HashMemory::new())?;
         Ok(Login {
             authenticator: Arc::new(authenticator),
-            hash_permits: HashPermits::new(config.hash_concurrency, first),
+            hash_permits: HashPermits::new(config.hash_concurrency),
             throttle: Mutex::new(Throttle::new(config.throttle.clone())),
             user_db: config.user_db.clone(),
             metrics,
