@@ -72,7 +72,8 @@ pub(crate) fn load(maildir: &Maildir) -> (SizeIndex, Tail) {
         Ok(_) if text.len() as u64 > MAX_INDEX_BYTES => (SizeIndex::default(), Tail::Missing),
         Ok(_) => {
             let index = parse(&text);
-            let tail = if !text.starts_with(HEADER.as_bytes()) {
+            // The whole header line: `pop3d-index 10` is another format, not this one.
+            let tail = if !text.starts_with(format!("{HEADER}\n").as_bytes()) {
                 Tail::Missing
             } else if text.last() == Some(&b'\n') {
                 Tail::Line
@@ -108,7 +109,8 @@ fn parse(text: &[u8]) -> SizeIndex {
         .collect()
 }
 
-/// Writes the index atomically: temp file, fsync, rename over the old one, fsync the dir.
+/// Writes the index atomically: temp file, fsync, rename over the old one (no fsync of the
+/// Maildir: an index rolled back by a crash is harmless, see the module documentation).
 pub(crate) fn store(maildir: &Maildir, index: &SizeIndex) -> Result<()> {
     let mut entries: Vec<(&Vec<u8>, &Sizes)> = index.iter().collect();
     entries.sort_by_key(|(name, _)| *name);

@@ -197,6 +197,13 @@ impl Maildrop {
     /// next session measures it again instead of failing on it forever. Best effort: this
     /// session keeps answering "changed on disk" for it either way.
     fn forget_sizes(&self, message: &Message) {
+        if ParsedName::parse(&message.name)
+            .plausible_wire_size()
+            .is_some()
+        {
+            // The sizes come from the name, not the index or the listing: nothing to forget.
+            return;
+        }
         if let Ok(maildir) = Maildir::open(&self.path) {
             let _ = index::forget(&maildir, message.base());
             listing::remove(&maildir);

@@ -100,7 +100,6 @@ impl LineReader {
         }
     }
 
-    /// Moves a partial line to the front of the buffer, so consumed lines do not pile up.
     /// The complete lines buffered now, without their line ends, oldest first; nothing is
     /// consumed. The tail of a line being discarded (over the limit) is skipped.
     pub(crate) fn buffered_lines(&self) -> impl Iterator<Item = &[u8]> {
@@ -114,6 +113,7 @@ impl LineReader {
             .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
     }
 
+    /// Moves a partial line to the front of the buffer, so consumed lines do not pile up.
     fn compact(&mut self) {
         if self.start > 0 {
             self.buf.drain(..self.start);

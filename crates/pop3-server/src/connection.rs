@@ -27,6 +27,9 @@ use crate::session_end::{self, End, Stats};
 use crate::shared::Shared;
 use crate::stream::Client;
 
+/// How long the last reply and the close may take.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves one accepted connection to its end.
 pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, mode: TlsMode) {
     let id = shared.next_session_id();
@@ -96,7 +99,8 @@ impl Driver {
             Some(event) => event,
             None => {
                 // Writing may let the session go on (output below its high-water mark).
-                self.client.flush(&mut self.session).await?;
+                let flushed = input.race(None, self.client.flush(&mut self.session)).await;
+                flushed.unwrap_or_else(|i| self.interrupted(i))?;
                 match self.session.poll_event() {
                     Some(event) => event,
                     None => return self.idle(input).await,
@@ -179,7 +183,9 @@ impl Driver {
         }
         // The session dropped its share of the maildrop when it closed; this is the last.
         self.mailbox = None;
-        self.client.close(&mut self.session).await;
+        // The last reply is small; a client that does not take it soon (one that stopped
+        // reading mid-message and was kicked) is not waited for.
+        let _ = tokio::time::timeout(CLOSE_WAIT, self.client.close(&mut self.session)).await;
         End::Closed
     }
 
@@ -242,7 +248,8 @@ impl Driver {
     async fn request(&mut self, request: Request, input: &mut Input) -> Result<(), End> {
         if !matches!(request, Request::Retrieve { .. }) {
             // (RETR writes the replies before it while it opens the message.)
-            self.client.flush(&mut self.session).await?;
+            let flushed = input.race(None, self.client.flush(&mut self.session)).await;
+            flushed.unwrap_or_else(|i| self.interrupted(i))?;
         }
         let deadline = Some(self.started + self.shared.config.timeouts.login);
         let raced = match request {

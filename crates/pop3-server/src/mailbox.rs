@@ -22,7 +22,7 @@ use crate::fault;
 use crate::message_body::{BODY_CHUNK, MessageBody};
 use crate::registry::{LockEntry, SessionEntry};
 use crate::session_end::End;
-use crate::shared::Shared;
+use crate::shared::{Commits, Shared};
 use crate::stream::Client;
 
 /// A locked, scanned maildrop and its registry record.
@@ -34,6 +34,8 @@ pub(crate) struct Mailbox {
     metrics: Arc<Metrics>,
     /// Messages read ahead for pipelined RETRs, in the order the client asked for them.
     read_ahead: VecDeque<(usize, MessageBody)>,
+    /// The server's count of commits in progress.
+    commits: Commits,
 }
 
 /// A message being got for RETR/TOP: already read ahead, or being opened.
@@ -51,7 +53,7 @@ type Opened = (
 
 /// How many of the client's buffered lines are searched for RETRs to read ahead.
 const READ_AHEAD_LINES: usize = 64;
-/// The most a session holds of messages read ahead: one chunk's worth.
+/// The most a session holds of the message asked for and those read ahead: one chunk's worth.
 const READ_AHEAD_OCTETS: usize = BODY_CHUNK;
 
 impl Mailbox {
@@ -85,6 +87,7 @@ impl Mailbox {
                     session,
                     metrics: metrics.clone(),
                     read_ahead: VecDeque::new(),
+                    commits: shared.commits.clone(),
                 };
                 Ok((mailbox, Arc::new(MaildropListing(maildrop))))
             }
@@ -117,7 +120,9 @@ impl Mailbox {
     ) -> Result<Result<MessageBody, RetrieveError>, End> {
         let retrieval = self.start_retrieval(index, session);
         client.flush(session).await?;
-        // A file that cannot be opened and read in this long sits on a stuck disk.
+        // A file that cannot be opened and read in this long sits on a stuck disk. The session
+        // ends then: its blocking thread stays stuck (holding the maildrop), and a retry
+        // would only strand another.
         match tokio::time::timeout(client.stall(), self.finish_retrieval(retrieval)).await {
             Ok(opened) => Ok(opened),
             Err(_) => {
@@ -125,7 +130,7 @@ impl Mailbox {
                     session = self.session,
                     index, "opening a message took too long"
                 );
-                Ok(Err(RetrieveError::Io))
+                Err(End::Error)
             }
         }
     }
@@ -147,7 +152,17 @@ impl Mailbox {
         let maildrop = self.maildrop.clone();
         Retrieval::Opening(tokio::task::spawn_blocking(move || {
             let first = MessageBody::open(&maildrop, index);
-            (first, read_ahead(&maildrop, then))
+            // The budget counts the message asked for: nothing is read ahead of one that does
+            // not fit whole in its first chunk.
+            let ahead = match &first {
+                Ok(body) if body.is_whole() => read_ahead(
+                    &maildrop,
+                    then,
+                    READ_AHEAD_OCTETS.saturating_sub(body.held()),
+                ),
+                _ => Vec::new(),
+            };
+            (first, ahead)
         }))
     }
 
@@ -192,7 +207,11 @@ impl Mailbox {
         mark_seen: bool,
     ) -> CommitOutcome {
         let maildrop = self.maildrop.clone();
+        // Counted until the unlinks are done, even if this session's task is aborted, so the
+        // process does not exit in the middle of them.
+        let running = self.commits.start();
         let report = tokio::task::spawn_blocking(move || {
+            let _running = running;
             maildrop.commit_observed(&deleted, &retrieved, mark_seen, &mut fault::after_unlink)
         })
         .await;
@@ -223,11 +242,14 @@ impl Drop for Mailbox {
     }
 }
 
-/// Reads ahead the messages at `indices`, in order, each whole, while they fit in
-/// [`READ_AHEAD_OCTETS`] together; stops at the first that does not fit or cannot be read
+/// Reads ahead the messages at `indices`, in order, each whole, while they fit in `budget`
+/// octets together; stops at the first that does not fit or cannot be read
 /// (its RETR will open it again and report the error).
-fn read_ahead(maildrop: &Maildrop, indices: Vec<usize>) -> Vec<(usize, MessageBody)> {
-    let mut budget = READ_AHEAD_OCTETS;
+fn read_ahead(
+    maildrop: &Maildrop,
+    indices: Vec<usize>,
+    mut budget: usize,
+) -> Vec<(usize, MessageBody)> {
     let mut ahead = Vec::new();
     for index in indices {
         let Some(message) = maildrop.messages().get(index) else {

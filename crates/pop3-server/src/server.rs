@@ -136,9 +136,17 @@ impl Server {
         accepts.abort_all();
         let _ = self.shutdown_tx.send(true);
         drain(sessions, shared.config.timeouts.shutdown_grace).await;
+        // An aborted session's UPDATE goes on in the blocking pool: the unlinks complete
+        // before the process exits (bounded, for a dead disk).
+        if !shared.commits.wait_idle(COMMIT_EXIT_WAIT).await {
+            warn!("an UPDATE was still running at exit");
+        }
         Ok(())
     }
 }
+
+/// How long the exit waits for UPDATEs still running after the sessions ended.
+const COMMIT_EXIT_WAIT: Duration = Duration::from_secs(60);
 
 /// A connection taken from a listener: its socket, its peer and the listener's TLS mode.
 type Accepted = (TcpStream, SocketAddr, TlsMode);

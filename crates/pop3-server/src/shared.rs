@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use pop3_auth::apop;
 use pop3_metrics::Metrics;
@@ -35,7 +35,42 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) metrics: Arc<Metrics>,
+    /// UPDATEs in progress, which shutdown waits for.
+    pub(crate) commits: Commits,
     next_session: AtomicU64,
+}
+
+/// The count of commits (UPDATEs) in progress in the server.
+#[derive(Clone, Default)]
+pub(crate) struct Commits(Arc<AtomicUsize>);
+
+/// One commit in progress; dropping it ends it.
+pub(crate) struct CommitRunning(Arc<AtomicUsize>);
+
+impl Commits {
+    /// Counts a commit until the returned guard is dropped.
+    pub(crate) fn start(&self) -> CommitRunning {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        CommitRunning(self.0.clone())
+    }
+
+    /// Waits until no commit runs, or `limit` passed; false in the second case.
+    pub(crate) async fn wait_idle(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.0.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        true
+    }
+}
+
+impl Drop for CommitRunning {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -60,6 +95,7 @@ impl Shared {
             shutdown,
             registry: Arc::new(Registry::default()),
             metrics,
+            commits: Commits::default(),
             next_session: AtomicU64::new(0),
             config,
         }
