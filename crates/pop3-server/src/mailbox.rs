@@ -52,7 +52,7 @@ type Opened = (
 );
 
 /// How many of the client's buffered lines are searched for RETRs to read ahead.
-const READ_AHEAD_LINES: usize = 64;
+const READ_AHEAD_LINES: usize = 256;
 /// The most a session holds of the message asked for and those read ahead: one chunk's worth.
 const READ_AHEAD_OCTETS: usize = BODY_CHUNK;
 
