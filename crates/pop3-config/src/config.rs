@@ -9,7 +9,7 @@ use pop3_auth::{HashParams, ThrottleConfig};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::admin::{RawAdmin, RawMetrics};
+use crate::admin::{HttpLimits, RawAdmin, RawMetrics};
 use crate::auth::RawAuth;
 use crate::data::RawData;
 use crate::error::{ConfigError, Invalid, parse_and_validate};
@@ -59,6 +59,8 @@ pub struct Config {
     pub trust_loopback: bool,
     /// Where `/metrics` and `/healthz` are served, if at all.
     pub metrics_address: Option<SocketAddr>,
+    /// The limits of the HTTP listeners (metrics and admin socket).
+    pub http_limits: HttpLimits,
     /// The admin socket's path, if any.
     pub admin_socket: Option<PathBuf>,
 }
@@ -128,6 +130,7 @@ impl RawConfig {
         let log_json = self.log.json()?;
         let timeouts = self.timeouts.validate()?;
         let server = self.server.validate()?;
+        let http_limits = self.metrics.limits()?;
         let metrics_address = self.metrics.validate()?;
         let protocol = pop3_proto::Config {
             cleartext: auth.cleartext,
@@ -161,6 +164,7 @@ impl RawConfig {
             hostname: server.hostname,
             trust_loopback: auth.trust_loopback,
             metrics_address,
+            http_limits,
             admin_socket: self.admin.enabled.then_some(self.admin.socket),
         })
     }

@@ -28,7 +28,7 @@ mod listeners;
 mod server;
 mod settings;
 
-pub use admin::DEFAULT_ADMIN_SOCKET;
+pub use admin::{DEFAULT_ADMIN_SOCKET, HttpLimits};
 pub use config::Config;
 pub use error::ConfigError;
 pub use limits::Timeouts;

@@ -20,6 +20,8 @@ use pop3_admin_api::{
 use pop3_metrics::Metrics;
 use tokio::net::{TcpListener, UnixListener};
 
+use crate::config::HttpLimits;
+use crate::http_limits::Limited;
 use crate::registry::Registry;
 
 #[derive(Clone)]
@@ -140,17 +142,21 @@ pub(crate) fn bind_admin(path: &Path) -> Result<UnixListener> {
 /// Serves `/metrics` until the task is dropped.
 pub(crate) async fn serve_metrics_on(
     listener: TcpListener,
+    limits: HttpLimits,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
 ) {
+    let listener = Limited::new(listener, limits);
     let _ = axum::serve(listener, metrics_router(registry, metrics)).await;
 }
 
 /// Serves the admin API until the task is dropped.
 pub(crate) async fn serve_admin_on(
     listener: UnixListener,
+    limits: HttpLimits,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
 ) {
+    let listener = Limited::new(listener, limits);
     let _ = axum::serve(listener, admin_router(registry, metrics)).await;
 }

@@ -31,6 +31,7 @@ pub mod demo;
 mod fault;
 mod hash_permits;
 mod http;
+mod http_limits;
 mod input;
 mod limits;
 pub mod logging;
@@ -45,6 +46,6 @@ mod stream;
 mod tls;
 mod user_db;
 
-pub use config::{Config, ConfigError, Listener, Timeouts, TlsFiles, TlsMode};
+pub use config::{Config, ConfigError, HttpLimits, Listener, Timeouts, TlsFiles, TlsMode};
 pub use server::Server;
 pub use tls::{Tls, TlsError};

@@ -99,13 +99,14 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
         let mut accepts = JoinSet::new();
         let shared = &self.shared;
+        let limits = shared.config.http_limits;
         if let Some(listener) = self.metrics_listener {
             let (registry, metrics) = (shared.registry.clone(), shared.metrics.clone());
-            accepts.spawn(http::serve_metrics_on(listener, registry, metrics));
+            accepts.spawn(http::serve_metrics_on(listener, limits, registry, metrics));
         }
         if let Some(listener) = self.admin_listener {
             let (registry, metrics) = (shared.registry.clone(), shared.metrics.clone());
-            accepts.spawn(http::serve_admin_on(listener, registry, metrics));
+            accepts.spawn(http::serve_admin_on(listener, limits, registry, metrics));
         }
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Accepted>(64);
         for (listener, mode) in self.listeners {

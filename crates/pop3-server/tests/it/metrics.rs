@@ -1,6 +1,6 @@
 //! The registry, `/metrics`, the admin socket, and a real Prometheus scraping a real pop3d.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -196,6 +196,41 @@ fn a_kick_reaches_a_session_stuck_writing_to_a_slow_reader() {
     assert_eq!(status, 200, "{body}");
     assert_back_to_zero(&server, "kick in the middle of a RETR");
     drop(client);
+}
+
+/// Whether the server closed `stream` (within PATIENCE) rather than leaving it open.
+fn closed_by_the_server(stream: &mut TcpStream) -> bool {
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    match stream.read(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// Issue 15: connections to the metrics port are capped and idle ones closed, so they cannot
+/// use up the descriptors POP3 needs. Over the cap a connection is closed at once; an idle
+/// one after `idle_secs`; then scrapes work again.
+#[test]
+fn idle_connections_to_the_metrics_port_are_capped_and_closed() {
+    let server = TestServer::start_with(Sections {
+        metrics: "connections = 4\nidle_secs = 1",
+        ..Sections::default()
+    });
+    let idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(server.metrics).unwrap())
+        .collect();
+    // The fifth is closed before it sends anything (EOF, or a reset; not a read timeout).
+    let mut fifth = TcpStream::connect(server.metrics).unwrap();
+    assert!(closed_by_the_server(&mut fifth), "over the cap, still open");
+    // The idle four are closed after a second, not held forever.
+    for mut stream in idle {
+        assert!(closed_by_the_server(&mut stream), "idle, still open");
+    }
+    assert!(scrape(&server).contains("pop3_sessions"));
 }
 
 #[test]

@@ -45,6 +45,7 @@ pub struct Sections<'a> {
     pub server: &'a str,
     pub timeouts: &'a str,
     pub mailbox: &'a str,
+    pub metrics: &'a str,
 }
 
 /// Writes a config for three listeners on free ports, with the extra keys.
@@ -55,6 +56,7 @@ pub fn write_config(dir: &Path, sections: Sections<'_>) -> PathBuf {
         server,
         timeouts,
         mailbox,
+        metrics,
     } = sections;
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -114,6 +116,7 @@ hostname = "pop3d.test"
 
 [metrics]
 address = "127.0.0.1:0"
+{metrics}
 
 [admin]
 socket = "{dir}/admin.sock"
