@@ -93,6 +93,7 @@ pub struct Metrics {
     deletions_failed: Counter,
     scan_duration: Histogram,
     tls_handshakes: Family<ResultLabels, Counter>,
+    tls_reloads: Family<ResultLabels, Counter>,
     resident_memory: Gauge,
     open_fds: Gauge,
 }
@@ -217,6 +218,12 @@ impl Metrics {
             "TLS handshakes by result",
             tls_handshakes.clone(),
         );
+        let tls_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "pop3_tls_reloads",
+            "Certificate reloads (SIGHUP) by result: ok, failed (the old certificate stays)",
+            tls_reloads.clone(),
+        );
         let resident_memory = Gauge::default();
         registry.register_with_unit(
             "process_resident_memory",
@@ -254,6 +261,7 @@ impl Metrics {
             deletions_failed,
             scan_duration,
             tls_handshakes,
+            tls_reloads,
             resident_memory,
             open_fds,
         }
@@ -333,6 +341,13 @@ impl Metrics {
     /// A TLS handshake ended: `ok`, `failed` or `timeout`.
     pub fn tls_handshake(&self, result: &'static str) {
         self.tls_handshakes
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// A certificate reload (SIGHUP) ended: `ok` or `failed`.
+    pub fn tls_reload(&self, result: &'static str) {
+        self.tls_reloads
             .get_or_create(&ResultLabels { result })
             .inc();
     }

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use pop3_server::{Config, Server, demo, logging};
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 #[derive(Parser)]
 #[command(name = "pop3d", version, about = "A POP3 server for Maildir mailboxes")]
@@ -77,8 +77,10 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
         .context("cannot start the runtime")?;
     let served = runtime.block_on(async move {
         let run_as = config.run_as.clone();
+        let tls_files = config.tls.clone();
         let server = Server::bind(config).await?;
         drop_privileges(run_as.as_ref())?;
+        check_tls_readable(tls_files.as_ref(), run_as.as_ref())?;
         for address in server.local_addrs() {
             info!(%address, "listening");
         }
@@ -88,12 +90,18 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         if let Some(tls) = server.tls() {
             let mut hangups = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+            let metrics = server.metrics();
             tokio::spawn(async move {
                 while hangups.recv().await.is_some() {
                     match tls.reload() {
-                        Ok(()) => info!("certificate reloaded"),
+                        Ok(()) => {
+                            metrics.tls_reload("ok");
+                            info!("certificate reloaded");
+                        }
                         Err(e) => {
-                            warn!(error = %e, "certificate reload failed; keeping the old one")
+                            // ERROR: the certificate in use will expire unrenewed.
+                            metrics.tls_reload("failed");
+                            error!(error = %e, "certificate reload failed; keeping the old one")
                         }
                     }
                 }
@@ -119,6 +127,34 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
 
 /// How long the exit waits for blocking threads still running after the sessions ended.
 const BLOCKING_EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// After the privilege drop, the certificate and key must still be readable: a SIGHUP reload
+/// (certbot's deploy hook) reads them as the server's user, and would fail for good on every
+/// renewal. Refused at start, where the admin sees it, rather than at the first renewal.
+fn check_tls_readable(
+    files: Option<&pop3_server::TlsFiles>,
+    run_as: Option<&(String, String)>,
+) -> Result<()> {
+    let Some(files) = files else {
+        return Ok(());
+    };
+    for (key, path) in [
+        ("tls.certificate", &files.certificate),
+        ("tls.key", &files.key),
+    ] {
+        if let Err(e) = std::fs::File::open(path) {
+            let who = run_as.map_or("the server's user".to_owned(), |(user, group)| {
+                format!("user {user} (group {group})")
+            });
+            anyhow::bail!(
+                "`{key}`: {} is not readable by {who} after dropping privileges ({e}); \
+                 a certificate reload (SIGHUP) would fail. Make it readable by that group.",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
 
 /// When started as root with `[privileges]`, switch to that user and group now that the
 /// listeners are bound and the certificate read.

@@ -89,6 +89,11 @@ impl Server {
             .and_then(|l| l.local_addr().ok())
     }
 
+    /// The metrics, for what `main` counts (certificate reloads).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.shared.metrics.clone()
+    }
+
     /// The TLS setup, for SIGHUP reloads.
     pub fn tls(&self) -> Option<Tls> {
         self.shared.tls.clone()

@@ -164,6 +164,64 @@ fn sighup_reloads_the_certificate_and_keeps_it_on_a_bad_file() {
     daemon.signal("HUP");
     daemon.wait_for("certificate reload failed", 1);
     assert!(greets(&new), "a bad file replaced the working certificate");
+    // Issue 15: an admin must not miss it (the certificate in use will expire unrenewed).
+    let log = daemon.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("certificate reload failed"))
+        .unwrap();
+    assert!(line.contains("ERROR"), "{line}");
+}
+
+/// Issue 15: a key only root can read would make every later reload (certbot's SIGHUP) fail
+/// once privileges are dropped; pop3d refuses to start instead, naming the key and the user.
+#[test]
+fn a_key_unreadable_after_the_privilege_drop_refuses_the_start() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!(
+            "!!! SKIPPED a_key_unreadable_after_the_privilege_drop_refuses_the_start: needs root \
+             (CI runs as root)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), Sections::default());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[privileges]\nuser = \"nobody\"\ngroup = \"nogroup\"\n");
+    std::fs::write(&config, text).unwrap();
+    let key = dir.path().join("key.pem");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut child = pop3d()
+        .arg("--config")
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    collect(child.stderr.take().unwrap(), log.clone());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > PATIENCE {
+            let _ = child.kill();
+            panic!("pop3d started anyway: {}", log.lock().unwrap());
+        }
+        std::thread::yield_now();
+    };
+    assert!(!status.success());
+    // The log is complete once the reader thread saw the end of stderr.
+    let started = std::time::Instant::now();
+    while !log.lock().unwrap().contains("tls.key") {
+        assert!(started.elapsed() < PATIENCE, "{}", log.lock().unwrap());
+        std::thread::yield_now();
+    }
+    let text = log.lock().unwrap().clone();
+    assert!(
+        text.contains("nobody") && text.contains("key.pem"),
+        "{text}"
+    );
 }
 
 #[test]
