@@ -212,27 +212,27 @@ impl Maildrop {
 
     /// Opens a message by its listed name or, if another program renamed it since (a flag
     /// change), by its base name. `None` if it is gone.
+    ///
+    /// Opened with `O_NONBLOCK` and checked with `fstat` before anything reads it
+    /// ([`scan::open_regular`]): a message swapped for a FIFO is [`Error::NotRegular`] at once
+    /// instead of a blocking thread that holds the maildrop until a writer appears.
     fn open_current(&self, name: &std::ffi::OsStr) -> Result<Option<std::os::fd::OwnedFd>> {
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(&self.cur, name, flags, Mode::empty()) {
-            Ok(fd) => return Ok(Some(fd)),
-            Err(Errno::LOOP) => {
-                return Err(Error::NotRegular {
-                    name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
-                });
-            }
+        let not_regular = || Error::NotRegular {
+            name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
+        };
+        match scan::open_regular(&self.cur, name) {
+            Ok(Some(fd)) => return Ok(Some(fd)),
+            Ok(None) | Err(Errno::LOOP) => return Err(not_regular()),
             Err(Errno::NOENT) => {}
             Err(e) => return Err(io_error("open", self.cur_path(name))(e.into())),
         }
         let Some(renamed) = self.find_renamed(name)? else {
             return Ok(None);
         };
-        match rustix::fs::openat(&self.cur, renamed.as_os_str(), flags, Mode::empty()) {
-            Ok(fd) => Ok(Some(fd)),
+        match scan::open_regular(&self.cur, renamed.as_os_str()) {
+            Ok(Some(fd)) => Ok(Some(fd)),
             Err(Errno::NOENT) => Ok(None),
-            Err(Errno::LOOP) => Err(Error::NotRegular {
-                name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
-            }),
+            Ok(None) | Err(Errno::LOOP) => Err(not_regular()),
             Err(e) => Err(io_error("open", self.cur_path(&renamed))(e.into())),
         }
     }

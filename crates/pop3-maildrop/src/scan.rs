@@ -284,10 +284,9 @@ fn mtime(dir: &OwnedFd, name: &OsStr, report: &mut ScanReport) -> Option<u64> {
 
 /// Reads a message once to learn its sizes; `None` if it vanished or is not a regular file.
 fn measure(maildir: &Maildir, name: &OsStr, buf: &mut [u8]) -> Result<Option<Sizes>> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(&maildir.cur, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT | Errno::LOOP) => return Ok(None),
+    let fd = match open_regular(&maildir.cur, name) {
+        Ok(Some(fd)) => fd,
+        Ok(None) | Err(Errno::NOENT | Errno::LOOP) => return Ok(None),
         Err(e) => return Err(io_error("open", maildir.cur_path(name))(e.into())),
     };
     let counter =
@@ -297,3 +296,18 @@ fn measure(maildir: &Maildir, name: &OsStr, buf: &mut [u8]) -> Result<Option<Siz
         wire: counter.wire(),
     }))
 }
+
+/// Opens a message file for reading: `O_NOFOLLOW` (a symlink fails with `ELOOP`), and
+/// `O_NONBLOCK`, so a file swapped for a FIFO cannot block the opening thread (and with it
+/// the maildrop's lock) until a writer appears. `Ok(None)` if it is not a regular file
+/// (`fstat` on the opened descriptor, so the check and the read are of the same file). Reads
+/// of a regular file ignore `O_NONBLOCK`.
+pub(crate) fn open_regular(dir: &OwnedFd, name: &OsStr) -> rustix::io::Result<Option<OwnedFd>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+    let stat = rustix::fs::fstat(&fd)?;
+    Ok((FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile).then_some(fd))
+}
+
+#[cfg(test)]
+mod tests;
