@@ -49,10 +49,24 @@ pub struct ScanReport {
 /// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
 /// returns the messages in delivery order (time from the name, then the name).
 pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
+    scan_with_clock(maildir, &SystemTime::now)
+}
+
+/// [`scan`] with the clock it reads to decide whether `cur/` has settled (tests make the
+/// scan look slow with it).
+pub(crate) fn scan_with_clock(
+    maildir: &Maildir,
+    clock: &dyn Fn() -> SystemTime,
+) -> Result<(Vec<Message>, ScanReport)> {
     let mut report = ScanReport::default();
     let moved = move_new_to_cur(maildir, &mut report)?;
-    // Taken before the readdir: a change during it moves the stamp past this one.
+    // Taken before the readdir: a change during it moves the stamp past this one. The settle
+    // rule is checked against the time the stamp was taken, not the end of the scan: a
+    // rename in the stamp's timestamp tick but after the readdir passed its entry leaves the
+    // stamp unchanged, and only "the stamp was already old when taken" rules that out,
+    // however long the scan takes.
     let stamp = DirStamp::of(&maildir.cur).ok();
+    let stamped_at = clock();
     if let Some(messages) = stamp
         .as_ref()
         .and_then(|stamp| listing::load(maildir, stamp))
@@ -63,7 +77,7 @@ pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
     let (messages, index_error) = scan_cur(maildir, &moved, &mut report)?;
     report.cache_error = index_error.map(|e| e.to_string());
     match stamp {
-        Some(stamp) if stamp.is_settled(SystemTime::now()) => {
+        Some(stamp) if stamp.is_settled(stamped_at) => {
             if let Err(e) = listing::store(maildir, &stamp, &messages) {
                 report.cache_error.get_or_insert(e.to_string());
             }
