@@ -44,6 +44,13 @@ pub struct ScanReport {
     /// A cache file (size index or listing) could not be written, for example on a full
     /// disk. The scan itself succeeded; the next one redoes the work.
     pub cache_error: Option<String>,
+    /// Messages left out of the listing because their sizes had to be measured and the file
+    /// could not be read (`EACCES`, `EPERM`, `EIO`), each as the error naming the file. The
+    /// others are served: one bad file must not lock the user out of the whole maildrop.
+    /// **A scan with such a message writes no listing**, so the message reappears (with the
+    /// same UIDL, which comes from its name) at the first login after an administrator
+    /// repairs it, without waiting for `cur/` to change.
+    pub unreadable: Vec<String>,
 }
 
 /// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
@@ -77,7 +84,7 @@ pub(crate) fn scan_with_clock(
     let (messages, index_error) = scan_cur(maildir, &moved, &mut report)?;
     report.cache_error = index_error.map(|e| e.to_string());
     match stamp {
-        Some(stamp) if stamp.is_settled(stamped_at) => {
+        Some(stamp) if report.unreadable.is_empty() && stamp.is_settled(stamped_at) => {
             if let Err(e) = listing::store(maildir, &stamp, &messages) {
                 report.cache_error.get_or_insert(e.to_string());
             }
@@ -133,17 +140,24 @@ fn scan_cur(
         };
         let (raw_size, wire_size) = match sizes {
             Some(sizes) => sizes,
-            None => match measure(maildir, name, &mut buf)? {
-                Some(sizes) => {
+            None => match measure(maildir, name, &mut buf) {
+                Ok(Some(sizes)) => {
                     report.measured += 1;
                     index.insert(parsed.base.to_vec(), sizes);
                     added.push((parsed.base.to_vec(), sizes));
                     (Some(sizes.raw), sizes.wire)
                 }
-                None => {
+                Ok(None) => {
                     report.skipped += 1;
                     continue;
                 }
+                // Left out, not a failure of the whole open: its size cannot be known, and a
+                // listed size must be exact (RFC 1939 §5, LIST).
+                Err(e) if is_unreadable(&e) => {
+                    report.unreadable.push(e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(e),
             },
         };
         let base_len = parsed.base.len();
@@ -309,6 +323,18 @@ fn measure(maildir: &Maildir, name: &OsStr, buf: &mut [u8]) -> Result<Option<Siz
         raw: counter.raw(),
         wire: counter.wire(),
     }))
+}
+
+/// Whether measuring a message failed for that file alone (no permission, a bad sector),
+/// rather than for the whole maildrop (out of descriptors or memory: those fail the open).
+fn is_unreadable(error: &crate::error::Error) -> bool {
+    match error {
+        crate::error::Error::Io { source, .. } => {
+            source.kind() == std::io::ErrorKind::PermissionDenied
+                || source.raw_os_error() == Some(Errno::IO.raw_os_error())
+        }
+        _ => false,
+    }
 }
 
 /// Opens a message file for reading: `O_NOFOLLOW` (a symlink fails with `ELOOP`), and
