@@ -37,8 +37,11 @@ pub struct OpenOptions {
 #[derive(Debug)]
 pub struct Maildrop {
     path: PathBuf,
-    /// `cur/`, the only directory a session needs after the scan.
+    /// `cur/`, the only directory a session needs after the scan...
     cur: OwnedFd,
+    /// ...and `new/`, only when a full disk left messages there (see
+    /// [`ScanReport::left_in_new`]).
+    new: Option<OwnedFd>,
     lock: LockGuard,
     messages: Vec<Message>,
     report: ScanReport,
@@ -70,10 +73,11 @@ impl Maildrop {
         let maildir = Maildir::open(path)?;
         let lock = lock::lock(&maildir, &options.session, options.lock_wait)?;
         let (messages, report) = scan::scan(&maildir)?;
-        let (path, cur) = maildir.into_cur();
+        let (path, cur, new) = maildir.into_session(report.left_in_new > 0);
         Ok(Maildrop {
             path,
             cur,
+            new,
             lock,
             messages,
             report,
@@ -102,6 +106,15 @@ impl Maildrop {
 
     fn cur_path(&self, name: &std::ffi::OsStr) -> PathBuf {
         self.path.join("cur").join(name)
+    }
+
+    /// The directory holding `message` as listed (`cur/`, or `new/` for one a full disk left
+    /// there), and its path for messages.
+    fn dir_of(&self, message: &Message) -> (&OwnedFd, PathBuf) {
+        match (&self.new, message.in_new) {
+            (Some(new), true) => (new, self.path.join("new").join(message.file_name())),
+            _ => (&self.cur, self.cur_path(message.file_name())),
+        }
     }
 
     /// Opens message `index` for reading. Fails with [`Error::Vanished`] if another program
@@ -177,7 +190,8 @@ impl Maildrop {
         }
         if mark_seen {
             for &index in retrieved.iter().filter(|i| !deleted.contains(i)) {
-                let Some(message) = self.messages.get(index) else {
+                // One left in `new/` by a full disk stays there unflagged (as delivered).
+                let Some(message) = self.messages.get(index).filter(|m| !m.in_new) else {
                     continue;
                 };
                 let Some(renamed) = with_seen_flag(&message.name) else {
@@ -191,7 +205,12 @@ impl Maildrop {
             }
         }
         if report.removed > 0 || report.marked_seen > 0 {
-            report.sync_error = sync_dir(&self.cur, &self.path.join("cur")).err();
+            report.sync_error = sync_dir(&self.cur, &self.path.join("cur"))
+                .and_then(|()| match &self.new {
+                    Some(new) => sync_dir(new, &self.path.join("new")),
+                    None => Ok(()),
+                })
+                .err();
         }
         report
     }
@@ -226,11 +245,13 @@ impl Maildrop {
         let not_regular = || Error::NotRegular {
             name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
         };
-        match scan::open_regular(&self.cur, name) {
+        let (dir, shown) = self.dir_of(message);
+        match scan::open_regular(dir, name) {
             Ok(Some(fd)) => return Ok(Some(fd)),
             Ok(None) | Err(Errno::LOOP) => return Err(not_regular()),
+            // Renamed (in `cur/`), or moved from `new/` to `cur/` by another program.
             Err(Errno::NOENT) => {}
-            Err(e) => return Err(io_error("open", self.cur_path(name))(e.into())),
+            Err(e) => return Err(io_error("open", shown)(e.into())),
         }
         let mut reads = 0;
         let Some(renamed) = self.find_renamed(message, &mut None, &mut reads)? else {
@@ -252,11 +273,11 @@ impl Maildrop {
         dir_reads: &mut usize,
     ) -> Result<bool> {
         let cur = &self.cur;
-        let name = message.file_name();
-        match rustix::fs::unlinkat(cur, name, AtFlags::empty()) {
+        let (dir, shown) = self.dir_of(message);
+        match rustix::fs::unlinkat(dir, message.file_name(), AtFlags::empty()) {
             Ok(()) => return Ok(true),
             Err(Errno::NOENT) => {}
-            Err(e) => return Err(io_error("unlink", self.cur_path(name))(e.into())),
+            Err(e) => return Err(io_error("unlink", shown)(e.into())),
         }
         let Some(renamed) = self.find_renamed(message, renamed, dir_reads)? else {
             return Ok(false);
@@ -296,7 +317,10 @@ impl Maildrop {
         };
         Ok(candidates
             .iter()
-            .find(|candidate| **candidate != message.name && self.same_size(message, candidate))
+            .find(|candidate| {
+                (message.in_new || **candidate != message.name)
+                    && self.same_size(message, candidate)
+            })
             .map(|name| OsString::from_vec(name.to_vec())))
     }
 

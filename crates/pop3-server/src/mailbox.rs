@@ -80,6 +80,11 @@ impl Mailbox {
                 if let Some(error) = &maildrop.scan_report().cache_error {
                     warn!(session, %error, "maildrop cache not written; the next login rescans");
                 }
+                let report = maildrop.scan_report();
+                if let Some(error) = &report.move_error {
+                    warn!(session, user = %user.name, %error, left = report.left_in_new,
+                        "messages served from new/: cannot move them to cur/");
+                }
                 // Logged once per login, counted, and left out of the listing: the others are
                 // served, and the message keeps its UIDL for when an administrator repairs it.
                 let unreadable = &maildrop.scan_report().unreadable;

@@ -28,7 +28,8 @@ fn issue15_measure_does_not_block_on_a_fifo() {
     let (done, result) = mpsc::channel();
     std::thread::spawn(move || {
         let mut buf = [0u8; 64];
-        let measured = measure(&maildir, name, &mut buf).map_err(|e| e.to_string());
+        let shown = maildir.path().join("cur").join(name);
+        let measured = measure(&maildir.cur, &shown, name, &mut buf).map_err(|e| e.to_string());
         let _ = done.send(measured);
     });
     let measured = result
@@ -68,4 +69,65 @@ fn issue15_settle_rule_uses_the_stamp_time() {
             .exists(),
         "a listing was written for a cur/ that had not settled when stamped"
     );
+}
+
+/// Issue 15 item 3: a move from `new/` to `cur/` that fails for lack of space (the rename's
+/// `ENOSPC` is injected: a tmpfs directory never needs a block to grow) no longer fails the
+/// login. The messages are served from `new/` and left there; DELE removes one from there; the
+/// next login, with space again, moves the rest.
+#[test]
+fn issue15_a_full_disk_serves_messages_from_new() {
+    use crate::maildrop::{Maildrop, OpenOptions};
+    let (dir, _maildir) = maildir();
+    let root = dir.path().join("Maildir");
+    std::fs::write(
+        root.join("cur/1700000000.M1P1Q1.host:2,"),
+        b"Subject: 0\n\nbody\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("new/1700000001.M2P1Q1.host"),
+        b"Subject: 1\n\nbody\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("new/1700000002.M3P1Q1.host,S=5,W=6"), b"abcd\n").unwrap();
+    let options = OpenOptions {
+        session: "test".into(),
+        lock_wait: Duration::ZERO,
+    };
+    RENAME_FAULT.with(|fault| fault.set(Some(Errno::NOSPC)));
+    let opened = Maildrop::open(&root, &options);
+    RENAME_FAULT.with(|fault| fault.set(None));
+    let maildrop = opened.expect("a full disk must not fail the open");
+    let report = maildrop.scan_report();
+    assert_eq!((report.moved, report.left_in_new), (0, 2), "{report:?}");
+    assert!(report.move_error.is_some());
+    let uids: Vec<&str> = maildrop.messages().iter().map(|m| m.uid()).collect();
+    assert_eq!(
+        uids,
+        [
+            "1700000000.M1P1Q1.host",
+            "1700000001.M2P1Q1.host",
+            "1700000002.M3P1Q1.host"
+        ]
+    );
+    assert_eq!(maildrop.messages()[1].wire_size(), 20);
+    let mut reader = maildrop.open_message(1).unwrap();
+    let mut buf = [0u8; 64];
+    let n = reader.read_chunk(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Subject: 1\n\nbody\n");
+    assert_eq!(reader.read_chunk(&mut buf).unwrap(), 0);
+    let committed = maildrop.commit(&[1], &[2], true);
+    assert_eq!(committed.removed, 1, "{committed:?}");
+    assert!(committed.failed.is_empty() && committed.sync_error.is_none());
+    let in_new: Vec<_> = std::fs::read_dir(root.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(in_new, ["1700000002.M3P1Q1.host,S=5,W=6"], "left in new/");
+    drop(maildrop);
+    let again = Maildrop::open(&root, &options).unwrap();
+    assert_eq!(again.scan_report().moved, 1);
+    assert_eq!(again.messages().len(), 2);
+    assert_eq!(again.messages()[1].uid(), "1700000002.M3P1Q1.host");
 }
