@@ -127,3 +127,92 @@ fn issue15_commit_of_many_renamed_messages_reads_cur_once() {
     assert_eq!(report.dir_reads, 1, "cur/ read once per commit");
     assert!(md.names("cur").is_empty());
 }
+
+/// A 2 MiB ext4 (1 KiB blocks) on a loop device, unmounted on drop; `None` where it cannot be
+/// made (not root, no `mkfs.ext4` or loop devices).
+struct TinyExt4 {
+    dir: tempfile::TempDir,
+}
+
+impl TinyExt4 {
+    fn mount() -> Option<TinyExt4> {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("image");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(2 << 20)
+            .unwrap();
+        let mkfs = Command::new("mkfs.ext4")
+            .args(["-q", "-b", "1024", "-O", "^has_journal"])
+            .arg(&image)
+            .status();
+        std::fs::create_dir(dir.path().join("fs")).unwrap();
+        let mounted = mkfs.is_ok_and(|s| s.success())
+            && Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&image)
+                .arg(dir.path().join("fs"))
+                .status()
+                .is_ok_and(|s| s.success());
+        mounted.then_some(TinyExt4 { dir })
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("fs")
+    }
+}
+
+impl Drop for TinyExt4 {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.path())
+            .status();
+    }
+}
+
+/// Item 3 on a real file system: the disk is full and `cur/`'s directory block has no room
+/// for one more name, so the rename from `new/` fails with `ENOSPC`. The login still works:
+/// the message is served from `new/` and left there.
+#[test]
+fn issue15_full_disk_rename_enospc_serves_from_new() {
+    use std::io::Write;
+    let Some(fs) = TinyExt4::mount() else {
+        eprintln!(
+            "!!! SKIPPED issue15_full_disk_rename_enospc_serves_from_new: cannot mount an ext4 \
+             image here (needs root and loop devices); scan::tests::\
+             issue15_a_full_disk_serves_messages_from_new injects the ENOSPC instead"
+        );
+        return;
+    };
+    let path = fs.path().join("Maildir");
+    pop3_maildrop::Maildir::create(&path).unwrap();
+    let delivered = path.join("new/1700000001.M2P1Q1.host");
+    std::fs::write(&delivered, b"Subject: full\n\nbody\n").unwrap();
+    // The lock file exists before the disk fills.
+    drop(Maildrop::open(&path, &crate::support::options("fill")).unwrap());
+    std::fs::rename(path.join("cur/1700000001.M2P1Q1.host:2,"), &delivered).unwrap();
+    let mut filler = std::fs::File::create(fs.path().join("filler")).unwrap();
+    while filler.write_all(&[0u8; 1024]).is_ok() {}
+    // Fill cur/'s directory blocks with (dot-file, so never listed) names, longest first.
+    let mut i = 0;
+    for length in [200, 100, 50, 20, 10, 5, 2] {
+        while std::fs::File::create(path.join("cur").join(format!(".{i:x>length$}"))).is_ok() {
+            i += 1;
+        }
+    }
+    let maildrop = Maildrop::open(&path, &crate::support::options("full")).unwrap();
+    let report = maildrop.scan_report();
+    assert_eq!(report.left_in_new, 1, "{report:?}");
+    assert!(
+        report
+            .move_error
+            .as_deref()
+            .unwrap()
+            .contains("No space left"),
+        "{report:?}"
+    );
+    assert_eq!(read_all(&maildrop, 0).unwrap(), b"Subject: full\n\nbody\n");
+    assert_eq!(maildrop.commit(&[0], &[], false).removed, 1);
+    assert!(!delivered.exists());
+}
