@@ -18,7 +18,13 @@
 //!   sends before stuffing; a reader never yields more, and errors if the file changed.
 //! - **UIDLs derive from the unique part of the file name only**, so renames by other programs
 //!   (flags, `new/`→`cur/`) and a lost index never change them.
-//! - **Only messages marked deleted are ever unlinked**; delivery never exposes a partial file.
+//! - **Only messages marked deleted are ever unlinked** (a file is taken for a message renamed
+//!   since the scan only with the same unique part and size); delivery never exposes a partial
+//!   file.
+//! - **One bad file does not fail the open**: a message that cannot be read to be measured is
+//!   left out ([`ScanReport::unreadable`]), one a full disk keeps in `new/` is served from
+//!   there ([`ScanReport::left_in_new`]); message files are opened non-blocking and checked
+//!   to be regular files before any read.
 //! - The first scan reads no body whose name has a plausible `W=`; others are measured once
 //!   and remembered in `.pop3d.index`, where later scans look them up by name without a stat
 //!   (files are never modified in place; one that was is refused when read, then re-measured). A login to a maildrop whose `cur/` has not changed

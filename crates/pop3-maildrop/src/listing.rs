@@ -9,8 +9,8 @@
 //! any unlink in it, changes the stamp, so the next scan ignores the listing and rescans.
 //! One race remains: a change within the same timestamp tick as the stamp, after the
 //! readdir. So a listing is only written when `cur/` was last modified more than [`SETTLE`]
-//! before the scan
-//! (the same rule git uses for its index); a maildrop changed in the last two seconds is
+//! before the moment its stamp was taken (not the end of the scan: a slow readdir must not
+//! make an unsettled stamp look settled; the same rule git uses for its index); a maildrop changed in the last two seconds is
 //! always rescanned. File systems whose directory times do not move on rename/unlink (some
 //! network file systems) must not host maildrops with this cache; no local one does that.
 //!

@@ -6,7 +6,6 @@
 //! its three subdirectories must not be symbolic links either; the components above the
 //! Maildir belong to the administrator and are resolved normally.
 
-use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -62,15 +61,12 @@ impl Maildir {
         &self.path
     }
 
-    pub(crate) fn cur_path(&self, name: &OsStr) -> PathBuf {
-        self.path.join("cur").join(name)
-    }
-
-    /// Keeps only what an open session needs: the path and `cur/`; the other three
-    /// descriptors are closed (a session holds the socket, `cur/` and the lock file, three
-    /// descriptors, however many sessions are idle).
-    pub(crate) fn into_cur(self) -> (PathBuf, OwnedFd) {
-        (self.path, self.cur)
+    /// Keeps only what an open session needs: the path, `cur/`, and `new/` only when
+    /// `keep_new` (messages a full disk left there); the other descriptors are closed (a
+    /// session holds the socket, `cur/` and the lock file, three descriptors, however many
+    /// sessions are idle).
+    pub(crate) fn into_session(self, keep_new: bool) -> (PathBuf, OwnedFd, Option<OwnedFd>) {
+        (self.path, self.cur, keep_new.then_some(self.new))
     }
 }
 

@@ -8,7 +8,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result, io_error};
@@ -37,8 +37,11 @@ pub struct OpenOptions {
 #[derive(Debug)]
 pub struct Maildrop {
     path: PathBuf,
-    /// `cur/`, the only directory a session needs after the scan.
+    /// `cur/`, the only directory a session needs after the scan...
     cur: OwnedFd,
+    /// ...and `new/`, only when a full disk left messages there (see
+    /// [`ScanReport::left_in_new`]).
+    new: Option<OwnedFd>,
     lock: LockGuard,
     messages: Vec<Message>,
     report: ScanReport,
@@ -57,6 +60,9 @@ pub struct CommitReport {
     pub marked_seen: usize,
     /// The directory could not be synced: the removals happened but may not survive a crash.
     pub sync_error: Option<Error>,
+    /// Readdirs of `cur/` made to find messages renamed since the scan: at most one per
+    /// commit, however many were renamed.
+    pub dir_reads: usize,
 }
 
 impl Maildrop {
@@ -67,10 +73,11 @@ impl Maildrop {
         let maildir = Maildir::open(path)?;
         let lock = lock::lock(&maildir, &options.session, options.lock_wait)?;
         let (messages, report) = scan::scan(&maildir)?;
-        let (path, cur) = maildir.into_cur();
+        let (path, cur, new) = maildir.into_session(report.left_in_new > 0);
         Ok(Maildrop {
             path,
             cur,
+            new,
             lock,
             messages,
             report,
@@ -101,6 +108,15 @@ impl Maildrop {
         self.path.join("cur").join(name)
     }
 
+    /// The directory holding `message` as listed (`cur/`, or `new/` for one a full disk left
+    /// there), and its path for messages.
+    fn dir_of(&self, message: &Message) -> (&OwnedFd, PathBuf) {
+        match (&self.new, message.in_new) {
+            (Some(new), true) => (new, self.path.join("new").join(message.file_name())),
+            _ => (&self.cur, self.cur_path(message.file_name())),
+        }
+    }
+
     /// Opens message `index` for reading. Fails with [`Error::Vanished`] if another program
     /// removed it, [`Error::SizeChanged`] if it no longer has its listed size, and
     /// [`Error::NotRegular`] if it was replaced by a symlink or another kind of file.
@@ -110,7 +126,7 @@ impl Maildrop {
             .get(index)
             .ok_or(Error::NoSuchMessage(index))?;
         let shown = || String::from_utf8_lossy(&message.name).into_owned();
-        let fd = match self.open_current(message.file_name())? {
+        let fd = match self.open_current(message)? {
             Some(fd) => fd,
             None => return Err(Error::Vanished { name: shown() }),
         };
@@ -156,12 +172,14 @@ impl Maildrop {
         after_unlink: &mut dyn FnMut(usize),
     ) -> CommitReport {
         let mut report = CommitReport::default();
+        // `cur/` read at most once, at the first message not found under its listed name.
+        let mut renamed: Option<RenamedFiles> = None;
         for &index in deleted {
             let Some(message) = self.messages.get(index) else {
                 report.failed.push((index, Error::NoSuchMessage(index)));
                 continue;
             };
-            match self.unlink_current(message.file_name()) {
+            match self.unlink_current(message, &mut renamed, &mut report.dir_reads) {
                 Ok(true) => {
                     report.removed += 1;
                     after_unlink(report.removed);
@@ -172,7 +190,8 @@ impl Maildrop {
         }
         if mark_seen {
             for &index in retrieved.iter().filter(|i| !deleted.contains(i)) {
-                let Some(message) = self.messages.get(index) else {
+                // One left in `new/` by a full disk stays there unflagged (as delivered).
+                let Some(message) = self.messages.get(index).filter(|m| !m.in_new) else {
                     continue;
                 };
                 let Some(renamed) = with_seen_flag(&message.name) else {
@@ -186,7 +205,12 @@ impl Maildrop {
             }
         }
         if report.removed > 0 || report.marked_seen > 0 {
-            report.sync_error = sync_dir(&self.cur, &self.path.join("cur")).err();
+            report.sync_error = sync_dir(&self.cur, &self.path.join("cur"))
+                .and_then(|()| match &self.new {
+                    Some(new) => sync_dir(new, &self.path.join("new")),
+                    None => Ok(()),
+                })
+                .err();
         }
         report
     }
@@ -212,40 +236,50 @@ impl Maildrop {
 
     /// Opens a message by its listed name or, if another program renamed it since (a flag
     /// change), by its base name. `None` if it is gone.
-    fn open_current(&self, name: &std::ffi::OsStr) -> Result<Option<std::os::fd::OwnedFd>> {
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(&self.cur, name, flags, Mode::empty()) {
-            Ok(fd) => return Ok(Some(fd)),
-            Err(Errno::LOOP) => {
-                return Err(Error::NotRegular {
-                    name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
-                });
-            }
+    ///
+    /// Opened with `O_NONBLOCK` and checked with `fstat` before anything reads it
+    /// ([`scan::open_regular`]): a message swapped for a FIFO is [`Error::NotRegular`] at once
+    /// instead of a blocking thread that holds the maildrop until a writer appears.
+    fn open_current(&self, message: &Message) -> Result<Option<std::os::fd::OwnedFd>> {
+        let name = message.file_name();
+        let not_regular = || Error::NotRegular {
+            name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
+        };
+        let (dir, shown) = self.dir_of(message);
+        match scan::open_regular(dir, name) {
+            Ok(Some(fd)) => return Ok(Some(fd)),
+            Ok(None) | Err(Errno::LOOP) => return Err(not_regular()),
+            // Renamed (in `cur/`), or moved from `new/` to `cur/` by another program.
             Err(Errno::NOENT) => {}
-            Err(e) => return Err(io_error("open", self.cur_path(name))(e.into())),
+            Err(e) => return Err(io_error("open", shown)(e.into())),
         }
-        let Some(renamed) = self.find_renamed(name)? else {
+        let mut reads = 0;
+        let Some(renamed) = self.find_renamed(message, &mut None, &mut reads)? else {
             return Ok(None);
         };
-        match rustix::fs::openat(&self.cur, renamed.as_os_str(), flags, Mode::empty()) {
-            Ok(fd) => Ok(Some(fd)),
+        match scan::open_regular(&self.cur, renamed.as_os_str()) {
+            Ok(Some(fd)) => Ok(Some(fd)),
             Err(Errno::NOENT) => Ok(None),
-            Err(Errno::LOOP) => Err(Error::NotRegular {
-                name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
-            }),
+            Ok(None) | Err(Errno::LOOP) => Err(not_regular()),
             Err(e) => Err(io_error("open", self.cur_path(&renamed))(e.into())),
         }
     }
 
     /// Unlinks a message by its listed name or its renamed form. `Ok(false)`: already gone.
-    fn unlink_current(&self, name: &std::ffi::OsStr) -> Result<bool> {
+    fn unlink_current(
+        &self,
+        message: &Message,
+        renamed: &mut Option<RenamedFiles>,
+        dir_reads: &mut usize,
+    ) -> Result<bool> {
         let cur = &self.cur;
-        match rustix::fs::unlinkat(cur, name, AtFlags::empty()) {
+        let (dir, shown) = self.dir_of(message);
+        match rustix::fs::unlinkat(dir, message.file_name(), AtFlags::empty()) {
             Ok(()) => return Ok(true),
             Err(Errno::NOENT) => {}
-            Err(e) => return Err(io_error("unlink", self.cur_path(name))(e.into())),
+            Err(e) => return Err(io_error("unlink", shown)(e.into())),
         }
-        let Some(renamed) = self.find_renamed(name)? else {
+        let Some(renamed) = self.find_renamed(message, renamed, dir_reads)? else {
             return Ok(false);
         };
         match rustix::fs::unlinkat(cur, renamed.as_os_str(), AtFlags::empty()) {
@@ -255,17 +289,69 @@ impl Maildrop {
         }
     }
 
-    /// Looks in `cur/` for a file with the same base name (one readdir; only after a miss).
-    fn find_renamed(&self, name: &std::ffi::OsStr) -> Result<Option<OsString>> {
-        let base = ParsedName::parse(name.as_bytes()).base;
-        let mut ignored = ScanReport::default();
-        let entries = scan::list(&self.cur, &self.path.join("cur"), &mut ignored)?;
-        Ok(entries
-            .into_iter()
-            .find(|candidate| ParsedName::parse(&candidate.name).base == base)
-            .map(|entry| OsString::from_vec(entry.name.into_vec())))
+    /// Looks in `cur/` for `message` renamed by another program (a flag change): a file with
+    /// the same unique part **and the same size** (its `S=`, else its `stat` size, against
+    /// the listed raw size, or the listed wire size's bounds when the raw size is unknown).
+    /// A file that only shares the base (another message, in a broken maildrop) is never
+    /// taken for it, so DELE cannot remove it. `cur/` is read into `files` once, at the first
+    /// miss (`dir_reads` counts it), and reused for every later miss of the same commit.
+    fn find_renamed(
+        &self,
+        message: &Message,
+        files: &mut Option<RenamedFiles>,
+        dir_reads: &mut usize,
+    ) -> Result<Option<OsString>> {
+        if files.is_none() {
+            let mut ignored = ScanReport::default();
+            let entries = scan::list(&self.cur, &self.path.join("cur"), &mut ignored)?;
+            *dir_reads += 1;
+            let mut by_base = RenamedFiles::default();
+            for entry in entries {
+                let base = ParsedName::parse(&entry.name).base.to_vec();
+                by_base.entry(base).or_default().push(entry.name);
+            }
+            *files = Some(by_base);
+        }
+        let Some(candidates) = files.as_ref().and_then(|f| f.get(message.base())) else {
+            return Ok(None);
+        };
+        Ok(candidates
+            .iter()
+            .find(|candidate| {
+                (message.in_new || **candidate != message.name)
+                    && self.same_size(message, candidate)
+            })
+            .map(|name| OsString::from_vec(name.to_vec())))
+    }
+
+    /// Whether the file `candidate` in `cur/` has `message`'s size.
+    fn same_size(&self, message: &Message, candidate: &[u8]) -> bool {
+        let parsed = ParsedName::parse(candidate);
+        let listed_wire = ParsedName::parse(&message.name).plausible_wire_size();
+        if let (Some(theirs), Some(ours)) = (parsed.plausible_wire_size(), listed_wire)
+            && theirs != ours
+        {
+            return false;
+        }
+        let size = match parsed.raw_size {
+            Some(size) => size,
+            None => {
+                let name = std::ffi::OsStr::from_bytes(candidate);
+                match rustix::fs::statat(&self.cur, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(stat) => u64::try_from(stat.st_size).unwrap_or(u64::MAX),
+                    Err(_) => return false,
+                }
+            }
+        };
+        match message.raw_size {
+            Some(raw) => raw == size,
+            None => size <= message.wire_size && message.wire_size <= size.saturating_mul(2),
+        }
     }
 }
+
+/// `cur/` read once by a commit: file names by their unique part.
+type RenamedFiles = std::collections::HashMap<Vec<u8>, Vec<Box<[u8]>>>;
 
 /// Streams one message. It never returns more octets than the message was listed with, and
 /// reports [`Error::SizeChanged`] if the file turns out longer or shorter, so a message is

@@ -17,6 +17,9 @@ pub struct Message {
     /// The stored size, when known without a stat (from `S=` or the index).
     pub(crate) raw_size: Option<u64>,
     pub(crate) wire_size: u64,
+    /// The file is still in `new/`: the move to `cur/` failed (a full disk or an I/O error),
+    /// so it is served from `new/` and left there. Never stored in the persistent listing.
+    pub(crate) in_new: bool,
 }
 
 impl Message {
@@ -72,6 +75,7 @@ impl Message {
             digest_uid,
             raw_size,
             wire_size,
+            in_new: false,
         }
     }
 }

@@ -44,26 +44,57 @@ pub struct ScanReport {
     /// A cache file (size index or listing) could not be written, for example on a full
     /// disk. The scan itself succeeded; the next one redoes the work.
     pub cache_error: Option<String>,
+    /// Messages left out of the listing because their sizes had to be measured and the file
+    /// could not be read (`EACCES`, `EPERM`, `EIO`), each as the error naming the file. The
+    /// others are served: one bad file must not lock the user out of the whole maildrop.
+    /// **A scan with such a message writes no listing**, so the message reappears (with the
+    /// same UIDL, which comes from its name) at the first login after an administrator
+    /// repairs it, without waiting for `cur/` to change.
+    pub unreadable: Vec<String>,
+    /// Messages left in `new/` because moving them to `cur/` failed with `ENOSPC`, `EDQUOT`
+    /// or `EIO` (a directory that must grow on a full disk): they are served from `new/`, and
+    /// a later login moves them. Such a scan neither reads nor writes the listing.
+    pub left_in_new: usize,
+    /// The first error that left a message in `new/`.
+    pub move_error: Option<String>,
 }
 
 /// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
 /// returns the messages in delivery order (time from the name, then the name).
 pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
+    scan_with_clock(maildir, &SystemTime::now)
+}
+
+/// [`scan`] with the clock it reads to decide whether `cur/` has settled (tests make the
+/// scan look slow with it).
+pub(crate) fn scan_with_clock(
+    maildir: &Maildir,
+    clock: &dyn Fn() -> SystemTime,
+) -> Result<(Vec<Message>, ScanReport)> {
     let mut report = ScanReport::default();
-    let moved = move_new_to_cur(maildir, &mut report)?;
-    // Taken before the readdir: a change during it moves the stamp past this one.
+    let (moved, left) = move_new_to_cur(maildir, &mut report)?;
+    // Taken before the readdir: a change during it moves the stamp past this one. The settle
+    // rule is checked against the time the stamp was taken, not the end of the scan: a
+    // rename in the stamp's timestamp tick but after the readdir passed its entry leaves the
+    // stamp unchanged, and only "the stamp was already old when taken" rules that out,
+    // however long the scan takes.
     let stamp = DirStamp::of(&maildir.cur).ok();
+    let stamped_at = clock();
+    // The listing describes `cur/` alone: with messages left in `new/`, list both directories.
     if let Some(messages) = stamp
         .as_ref()
+        .filter(|_| left.is_empty())
         .and_then(|stamp| listing::load(maildir, stamp))
     {
         report.from_listing = true;
         return Ok((messages, report));
     }
-    let (messages, index_error) = scan_cur(maildir, &moved, &mut report)?;
+    let cacheable = left.is_empty();
+    let (messages, index_error) = scan_cur(maildir, &moved, left, &mut report)?;
     report.cache_error = index_error.map(|e| e.to_string());
     match stamp {
-        Some(stamp) if stamp.is_settled(SystemTime::now()) => {
+        Some(_) if !cacheable => {}
+        Some(stamp) if report.unreadable.is_empty() && stamp.is_settled(stamped_at) => {
             if let Err(e) = listing::store(maildir, &stamp, &messages) {
                 report.cache_error.get_or_insert(e.to_string());
             }
@@ -83,6 +114,7 @@ pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
 fn scan_cur(
     maildir: &Maildir,
     moved: &Moved,
+    left_in_new: Vec<Entry>,
     report: &mut ScanReport,
 ) -> Result<(Vec<Message>, Option<crate::error::Error>)> {
     let (mut index, tail) = index::load(maildir);
@@ -92,12 +124,19 @@ fn scan_cur(
     // freed after the scan stays resident in the allocator's arenas, pinned there by the
     // long-lived allocations each session makes around it (the messages).
     let mut buf = [0u8; MEASURE_BUF];
-    for entry in list(&maildir.cur, &maildir.path().join("cur"), report)? {
+    let in_cur = list(&maildir.cur, &maildir.path().join("cur"), report)?;
+    let in_new = left_in_new.into_iter().map(|entry| (entry, true));
+    for (entry, in_new) in in_cur.into_iter().map(|entry| (entry, false)).chain(in_new) {
+        let (dir, sub) = if in_new {
+            (&maildir.new, "new")
+        } else {
+            (&maildir.cur, "cur")
+        };
         let name = OsStr::from_bytes(&entry.name);
         let parsed = ParsedName::parse(&entry.name);
         let time = match parsed.time {
             Some(time) => time,
-            None => match mtime(&maildir.cur, name, report) {
+            None => match mtime(dir, name, report) {
                 Some(time) => time,
                 None => {
                     report.skipped += 1;
@@ -111,7 +150,7 @@ fn scan_cur(
         // wire size), and `open_message` then forgets its entry so the next scan measures it.
         let sizes = match parsed.plausible_wire_size() {
             Some(wire) => Some((parsed.raw_size, wire)),
-            None if moved.contains(&entry.name) => None,
+            None if in_new || moved.contains(&entry.name) => None,
             None => index.get(parsed.base).map(|sizes| {
                 report.indexed += 1;
                 (Some(sizes.raw), sizes.wire)
@@ -119,25 +158,32 @@ fn scan_cur(
         };
         let (raw_size, wire_size) = match sizes {
             Some(sizes) => sizes,
-            None => match measure(maildir, name, &mut buf)? {
-                Some(sizes) => {
+            None => match measure(dir, &maildir.path().join(sub).join(name), name, &mut buf) {
+                Ok(Some(sizes)) => {
                     report.measured += 1;
                     index.insert(parsed.base.to_vec(), sizes);
                     added.push((parsed.base.to_vec(), sizes));
                     (Some(sizes.raw), sizes.wire)
                 }
-                None => {
+                Ok(None) => {
                     report.skipped += 1;
                     continue;
                 }
+                // Left out, not a failure of the whole open: its size cannot be known, and a
+                // listed size must be exact (RFC 1939 §5, LIST).
+                Err(e) if is_unreadable(&e) => {
+                    report.unreadable.push(e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(e),
             },
         };
         let base_len = parsed.base.len();
         let digest_uid = (!parsed.base_is_uid()).then(|| parsed.uid().into_boxed_str());
-        entries.push((
-            time,
-            Message::from_parts(entry.name, base_len, digest_uid, raw_size, wire_size),
-        ));
+        let mut message =
+            Message::from_parts(entry.name, base_len, digest_uid, raw_size, wire_size);
+        message.in_new = in_new;
+        entries.push((time, message));
     }
     let mut messages = delivery_order(entries);
     let pruned;
@@ -231,22 +277,35 @@ pub(crate) fn list(dir: &OwnedFd, shown: &Path, report: &mut ScanReport) -> Resu
 type Moved = HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>;
 
 /// Dovecot's way: a session opens the maildrop by moving `new/` entries to `cur/` with an empty
-/// `:2,` info. The rename never replaces an existing file. Returns the names now in `cur/`.
-fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<Moved> {
+/// `:2,` info. The rename never replaces an existing file. Returns the names now in `cur/`,
+/// and the entries left in `new/` because the rename failed for lack of space or an I/O
+/// error: **a full disk never blocks a login**; those are served from `new/`.
+fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<(Moved, Vec<Entry>)> {
     let mut moved = Moved::default();
+    let mut left = Vec::new();
     for entry in list(&maildir.new, &maildir.path().join("new"), report)? {
         let mut target = entry.name.to_vec();
         if memchr::memchr(b':', &target).is_none() {
             target.extend_from_slice(b":2,");
         }
         let name = OsStr::from_bytes(&entry.name);
-        match rename_no_replace(&maildir.new, name, &maildir.cur, OsStr::from_bytes(&target)) {
+        match rename_new_to_cur(maildir, name, OsStr::from_bytes(&target)) {
             Ok(()) => {
                 report.moved += 1;
                 moved.insert(target.into_boxed_slice());
             }
             // Gone (another session took it) or a name clash: leave it, never overwrite.
             Err(Errno::NOENT | Errno::EXIST) => report.skipped += 1,
+            // `cur/` cannot grow (a full disk or quota) or the disk fails: serve it from
+            // `new/` rather than refuse the login; a later login moves it.
+            Err(e @ (Errno::NOSPC | Errno::DQUOT | Errno::IO)) => {
+                report.left_in_new += 1;
+                let path = maildir.path().join("new").join(name);
+                report
+                    .move_error
+                    .get_or_insert_with(|| format!("rename {}: {}", path.display(), e));
+                left.push(entry);
+            }
             Err(e) => {
                 return Err(io_error("rename", maildir.path().join("new").join(name))(
                     e.into(),
@@ -254,7 +313,25 @@ fn move_new_to_cur(maildir: &Maildir, report: &mut ScanReport) -> Result<Moved> 
             }
         }
     }
-    Ok(moved)
+    Ok((moved, left))
+}
+
+/// The rename of one message from `new/` to `cur/`; tests make it fail with
+/// [`RENAME_FAULT`] (a real `ENOSPC` needs a directory that must grow on a full file system,
+/// which tmpfs never has).
+fn rename_new_to_cur(maildir: &Maildir, from: &OsStr, to: &OsStr) -> rustix::io::Result<()> {
+    #[cfg(test)]
+    if let Some(errno) = RENAME_FAULT.with(std::cell::Cell::get) {
+        return Err(errno);
+    }
+    rename_no_replace(&maildir.new, from, &maildir.cur, to)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test-only: the error every rename from `new/` to `cur/` on this thread fails with.
+    pub(crate) static RENAME_FAULT: std::cell::Cell<Option<Errno>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// `renameat2(RENAME_NOREPLACE)`, with a checked plain rename where the file system lacks it.
@@ -283,17 +360,42 @@ fn mtime(dir: &OwnedFd, name: &OsStr, report: &mut ScanReport) -> Option<u64> {
 }
 
 /// Reads a message once to learn its sizes; `None` if it vanished or is not a regular file.
-fn measure(maildir: &Maildir, name: &OsStr, buf: &mut [u8]) -> Result<Option<Sizes>> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(&maildir.cur, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT | Errno::LOOP) => return Ok(None),
-        Err(e) => return Err(io_error("open", maildir.cur_path(name))(e.into())),
+fn measure(dir: &OwnedFd, shown: &Path, name: &OsStr, buf: &mut [u8]) -> Result<Option<Sizes>> {
+    let fd = match open_regular(dir, name) {
+        Ok(Some(fd)) => fd,
+        Ok(None) | Err(Errno::NOENT | Errno::LOOP) => return Ok(None),
+        Err(e) => return Err(io_error("open", shown)(e.into())),
     };
-    let counter =
-        count_stream(File::from(fd), buf).map_err(io_error("read", maildir.cur_path(name)))?;
+    let counter = count_stream(File::from(fd), buf).map_err(io_error("read", shown))?;
     Ok(Some(Sizes {
         raw: counter.raw(),
         wire: counter.wire(),
     }))
 }
+
+/// Whether measuring a message failed for that file alone (no permission, a bad sector),
+/// rather than for the whole maildrop (out of descriptors or memory: those fail the open).
+fn is_unreadable(error: &crate::error::Error) -> bool {
+    match error {
+        crate::error::Error::Io { source, .. } => {
+            source.kind() == std::io::ErrorKind::PermissionDenied
+                || source.raw_os_error() == Some(Errno::IO.raw_os_error())
+        }
+        _ => false,
+    }
+}
+
+/// Opens a message file for reading: `O_NOFOLLOW` (a symlink fails with `ELOOP`), and
+/// `O_NONBLOCK`, so a file swapped for a FIFO cannot block the opening thread (and with it
+/// the maildrop's lock) until a writer appears. `Ok(None)` if it is not a regular file
+/// (`fstat` on the opened descriptor, so the check and the read are of the same file). Reads
+/// of a regular file ignore `O_NONBLOCK`.
+pub(crate) fn open_regular(dir: &OwnedFd, name: &OsStr) -> rustix::io::Result<Option<OwnedFd>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+    let stat = rustix::fs::fstat(&fd)?;
+    Ok((FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile).then_some(fd))
+}
+
+#[cfg(test)]
+mod tests;

@@ -86,6 +86,7 @@ pub struct Metrics {
     locks_held: Gauge,
     oldest_lock: Gauge,
     lock_conflicts: Counter,
+    unreadable_messages: Counter,
     lock_hold: Histogram,
     retrieved_bytes: Counter,
     messages_retrieved: Counter,
@@ -173,6 +174,12 @@ impl Metrics {
             "Logins refused with [IN-USE]",
             lock_conflicts.clone(),
         );
+        let unreadable_messages = Counter::default();
+        registry.register(
+            "pop3_maildrop_unreadable_messages",
+            "Messages left out of a login's listing because they could not be read",
+            unreadable_messages.clone(),
+        );
         let lock_hold = Histogram::new(exponential_buckets(0.01, 4.0, 10));
         registry.register_with_unit(
             "pop3_mailbox_lock_hold",
@@ -254,6 +261,7 @@ impl Metrics {
             locks_held,
             oldest_lock,
             lock_conflicts,
+            unreadable_messages,
             lock_hold,
             retrieved_bytes,
             messages_retrieved,
@@ -312,6 +320,11 @@ impl Metrics {
     /// A login found its maildrop locked.
     pub fn lock_conflict(&self) {
         self.lock_conflicts.inc();
+    }
+
+    /// A login's scan left out `count` messages it could not read (`EACCES`, `EIO`).
+    pub fn unreadable_messages(&self, count: u64) {
+        self.unreadable_messages.inc_by(count);
     }
 
     /// A maildrop lock was released after `seconds`.

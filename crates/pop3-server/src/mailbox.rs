@@ -80,6 +80,20 @@ impl Mailbox {
                 if let Some(error) = &maildrop.scan_report().cache_error {
                     warn!(session, %error, "maildrop cache not written; the next login rescans");
                 }
+                let report = maildrop.scan_report();
+                if let Some(error) = &report.move_error {
+                    warn!(session, user = %user.name, %error, left = report.left_in_new,
+                        "messages served from new/: cannot move them to cur/");
+                }
+                // Logged once per login, counted, and left out of the listing: the others are
+                // served, and the message keeps its UIDL for when an administrator repairs it.
+                let unreadable = &maildrop.scan_report().unreadable;
+                for error in unreadable {
+                    warn!(session, user = %user.name, %error, "message left out of the listing: cannot read it");
+                }
+                if !unreadable.is_empty() {
+                    metrics.unreadable_messages(unreadable.len() as u64);
+                }
                 let maildrop = Arc::new(maildrop);
                 let mailbox = Mailbox {
                     maildrop: maildrop.clone(),

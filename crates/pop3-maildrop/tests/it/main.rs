@@ -7,6 +7,7 @@
 mod child;
 mod deliver;
 mod faults;
+mod issue15;
 mod listing;
 mod lock;
 mod names;

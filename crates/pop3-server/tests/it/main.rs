@@ -14,5 +14,6 @@ mod faults;
 mod metrics;
 mod operations;
 mod pipelining;
+mod storage;
 mod support;
 mod transcripts;
