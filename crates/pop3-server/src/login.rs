@@ -61,7 +61,7 @@ impl Login {
         match self.check(credentials).await {
             Ok(Outcome::Accepted(user)) => {
                 if let Ok(mut throttle) = self.throttle.lock() {
-                    throttle.after_success(ip);
+                    throttle.after_success(user.name.as_str());
                 }
                 info!(session, user = %user.name, rip = %ip, mechanism = method, "login");
                 self.metrics.auth(method, "success");
