@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pop3_auth::{Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User};
+use pop3_auth::{
+    Attempt, Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User,
+};
 use pop3_metrics::Metrics;
 use pop3_proto::{AuthOutcome, Credentials, Secret, escape_client_text};
 use tracing::{info, warn};
@@ -58,7 +60,20 @@ impl Login {
         self.wait_penalty(ip).await;
         let method = credentials.secret.method();
         let name = credentials.user.clone();
-        match self.check(credentials).await {
+        let checked = self.check(credentials).await.map(|attempt| {
+            // Best-effort writes of a success that failed: the login stands (issue 15 item 9).
+            for skipped in &attempt.skipped_writes {
+                self.metrics.auth_db_write_failed(skipped.write.as_str());
+                warn!(
+                    session,
+                    write = skipped.write.as_str(),
+                    error = %skipped.error,
+                    "user database write skipped; login accepted"
+                );
+            }
+            attempt.outcome
+        });
+        match checked {
             Ok(Outcome::Accepted(user)) => {
                 if let Ok(mut throttle) = self.throttle.lock() {
                     throttle.after_success(user.name.as_str());
@@ -100,7 +115,7 @@ impl Login {
     }
 
     /// Runs the verification on the blocking pool behind a hash permit.
-    async fn check(&self, credentials: Credentials) -> Result<Outcome, CheckError> {
+    async fn check(&self, credentials: Credentials) -> Result<Attempt, CheckError> {
         let mut permit = self
             .hash_permits
             .acquire()
@@ -112,15 +127,18 @@ impl Login {
             let credential = match &credentials.secret {
                 Secret::Password { password, .. } => Credential::Password(password),
                 Secret::Apop { timestamp, digest } => Credential::Apop { timestamp, digest },
-                _ => return Ok(Outcome::Rejected(RejectReason::ApopNotAvailable)),
+                _ => return Ok(None),
             };
             with_user_db(&db_path, |db| {
-                authenticator.authenticate_with(db, &credentials.user, credential, permit.memory())
+                authenticator.attempt_with(db, &credentials.user, credential, permit.memory())
             })
+            .map(Some)
         })
         .await;
         match verdict {
-            Ok(result) => result.map_err(CheckError::Database),
+            Ok(Ok(Some(attempt))) => Ok(attempt),
+            Ok(Ok(None)) => Ok(Attempt::rejected(RejectReason::ApopNotAvailable)),
+            Ok(Err(error)) => Err(CheckError::Database(error)),
             Err(e) => Err(CheckError::Task(e)),
         }
     }
