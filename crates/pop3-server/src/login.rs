@@ -22,6 +22,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::hash_permits::HashPermits;
+use crate::peer::limit_key;
 use crate::user_db::with_user_db;
 
 /// Verifies credentials for every session of the server.
@@ -32,6 +33,8 @@ pub(crate) struct Login {
     throttle: Mutex<Throttle>,
     user_db: PathBuf,
     metrics: Arc<Metrics>,
+    /// Penalties are per address, an IPv6 address by this prefix (`peer.rs`).
+    ipv6_prefix: u8,
 }
 
 impl Login {
@@ -46,6 +49,7 @@ impl Login {
             throttle: Mutex::new(Throttle::new(config.throttle.clone())),
             user_db: config.user_db.clone(),
             metrics,
+            ipv6_prefix: config.ipv6_prefix,
         })
     }
 
@@ -105,7 +109,9 @@ impl Login {
     /// Sleeps the address's current penalty, if any.
     async fn wait_penalty(&self, ip: IpAddr) {
         let wait = match self.throttle.lock() {
-            Ok(throttle) => throttle.before_attempt(ip, Instant::now()),
+            Ok(throttle) => {
+                throttle.before_attempt(limit_key(ip, self.ipv6_prefix), Instant::now())
+            }
             Err(_) => Duration::ZERO,
         };
         if !wait.is_zero() {
@@ -148,7 +154,8 @@ impl Login {
         self.metrics.auth(method, "failure");
         let verdict = match self.throttle.lock() {
             Ok(mut throttle) => {
-                Some(throttle.after_failure(ip, &name.to_ascii_lowercase(), Instant::now()))
+                let key = limit_key(ip, self.ipv6_prefix);
+                Some(throttle.after_failure(key, &name.to_ascii_lowercase(), Instant::now()))
             }
             Err(_) => None,
         };
