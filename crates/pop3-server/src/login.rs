@@ -133,18 +133,15 @@ impl Login {
             let credential = match &credentials.secret {
                 Secret::Password { password, .. } => Credential::Password(password),
                 Secret::Apop { timestamp, digest } => Credential::Apop { timestamp, digest },
-                _ => return Ok(None),
+                _ => return Ok(Attempt::rejected(RejectReason::ApopNotAvailable)),
             };
             with_user_db(&db_path, |db| {
                 authenticator.attempt_with(db, &credentials.user, credential, permit.memory())
             })
-            .map(Some)
         })
         .await;
         match verdict {
-            Ok(Ok(Some(attempt))) => Ok(attempt),
-            Ok(Ok(None)) => Ok(Attempt::rejected(RejectReason::ApopNotAvailable)),
-            Ok(Err(error)) => Err(CheckError::Database(error)),
+            Ok(result) => result.map_err(CheckError::Database),
             Err(e) => Err(CheckError::Task(e)),
         }
     }
