@@ -4,10 +4,15 @@
 //! the password is verified against a dummy hash made with the current parameters, and the
 //! caller gets the same [`Outcome::Rejected`] (its reason is for logs only, never for the
 //! client).
+//!
+//! **The writes of a successful login (the last-login time, the rehash of an old hash) are
+//! best effort**: a read-only database, a full disk or a writer holding the lock past the
+//! busy timeout does not turn a correct password into a failure; the write is skipped and
+//! reported in [`Attempt::skipped_writes`] for the caller to log and count (issue 15 item 9).
 
 use crate::apop;
 use crate::db::{User, UserDb};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::memory::HashMemory;
 use crate::name::UserName;
 use crate::password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};
@@ -34,6 +39,56 @@ pub enum Outcome {
     Accepted(User),
     /// Not authenticated. The reason is for the log; the client is told nothing more.
     Rejected(RejectReason),
+}
+
+/// One attempt's verdict and the best-effort writes that failed on the way.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The verdict.
+    pub outcome: Outcome,
+    /// Writes of a successful login that failed; the login stands. Empty on a rejection.
+    pub skipped_writes: Vec<SkippedWrite>,
+}
+
+impl Attempt {
+    /// A rejection decided before any lookup (nothing was written).
+    pub fn rejected(reason: RejectReason) -> Attempt {
+        Attempt {
+            outcome: Outcome::Rejected(reason),
+            skipped_writes: Vec::new(),
+        }
+    }
+}
+
+/// A best-effort write that failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SkippedWrite {
+    /// Which write.
+    pub write: BestEffortWrite,
+    /// Why it failed.
+    pub error: Error,
+}
+
+/// The writes a successful login attempts without depending on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BestEffortWrite {
+    /// Recording the time of the login (`last_login_at`).
+    LastLogin,
+    /// Replacing a hash made with older parameters.
+    Rehash,
+}
+
+impl BestEffortWrite {
+    /// A stable token for logs and the metric's label: `last_login`, `rehash`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BestEffortWrite::LastLogin => "last_login",
+            BestEffortWrite::Rehash => "rehash",
+        }
+    }
 }
 
 /// Why an attempt was rejected, for logs (`reason=<as_str>`) and metrics.
@@ -126,15 +181,45 @@ impl Authenticator {
         self.authenticate_with(db, name, credential, &mut HashMemory::new())
     }
 
-    /// Decides one attempt. Reads the user's row now (no cache); on success records the login
-    /// and, if the stored hash used older parameters, replaces it. **Every hash of the attempt
-    /// (the verification, the dummy one, the rehash) runs in `memory`.**
+    /// Decides one attempt, dropping the report of skipped best-effort writes (see
+    /// [`Authenticator::attempt_with`]).
     pub fn authenticate_with(
         &self,
         db: &UserDb,
         name: &str,
         credential: Credential<'_>,
         memory: &mut HashMemory,
+    ) -> Result<Outcome> {
+        Ok(self.attempt_with(db, name, credential, memory)?.outcome)
+    }
+
+    /// Decides one attempt. Reads the user's row now (no cache); on success records the login
+    /// and, if the stored hash used older parameters, replaces it; **both writes are best
+    /// effort**: one that fails is listed in [`Attempt::skipped_writes`] and the login still
+    /// succeeds. **Every hash of the attempt (the verification, the dummy one, the rehash)
+    /// runs in `memory`.** An error means the row could not be read.
+    pub fn attempt_with(
+        &self,
+        db: &UserDb,
+        name: &str,
+        credential: Credential<'_>,
+        memory: &mut HashMemory,
+    ) -> Result<Attempt> {
+        let mut skipped_writes = Vec::new();
+        let outcome = self.decide(db, name, credential, memory, &mut skipped_writes)?;
+        Ok(Attempt {
+            outcome,
+            skipped_writes,
+        })
+    }
+
+    fn decide(
+        &self,
+        db: &UserDb,
+        name: &str,
+        credential: Credential<'_>,
+        memory: &mut HashMemory,
+        skipped: &mut Vec<SkippedWrite>,
     ) -> Result<Outcome> {
         if let Credential::Password(password) = credential
             && password.len() > MAX_PASSWORD
@@ -167,9 +252,16 @@ impl Authenticator {
                     .verify_with(password, &user.password_hash, memory)
                 {
                     Verification::Match { needs_rehash } => {
-                        if needs_rehash {
-                            let hash = self.hasher.hash_with(password, memory)?;
-                            db.replace_hash(&user.name, &hash)?;
+                        if needs_rehash
+                            && let Err(error) = self
+                                .hasher
+                                .hash_with(password, memory)
+                                .and_then(|hash| db.replace_hash(&user.name, &hash))
+                        {
+                            skipped.push(SkippedWrite {
+                                write: BestEffortWrite::Rehash,
+                                error,
+                            });
                         }
                         Ok(())
                     }
@@ -190,7 +282,12 @@ impl Authenticator {
         };
         match verdict {
             Ok(()) => {
-                db.record_login_of(&user)?;
+                if let Err(error) = db.record_login_of(&user) {
+                    skipped.push(SkippedWrite {
+                        write: BestEffortWrite::LastLogin,
+                        error,
+                    });
+                }
                 Ok(Outcome::Accepted(user))
             }
             Err(reason) => Ok(Outcome::Rejected(reason)),

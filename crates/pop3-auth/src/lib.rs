@@ -7,7 +7,8 @@
 //! # Main types
 //! - [`UserDb`]: the SQLite user database (WAL, migrations) and the admin API: add, remove,
 //!   rename, set password, enable/disable, set/clear the APOP secret, list, get.
-//! - [`Authenticator`]: verifies a [`Credential`] for a name and returns an [`Outcome`].
+//! - [`Authenticator`]: verifies a [`Credential`] for a name and returns an [`Outcome`] (with
+//!   [`Authenticator::attempt_with`], also the best-effort writes that failed).
 //! - [`UserName`]: the allowlist and case folding every name goes through before any lookup.
 //! - [`PasswordHasher`] and [`HashParams`]: argon2id, bounded on the way in and out.
 //! - [`HashMemory`]: argon2's block memory, kept by the caller and reused hash after hash.
@@ -38,7 +39,9 @@ mod name;
 mod password;
 mod throttle;
 
-pub use authenticator::{Authenticator, Credential, Outcome, RejectReason};
+pub use authenticator::{
+    Attempt, Authenticator, BestEffortWrite, Credential, Outcome, RejectReason, SkippedWrite,
+};
 pub use db::{LAST_LOGIN_PRECISION_SECS, SCHEMA_VERSION, User, UserDb, default_maildir};
 pub use error::{Error, Result};
 pub use memory::HashMemory;

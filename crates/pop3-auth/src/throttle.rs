@@ -5,15 +5,22 @@
 //! - **Failure delay**: every failed attempt is answered only after `failure_delay` (2 s).
 //! - **Per-address penalty**: each failure from an address doubles its penalty, from
 //!   `penalty_start` up to `penalty_max` (15 s); the penalty halves for every `penalty_half_life`
-//!   without failures, and a success from that address clears it. The server waits the current
-//!   penalty before verifying the next attempt from that address.
+//!   without failures. The server waits the current penalty before verifying the next attempt
+//!   from that address. **A success does not clear it** (issue 15 item 10): one valid account,
+//!   or a NAT shared with real users, would otherwise reset it between guesses; it only decays.
 //! - **Per-user signal**: failures for one user name from any address are counted over
 //!   `user_window`; past `user_threshold` the user is reported as a spraying target (for logs
 //!   and metrics). It adds no delay, so **the real user logging in from another address is not
-//!   locked out**.
+//!   locked out**. A success clears that user's own count, and no one else's.
+//! - **Bounded**: at most `max_tracked` addresses and names each; a name is kept as a keyed
+//!   64-bit hash (never the raw text, which may be 2 KB), and entries expire (an address once
+//!   its penalty has decayed away, a name once its window is over). When a map is full, the
+//!   expired entries go first, then the least recent eighth, so a flood of new names costs
+//!   amortised O(log n) per failure.
 //! - The per-connection limit on failures is the protocol core's (`Limits::failed_auths`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -64,7 +71,10 @@ pub struct FailureVerdict {
 pub struct Throttle {
     config: ThrottleConfig,
     addresses: HashMap<IpAddr, Penalty>,
-    users: HashMap<String, Window>,
+    /// Keyed by [`Throttle::user_key`]: bounded keys, and a hash an attacker cannot aim at
+    /// another user's entry (the key is random per process).
+    users: HashMap<u64, Window>,
+    user_hasher: RandomState,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +96,7 @@ impl Throttle {
             config,
             addresses: HashMap::new(),
             users: HashMap::new(),
+            user_hasher: RandomState::new(),
         }
     }
 
@@ -104,9 +115,15 @@ impl Throttle {
         } else {
             (current * 2).min(self.config.penalty_max)
         };
-        make_room(&mut self.addresses, self.config.max_tracked, |p| {
-            p.last_failure
-        });
+        if !self.addresses.contains_key(&address) {
+            let horizon = self.penalty_lifetime();
+            make_room(&mut self.addresses, self.config.max_tracked, |p| {
+                (
+                    p.last_failure,
+                    now.saturating_duration_since(p.last_failure) >= horizon,
+                )
+            });
+        }
         self.addresses.insert(
             address,
             Penalty {
@@ -115,15 +132,20 @@ impl Throttle {
             },
         );
         let window = self.config.user_window;
+        let key = self.user_key(user);
         let entry = self
             .users
-            .get(user)
+            .get(&key)
             .copied()
-            .filter(|w| now.duration_since(w.start) < window);
+            .filter(|w| now.saturating_duration_since(w.start) < window);
         let failures = entry.map_or(0, |w| w.failures) + 1;
-        make_room(&mut self.users, self.config.max_tracked, |w| w.start);
+        if !self.users.contains_key(&key) {
+            make_room(&mut self.users, self.config.max_tracked, |w| {
+                (w.start, now.saturating_duration_since(w.start) >= window)
+            });
+        }
         self.users.insert(
-            user.to_owned(),
+            key,
             Window {
                 failures,
                 start: entry.map_or(now, |w| w.start),
@@ -135,14 +157,35 @@ impl Throttle {
         }
     }
 
-    /// Records a success: the address's penalty is cleared.
-    pub fn after_success(&mut self, address: IpAddr) {
-        self.addresses.remove(&address);
+    /// Records a success of `user` (as passed to [`Throttle::after_failure`]): that user's
+    /// failure count is cleared. **The address's penalty stays** and decays as usual, so a
+    /// success on one account does not reset the penalty earned by guesses on another.
+    pub fn after_success(&mut self, user: &str) {
+        let key = self.user_key(user);
+        self.users.remove(&key);
     }
 
     /// How many addresses and user names are tracked (for metrics and tests).
     pub fn tracked(&self) -> (usize, usize) {
         (self.addresses.len(), self.users.len())
+    }
+
+    /// The bounded key of a user name.
+    fn user_key(&self, user: &str) -> u64 {
+        self.user_hasher.hash_one(user)
+    }
+
+    /// How long after its last failure a penalty of `penalty_max` has decayed to nothing:
+    /// past this, an address's entry is expired whatever its value.
+    fn penalty_lifetime(&self) -> Duration {
+        let max = self.config.penalty_max.as_nanos();
+        let start = self.config.penalty_start.as_nanos().max(1);
+        // Halvings until max / 2^k < start, at most 32 (then `decayed` gives zero anyway).
+        let mut halvings = 0u32;
+        while halvings < 32 && max >> halvings >= start {
+            halvings += 1;
+        }
+        self.config.penalty_half_life.saturating_mul(halvings)
     }
 
     /// The penalty halved once per half-life elapsed since the last failure; below the start
@@ -163,20 +206,29 @@ impl Throttle {
     }
 }
 
-/// Keeps a map below `max` entries by dropping the least recent one first.
-fn make_room<K: Clone + Eq + std::hash::Hash, V>(
+/// Makes room for one more entry in a map of at most `max`: when it is full, drops the
+/// expired entries, then, if it is still full, the least recent eighth (at least one), so
+/// that the cost of eviction is amortised over many inserts. `state` gives an entry's
+/// recency and whether it has expired.
+fn make_room<K: Copy + Eq + std::hash::Hash, V>(
     map: &mut HashMap<K, V>,
     max: usize,
-    recency: impl Fn(&V) -> Instant,
+    state: impl Fn(&V) -> (Instant, bool),
 ) {
-    while map.len() >= max.max(1) {
-        let Some(oldest) = map
-            .iter()
-            .min_by_key(|(_, v)| recency(v))
-            .map(|(k, _)| k.clone())
-        else {
-            return;
-        };
-        map.remove(&oldest);
+    let max = max.max(1);
+    if map.len() < max {
+        return;
+    }
+    map.retain(|_, v| !state(v).1);
+    if map.len() < max {
+        return;
+    }
+    let mut by_age: Vec<(Instant, K)> = map.iter().map(|(k, v)| (state(v).0, *k)).collect();
+    let count = (map.len() / 8).max(map.len() + 1 - max);
+    let (oldest, _, _) = by_age.select_nth_unstable_by_key(count - 1, |(at, _)| *at);
+    let mut victims: Vec<K> = oldest.iter().map(|(_, k)| *k).collect();
+    victims.push(by_age[count - 1].1);
+    for key in victims {
+        map.remove(&key);
     }
 }

@@ -40,6 +40,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Connections at most from one address.
     pub max_connections_per_ip: usize,
+    /// The prefix length by which IPv6 clients are one address for the connection limits
+    /// and the login throttle (`[limits] ipv6_prefix`, 32 to 128, default 64).
+    pub ipv6_prefix: u8,
     /// Timeouts.
     pub timeouts: Timeouts,
     /// How long to wait for a locked maildrop before `[IN-USE]`.
@@ -155,6 +158,7 @@ impl RawConfig {
             throttle: auth.throttle,
             max_connections: limits.max_connections,
             max_connections_per_ip: limits.max_connections_per_ip,
+            ipv6_prefix: limits.ipv6_prefix,
             timeouts,
             lock_wait: Duration::from_millis(self.mailbox.lock_wait_ms),
             mark_seen: self.mailbox.mark_seen,

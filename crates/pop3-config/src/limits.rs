@@ -34,6 +34,7 @@ pub struct Timeouts {
 pub(crate) struct RawLimits {
     connections: usize,
     connections_per_ip: usize,
+    ipv6_prefix: Spanned<u8>,
     max_line: Spanned<usize>,
     bad_commands_before_login: u32,
     bad_commands_after_login: u32,
@@ -46,6 +47,7 @@ impl Default for RawLimits {
         RawLimits {
             connections: 1000,
             connections_per_ip: 20,
+            ipv6_prefix: Spanned::new(0..0, DEFAULT_IPV6_PREFIX),
             max_line: Spanned::new(0..0, limits.max_line_octets),
             bad_commands_before_login: limits.bad_commands_before_login,
             bad_commands_after_login: limits.bad_commands_after_login,
@@ -59,7 +61,16 @@ pub(crate) struct ValidLimits {
     pub(crate) protocol: Limits,
     pub(crate) max_connections: usize,
     pub(crate) max_connections_per_ip: usize,
+    pub(crate) ipv6_prefix: u8,
 }
+
+/// The default IPv6 prefix that counts as one client address: a /64 is what one subscriber,
+/// or one host with privacy addresses, usually has.
+pub(crate) const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+/// The IPv6 prefix lengths allowed for `limits.ipv6_prefix`: shorter than /32 would lump
+/// whole providers together.
+pub(crate) const IPV6_PREFIXES: std::ops::RangeInclusive<u8> = 32..=128;
 
 impl RawLimits {
     /// RFC 2449 §4: a line of 255 octets must fit; every count is at least 1.
@@ -69,6 +80,13 @@ impl RawLimits {
                 "limits.max_line",
                 &self.max_line,
                 "must be at least 255 (RFC 2449)",
+            ));
+        }
+        if !IPV6_PREFIXES.contains(self.ipv6_prefix.get_ref()) {
+            return Err(invalid(
+                "limits.ipv6_prefix",
+                &self.ipv6_prefix,
+                "must be from 32 to 128",
             ));
         }
         Ok(ValidLimits {
@@ -81,6 +99,7 @@ impl RawLimits {
             },
             max_connections: self.connections.max(1),
             max_connections_per_ip: self.connections_per_ip.max(1),
+            ipv6_prefix: self.ipv6_prefix.into_inner(),
         })
     }
 }

@@ -63,6 +63,11 @@ struct AuthLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    write: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: &'static str,
 }
@@ -83,6 +88,7 @@ pub struct Metrics {
     command_duration: Family<CommandLabels, Histogram>,
     auth_attempts: Family<AuthLabels, Counter>,
     auth_throttled: Counter,
+    auth_db_write_failures: Family<WriteLabels, Counter>,
     locks_held: Gauge,
     oldest_lock: Gauge,
     lock_conflicts: Counter,
@@ -154,6 +160,12 @@ impl Metrics {
             "pop3_auth_throttled",
             "Attempts delayed by an address penalty",
             auth_throttled.clone(),
+        );
+        let auth_db_write_failures = Family::<WriteLabels, Counter>::default();
+        registry.register(
+            "pop3_auth_db_write_failures",
+            "Best-effort user database writes of a successful login that failed (the login stood)",
+            auth_db_write_failures.clone(),
         );
         let locks_held = Gauge::default();
         registry.register(
@@ -258,6 +270,7 @@ impl Metrics {
             command_duration,
             auth_attempts,
             auth_throttled,
+            auth_db_write_failures,
             locks_held,
             oldest_lock,
             lock_conflicts,
@@ -315,6 +328,14 @@ impl Metrics {
     /// An attempt waited for an address penalty.
     pub fn throttled(&self) {
         self.auth_throttled.inc();
+    }
+
+    /// A best-effort write of a successful login failed: `write` is `last_login` or
+    /// `rehash`. The login still succeeded.
+    pub fn auth_db_write_failed(&self, write: &'static str) {
+        self.auth_db_write_failures
+            .get_or_create(&WriteLabels { write })
+            .inc();
     }
 
     /// A login found its maildrop locked.

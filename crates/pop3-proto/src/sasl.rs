@@ -58,7 +58,8 @@ pub enum SaslError {
     EmptyIdentity,
     /// The password was empty.
     EmptyPassword,
-    /// PLAIN: an authorization identity other than the authentication identity.
+    /// PLAIN: an authorization identity other than the authentication identity (compared
+    /// ignoring ASCII case, as user names are folded).
     AuthzidMismatch,
     /// An identity that is not UTF-8 or holds control characters.
     InvalidIdentity,
@@ -227,7 +228,9 @@ fn parse_plain(decoded: &[u8]) -> Result<PlainCredentials, SaslError> {
     if password.is_empty() {
         return Err(SaslError::EmptyPassword);
     }
-    if !authzid.is_empty() && authzid != authcid {
+    // The server folds ASCII case before any lookup (`pop3-auth`'s `UserName`), so the
+    // identities are compared after the same folding: `Alice\0alice\0pw` names one account.
+    if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(authcid) {
         return Err(SaslError::AuthzidMismatch);
     }
     Ok(PlainCredentials {

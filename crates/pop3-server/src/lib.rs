@@ -20,7 +20,7 @@
 //! connection shares. Timeouts, EOF, kicks and shutdown end a session without UPDATE.
 //! Modules depend one way (tidy checks for cycles): `server` → `connection` → `mailbox` →
 //! `shared` → `login`, `tls`, `stream`; below them `message_body`, `user_db`, `session_end`,
-//! `registry`.
+//! `registry`, `peer`.
 //!
 //! # Non-goals
 //! The protocol rules live in `pop3-proto`, storage in `pop3-maildrop`, users in `pop3-auth`.
@@ -38,6 +38,7 @@ pub mod logging;
 mod login;
 mod mailbox;
 mod message_body;
+mod peer;
 mod registry;
 mod server;
 mod session_end;

@@ -2,6 +2,7 @@
 //!
 //! **Each connection holds a permit for the total limit and one for its address; both are
 //! released by `Drop` on every exit path** (an ended session, a refused one, a panic).
+//! An address is counted under its [`limit_key`]: IPv6 clients by their prefix.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,11 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::peer::limit_key;
+
 /// The server's connection limits.
 pub(crate) struct ConnectionLimits {
     total: Arc<Semaphore>,
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
     max_per_ip: usize,
+    ipv6_prefix: u8,
 }
 
 /// The permits a connection holds: one of the total, one of its address's.
@@ -23,17 +27,20 @@ pub(crate) struct Permits {
 }
 
 impl ConnectionLimits {
-    /// Limits of `max_total` connections, `max_per_ip` from any one address.
-    pub(crate) fn new(max_total: usize, max_per_ip: usize) -> ConnectionLimits {
+    /// Limits of `max_total` connections, `max_per_ip` from any one address (an IPv6
+    /// address: any one `ipv6_prefix`).
+    pub(crate) fn new(max_total: usize, max_per_ip: usize, ipv6_prefix: u8) -> ConnectionLimits {
         ConnectionLimits {
             total: Arc::new(Semaphore::new(max_total)),
             per_ip: Arc::new(Mutex::new(HashMap::new())),
             max_per_ip,
+            ipv6_prefix,
         }
     }
 
     /// Takes both permits for a connection from `ip`, or `None` if either limit is reached.
     pub(crate) fn admit(&self, ip: IpAddr) -> Option<Permits> {
+        let ip = limit_key(ip, self.ipv6_prefix);
         let total = self.total.clone().try_acquire_owned().ok()?;
         let mut map = self.per_ip.lock().ok()?;
         let count = map.entry(ip).or_insert(0);

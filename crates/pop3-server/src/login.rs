@@ -13,13 +13,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pop3_auth::{Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User};
+use pop3_auth::{
+    Attempt, Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User,
+};
 use pop3_metrics::Metrics;
 use pop3_proto::{AuthOutcome, Credentials, Secret, escape_client_text};
 use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::hash_permits::HashPermits;
+use crate::peer::limit_key;
 use crate::user_db::with_user_db;
 
 /// Verifies credentials for every session of the server.
@@ -30,6 +33,8 @@ pub(crate) struct Login {
     throttle: Mutex<Throttle>,
     user_db: PathBuf,
     metrics: Arc<Metrics>,
+    /// Penalties are per address, an IPv6 address by this prefix (`peer.rs`).
+    ipv6_prefix: u8,
 }
 
 impl Login {
@@ -44,6 +49,7 @@ impl Login {
             throttle: Mutex::new(Throttle::new(config.throttle.clone())),
             user_db: config.user_db.clone(),
             metrics,
+            ipv6_prefix: config.ipv6_prefix,
         })
     }
 
@@ -58,10 +64,23 @@ impl Login {
         self.wait_penalty(ip).await;
         let method = credentials.secret.method();
         let name = credentials.user.clone();
-        match self.check(credentials).await {
+        let checked = self.check(credentials).await.map(|attempt| {
+            // Best-effort writes of a success that failed: the login stands (issue 15 item 9).
+            for skipped in &attempt.skipped_writes {
+                self.metrics.auth_db_write_failed(skipped.write.as_str());
+                warn!(
+                    session,
+                    write = skipped.write.as_str(),
+                    error = %skipped.error,
+                    "user database write skipped; login accepted"
+                );
+            }
+            attempt.outcome
+        });
+        match checked {
             Ok(Outcome::Accepted(user)) => {
                 if let Ok(mut throttle) = self.throttle.lock() {
-                    throttle.after_success(ip);
+                    throttle.after_success(user.name.as_str());
                 }
                 info!(session, user = %user.name, rip = %ip, mechanism = method, "login");
                 self.metrics.auth(method, "success");
@@ -90,7 +109,9 @@ impl Login {
     /// Sleeps the address's current penalty, if any.
     async fn wait_penalty(&self, ip: IpAddr) {
         let wait = match self.throttle.lock() {
-            Ok(throttle) => throttle.before_attempt(ip, Instant::now()),
+            Ok(throttle) => {
+                throttle.before_attempt(limit_key(ip, self.ipv6_prefix), Instant::now())
+            }
             Err(_) => Duration::ZERO,
         };
         if !wait.is_zero() {
@@ -100,7 +121,7 @@ impl Login {
     }
 
     /// Runs the verification on the blocking pool behind a hash permit.
-    async fn check(&self, credentials: Credentials) -> Result<Outcome, CheckError> {
+    async fn check(&self, credentials: Credentials) -> Result<Attempt, CheckError> {
         let mut permit = self
             .hash_permits
             .acquire()
@@ -112,10 +133,10 @@ impl Login {
             let credential = match &credentials.secret {
                 Secret::Password { password, .. } => Credential::Password(password),
                 Secret::Apop { timestamp, digest } => Credential::Apop { timestamp, digest },
-                _ => return Ok(Outcome::Rejected(RejectReason::ApopNotAvailable)),
+                _ => return Ok(Attempt::rejected(RejectReason::ApopNotAvailable)),
             };
             with_user_db(&db_path, |db| {
-                authenticator.authenticate_with(db, &credentials.user, credential, permit.memory())
+                authenticator.attempt_with(db, &credentials.user, credential, permit.memory())
             })
         })
         .await;
@@ -130,7 +151,8 @@ impl Login {
         self.metrics.auth(method, "failure");
         let verdict = match self.throttle.lock() {
             Ok(mut throttle) => {
-                Some(throttle.after_failure(ip, &name.to_ascii_lowercase(), Instant::now()))
+                let key = limit_key(ip, self.ipv6_prefix);
+                Some(throttle.after_failure(key, &name.to_ascii_lowercase(), Instant::now()))
             }
             Err(_) => None,
         };

@@ -25,6 +25,7 @@ use crate::connection;
 use crate::http;
 use crate::limits::ConnectionLimits;
 use crate::login::Login;
+use crate::peer;
 use crate::shared::Shared;
 use crate::tls::Tls;
 
@@ -62,7 +63,11 @@ impl Server {
         let (shutdown_tx, shutdown) = watch::channel(false);
         let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
         let login = Login::new(&config, metrics.clone()).context("authentication setup")?;
-        let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
+        let limits = ConnectionLimits::new(
+            config.max_connections,
+            config.max_connections_per_ip,
+            config.ipv6_prefix,
+        );
         let shared = Arc::new(Shared::new(config, login, tls, shutdown, metrics));
         Ok(Server {
             shared,
@@ -162,6 +167,8 @@ async fn accept_loop(listener: TcpListener, mode: TlsMode, tx: mpsc::Sender<Acce
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // The one place the peer address enters: canonical from here on (`peer.rs`).
+                let peer = peer::canonical_peer(peer);
                 if tx.send((stream, peer, mode)).await.is_err() {
                     return;
                 }

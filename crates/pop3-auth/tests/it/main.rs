@@ -6,6 +6,7 @@
 
 mod apop;
 mod authenticate;
+mod best_effort;
 mod concurrency;
 mod db;
 mod names;

@@ -106,3 +106,20 @@ fn idle_timeouts_below_rfc_1939_are_accepted_with_a_warning() {
         .to_string();
     assert!(error.contains("at least 1 second"), "{error}");
 }
+
+/// Issue 15 item 11: `[limits] ipv6_prefix`, 32 to 128, default 64; an error names the key.
+#[test]
+fn issue_15_ipv6_prefix_is_validated() {
+    let with_prefix = |prefix: u32| format!("{BASE}\n[limits]\nipv6_prefix = {prefix}\n");
+    assert_eq!(Config::parse(BASE, "t.toml").unwrap().ipv6_prefix, 64);
+    for good in [32, 48, 56, 128] {
+        let config = Config::parse(&with_prefix(good), "t.toml").unwrap();
+        assert_eq!(u32::from(config.ipv6_prefix), good);
+    }
+    for bad in [0, 31, 129] {
+        let error = Config::parse(&with_prefix(bad), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("limits.ipv6_prefix"), "{bad}: {error}");
+    }
+}

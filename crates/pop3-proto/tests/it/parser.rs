@@ -162,3 +162,26 @@ fn debug_never_shows_secrets() {
     );
     assert!(!auth.contains("AGFAYgBodW50ZXIy"), "{auth}");
 }
+
+/// Issue 15 item 13: the authzid is compared after the case folding user names get.
+#[test]
+fn issue_15_sasl_plain_authzid_compared_ignoring_ascii_case() {
+    use pop3_proto::sasl::{Exchange, SaslError, Step};
+    let run = |plain: &[u8]| {
+        let encoded = pop3_proto::sasl::encode(plain);
+        Exchange::start(Mechanism::Plain, Some(encoded.as_bytes())).map(|(_, step)| step)
+    };
+    match run(b"Alice\0alice\0pw") {
+        Ok(Step::Done(credentials)) => assert_eq!(credentials.user, "alice"),
+        other => panic!("Alice\\0alice accepted, got {other:?}"),
+    }
+    assert!(matches!(run(b"ALICE\0Alice\0pw"), Ok(Step::Done(_))));
+    assert!(matches!(
+        run(b"bob\0alice\0pw"),
+        Err(SaslError::AuthzidMismatch)
+    ));
+    assert!(matches!(
+        run(b"alice2\0alice\0pw"),
+        Err(SaslError::AuthzidMismatch)
+    ));
+}

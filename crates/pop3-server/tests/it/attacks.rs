@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::daemon::Daemon;
-use crate::support::{Client, Sections, TestServer};
+use crate::support::{Client, Sections, TestServer, scrape};
 
 /// Every path under `dir`, for "nothing was created or touched" checks.
 fn tree(dir: &Path) -> BTreeSet<PathBuf> {
@@ -416,4 +416,26 @@ fn wrong_permissions_get_an_err_and_lose_nothing() {
     client.command("USER bob");
     let reply = client.command("PASS secret");
     assert!(reply.starts_with("-ERR [SYS/PERM]"), "{reply}");
+}
+
+/// Issue 15 item 9: a correct password is accepted when the user database cannot be written
+/// (here another connection holds its write lock, so the last-login write fails with
+/// `SQLITE_BUSY` after the 5 s busy timeout); the skipped write is counted.
+#[test]
+fn issue_15_login_succeeds_when_the_user_database_cannot_be_written() {
+    let server = TestServer::start("", "", "");
+    server.add_user("alice", "secret");
+    let holder = rusqlite::Connection::open(&server.db_path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut client = server.greet();
+    assert!(client.command("USER alice").starts_with("+OK"));
+    let pass = client.command("PASS secret");
+    assert!(pass.starts_with("+OK"), "{pass}");
+    drop(holder);
+    client.close();
+    let text = scrape(&server);
+    assert!(
+        text.contains("pop3_auth_db_write_failures_total{write=\"last_login\"} 1"),
+        "{text}"
+    );
 }

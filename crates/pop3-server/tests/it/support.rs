@@ -141,8 +141,15 @@ impl TestServer {
 
     /// Starts a server with extra keys in any section.
     pub fn start_with(sections: Sections<'_>) -> TestServer {
+        TestServer::start_edited(sections, |text| text)
+    }
+
+    /// Starts a server from the config of `sections` as rewritten by `edit`.
+    pub fn start_edited(sections: Sections<'_>, edit: impl FnOnce(String) -> String) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let config_path = write_config(dir.path(), sections);
+        let text = std::fs::read_to_string(&config_path).unwrap();
+        std::fs::write(&config_path, edit(text)).unwrap();
         let config = Config::load(&config_path).unwrap();
         let cert_pem = std::fs::read(dir.path().join("cert.pem")).unwrap();
         let cert = rustls_pemfile_cert(&cert_pem);
