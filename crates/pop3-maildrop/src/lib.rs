@@ -25,8 +25,8 @@
 //!   since a settled scan reads the listing from `.pop3d.listing` instead of listing `cur/`.
 //!
 //! # Non-goals
-//! No IMAP keywords, no quota, no directory creation except [`Maildir::create`] for the admin
-//! tool. Synchronous: the server calls it from blocking threads.
+//! No IMAP keywords, no quota, no directory creation except [`Maildir::provision`] for the
+//! admin tool (and [`Maildir::create`] for tests and tools that own their path). Synchronous: the server calls it from blocking threads.
 
 mod atomic;
 mod deliver;
@@ -39,6 +39,7 @@ mod maildir;
 mod maildrop;
 mod message;
 mod name;
+mod provision;
 mod scan;
 mod wire;
 
@@ -52,5 +53,6 @@ pub use maildir::Maildir;
 pub use maildrop::{CommitReport, Maildrop, MessageReader, OpenOptions};
 pub use message::Message;
 pub use name::ParsedName;
+pub use provision::{Existing, Provisioned};
 pub use scan::ScanReport;
 pub use wire::{SizeCounter, wire_size};

@@ -5,6 +5,7 @@
 // broken fixture.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+mod apop_only;
 mod attacks;
 mod behaviour;
 mod clients;
