@@ -20,10 +20,14 @@ const EXAMPLES: &str = "\
 Examples:
   Add a colleague (the password is asked twice, without echo):
     pop3-admin user add alice
+  Add back a removed user whose mail was kept (del without --purge-mail):
+    pop3-admin user add alice --adopt
   Reset a password from a script:
     printf '%s\\n' \"$NEW_PASSWORD\" | pop3-admin user passwd alice --password-stdin
   List users as JSON:
     pop3-admin user list --json
+  Let bob log in with APOP only (no USER/PASS, no AUTH):
+    pop3-admin user apop set bob --only
   See who is connected, and free a stuck mailbox:
     pop3-admin sessions
     pop3-admin locks
@@ -84,13 +88,22 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Add a user and create its Maildir.
+    /// Add a user and create its Maildir, <mail_root>/NAME/Maildir (mode 0700).
+    ///
+    /// Nothing already under the mail root is trusted: if <mail_root>/NAME exists and is not an
+    /// empty directory of ours (a symlink, a file, someone else's or a non-empty directory, such
+    /// as an old account's mail), the user is not added, unless --adopt is given.
     Add {
         /// The user name (letters, digits, . _ - + @; folded to lower case).
         name: String,
         /// Read the password from the first line of stdin instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// Take the Maildir already at <mail_root>/NAME/Maildir as it is (e.g. a re-added
+        /// user's kept mail): nothing is created, chmod-ed or chowned. Symlinks are still
+        /// never followed.
+        #[arg(long)]
+        adopt: bool,
     },
     /// Set a user's password.
     Passwd {
@@ -117,19 +130,27 @@ pub enum UserCommand {
     /// Stop a user from logging in (mail is still delivered).
     Disable { name: String },
     /// Set or clear a user's APOP secret (APOP must also be enabled in pop3d.toml).
+    ///
+    /// An APOP secret adds APOP and takes nothing away: the user can still log in with the
+    /// password (USER/PASS, AUTH PLAIN or LOGIN) unless `apop set --only` is given.
     #[command(subcommand)]
     Apop(ApopCommand),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ApopCommand {
-    /// Set the APOP secret (asked without echo, or the first line of stdin).
+    /// Set the APOP secret (asked without echo, or the first line of stdin). Password logins
+    /// keep working unless --only is given; setting it again without --only allows them again.
     Set {
         name: String,
         /// Read the secret from the first line of stdin.
         #[arg(long)]
         secret_stdin: bool,
+        /// APOP only (RFC 1939 §7): refuse USER/PASS and AUTH for this user. Password attempts
+        /// get the same -ERR [AUTH] as any failure. `user list` shows it as APOP-ONLY.
+        #[arg(long)]
+        only: bool,
     },
-    /// Remove the APOP secret.
+    /// Remove the APOP secret (and APOP-only: password logins work again).
     Clear { name: String },
 }

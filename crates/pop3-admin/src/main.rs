@@ -100,12 +100,14 @@ fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Resu
         UserCommand::Add {
             name,
             password_stdin,
+            adopt,
         } => {
             let password = read_secret("Password", password_stdin)?;
-            let user = users.add(&name, password.as_bytes())?;
+            let (user, adopted) = users.add(&name, password.as_bytes(), adopt)?;
+            let how = if adopted { "adopted " } else { "" };
             writeln!(
                 out,
-                "added {} (Maildir {})",
+                "added {} ({how}Maildir {})",
                 user.name,
                 user.maildir.display()
             )?;
@@ -145,13 +147,22 @@ fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Resu
             users.set_enabled(&name, false)?;
             writeln!(out, "{name} disabled")?;
         }
-        UserCommand::Apop(ApopCommand::Set { name, secret_stdin }) => {
+        UserCommand::Apop(ApopCommand::Set {
+            name,
+            secret_stdin,
+            only,
+        }) => {
             let secret = read_secret("APOP secret", secret_stdin)?;
-            users.set_apop(&name, Some(&secret))?;
-            writeln!(out, "APOP secret of {name} set")?;
+            users.set_apop(&name, Some(&secret), only)?;
+            let logins = if only {
+                "APOP only: password logins refused"
+            } else {
+                "password logins still allowed"
+            };
+            writeln!(out, "APOP secret of {name} set ({logins})")?;
         }
         UserCommand::Apop(ApopCommand::Clear { name }) => {
-            users.set_apop(&name, None)?;
+            users.set_apop(&name, None, false)?;
             writeln!(out, "APOP secret of {name} cleared")?;
         }
     }
@@ -186,6 +197,7 @@ fn user_json(user: &User) -> serde_json::Value {
         "name": user.name.as_str(),
         "enabled": user.enabled,
         "apop": user.apop_secret.is_some(),
+        "apop_only": apop_only(user),
         "maildir": user.maildir,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
@@ -196,8 +208,8 @@ fn user_json(user: &User) -> serde_json::Value {
 fn print_users(out: &mut impl Write, users: &[User]) -> Result<()> {
     writeln!(
         out,
-        "{:<24} {:<8} {:<5} {:<20} MAILDIR",
-        "NAME", "ENABLED", "APOP", "LAST LOGIN"
+        "{:<24} {:<8} {:<5} {:<10} {:<20} MAILDIR",
+        "NAME", "ENABLED", "APOP", "APOP-ONLY", "LAST LOGIN"
     )?;
     for user in users {
         let last = user.last_login_at.map_or("never".to_owned(), |t| {
@@ -205,19 +217,25 @@ fn print_users(out: &mut impl Write, users: &[User]) -> Result<()> {
         });
         writeln!(
             out,
-            "{:<24} {:<8} {:<5} {:<20} {}",
+            "{:<24} {:<8} {:<5} {:<10} {:<20} {}",
             user.name.as_str(),
-            if user.enabled { "yes" } else { "no" },
-            if user.apop_secret.is_some() {
-                "yes"
-            } else {
-                "no"
-            },
+            yes_no(user.enabled),
+            yes_no(user.apop_secret.is_some()),
+            yes_no(apop_only(user)),
             last,
             user.maildir.display()
         )?;
     }
     Ok(())
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+/// Whether the user may log in only with APOP (the flag means nothing without a secret).
+fn apop_only(user: &User) -> bool {
+    user.apop_only && user.apop_secret.is_some()
 }
 
 fn print_sessions(out: &mut impl Write, sessions: &[SessionInfo]) -> Result<()> {

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use pop3_auth::{PasswordHasher, User, UserDb, UserName, default_maildir};
-use pop3_maildrop::Maildir;
+use pop3_maildrop::{Existing, Maildir, Provisioned};
 
 use crate::settings::Settings;
 
@@ -36,17 +36,55 @@ impl Users {
     }
 
     /// Adds a user and creates its Maildir (mode 0700, owned by the server's user when one is
-    /// configured and this runs as root).
-    pub fn add(&self, name: &str, password: &[u8]) -> Result<User> {
+    /// configured and this runs as root) without trusting what is under the mail root: a
+    /// symlink, a file, someone else's or a non-empty directory at `<mail root>/<name>` is
+    /// refused, unless `adopt`, which takes the Maildir found there as it is (nothing created
+    /// or chowned). Returns the user and whether its Maildir was adopted.
+    pub fn add(&self, name: &str, password: &[u8], adopt: bool) -> Result<(User, bool)> {
         let name = UserName::parse(name)?;
-        let maildir = default_maildir(&self.settings.mail_root, &name);
-        let user = self.db.add(&name, password, &maildir, &self.hasher)?;
-        if let Err(e) = create_maildir(&maildir, self.settings.owner.as_ref()) {
-            // Without a Maildir the account is useless: take it back.
-            let _ = self.db.remove(&name);
-            return Err(e);
+        let owner = self.owner()?;
+        let user = self.db.add(
+            &name,
+            password,
+            &default_maildir(&self.settings.mail_root, &name),
+            &self.hasher,
+        )?;
+        let existing = if adopt {
+            Existing::Adopt
+        } else {
+            Existing::Refuse
+        };
+        match Maildir::provision(&self.settings.mail_root, name.as_str(), owner, existing) {
+            Ok((_, provisioned)) => Ok((user, provisioned == Provisioned::Adopted)),
+            Err(e) => {
+                // Without a Maildir the account is useless: take it back.
+                let _ = self.db.remove(&name);
+                let hint = if matches!(e, pop3_maildrop::Error::Exists { .. }) {
+                    " (to give this user the Maildir that is there, add --adopt)"
+                } else {
+                    ""
+                };
+                Err(anyhow!(e)).context(format!("cannot create the Maildir of {name}{hint}"))
+            }
         }
-        Ok(user)
+    }
+
+    /// The uid and gid new Maildirs are given to: the server's user from `[privileges]`, when
+    /// this runs as root; else none (they stay the caller's).
+    fn owner(&self) -> Result<Option<(u32, u32)>> {
+        let Some((user, group)) = &self.settings.owner else {
+            return Ok(None);
+        };
+        if !nix::unistd::Uid::effective().is_root() {
+            return Ok(None);
+        }
+        let uid = nix::unistd::User::from_name(user)?
+            .with_context(|| format!("no user {user} (from [privileges])"))?
+            .uid;
+        let gid = nix::unistd::Group::from_name(group)?
+            .with_context(|| format!("no group {group} (from [privileges])"))?
+            .gid;
+        Ok(Some((uid.as_raw(), gid.as_raw())))
     }
 
     pub fn set_password(&self, name: &str, password: &[u8]) -> Result<()> {
@@ -59,8 +97,9 @@ impl Users {
         Ok(self.db.set_enabled(&UserName::parse(name)?, enabled)?)
     }
 
-    pub fn set_apop(&self, name: &str, secret: Option<&str>) -> Result<()> {
-        Ok(self.db.set_apop_secret(&UserName::parse(name)?, secret)?)
+    /// Sets (with `only`: APOP-only, RFC 1939 §7) or clears the APOP secret.
+    pub fn set_apop(&self, name: &str, secret: Option<&str>, only: bool) -> Result<()> {
+        Ok(self.db.set_apop(&UserName::parse(name)?, secret, only)?)
     }
 
     /// Removes a user; with `purge_mail`, its Maildir too (never following a symlink, and only
@@ -72,34 +111,6 @@ impl Users {
         }
         Ok(user)
     }
-}
-
-fn create_maildir(path: &Path, owner: Option<&(String, String)>) -> Result<()> {
-    Maildir::create(path)
-        .with_context(|| format!("cannot create the Maildir {}", path.display()))?;
-    let Some((user, group)) = owner else {
-        return Ok(());
-    };
-    if !nix::unistd::Uid::effective().is_root() {
-        return Ok(());
-    }
-    let uid = nix::unistd::User::from_name(user)?
-        .with_context(|| format!("no user {user} (from [privileges])"))?
-        .uid;
-    let gid = nix::unistd::Group::from_name(group)?
-        .with_context(|| format!("no group {group} (from [privileges])"))?
-        .gid;
-    // The user's directory and the Maildir with its three subdirectories.
-    let mut dirs = vec![path.to_owned()];
-    if let Some(parent) = path.parent() {
-        dirs.push(parent.to_owned());
-    }
-    dirs.extend(["new", "cur", "tmp"].iter().map(|sub| path.join(sub)));
-    for dir in dirs {
-        std::os::unix::fs::chown(&dir, Some(uid.as_raw()), Some(gid.as_raw()))
-            .with_context(|| format!("cannot give {} to {user}:{group}", dir.display()))?;
-    }
-    Ok(())
 }
 
 fn purge(maildir: &Path) -> Result<()> {

@@ -105,7 +105,7 @@ pub enum RejectReason {
     WrongSecret,
     /// The password is longer than 1 KiB.
     PasswordTooLong,
-    /// The user has an APOP secret and may not use a password (RFC 1939 §13).
+    /// The user may log in only with APOP (`apop_only`, RFC 1939 §7).
     PasswordNotAllowed,
     /// APOP is disabled, or the user has no APOP secret.
     ApopNotAvailable,
@@ -243,7 +243,8 @@ impl Authenticator {
         };
         let verdict = match credential {
             Credential::Password(password) => {
-                if user.apop_secret.is_some() && !user.password_with_apop {
+                // RFC 1939 §7, chosen per user: the refusal still costs a hash.
+                if user.apop_only && user.apop_secret.is_some() {
                     self.burn(credential, memory);
                     return Ok(Outcome::Rejected(RejectReason::PasswordNotAllowed));
                 }

@@ -19,7 +19,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The migrations, in order; entry `i` brings the schema to version `i + 1`. Never edit one
 /// that has shipped: add another.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE users (
         id                INTEGER PRIMARY KEY,
         name              TEXT NOT NULL UNIQUE,
@@ -32,7 +33,15 @@ const MIGRATIONS: &[&str] = &["
         updated_at        INTEGER NOT NULL,
         last_login_at     INTEGER
     ) STRICT;
-"];
+",
+    "
+    -- Issue 15 #8: an APOP secret adds APOP and takes nothing away; `apop_only` is the
+    -- RFC 1939 §7 stricter mode, chosen per user. Version 1's `password_with_apop` had no
+    -- command to set it, so its 0 was never a choice: every user starts as not APOP-only.
+    ALTER TABLE users ADD COLUMN apop_only INTEGER NOT NULL DEFAULT 0 CHECK (apop_only IN (0, 1));
+    ALTER TABLE users DROP COLUMN password_with_apop;
+",
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -50,9 +59,10 @@ pub struct User {
     pub maildir: PathBuf,
     /// Whether the user may log in.
     pub enabled: bool,
-    /// Whether a user with an APOP secret may also log in with a password (RFC 1939 §13
-    /// recommends not).
-    pub password_with_apop: bool,
+    /// Whether the user may log in only with APOP (RFC 1939 §7: a server may refuse USER/PASS
+    /// to a user with an APOP secret). Off by default: an APOP secret adds APOP and takes
+    /// nothing away. Meaningless without a secret.
+    pub apop_only: bool,
     /// Seconds since the epoch.
     pub created_at: i64,
     /// Seconds since the epoch.
@@ -69,6 +79,7 @@ impl fmt::Debug for User {
             .field("maildir", &self.maildir)
             .field("enabled", &self.enabled)
             .field("apop", &self.apop_secret.is_some())
+            .field("apop_only", &self.apop_only)
             .field("last_login_at", &self.last_login_at)
             .finish_non_exhaustive()
     }
@@ -216,8 +227,15 @@ impl UserDb {
         self.update(name, "enabled = ?2", enabled)
     }
 
-    /// Sets or clears the APOP secret (printable ASCII, 8 to 255 characters).
+    /// Sets or clears the APOP secret (printable ASCII, 8 to 255 characters); password logins
+    /// keep working ([`UserDb::set_apop`] with `only = false`).
     pub fn set_apop_secret(&self, name: &UserName, secret: Option<&str>) -> Result<()> {
+        self.set_apop(name, secret, false)
+    }
+
+    /// Sets or clears the APOP secret and, in the same write, whether the user may log in
+    /// only with APOP (`only`; RFC 1939 §7). Clearing the secret always clears `only`.
+    pub fn set_apop(&self, name: &UserName, secret: Option<&str>, only: bool) -> Result<()> {
         if let Some(secret) = secret {
             if !(8..=255).contains(&secret.len()) {
                 return Err(Error::InvalidApopSecret("must be 8 to 255 characters"));
@@ -226,12 +244,15 @@ impl UserDb {
                 return Err(Error::InvalidApopSecret("must be printable ASCII"));
             }
         }
-        self.update(name, "apop_secret = ?2", secret)
-    }
-
-    /// Whether a user with an APOP secret may also use a password.
-    pub fn set_password_with_apop(&self, name: &UserName, allowed: bool) -> Result<()> {
-        self.update(name, "password_with_apop = ?2", allowed)
+        let only = only && secret.is_some();
+        let changed = self.conn.execute(
+            "UPDATE users SET apop_secret = ?2, apop_only = ?3, updated_at = ?4 WHERE name = ?1",
+            params![name.as_str(), secret, only, now()],
+        )?;
+        if changed == 0 {
+            return Err(Error::NoSuchUser(name.to_string()));
+        }
+        Ok(())
     }
 
     /// Records a successful login of `user` (as read for this login), to the minute: when the
@@ -294,7 +315,7 @@ pub fn default_maildir(mail_root: &Path, name: &UserName) -> PathBuf {
     mail_root.join(name.as_str()).join("Maildir")
 }
 
-const COLUMNS: &str = "name, password_hash, apop_secret, maildir, enabled, password_with_apop, \
+const COLUMNS: &str = "name, password_hash, apop_secret, maildir, enabled, apop_only, \
                        created_at, updated_at, last_login_at";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
@@ -309,7 +330,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         apop_secret: row.get(2)?,
         maildir: PathBuf::from(maildir),
         enabled: row.get(4)?,
-        password_with_apop: row.get(5)?,
+        apop_only: row.get(5)?,
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
         last_login_at: row.get(8)?,

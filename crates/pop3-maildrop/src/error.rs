@@ -30,6 +30,24 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Creating a new user's Maildir was refused: the path is a symlink (never followed) or
+    /// not a directory.
+    #[error("{path} {reason}")]
+    Refused {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Creating a new user's Maildir was refused: the directory exists and is not an empty
+    /// one of ours (an old account's mail, someone else's); it can only be adopted as it is.
+    #[error("{path} {reason}")]
+    Exists {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Another session holds the maildrop's lock.
     #[error("maildrop {path} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
     Locked {
@@ -80,7 +98,10 @@ impl Error {
     /// permission errors, are permanent.
     pub fn is_temporary(&self) -> bool {
         match self {
-            Error::Symlink { .. } | Error::NotRegular { .. } => false,
+            Error::Symlink { .. }
+            | Error::NotRegular { .. }
+            | Error::Refused { .. }
+            | Error::Exists { .. } => false,
             Error::Io { source, .. } => !matches!(
                 source.kind(),
                 io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound

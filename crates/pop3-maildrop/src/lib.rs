@@ -31,8 +31,8 @@
 //!   since a settled scan reads the listing from `.pop3d.listing` instead of listing `cur/`.
 //!
 //! # Non-goals
-//! No IMAP keywords, no quota, no directory creation except [`Maildir::create`] for the admin
-//! tool. Synchronous: the server calls it from blocking threads.
+//! No IMAP keywords, no quota, no directory creation except [`Maildir::provision`] for the
+//! admin tool (and [`Maildir::create`] for tests and tools that own their path). Synchronous: the server calls it from blocking threads.
 
 mod atomic;
 mod deliver;
@@ -45,6 +45,7 @@ mod maildir;
 mod maildrop;
 mod message;
 mod name;
+mod provision;
 mod scan;
 mod wire;
 
@@ -58,5 +59,6 @@ pub use maildir::Maildir;
 pub use maildrop::{CommitReport, Maildrop, MessageReader, OpenOptions};
 pub use message::Message;
 pub use name::ParsedName;
+pub use provision::{Existing, Provisioned};
 pub use scan::ScanReport;
 pub use wire::{SizeCounter, wire_size};

@@ -21,7 +21,7 @@ pub(crate) const SUBDIRS: [&str; 3] = ["new", "cur", "tmp"];
 /// An opened Maildir.
 #[derive(Debug)]
 pub struct Maildir {
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     pub(crate) root: OwnedFd,
     pub(crate) new: OwnedFd,
     pub(crate) cur: OwnedFd,
@@ -43,7 +43,9 @@ impl Maildir {
     }
 
     /// Creates a Maildir (and missing parents) with mode 0700, then opens it. An existing
-    /// Maildir is fine; an existing symlink or non-directory is an error.
+    /// Maildir is fine; an existing symlink or non-directory is an error. For tests and tools
+    /// that own the path: parents are resolved normally, so a new user's Maildir under a
+    /// shared mail root is made with [`Maildir::provision`] instead.
     pub fn create(path: &Path) -> Result<Maildir> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io_error("create", parent))?;

@@ -67,8 +67,8 @@ fn event_loop(
 fn apply(effect: Effect, users: &Users, admin: &AdminClient) -> Result<String, String> {
     let result = match effect {
         Effect::AddUser { name, password } => users
-            .add(&name, password.as_bytes())
-            .map(|u| format!("added {}", u.name)),
+            .add(&name, password.as_bytes(), false)
+            .map(|(u, _)| format!("added {}", u.name)),
         Effect::SetPassword { name, password } => users
             .set_password(&name, password.as_bytes())
             .map(|()| format!("password of {name} changed")),
@@ -77,7 +77,7 @@ fn apply(effect: Effect, users: &Users, admin: &AdminClient) -> Result<String, S
             .map(|()| format!("{name} {}", if enabled { "enabled" } else { "disabled" })),
         Effect::SetApop { name, secret } => {
             let cleared = secret.is_none();
-            users.set_apop(&name, secret.as_deref()).map(|()| {
+            users.set_apop(&name, secret.as_deref(), false).map(|()| {
                 format!(
                     "APOP secret of {name} {}",
                     if cleared { "cleared" } else { "set" }

@@ -75,9 +75,18 @@ fn user_lifecycle() {
 
     assert_eq!(site.run(&["user", "del", "alice"], b"").0, 0);
     assert!(maildir.exists(), "mail is kept without --purge-mail");
+    // The kept Maildir is only given back on request (issue 15 #17).
     assert_eq!(
         site.run(&["user", "add", "alice", "--password-stdin"], b"again\n")
             .0,
+        1
+    );
+    assert_eq!(
+        site.run(
+            &["user", "add", "alice", "--password-stdin", "--adopt"],
+            b"again\n"
+        )
+        .0,
         0
     );
     assert_eq!(

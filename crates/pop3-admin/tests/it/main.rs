@@ -5,6 +5,8 @@
 // broken fixture.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+mod apop;
 mod cli;
 mod support;
 mod tui_tmux;
+mod user_add;

@@ -1,8 +1,8 @@
 //! The authenticator: identical outcomes for every kind of failure, APOP rules, no cache.
 
-use pop3_auth::{Credential, Outcome, RejectReason, apop};
+use pop3_auth::{Credential, HashMemory, Outcome, RejectReason, apop};
 
-use crate::support::{TempDb, authenticator, hasher};
+use crate::support::{CHEAP, TempDb, authenticator, hasher};
 
 fn reason(outcome: Outcome) -> Option<RejectReason> {
     match outcome {
@@ -113,23 +113,83 @@ fn apop_rules() {
         attempt(&apop_off, "alice", &good),
         Some(RejectReason::ApopNotAvailable)
     );
-    // RFC 1939 §13: a user with an APOP secret may not use a password unless allowed.
-    let password = |name: &str| {
-        reason(
-            apop_on
-                .authenticate(&t.db, name, Credential::Password(b"password"))
-                .unwrap(),
-        )
-    };
-    assert_eq!(password("alice"), Some(RejectReason::PasswordNotAllowed));
-    assert_eq!(password("carol"), None);
-    t.db.set_password_with_apop(&alice, true).unwrap();
-    assert_eq!(password("alice"), None);
     t.db.set_apop_secret(&alice, None).unwrap();
     assert_eq!(
         attempt(&apop_on, "alice", &good),
         Some(RejectReason::ApopNotAvailable)
     );
+}
+
+/// Issue 15 #8: an APOP secret adds APOP and takes nothing away. USER/PASS and SASL PLAIN
+/// and LOGIN all reach the authenticator as `Credential::Password`.
+#[test]
+fn issue_15_8_an_apop_secret_keeps_password_logins_by_default() {
+    let t = TempDb::new();
+    let alice = t.add("alice", "password");
+    t.db.set_apop_secret(&alice, Some("tanstaafl")).unwrap();
+    assert!(!t.db.get(&alice).unwrap().unwrap().apop_only);
+    for auth in [authenticator(true), authenticator(false)] {
+        let outcome = auth
+            .authenticate(&t.db, "alice", Credential::Password(b"password"))
+            .unwrap();
+        assert_eq!(reason(outcome), None);
+    }
+    let ts = "<0123456789abcdef0123456789abcdef.1@host>";
+    let apop = Credential::Apop {
+        timestamp: ts,
+        digest: &apop::digest(ts, "tanstaafl"),
+    };
+    let outcome = authenticator(true)
+        .authenticate(&t.db, "alice", apop)
+        .unwrap();
+    assert_eq!(reason(outcome), None, "and APOP works too");
+}
+
+/// Issue 15 #8: the RFC 1939 §7 stricter mode, per user. A refused password is rejected like
+/// any failure and still costs a hash (the dummy one, in the caller's memory).
+#[test]
+fn issue_15_8_apop_only_refuses_passwords_at_the_cost_of_a_hash() {
+    let t = TempDb::new();
+    let alice = t.add("alice", "password");
+    t.db.set_apop(&alice, Some("tanstaafl"), true).unwrap();
+    assert!(t.db.get(&alice).unwrap().unwrap().apop_only);
+    let auth = authenticator(true);
+    let password = |memory: &mut HashMemory| {
+        reason(
+            auth.authenticate_with(&t.db, "alice", Credential::Password(b"password"), memory)
+                .unwrap(),
+        )
+    };
+    let mut memory = HashMemory::new();
+    assert_eq!(
+        password(&mut memory),
+        Some(RejectReason::PasswordNotAllowed)
+    );
+    assert_eq!(
+        memory.kept_kib(),
+        CHEAP.m_kib as usize,
+        "the refusal ran a hash in the caller's memory"
+    );
+    let ts = "<0123456789abcdef0123456789abcdef.1@host>";
+    let apop = Credential::Apop {
+        timestamp: ts,
+        digest: &apop::digest(ts, "tanstaafl"),
+    };
+    assert_eq!(
+        reason(auth.authenticate(&t.db, "alice", apop).unwrap()),
+        None
+    );
+    // `apop set` without --only goes back to the default; clearing the secret clears the mode.
+    t.db.set_apop(&alice, Some("tanstaafl"), false).unwrap();
+    assert_eq!(password(&mut HashMemory::new()), None);
+    t.db.set_apop(&alice, Some("tanstaafl"), true).unwrap();
+    t.db.set_apop(&alice, None, false).unwrap();
+    let user = t.db.get(&alice).unwrap().unwrap();
+    assert!(user.apop_secret.is_none() && !user.apop_only);
+    assert_eq!(password(&mut HashMemory::new()), None);
+    // `only` without a secret means nothing and is not stored.
+    t.db.set_apop(&alice, None, true).unwrap();
+    assert!(!t.db.get(&alice).unwrap().unwrap().apop_only);
 }
 
 #[test]

@@ -49,6 +49,42 @@ fn migrations_from_every_earlier_version() {
     }
 }
 
+/// Issue 15 #8: users written by every earlier version keep their rows, and none of them
+/// becomes APOP-only (version 1's `password_with_apop` had no command, so its default was
+/// never a choice).
+#[test]
+fn issue_15_8_migrations_keep_users_and_none_becomes_apop_only() {
+    for earlier in 1..SCHEMA_VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.db");
+        UserDb::migrate_to(&path, earlier).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let hash = hasher().hash(b"pw").unwrap();
+        for (name, secret) in [("apop", Some("an apop secret")), ("plain", None)] {
+            conn.execute(
+                "INSERT INTO users (name, password_hash, apop_secret, maildir, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, '/var/mail/x/Maildir', 1, 2)",
+                rusqlite::params![name, hash, secret],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let db = UserDb::open(&path).unwrap();
+        let users = db.list().unwrap();
+        assert_eq!(users.len(), 2, "from {earlier}");
+        assert_eq!(users[0].apop_secret.as_deref(), Some("an apop secret"));
+        assert!(users.iter().all(|u| !u.apop_only), "from {earlier}");
+        assert!(users.iter().all(|u| u.created_at == 1 && u.updated_at == 2));
+        let outcome = crate::support::authenticator(true)
+            .authenticate(&db, "apop", pop3_auth::Credential::Password(b"pw"))
+            .unwrap();
+        assert!(
+            matches!(outcome, pop3_auth::Outcome::Accepted(_)),
+            "from {earlier}"
+        );
+    }
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let t = TempDb::new();

@@ -69,7 +69,6 @@ fn server(apop: bool) -> (TestServer, Vec<Vec<u8>>) {
         let db = server.db();
         let alice = pop3_auth::UserName::parse("alice").unwrap();
         db.set_apop_secret(&alice, Some("apop secret 1")).unwrap();
-        db.set_password_with_apop(&alice, true).unwrap();
     }
     let messages = corpus();
     for message in &messages {

@@ -6,6 +6,7 @@
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 mod addresses;
+mod apop_only;
 mod attacks;
 mod behaviour;
 mod clients;

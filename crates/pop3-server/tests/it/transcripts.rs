@@ -98,7 +98,6 @@ fn run(t: &Transcript) -> Result<(), String> {
                     let db = server.db();
                     let user = UserName::parse(name).unwrap();
                     db.set_apop_secret(&user, Some(secret)).unwrap();
-                    db.set_password_with_apop(&user, true).unwrap();
                 }
             }
             Setup::Message { user, file } => server.deliver(user, &std::fs::read(file).unwrap()),
