@@ -147,7 +147,7 @@ pub enum ApopCommand {
         #[arg(long)]
         secret_stdin: bool,
         /// APOP only (RFC 1939 §7): refuse USER/PASS and AUTH for this user. Password attempts
-        /// get the same -ERR [AUTH] as any failure. `user list` shows it as APOP-ONLY.
+        /// get the same `-ERR [AUTH]` as any failure. `user list` shows it as APOP-ONLY.
         #[arg(long)]
         only: bool,
     },

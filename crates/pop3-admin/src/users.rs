@@ -114,6 +114,17 @@ impl Users {
 }
 
 fn purge(maildir: &Path) -> Result<()> {
+    // A symlink anywhere on the recorded path (say `<mail_root>/<name>` replaced by a link
+    // to someone's home) would make the recursive removal delete what it points at.
+    match std::fs::canonicalize(maildir) {
+        Ok(real) if real != maildir => bail!(
+            "{} goes through a symbolic link (to {}); not removed",
+            maildir.display(),
+            real.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        _ => {}
+    }
     match std::fs::symlink_metadata(maildir) {
         Ok(meta) if meta.is_dir() => {
             std::fs::remove_dir_all(maildir)

@@ -254,10 +254,10 @@ impl Authenticator {
                 {
                     Verification::Match { needs_rehash } => {
                         if needs_rehash
-                            && let Err(error) = self
-                                .hasher
-                                .hash_with(password, memory)
-                                .and_then(|hash| db.replace_hash(&user.name, &hash))
+                            && let Err(error) =
+                                self.hasher.hash_with(password, memory).and_then(|hash| {
+                                    db.best_effort(|db| db.replace_hash(&user.name, &hash))
+                                })
                         {
                             skipped.push(SkippedWrite {
                                 write: BestEffortWrite::Rehash,
@@ -283,7 +283,7 @@ impl Authenticator {
         };
         match verdict {
             Ok(()) => {
-                if let Err(error) = db.record_login_of(&user) {
+                if let Err(error) = db.best_effort(|db| db.record_login_of(&user)) {
                     skipped.push(SkippedWrite {
                         write: BestEffortWrite::LastLogin,
                         error,

@@ -17,6 +17,9 @@ use crate::password::{PasswordHasher, check_password};
 /// How long a statement waits for a writer before failing with [`Error::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a best-effort write of a login waits for another writer ([`UserDb::best_effort`]).
+const BEST_EFFORT_BUSY_TIMEOUT: Duration = Duration::from_millis(50);
+
 /// The migrations, in order; entry `i` brings the schema to version `i + 1`. Never edit one
 /// that has shipped: add another.
 const MIGRATIONS: &[&str] = &[
@@ -269,6 +272,19 @@ impl UserDb {
         }
         self.record_login(&user.name)?;
         Ok(true)
+    }
+
+    /// Runs the best-effort writes of a login (last login, rehash) with a short busy timeout:
+    /// **a writer holding the database must not hold up a correct login** (nor the hash permit
+    /// it runs under) for the usual 5 s; a write that cannot get the lock at once is skipped
+    /// and reported.
+    pub fn best_effort<T>(&self, write: impl FnOnce(&UserDb) -> Result<T>) -> Result<T> {
+        self.conn.busy_timeout(BEST_EFFORT_BUSY_TIMEOUT)?;
+        let result = write(self);
+        let restored = self.conn.busy_timeout(BUSY_TIMEOUT);
+        let value = result?;
+        restored?;
+        Ok(value)
     }
 
     /// Records a successful login now.

@@ -66,13 +66,8 @@ impl Mailbox {
         session: u64,
         user: &User,
     ) -> Result<(Mailbox, SharedListing), OpenError> {
-        let path = user.maildir.clone();
-        let options = OpenOptions {
-            session: session.to_string(),
-            lock_wait: shared.config.lock_wait,
-        };
         let started = Instant::now();
-        let opened = tokio::task::spawn_blocking(move || Maildrop::open(&path, &options)).await;
+        let opened = open_waiting(user, session, shared.config.lock_wait).await;
         let metrics = &shared.metrics;
         match opened {
             Ok(Ok(maildrop)) => {
@@ -255,6 +250,33 @@ impl Drop for Mailbox {
         self.metrics.lock_released(self.lock.held_for());
     }
 }
+
+/// Opens the maildrop on the blocking pool; while another session holds its lock, retries
+/// for up to `lock_wait`, **waiting on the runtime, not on a blocking thread**, so logins that
+/// wait for a lock never fill the blocking pool that hashes and reads need.
+async fn open_waiting(
+    user: &User,
+    session: u64,
+    lock_wait: std::time::Duration,
+) -> Result<pop3_maildrop::Result<Maildrop>, tokio::task::JoinError> {
+    let deadline = tokio::time::Instant::now() + lock_wait;
+    loop {
+        let path = user.maildir.clone();
+        let options = OpenOptions {
+            session: session.to_string(),
+            lock_wait: std::time::Duration::ZERO,
+        };
+        let opened = tokio::task::spawn_blocking(move || Maildrop::open(&path, &options)).await;
+        let locked = matches!(opened, Ok(Err(pop3_maildrop::Error::Locked { .. })));
+        if !locked || tokio::time::Instant::now() >= deadline {
+            return opened;
+        }
+        tokio::time::sleep(LOCK_RETRY).await;
+    }
+}
+
+/// How often a login waiting for a maildrop's lock tries again.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Reads ahead the messages at `indices`, in order, each whole, while they fit in `budget`
 /// octets together; stops at the first that does not fit or cannot be read

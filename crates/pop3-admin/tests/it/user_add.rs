@@ -178,3 +178,29 @@ fn issue_15_17_a_fresh_add_makes_0700_directories_for_the_server_user() {
         assert!(can_log_in(&site, user, "pw"));
     }
 }
+
+/// Issue 15 #17, the other end: `user del --purge-mail` never removes what a symlink planted at
+/// `<mail_root>/<name>` points at.
+#[test]
+fn issue_15_17_purge_never_follows_a_symlink_at_the_user_directory() {
+    let site = Site::new();
+    std::fs::create_dir_all(site.dir.path().join("mail")).unwrap();
+    let (code, _, err) = site.run(&["user", "add", "alice", "--password-stdin"], b"pw\n");
+    assert_eq!(code, 0, "{err}");
+    // Someone with write access to the mail root swaps alice's directory for a link to a
+    // directory holding a Maildir of its own.
+    let victim = site.dir.path().join("victim");
+    std::fs::create_dir_all(victim.join("Maildir/cur")).unwrap();
+    std::fs::write(victim.join("Maildir/cur/precious"), b"keep me").unwrap();
+    let user_dir = site.dir.path().join("mail/alice");
+    std::fs::remove_dir_all(&user_dir).unwrap();
+    std::os::unix::fs::symlink(&victim, &user_dir).unwrap();
+
+    let (code, _, err) = site.run(&["user", "del", "alice", "--purge-mail"], b"");
+    assert_ne!(code, 0, "purged through a link: {err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(
+        std::fs::read(victim.join("Maildir/cur/precious")).unwrap(),
+        b"keep me"
+    );
+}

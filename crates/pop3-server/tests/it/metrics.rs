@@ -217,15 +217,21 @@ fn closed_by_the_server(stream: &mut TcpStream) -> bool {
 #[test]
 fn idle_connections_to_the_metrics_port_are_capped_and_closed() {
     let server = TestServer::start_with(Sections {
-        metrics: "connections = 4\nidle_secs = 1",
+        metrics: "connections = 4\nidle_secs = 2",
         ..Sections::default()
     });
     let idle: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(server.metrics).unwrap())
         .collect();
-    // The fifth is closed before it sends anything (EOF, or a reset; not a read timeout).
+    // The fifth is closed at once, before it sends anything (EOF, or a reset): well before
+    // the idle timer could have closed it.
+    let started = Instant::now();
     let mut fifth = TcpStream::connect(server.metrics).unwrap();
     assert!(closed_by_the_server(&mut fifth), "over the cap, still open");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "closed by the idle timer, not by the cap"
+    );
     // The idle four are closed after a second, not held forever.
     for mut stream in idle {
         assert!(closed_by_the_server(&mut stream), "idle, still open");
