@@ -293,7 +293,8 @@ impl Maildrop {
     /// the same unique part **and the same size** (its `S=`, else its `stat` size, against
     /// the listed raw size, or the listed wire size's bounds when the raw size is unknown).
     /// A file that only shares the base (another message, in a broken maildrop) is never
-    /// taken for it, so DELE cannot remove it. `cur/` is read into `files` once, at the first
+    /// taken for it, nor is another listed message, nor one of two look-alikes, so DELE
+    /// cannot remove it. `cur/` is read into `files` once, at the first
     /// miss (`dir_reads` counts it), and reused for every later miss of the same commit.
     fn find_renamed(
         &self,
@@ -305,23 +306,43 @@ impl Maildrop {
             let mut ignored = ScanReport::default();
             let entries = scan::list(&self.cur, &self.path.join("cur"), &mut ignored)?;
             *dir_reads += 1;
+            // A file listed in `cur/` under its own name is another message of this session,
+            // never a renamed one: it is no candidate.
+            let listed: std::collections::HashSet<&[u8]> = self
+                .messages
+                .iter()
+                .filter(|m| !m.in_new)
+                .map(|m| &*m.name)
+                .collect();
             let mut by_base = RenamedFiles::default();
             for entry in entries {
+                if listed.contains(&*entry.name) {
+                    continue;
+                }
                 let base = ParsedName::parse(&entry.name).base.to_vec();
                 by_base.entry(base).or_default().push(entry.name);
             }
             *files = Some(by_base);
         }
-        let Some(candidates) = files.as_ref().and_then(|f| f.get(message.base())) else {
+        let Some(candidates) = files.as_mut().and_then(|f| f.get_mut(message.base())) else {
             return Ok(None);
         };
-        Ok(candidates
+        let matching: Vec<usize> = candidates
             .iter()
-            .find(|candidate| {
+            .enumerate()
+            .filter(|(_, candidate)| {
                 (message.in_new || **candidate != message.name)
                     && self.same_size(message, candidate)
             })
-            .map(|name| OsString::from_vec(name.to_vec())))
+            .map(|(i, _)| i)
+            .collect();
+        // None, or several that cannot be told apart: never guess which to unlink. A file
+        // taken is taken out of the cache, so no later miss takes it again.
+        let [only] = matching[..] else {
+            return Ok(None);
+        };
+        let name = candidates.swap_remove(only);
+        Ok(Some(OsString::from_vec(name.into_vec())))
     }
 
     /// Whether the file `candidate` in `cur/` has `message`'s size.

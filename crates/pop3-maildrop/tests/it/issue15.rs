@@ -99,6 +99,26 @@ fn issue15_dele_never_removes_a_file_that_only_shares_the_base() {
     );
 }
 
+/// Item 4, review: a listed sibling sharing the base and the size (a restored duplicate) is
+/// never taken for a message another program expunged.
+#[test]
+fn issue15_dele_never_removes_a_listed_sibling_of_the_same_size() {
+    let md = TempMaildir::new();
+    md.put("cur", b"1700000000.M1P1Q1.host,S=11:2,", b"eleven byte");
+    let sibling = md.put("cur", b"1700000000.M1P1Q1.host,S=11:2,S", b"eleven byte");
+    let maildrop = md.open();
+    assert_eq!(maildrop.messages().len(), 2);
+    let first = maildrop
+        .messages()
+        .iter()
+        .position(|m| !m.file_name().as_bytes().ends_with(b",S"))
+        .unwrap();
+    std::fs::remove_file(md.path.join("cur/1700000000.M1P1Q1.host,S=11:2,")).unwrap();
+    let report = maildrop.commit(&[first], &[], false);
+    assert_eq!((report.removed, report.already_gone), (0, 1), "{report:?}");
+    assert!(sibling.exists(), "the listed sibling is kept");
+}
+
 /// Item 4: a commit after another program renamed every message (an IMAP client setting
 /// flags) finds them all with one readdir of `cur/`, not one per message.
 #[test]
