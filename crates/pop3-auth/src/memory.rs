@@ -24,6 +24,8 @@ const ALWAYS_MAPPED_BLOCKS: usize = 32 * 1024 + 1;
 #[derive(Default)]
 pub struct HashMemory {
     blocks: Vec<Block>,
+    /// Hashes computed with this memory, by either engine.
+    hashes: u64,
 }
 
 impl HashMemory {
@@ -35,6 +37,18 @@ impl HashMemory {
     /// The memory kept, in KiB (one argon2 block is 1 KiB).
     pub fn kept_kib(&self) -> usize {
         self.blocks.len()
+    }
+
+    /// How many hashes were computed with this memory, whichever engine ran them (libsodium
+    /// maps memory of its own and leaves the kept blocks alone): lets a test see that a
+    /// refusal paid for a hash without timing it.
+    pub fn hashes(&self) -> u64 {
+        self.hashes
+    }
+
+    /// Counts one hash computed with this memory.
+    pub(crate) fn count_hash(&mut self) {
+        self.hashes += 1;
     }
 
     /// Runs `hash` with `needed` blocks: the kept ones when `needed <= home` (allocating
