@@ -46,5 +46,9 @@ pub use db::{LAST_LOGIN_PRECISION_SECS, SCHEMA_VERSION, User, UserDb, default_ma
 pub use error::{Error, Result};
 pub use memory::HashMemory;
 pub use name::{MAX_NAME, UserName};
-pub use password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};
+pub use password::{
+    HashParams, ImportedPassword, LOCKED_HASH, MAX_BCRYPT_COST, MAX_PASSWORD, MAX_SHA_CRYPT_ROUNDS,
+    MAX_YESCRYPT_WORK, PasswordHasher, Verification, classify_imported, hash_scheme,
+};
 pub use throttle::{FailureVerdict, Throttle, ThrottleConfig};
+pub use zeroize::Zeroizing;

@@ -24,6 +24,7 @@ const ALWAYS_MAPPED_BLOCKS: usize = 32 * 1024 + 1;
 #[derive(Default)]
 pub struct HashMemory {
     blocks: Vec<Block>,
+    hashes: u64,
 }
 
 impl HashMemory {
@@ -37,6 +38,12 @@ impl HashMemory {
         self.blocks.len()
     }
 
+    /// How many argon2 hashes ran in this memory (in its kept blocks or in a buffer of their
+    /// own): the authenticator's timing rule is tested by counting them.
+    pub fn hash_count(&self) -> u64 {
+        self.hashes
+    }
+
     /// Runs `hash` with `needed` blocks: the kept ones when `needed <= home` (allocating
     /// exactly `home` blocks on first use), else a buffer for this call only.
     pub(crate) fn with_blocks<R>(
@@ -45,6 +52,7 @@ impl HashMemory {
         needed: usize,
         hash: impl FnOnce(&mut [Block]) -> R,
     ) -> R {
+        self.hashes += 1;
         if needed > home {
             // Dropped on return: nothing larger than `home` is kept. The capacity is at least
             // `ALWAYS_MAPPED_BLOCKS`, so glibc's malloc maps it and its free unmaps it (only
@@ -78,6 +86,7 @@ impl std::fmt::Debug for HashMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HashMemory")
             .field("kept_kib", &self.kept_kib())
+            .field("hashes", &self.hashes)
             .finish()
     }
 }
