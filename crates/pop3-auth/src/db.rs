@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
 use crate::name::UserName;
-use crate::password::{LOCKED_HASH, PasswordHasher, check_password, usable_scheme};
+use crate::password::{LOCKED_HASH, NotUsable, PasswordHasher, check_password, usable_scheme};
 
 /// How long a statement waits for a writer before failing with [`Error::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -188,8 +188,12 @@ impl UserDb {
         let maildir = maildir_text(maildir)?;
         match usable_scheme(hash) {
             Ok(_) => self.insert(name, hash, maildir, true),
-            Err(("", _)) => Err(Error::UnsupportedHash("unknown scheme".to_owned())),
-            Err((scheme, reason)) => Err(Error::UnsupportedHash(format!("{scheme}: {reason}"))),
+            Err(NotUsable::NotAHash) => Err(Error::UnsupportedHash(
+                "not a hash of a scheme pop3d verifies".to_owned(),
+            )),
+            Err(NotUsable::Invalid { scheme, reason }) => {
+                Err(Error::UnsupportedHash(format!("{scheme}: {reason}")))
+            }
         }
     }
 

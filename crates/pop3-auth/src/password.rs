@@ -32,7 +32,7 @@ use crate::memory::HashMemory;
 
 pub use crypt::{MAX_BCRYPT_COST, MAX_SHA_CRYPT_ROUNDS, MAX_YESCRYPT_WORK};
 pub use import::{ImportedPassword, LOCKED_HASH, classify_imported};
-use scheme::{Form, Scheme};
+use scheme::Form;
 
 /// Passwords longer than this are rejected before hashing.
 pub const MAX_PASSWORD: usize = 1024;
@@ -281,20 +281,31 @@ pub fn hash_scheme(stored: &str) -> Option<&'static str> {
     usable_scheme(stored).ok()
 }
 
-/// [`hash_scheme`], or why not: `Err((scheme, reason))` for one of ours that is malformed or
-/// over its bounds, `Err(("", ""))` for anything else.
-pub(crate) fn usable_scheme(
-    stored: &str,
-) -> std::result::Result<&'static str, (&'static str, &'static str)> {
+/// [`hash_scheme`], or why not.
+pub(crate) fn usable_scheme(stored: &str) -> std::result::Result<&'static str, NotUsable> {
     match scheme::recognise(stored) {
         Form::Argon2 { scheme, phc } => StoredArgon2::parse(scheme, phc)
             .map(|_| scheme.name())
-            .map_err(|reason| (scheme.name(), reason)),
+            .map_err(|reason| NotUsable::Invalid {
+                scheme: scheme.name(),
+                reason,
+            }),
         Form::Crypt(crypt) => Ok(crypt.scheme().name()),
         Form::Ssha(ssha) => Ok(ssha.scheme().name()),
-        Form::Invalid { scheme, reason } => Err((scheme, reason)),
-        Form::Plain(_) | Form::Locked | Form::Empty | Form::Unknown(_) => Err(("", "")),
+        Form::Invalid { scheme, reason } => Err(NotUsable::Invalid { scheme, reason }),
+        Form::Plain(_) | Form::Locked | Form::Empty | Form::Unknown(_) => Err(NotUsable::NotAHash),
     }
+}
+
+/// Why a stored string is not a hash verification can use.
+pub(crate) enum NotUsable {
+    /// Not a hash of a scheme we verify (cleartext, locked, empty, unknown).
+    NotAHash,
+    /// One of ours, malformed or over its bounds.
+    Invalid {
+        scheme: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// A verification and what it cost.
@@ -349,6 +360,44 @@ impl<'a> StoredArgon2<'a> {
             expected,
         })
     }
+}
+
+/// The schemes verified, by their Dovecot names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Argon2id,
+    Argon2i,
+    BlfCrypt,
+    Sha512Crypt,
+    Sha256Crypt,
+    Yescrypt,
+    Md5Crypt,
+    Ssha512,
+    Ssha256,
+}
+
+impl Scheme {
+    /// Dovecot's name (`YESCRYPT`, which Dovecot has no name for, is ours).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scheme::Argon2id => "ARGON2ID",
+            Scheme::Argon2i => "ARGON2I",
+            Scheme::BlfCrypt => "BLF-CRYPT",
+            Scheme::Sha512Crypt => "SHA512-CRYPT",
+            Scheme::Sha256Crypt => "SHA256-CRYPT",
+            Scheme::Yescrypt => "YESCRYPT",
+            Scheme::Md5Crypt => "MD5-CRYPT",
+            Scheme::Ssha512 => "SSHA512",
+            Scheme::Ssha256 => "SSHA256",
+        }
+    }
+}
+
+/// An encoding suffix of a Dovecot scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Base64,
+    Hex,
 }
 
 /// The rules for a password an administrator sets: 1 to 1024 bytes, no NUL, CR or LF (none

@@ -19,8 +19,7 @@ use sha_crypt::{PasswordVerifier as _, ShaCrypt};
 use yescrypt::Yescrypt;
 
 use super::md5_crypt::{self, is_crypt64};
-use super::scheme::Scheme;
-use super::{MAX_PASSWORD, Verification};
+use super::{MAX_PASSWORD, Scheme, Verification};
 
 /// The highest bcrypt cost verified: 2^14 rounds, about 1.5 s on one core (Dovecot writes 5,
 /// PHP 10, most guides 12).

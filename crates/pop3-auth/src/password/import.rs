@@ -9,8 +9,8 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-use super::check_password;
 use super::scheme::{Form, recognise};
+use super::{NotUsable, check_password};
 use crate::error::Error;
 
 /// The stored hash of a user created without a password ([`crate::UserDb::add_locked`]): no
@@ -102,7 +102,12 @@ pub fn classify_imported(field: &str) -> ImportedPassword {
                 scheme,
                 warning: (scheme == "MD5-CRYPT").then_some(MD5_CRYPT_WARNING),
             },
-            Err((scheme, reason)) => ImportedPassword::Invalid { scheme, reason },
+            Err(NotUsable::Invalid { scheme, reason }) => {
+                ImportedPassword::Invalid { scheme, reason }
+            }
+            Err(NotUsable::NotAHash) => ImportedPassword::Unknown {
+                scheme: "unrecognised".to_owned(),
+            },
         },
         Form::Plain(password) if password.is_empty() => ImportedPassword::Empty,
         Form::Plain(password) => match check_password(&password) {

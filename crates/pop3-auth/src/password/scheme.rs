@@ -14,44 +14,7 @@ use zeroize::Zeroizing;
 
 use super::crypt::{Crypt, Refusal};
 use super::ssha::{Ssha, unhex};
-
-/// The schemes verified, by their Dovecot names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scheme {
-    Argon2id,
-    Argon2i,
-    BlfCrypt,
-    Sha512Crypt,
-    Sha256Crypt,
-    Yescrypt,
-    Md5Crypt,
-    Ssha512,
-    Ssha256,
-}
-
-impl Scheme {
-    /// Dovecot's name (`YESCRYPT`, which Dovecot has no name for, is ours).
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Scheme::Argon2id => "ARGON2ID",
-            Scheme::Argon2i => "ARGON2I",
-            Scheme::BlfCrypt => "BLF-CRYPT",
-            Scheme::Sha512Crypt => "SHA512-CRYPT",
-            Scheme::Sha256Crypt => "SHA256-CRYPT",
-            Scheme::Yescrypt => "YESCRYPT",
-            Scheme::Md5Crypt => "MD5-CRYPT",
-            Scheme::Ssha512 => "SSHA512",
-            Scheme::Ssha256 => "SSHA256",
-        }
-    }
-}
-
-/// An encoding suffix of a Dovecot scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Encoding {
-    Base64,
-    Hex,
-}
+use super::{Encoding, Scheme};
 
 /// A field, recognised.
 pub(crate) enum Form<'a> {

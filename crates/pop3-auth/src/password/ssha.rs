@@ -14,8 +14,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha2::{Digest as _, Sha256, Sha512};
 use subtle::ConstantTimeEq as _;
 
-use super::scheme::{Encoding, Scheme};
-use super::{MAX_PASSWORD, Verification};
+use super::{Encoding, MAX_PASSWORD, Scheme, Verification};
 
 /// The longest salt accepted, in bytes (Dovecot writes 4 or 8; the bound keeps a hostile row
 /// from hashing a megabyte).
