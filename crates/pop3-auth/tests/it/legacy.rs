@@ -130,6 +130,25 @@ fn issue_16_argon2_from_doveadm() {
     }
 }
 
+/// A known limit, pinned so that a change is noticed: crypt_blowfish (libxcrypt, PHP) computes
+/// `$2a$` with a countermeasure against its 2011 sign-extension bug for the rare passwords
+/// whose bytes the bug would have changed (non-UTF-8 bytes such as `\xff\xff\xa3`, its own
+/// test vector, made here by `mkpasswd -m bcrypt-a -S /OK.fbVrR/bpIqNJ5ianF. -R 5`). The
+/// `bcrypt` crate computes plain `$2b$`, so such a user gets a mismatch and needs a new
+/// password; UTF-8 passwords are not affected (`pässwörd...` above verifies as `$2a$`).
+#[test]
+fn issue_16_known_limit_the_2a_countermeasure_of_crypt_blowfish() {
+    let h = hasher();
+    let stored = "$2a$05$/OK.fbVrR/bpIqNJ5ianF.nqd1wy.pTMdcvrRWxyiGL2eMz.2a85.";
+    assert_eq!(h.verify(b"\xff\xff\xa3", stored), Verification::Mismatch);
+    // The same bytes under `$2b$`, as crypt_blowfish's tests give them, verify.
+    let plain = "$2b$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e";
+    assert_eq!(
+        h.verify(b"\xff\xff\xa3", plain),
+        Verification::Match { needs_rehash: true }
+    );
+}
+
 /// Our own argon2id under Dovecot's prefix, at the current parameters: no rehash.
 #[test]
 fn issue_16_argon2id_at_the_current_cost_under_a_prefix_needs_no_rehash() {
