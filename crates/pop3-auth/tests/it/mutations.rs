@@ -123,3 +123,34 @@ fn issue_16_arbitrary_fields_never_panic() {
         }
     }
 }
+
+/// Our decoder of yescrypt's parameter field (it bounds the cost before the library sees it)
+/// reads what the library's own encoder writes, for every flavour and the optional p and t:
+/// each verifies (a mismatch) rather than being refused, and none panics.
+#[test]
+fn issue_16_yescrypt_parameters_decode_as_the_library_encodes_them() {
+    use yescrypt::{Mode, Params};
+    let h = hasher();
+    let mut checked = 0;
+    for mode in [Mode::Classic, Mode::Worm, Mode::Rw] {
+        for n_log2 in 1..=7 {
+            for r in [1, 2, 3, 7, 8, 9, 32] {
+                for p in 1..=4 {
+                    for t in 0..=3 {
+                        let Ok(params) = Params::new_with_all_params(mode, 1 << n_log2, r, p, t, 0)
+                        else {
+                            continue;
+                        };
+                        let stored = format!(
+                            "$y${params}$LdJMENpBABJJ3hIHjB1Bi.$\
+                             HboGM6qPrsK.StKYGt6KErmUYtioHreJd98oIugoNB6"
+                        );
+                        assert_eq!(h.verify(b"x", &stored), Verification::Mismatch, "{stored}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1_000, "{checked}");
+}

@@ -60,9 +60,10 @@ pub fn htpasswd_bcrypt(cost: &str, password: &str) -> Option<String> {
 }
 
 fn skip(program: &str, package: &str) {
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
     let line = format!(
-        "!!! SKIPPED known answers from `{program}`: not installed (apt-get install {package}; \
-         .ci/run installs it)\n"
+        "!!! SKIPPED {test}: known answers from `{program}`, not installed (apt-get install \
+         {package}; .ci/run installs it)\n"
     );
     // Straight to the process's stderr: the harness captures only `eprintln!`.
     let _ = std::io::stderr().write_all(line.as_bytes());
