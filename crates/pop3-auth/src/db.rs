@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
 use crate::name::UserName;
-use crate::password::{PasswordHasher, check_password};
+use crate::password::{LOCKED_HASH, NotUsable, PasswordHasher, check_password, usable_scheme};
 
 /// How long a statement waits for a writer before failing with [`Error::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,7 +54,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub struct User {
     /// The normalised name.
     pub name: UserName,
-    /// The argon2id hash, a PHC string.
+    /// The stored hash: an argon2id PHC string, or a hash imported from another system
+    /// (`{SSHA512}...`, `$6$...`, ...) until the first login replaces it, or [`LOCKED_HASH`].
     pub password_hash: String,
     /// The APOP shared secret, if the administrator set one.
     pub apop_secret: Option<String>,
@@ -172,16 +173,44 @@ impl UserDb {
         maildir: &Path,
         hasher: &PasswordHasher,
     ) -> Result<User> {
-        let maildir_text = maildir
-            .to_str()
-            .filter(|_| maildir.is_absolute())
-            .ok_or_else(|| Error::InvalidMaildir(maildir.to_owned()))?;
+        let maildir = maildir_text(maildir)?;
         let hash = hasher.hash(password)?;
+        self.insert(name, &hash, maildir, true)
+    }
+
+    /// Adds a user with a hash imported from another system, stored as it is (issue 16): the
+    /// user logs in with the old password, and the first successful login replaces the hash
+    /// with argon2id at the current parameters. **Only a hash that verification accepts is
+    /// stored** ([`crate::hash_scheme`]: a known scheme, well formed, within its cost bounds);
+    /// anything else is [`Error::UnsupportedHash`], so an import cannot create a user who
+    /// could never log in, nor store a cleartext password.
+    pub fn add_with_hash(&self, name: &UserName, hash: &str, maildir: &Path) -> Result<User> {
+        let maildir = maildir_text(maildir)?;
+        match usable_scheme(hash) {
+            Ok(_) => self.insert(name, hash, maildir, true),
+            Err(NotUsable::NotAHash) => Err(Error::UnsupportedHash(
+                "not a hash of a scheme pop3d verifies".to_owned(),
+            )),
+            Err(NotUsable::Invalid { scheme, reason }) => {
+                Err(Error::UnsupportedHash(format!("{scheme}: {reason}")))
+            }
+        }
+    }
+
+    /// Adds a user who cannot log in: disabled, with [`LOCKED_HASH`] as the stored hash, which
+    /// no password verifies (an imported locked or password-less entry; never an empty
+    /// password). Enabling the user is not enough: an administrator sets a password too.
+    pub fn add_locked(&self, name: &UserName, maildir: &Path) -> Result<User> {
+        let maildir = maildir_text(maildir)?;
+        self.insert(name, LOCKED_HASH, maildir, false)
+    }
+
+    fn insert(&self, name: &UserName, hash: &str, maildir: &str, enabled: bool) -> Result<User> {
         let now = now();
         let inserted = self.conn.execute(
-            "INSERT INTO users (name, password_hash, maildir, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO NOTHING",
-            params![name.as_str(), hash, maildir_text, now],
+            "INSERT INTO users (name, password_hash, maildir, enabled, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (name) DO NOTHING",
+            params![name.as_str(), hash, maildir, enabled, now],
         )?;
         if inserted == 0 {
             return Err(Error::UserExists(name.to_string()));
@@ -323,6 +352,14 @@ fn apply_migrations(conn: &mut Connection, from: i64, to: i64) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// A Maildir path as stored: absolute and UTF-8.
+fn maildir_text(maildir: &Path) -> Result<&str> {
+    maildir
+        .to_str()
+        .filter(|_| maildir.is_absolute())
+        .ok_or_else(|| Error::InvalidMaildir(maildir.to_owned()))
 }
 
 /// The default Maildir of a new user: `<mail root>/<name>/Maildir`. The name is a validated

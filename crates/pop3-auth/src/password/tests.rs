@@ -183,9 +183,9 @@ fn every_hash_is_counted_in_its_memory() {
     let mut memory = HashMemory::new();
     for params in [CHEAP, TWO_LANES] {
         let hasher = PasswordHasher::new(params).unwrap();
-        let before = memory.hashes();
+        let before = memory.hash_count();
         let phc = hasher.hash_with(b"pass", &mut memory).unwrap();
         let _ = hasher.verify_with(b"pass", &phc, &mut memory);
-        assert_eq!(memory.hashes(), before + 2, "{params:?}");
+        assert_eq!(memory.hash_count(), before + 2, "{params:?}");
     }
 }

@@ -166,7 +166,7 @@ fn issue_15_8_apop_only_refuses_passwords_at_the_cost_of_a_hash() {
         Some(RejectReason::PasswordNotAllowed)
     );
     assert_eq!(
-        memory.hashes(),
+        memory.hash_count(),
         1,
         "the refusal ran a hash in the caller's memory"
     );
