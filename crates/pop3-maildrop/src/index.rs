@@ -162,7 +162,7 @@ fn push_sizes(text: &mut Vec<u8>, sizes: &Sizes) {
     let _ = writeln!(text, " {} {}", sizes.raw, sizes.wire);
 }
 
-fn escape_into(name: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn escape_into(name: &[u8], out: &mut Vec<u8>) {
     for &b in name {
         if (0x21..=0x7e).contains(&b) && b != b'%' {
             out.push(b);
@@ -172,7 +172,7 @@ fn escape_into(name: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-fn unescape(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn unescape(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len());
     let mut bytes = text.iter();
     while let Some(&b) = bytes.next() {

@@ -57,6 +57,15 @@ pub struct ScanReport {
     pub left_in_new: usize,
     /// The first error that left a message in `new/`.
     pub move_error: Option<String>,
+    /// Messages serving a UIDL carried over from another server (`.pop3d.uidl`); they come
+    /// first, in that server's order.
+    pub carried: usize,
+    /// Entries of the UIDL map matching no listed message (deleted by another program, or
+    /// left out as unreadable); dropped at the next rewrite of the map unless left out.
+    pub stale_carried: usize,
+    /// Messages whose own UIDL equalled a carried-over UIDL of another message: the carried
+    /// one is kept and these got the digest of their whole file name instead.
+    pub uidl_collisions: usize,
 }
 
 /// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
@@ -90,7 +99,8 @@ pub(crate) fn scan_with_clock(
         return Ok((messages, report));
     }
     let cacheable = left.is_empty();
-    let (messages, index_error) = scan_cur(maildir, &moved, left, &mut report)?;
+    let left = left.into_iter().map(Extra::in_place).collect();
+    let (messages, index_error) = scan_cur(maildir, &moved, left, true, &mut report)?;
     report.cache_error = index_error.map(|e| e.to_string());
     match stamp {
         Some(_) if !cacheable => {}
@@ -107,14 +117,35 @@ pub(crate) fn scan_with_clock(
     Ok((messages, report))
 }
 
-/// The full scan: lists `cur/`, resolves sizes and UIDLs, updates the size index. An index
-/// that cannot be written is returned beside the messages, not as a failure. `moved` are the
-/// names this scan just moved from `new/`: new messages, measured even if their base is
-/// indexed (a base reused after a deletion the index has not seen yet).
-fn scan_cur(
+/// A file of `new/` listed with the messages of `cur/`: one a full disk left there, or (for a
+/// read-only look, `peek.rs`) one the next session will move, listed under the name it
+/// will then have.
+pub(crate) struct Extra {
+    /// The name it is listed under.
+    pub(crate) listed: Box<[u8]>,
+    /// Its name in `new/`.
+    pub(crate) on_disk: Box<[u8]>,
+}
+
+impl Extra {
+    fn in_place(entry: Entry) -> Extra {
+        Extra {
+            listed: entry.name.clone(),
+            on_disk: entry.name,
+        }
+    }
+}
+
+/// The full scan: lists `cur/`, resolves sizes and UIDLs, updates the size index (when
+/// `write_index`). An index that cannot be written is returned beside the messages, not as a
+/// failure. `moved` are the names this scan just moved from `new/`: new messages, measured
+/// even if their base is indexed (a base reused after a deletion the index has not seen yet);
+/// so are the `extra` files, read from `new/`.
+pub(crate) fn scan_cur(
     maildir: &Maildir,
     moved: &Moved,
-    left_in_new: Vec<Entry>,
+    extra: Vec<Extra>,
+    write_index: bool,
     report: &mut ScanReport,
 ) -> Result<(Vec<Message>, Option<crate::error::Error>)> {
     let (mut index, tail) = index::load(maildir);
@@ -125,15 +156,17 @@ fn scan_cur(
     // long-lived allocations each session makes around it (the messages).
     let mut buf = [0u8; MEASURE_BUF];
     let in_cur = list(&maildir.cur, &maildir.path().join("cur"), report)?;
-    let in_new = left_in_new.into_iter().map(|entry| (entry, true));
-    for (entry, in_new) in in_cur.into_iter().map(|entry| (entry, false)).chain(in_new) {
+    let in_cur = in_cur.into_iter().map(|entry| (entry.name, None));
+    let in_new = extra.into_iter().map(|e| (e.listed, Some(e.on_disk)));
+    for (listed, on_disk) in in_cur.chain(in_new) {
+        let in_new = on_disk.is_some();
         let (dir, sub) = if in_new {
             (&maildir.new, "new")
         } else {
             (&maildir.cur, "cur")
         };
-        let name = OsStr::from_bytes(&entry.name);
-        let parsed = ParsedName::parse(&entry.name);
+        let name = OsStr::from_bytes(on_disk.as_deref().unwrap_or(&listed));
+        let parsed = ParsedName::parse(&listed);
         let time = match parsed.time {
             Some(time) => time,
             None => match mtime(dir, name, report) {
@@ -150,7 +183,7 @@ fn scan_cur(
         // wire size), and `open_message` then forgets its entry so the next scan measures it.
         let sizes = match parsed.plausible_wire_size() {
             Some(wire) => Some((parsed.raw_size, wire)),
-            None if in_new || moved.contains(&entry.name) => None,
+            None if in_new || moved.contains(&listed) => None,
             None => index.get(parsed.base).map(|sizes| {
                 report.indexed += 1;
                 (Some(sizes.raw), sizes.wire)
@@ -180,8 +213,7 @@ fn scan_cur(
         };
         let base_len = parsed.base.len();
         let digest_uid = (!parsed.base_is_uid()).then(|| parsed.uid().into_boxed_str());
-        let mut message =
-            Message::from_parts(entry.name, base_len, digest_uid, raw_size, wire_size);
+        let mut message = Message::from_parts(listed, base_len, digest_uid, raw_size, wire_size);
         message.in_new = in_new;
         entries.push((time, message));
     }
@@ -211,6 +243,7 @@ fn scan_cur(
     }
     // No usable file, or entries removed: write it whole. Only additions: append them.
     let index_error = match tail {
+        _ if !write_index => None,
         Tail::Missing if index.is_empty() => None,
         Tail::Missing => index::store(maildir, &index).err(),
         _ if pruned => index::store(maildir, &index).err(),
@@ -274,7 +307,7 @@ pub(crate) fn list(dir: &OwnedFd, shown: &Path, report: &mut ScanReport) -> Resu
 }
 
 /// Names moved from `new/` into `cur/` by one scan.
-type Moved = HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>;
+pub(crate) type Moved = HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>;
 
 /// Dovecot's way: a session opens the maildrop by moving `new/` entries to `cur/` with an empty
 /// `:2,` info. The rename never replaces an existing file. Returns the names now in `cur/`,

@@ -1,0 +1,176 @@
+//! The map applied to an open maildrop: carried-over UIDLs and order at the open, entries
+//! dropped at the commit.
+//!
+//! **UIDLs stay unique in a session.** Carried UIDLs are unique among themselves (the map is
+//! checked on load) and native ones too (the scan gives the later of two files with one base
+//! name a digest). When a carried UIDL equals the native UIDL of another message (mail
+//! delivered after the switch under a name that happens to be an old UIDL), **the carried
+//! one wins** — it is never replaced — and the other message gets the digest of its whole
+//! file name, deterministic, counted in [`ScanReport::uidl_collisions`].
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use super::{MapEntry, UidlMapPolicy, load, store};
+use crate::error::{Error, Result};
+use crate::maildir::Maildir;
+use crate::message::Message;
+use crate::name::uid_of;
+use crate::scan::ScanReport;
+
+/// What an open maildrop keeps of its map, to rewrite it at a commit: messages `0..ranks.len()`
+/// are the carried ones, in the old server's order, with their ranks.
+#[derive(Debug)]
+pub(crate) struct Carried {
+    ranks: Vec<u64>,
+    /// Entries matching no listed message: stale (their file is gone), or a message the scan
+    /// left out (unreadable), which must keep its entry.
+    stale: Vec<MapEntry>,
+    /// Whether the stale entries may belong to messages the scan left out.
+    keep_stale: bool,
+}
+
+/// Loads the map as `policy` says and applies it to the scanned `messages`: carried messages
+/// get their UIDL and come first, in the old server's order; the others follow in pop3d's
+/// order. `None` when there is no map (and the policy allows that).
+pub(crate) fn load_and_apply(
+    maildir: &Maildir,
+    policy: UidlMapPolicy,
+    messages: &mut Vec<Message>,
+    report: &mut ScanReport,
+) -> Result<Option<Carried>> {
+    let entries = match (load(maildir)?, policy) {
+        (Some(entries), _) => entries,
+        (None, UidlMapPolicy::IfPresent) => return Ok(None),
+        (None, UidlMapPolicy::Required) => {
+            return Err(Error::UidlMap {
+                path: maildir.path().join(super::UIDL_MAP_FILE),
+                reason: "missing, but the user database says this maildrop has carried-over \
+                         UIDLs (repair it with `pop3-admin uidl repair`)"
+                    .into(),
+            });
+        }
+    };
+    Ok(Some(apply(entries, messages, report)))
+}
+
+fn apply(entries: Vec<MapEntry>, messages: &mut Vec<Message>, report: &mut ScanReport) -> Carried {
+    let by_base: HashMap<&[u8], usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.base.as_slice(), i))
+        .collect();
+    // Message index → entry index, for the first message of each base (a later file with the
+    // same base already has a digest UIDL from the scan).
+    let mut matched: Vec<Option<usize>> = vec![None; messages.len()];
+    let mut used = vec![false; entries.len()];
+    for (i, message) in messages.iter().enumerate() {
+        if let Some(&e) = by_base.get(message.base())
+            && !used[e]
+        {
+            used[e] = true;
+            matched[i] = Some(e);
+        }
+    }
+    let carried_uidls: HashSet<&str> = matched
+        .iter()
+        .flatten()
+        .map(|&e| entries[e].uidl.as_str())
+        .collect();
+    let mut taken: HashSet<String> = messages
+        .iter()
+        .zip(&matched)
+        .filter(|(_, m)| m.is_none())
+        .map(|(message, _)| message.uid().to_owned())
+        .collect();
+    taken.extend(carried_uidls.iter().map(|u| (*u).to_owned()));
+    for (message, m) in messages.iter_mut().zip(&matched) {
+        match m {
+            Some(e) => message.set_digest_uid(entries[*e].uidl.clone().into_boxed_str()),
+            None if carried_uidls.contains(message.uid()) => {
+                report.uidl_collisions += 1;
+                let uid = unique_digest(&message.name, &taken);
+                taken.insert(uid.clone());
+                message.set_digest_uid(uid.into_boxed_str());
+            }
+            None => {}
+        }
+    }
+    // Carried first, by rank; then the others as the scan ordered them.
+    let mut carried: Vec<(u64, usize)> = matched
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.map(|e| (entries[e].rank, i)))
+        .collect();
+    carried.sort_unstable();
+    let mut slots: Vec<Option<Message>> = std::mem::take(messages).into_iter().map(Some).collect();
+    let mut ordered = Vec::with_capacity(slots.len());
+    ordered.extend(carried.iter().filter_map(|&(_, i)| slots[i].take()));
+    ordered.extend(slots.into_iter().flatten());
+    *messages = ordered;
+    let stale: Vec<MapEntry> = entries
+        .into_iter()
+        .zip(used)
+        .filter(|(_, used)| !used)
+        .map(|(entry, _)| entry)
+        .collect();
+    report.carried = carried.len();
+    report.stale_carried = stale.len();
+    Carried {
+        ranks: carried.into_iter().map(|(rank, _)| rank).collect(),
+        stale,
+        keep_stale: !report.unreadable.is_empty(),
+    }
+}
+
+/// The digest of a whole file name, made unique against `taken` by a counter if it must be
+/// (only a crafted carried UIDL could make the first one collide).
+fn unique_digest(name: &[u8], taken: &HashSet<String>) -> String {
+    let mut uid = uid_of(name);
+    let mut counter = 0u32;
+    while taken.contains(&uid) {
+        counter += 1;
+        let mut salted = name.to_vec();
+        salted.extend_from_slice(format!("\0{counter}").as_bytes());
+        uid = uid_of(&salted);
+    }
+    uid
+}
+
+impl Carried {
+    /// After a commit unlinked the messages at `gone` (indices; removed or already gone):
+    /// rewrites the map without their entries, and without stale ones unless a left-out
+    /// message may own them. Nothing is written when nothing changes. `Ok(true)`: written.
+    pub(crate) fn after_commit(
+        &self,
+        path: &Path,
+        messages: &[Message],
+        gone: &HashSet<usize>,
+    ) -> Result<bool> {
+        let removed = gone.iter().any(|&i| i < self.ranks.len());
+        let drop_stale = !self.keep_stale && !self.stale.is_empty();
+        if !removed && !drop_stale {
+            return Ok(false);
+        }
+        let mut entries: Vec<MapEntry> = self
+            .ranks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !gone.contains(i))
+            .filter_map(|(i, &rank)| {
+                let message = messages.get(i)?;
+                Some(MapEntry {
+                    base: message.base().to_vec(),
+                    rank,
+                    uidl: message.uid().to_owned(),
+                })
+            })
+            .collect();
+        if self.keep_stale {
+            entries.extend(self.stale.iter().cloned());
+        }
+        let maildir = Maildir::open(path)?;
+        store(&maildir, &entries)?;
+        Ok(true)
+    }
+}
