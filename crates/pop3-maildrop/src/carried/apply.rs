@@ -5,8 +5,9 @@
 //! checked on load) and native ones too (the scan gives the later of two files with one base
 //! name a digest). When a carried UIDL equals the native UIDL of another message (mail
 //! delivered after the switch under a name that happens to be an old UIDL), **the carried
-//! one wins** — it is never replaced — and the other message gets the digest of its whole
-//! file name, deterministic, counted in [`ScanReport::uidl_collisions`].
+//! one wins** — it is never replaced — and the other message gets a digest of its unique part
+//! (salted, so it differs from a digest the scan gives), deterministic and kept across
+//! renames, counted in [`ScanReport::uidl_collisions`].
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -15,7 +16,7 @@ use super::{MapEntry, UidlMapPolicy, load, store};
 use crate::error::{Error, Result};
 use crate::maildir::Maildir;
 use crate::message::Message;
-use crate::name::uid_of;
+use crate::name::digest_uid;
 use crate::scan::ScanReport;
 
 /// What an open maildrop keeps of its map, to rewrite it at a commit: messages `0..ranks.len()`
@@ -89,7 +90,7 @@ fn apply(entries: Vec<MapEntry>, messages: &mut Vec<Message>, report: &mut ScanR
             Some(e) => message.set_digest_uid(entries[*e].uidl.clone().into_boxed_str()),
             None if carried_uidls.contains(message.uid()) => {
                 report.uidl_collisions += 1;
-                let uid = unique_digest(&message.name, &taken);
+                let uid = unique_digest(message.base(), &taken);
                 taken.insert(uid.clone());
                 message.set_digest_uid(uid.into_boxed_str());
             }
@@ -123,18 +124,19 @@ fn apply(entries: Vec<MapEntry>, messages: &mut Vec<Message>, report: &mut ScanR
     }
 }
 
-/// The digest of a whole file name, made unique against `taken` by a counter if it must be
-/// (only a crafted carried UIDL could make the first one collide).
-fn unique_digest(name: &[u8], taken: &HashSet<String>) -> String {
-    let mut uid = uid_of(name);
+/// A digest of a message's unique part, salted (and counted up, should a crafted carried
+/// UIDL equal it) until no UIDL in `taken` equals it.
+fn unique_digest(base: &[u8], taken: &HashSet<String>) -> String {
     let mut counter = 0u32;
-    while taken.contains(&uid) {
+    loop {
+        let mut salted = format!("pop3d-uidl-collision\0{counter}\0").into_bytes();
+        salted.extend_from_slice(base);
+        let uid = digest_uid(&salted);
+        if !taken.contains(&uid) {
+            return uid;
+        }
         counter += 1;
-        let mut salted = name.to_vec();
-        salted.extend_from_slice(format!("\0{counter}").as_bytes());
-        uid = uid_of(&salted);
     }
-    uid
 }
 
 impl Carried {

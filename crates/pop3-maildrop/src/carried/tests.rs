@@ -1,1 +1,91 @@
+//! The map's format: what it writes, and every damage refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+
+fn entry(base: &[u8], rank: u64, uidl: &str) -> MapEntry {
+    MapEntry {
+        base: base.to_vec(),
+        rank,
+        uidl: uidl.to_owned(),
+    }
+}
+
+fn sample() -> Vec<MapEntry> {
+    vec![
+        entry(b"1200000001.M1P1.host", 0, "000061ae4c0907b0"),
+        entry(b"odd name\xff%", 1, "UID5-1234567890"),
+    ]
+}
+
+#[test]
+fn round_trip_and_the_written_text() {
+    let bytes = encode(&sample());
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "pop3d-uidl 1");
+    assert_eq!(lines[1], "1200000001.M1P1.host 0 000061ae4c0907b0");
+    assert_eq!(lines[2], "odd%20name%ff%25 1 UID5-1234567890");
+    assert!(lines[3].starts_with("end 2 "), "{text}");
+    assert_eq!(decode(&bytes).unwrap(), sample());
+    assert_eq!(decode(&encode(&[])).unwrap(), []);
+}
+
+/// Re-seals a hand-edited body with a correct trailer, so the check after the checksum is
+/// what refuses it.
+fn sealed(body: &str, count: usize) -> Vec<u8> {
+    let mut out = body.as_bytes().to_vec();
+    let sum = checksum(&out);
+    out.extend_from_slice(format!("end {count} {sum:016x}\n").as_bytes());
+    out
+}
+
+#[test]
+fn every_damage_is_refused_with_a_reason() {
+    let good = encode(&sample());
+    let mut flipped = good.clone();
+    flipped[20] ^= 1;
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (Vec::new(), "truncated"),
+        (good[..good.len() - 1].to_vec(), "truncated"),
+        (good[..good.len() - 10].to_vec(), "truncated"),
+        (good[..40].to_vec(), "truncated"),
+        (flipped, "checksum"),
+        (sealed("pop3d-uidl 2\n", 0), "not a `pop3d-uidl 1` file"),
+        (
+            sealed("pop3d-uidl 1\na 0 x\na 1 y\n", 2),
+            "unique part listed twice",
+        ),
+        (
+            sealed("pop3d-uidl 1\na 0 x\nb 1 x\n", 2),
+            "UIDL listed twice",
+        ),
+        (sealed("pop3d-uidl 1\na 0\n", 1), "not `<unique part>"),
+        (sealed("pop3d-uidl 1\na -1 x\n", 1), "bad rank"),
+        (sealed("pop3d-uidl 1\n%zz 0 x\n", 1), "bad unique part"),
+        (
+            sealed(&format!("pop3d-uidl 1\na 0 {}\n", "x".repeat(256)), 1),
+            "bad UIDL",
+        ),
+        (
+            sealed("pop3d-uidl 1\na 0 x\n", 2),
+            "where the end line says 2",
+        ),
+    ];
+    for (bytes, reason) in cases {
+        match decode(&bytes) {
+            Err(r) => assert!(r.contains(reason), "{r:?} lacks {reason:?}"),
+            Ok(entries) => panic!("{reason}: accepted {entries:?}"),
+        }
+    }
+}
+
+#[test]
+fn carried_uidls_may_be_longer_than_70_but_are_printable() {
+    assert!(valid_uidl(&"a".repeat(255)));
+    assert!(!valid_uidl(&"a".repeat(256)));
+    assert!(!valid_uidl(""));
+    assert!(!valid_uidl("a b"));
+    assert!(!valid_uidl("é"));
+}
