@@ -95,8 +95,7 @@ fn issue_16_a_damaged_or_missing_map_fails_the_login_with_sys_temp_and_an_error_
         let log = daemon.log();
         let line = log
             .lines()
-            .filter(|l| l.contains("UIDL map damaged or missing"))
-            .last()
+            .rfind(|l| l.contains("UIDL map damaged or missing"))
             .unwrap()
             .to_owned();
         assert!(line.contains("ERROR"), "{line}");
