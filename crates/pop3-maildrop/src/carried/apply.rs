@@ -10,10 +10,12 @@
 //! renames, counted in [`ScanReport::uidl_collisions`].
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::path::Path;
 
-use super::{MapEntry, UidlMapPolicy, load, store};
+use super::{EntryRef, MapEntry, UidlMapPolicy, parse, read, store};
 use crate::error::{Error, Result};
+use crate::index::Fnv;
 use crate::maildir::Maildir;
 use crate::message::Message;
 use crate::name::digest_uid;
@@ -40,8 +42,8 @@ pub(crate) fn load_and_apply(
     messages: &mut Vec<Message>,
     report: &mut ScanReport,
 ) -> Result<Option<Carried>> {
-    let entries = match (load(maildir)?, policy) {
-        (Some(entries), _) => entries,
+    let bytes = match (read(maildir)?, policy) {
+        (Some(bytes), _) => bytes,
         (None, UidlMapPolicy::IfPresent) => return Ok(None),
         (None, UidlMapPolicy::Required) => {
             return Err(Error::UidlMap {
@@ -52,15 +54,21 @@ pub(crate) fn load_and_apply(
             });
         }
     };
-    Ok(Some(apply(entries, messages, report)))
+    let entries = parse(maildir, &bytes)?;
+    Ok(Some(apply(&entries, messages, report)))
 }
 
-fn apply(entries: Vec<MapEntry>, messages: &mut Vec<Message>, report: &mut ScanReport) -> Carried {
-    let by_base: HashMap<&[u8], usize> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.base.as_slice(), i))
-        .collect();
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FnvSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
+
+fn apply(
+    entries: &[EntryRef<'_>],
+    messages: &mut Vec<Message>,
+    report: &mut ScanReport,
+) -> Carried {
+    let mut by_base: FnvMap<&[u8], usize> =
+        FnvMap::with_capacity_and_hasher(entries.len(), Default::default());
+    by_base.extend(entries.iter().enumerate().map(|(i, e)| (&*e.base, i)));
     // Message index → entry index, for the first message of each base (a later file with the
     // same base already has a digest UIDL from the scan).
     let mut matched: Vec<Option<usize>> = vec![None; messages.len()];
@@ -73,28 +81,28 @@ fn apply(entries: Vec<MapEntry>, messages: &mut Vec<Message>, report: &mut ScanR
             matched[i] = Some(e);
         }
     }
-    let carried_uidls: HashSet<&str> = matched
-        .iter()
-        .flatten()
-        .map(|&e| entries[e].uidl.as_str())
+    drop(by_base);
+    let mut carried_uidls: FnvSet<&str> =
+        FnvSet::with_capacity_and_hasher(entries.len(), Default::default());
+    carried_uidls.extend(matched.iter().flatten().map(|&e| entries[e].uidl));
+    // Native messages whose UIDL a carried one takes (rare): they get a digest instead.
+    let colliding: Vec<usize> = (0..messages.len())
+        .filter(|&i| matched[i].is_none() && carried_uidls.contains(messages[i].uid()))
         .collect();
-    let mut taken: HashSet<String> = messages
-        .iter()
-        .zip(&matched)
-        .filter(|(_, m)| m.is_none())
-        .map(|(message, _)| message.uid().to_owned())
-        .collect();
-    taken.extend(carried_uidls.iter().map(|u| (*u).to_owned()));
+    if !colliding.is_empty() {
+        let mut taken: HashSet<String> = messages.iter().map(|m| m.uid().to_owned()).collect();
+        taken.extend(carried_uidls.iter().map(|u| (*u).to_owned()));
+        for &i in &colliding {
+            let uid = unique_digest(messages[i].base(), &taken);
+            taken.insert(uid.clone());
+            messages[i].set_digest_uid(uid.into_boxed_str());
+        }
+        report.uidl_collisions = colliding.len();
+    }
+    drop(carried_uidls);
     for (message, m) in messages.iter_mut().zip(&matched) {
-        match m {
-            Some(e) => message.set_digest_uid(entries[*e].uidl.clone().into_boxed_str()),
-            None if carried_uidls.contains(message.uid()) => {
-                report.uidl_collisions += 1;
-                let uid = unique_digest(message.base(), &taken);
-                taken.insert(uid.clone());
-                message.set_digest_uid(uid.into_boxed_str());
-            }
-            None => {}
+        if let Some(e) = m {
+            message.set_digest_uid(entries[*e].uidl.into());
         }
     }
     // Carried first, by rank; then the others as the scan ordered them.
@@ -104,16 +112,19 @@ fn apply(entries: Vec<MapEntry>, messages: &mut Vec<Message>, report: &mut ScanR
         .filter_map(|(i, m)| m.map(|e| (entries[e].rank, i)))
         .collect();
     carried.sort_unstable();
-    let mut slots: Vec<Option<Message>> = std::mem::take(messages).into_iter().map(Some).collect();
-    let mut ordered = Vec::with_capacity(slots.len());
-    ordered.extend(carried.iter().filter_map(|&(_, i)| slots[i].take()));
-    ordered.extend(slots.into_iter().flatten());
-    *messages = ordered;
+    if carried.iter().enumerate().any(|(at, &(_, i))| at != i) {
+        let mut slots: Vec<Option<Message>> =
+            std::mem::take(messages).into_iter().map(Some).collect();
+        let mut ordered = Vec::with_capacity(slots.len());
+        ordered.extend(carried.iter().filter_map(|&(_, i)| slots[i].take()));
+        ordered.extend(slots.into_iter().flatten());
+        *messages = ordered;
+    }
     let stale: Vec<MapEntry> = entries
-        .into_iter()
+        .iter()
         .zip(used)
         .filter(|(_, used)| !used)
-        .map(|(entry, _)| entry)
+        .map(|(entry, _)| entry.to_owned())
         .collect();
     report.carried = carried.len();
     report.stale_carried = stale.len();

@@ -29,9 +29,10 @@
 mod apply;
 mod carry;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs::File;
-use std::hash::Hasher;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Write};
 
 use rustix::fs::{Mode, OFlags};
@@ -72,6 +73,38 @@ pub(crate) struct MapEntry {
     pub(crate) uidl: String,
 }
 
+impl MapEntry {
+    fn borrowed(&self) -> EntryRef<'_> {
+        EntryRef {
+            base: Cow::Borrowed(&self.base),
+            rank: self.rank,
+            uidl: &self.uidl,
+        }
+    }
+}
+
+/// One entry as read, borrowing from the file's bytes (a login with a map of 100,000
+/// entries allocates for none of them but the UIDLs it serves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntryRef<'a> {
+    pub(crate) base: Cow<'a, [u8]>,
+    pub(crate) rank: u64,
+    pub(crate) uidl: &'a str,
+}
+
+impl EntryRef<'_> {
+    pub(crate) fn to_owned(&self) -> MapEntry {
+        MapEntry {
+            base: self.base.to_vec(),
+            rank: self.rank,
+            uidl: self.uidl.to_owned(),
+        }
+    }
+}
+
+/// A hash set of borrowed keys with the crate's FNV hasher.
+type FnvSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
+
 /// Whether `uidl` can be served as a carried-over UIDL.
 pub(crate) fn valid_uidl(uidl: &str) -> bool {
     (1..=MAX_CARRIED_UIDL).contains(&uidl.len()) && uidl.bytes().all(|b| (0x21..=0x7e).contains(&b))
@@ -79,6 +112,23 @@ pub(crate) fn valid_uidl(uidl: &str) -> bool {
 
 /// The map, `None` if there is none; a damaged one is an [`Error::UidlMap`].
 pub(crate) fn load(maildir: &Maildir) -> Result<Option<Vec<MapEntry>>> {
+    let Some(bytes) = read(maildir)? else {
+        return Ok(None);
+    };
+    let entries = parse(maildir, &bytes)?;
+    Ok(Some(entries.iter().map(EntryRef::to_owned).collect()))
+}
+
+/// [`decode`] with its error as an [`Error::UidlMap`] naming the file.
+pub(crate) fn parse<'a>(maildir: &Maildir, bytes: &'a [u8]) -> Result<Vec<EntryRef<'a>>> {
+    decode(bytes).map_err(|reason| Error::UidlMap {
+        path: maildir.path().join(UIDL_MAP_FILE),
+        reason,
+    })
+}
+
+/// The map file's bytes, `None` if there is none.
+pub(crate) fn read(maildir: &Maildir) -> Result<Option<Vec<u8>>> {
     let path = maildir.path().join(UIDL_MAP_FILE);
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = match rustix::fs::openat(&maildir.root, UIDL_MAP_FILE, flags, Mode::empty()) {
@@ -97,17 +147,21 @@ pub(crate) fn load(maildir: &Maildir) -> Result<Option<Vec<MapEntry>>> {
         .take(MAX_MAP_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(io_error("read", &path))?;
-    decode(&bytes)
-        .map(Some)
-        .map_err(|reason| Error::UidlMap { path, reason })
+    Ok(Some(bytes))
 }
 
 /// Writes the map atomically and durably.
 pub(crate) fn store(maildir: &Maildir, entries: &[MapEntry]) -> Result<()> {
+    let entries: Vec<EntryRef<'_>> = entries.iter().map(MapEntry::borrowed).collect();
+    store_refs(maildir, &entries)
+}
+
+/// [`store`] of borrowed entries.
+pub(crate) fn store_refs(maildir: &Maildir, entries: &[EntryRef<'_>]) -> Result<()> {
     atomic::replace_durable(maildir, UIDL_MAP_FILE, &encode(entries))
 }
 
-fn encode(entries: &[MapEntry]) -> Vec<u8> {
+fn encode(entries: &[EntryRef<'_>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + entries.len() * 96);
     out.extend_from_slice(HEADER.as_bytes());
     out.push(b'\n');
@@ -121,7 +175,7 @@ fn encode(entries: &[MapEntry]) -> Vec<u8> {
     out
 }
 
-fn decode(bytes: &[u8]) -> Result<Vec<MapEntry>, String> {
+fn decode(bytes: &[u8]) -> Result<Vec<EntryRef<'_>>, String> {
     if bytes.len() as u64 > MAX_MAP_BYTES {
         return Err("larger than 256 MiB".into());
     }
@@ -147,16 +201,22 @@ fn decode(bytes: &[u8]) -> Result<Vec<MapEntry>, String> {
     if lines.next() != Some(HEADER.as_bytes()) {
         return Err(format!("not a `{HEADER}` file"));
     }
-    let mut entries = Vec::with_capacity(count.min(content.len() / 6));
-    let mut bases = HashSet::with_capacity(entries.capacity());
-    let mut uidls = HashSet::with_capacity(entries.capacity());
+    let mut entries: Vec<EntryRef<'_>> = Vec::with_capacity(count.min(content.len() / 6));
     for (i, line) in lines.enumerate().filter(|(_, line)| !line.is_empty()) {
         let bad = |what: &str| format!("line {}: {what}", i + 2);
-        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-        let [base, rank, uidl] = fields[..] else {
+        let mut fields = line.split(|&b| b == b' ');
+        let (Some(base), Some(rank), Some(uidl), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
             return Err(bad("not `<unique part> <rank> <uidl>`"));
         };
-        let base = unescape(base).ok_or_else(|| bad("bad unique part"))?;
+        let base = if base.contains(&b'%') {
+            Cow::Owned(unescape(base).ok_or_else(|| bad("bad unique part"))?)
+        } else if base.is_empty() || !base.iter().all(|b| (0x21..=0x7e).contains(b)) {
+            return Err(bad("bad unique part"));
+        } else {
+            Cow::Borrowed(base)
+        };
         let rank = std::str::from_utf8(rank)
             .ok()
             .and_then(|r| r.parse::<u64>().ok())
@@ -165,23 +225,24 @@ fn decode(bytes: &[u8]) -> Result<Vec<MapEntry>, String> {
             .ok()
             .filter(|u| valid_uidl(u))
             .ok_or_else(|| bad("bad UIDL"))?;
-        if !bases.insert(base.clone()) {
-            return Err(bad("unique part listed twice"));
-        }
-        if !uidls.insert(uidl) {
-            return Err(bad("UIDL listed twice"));
-        }
-        entries.push(MapEntry {
-            base,
-            rank,
-            uidl: uidl.to_owned(),
-        });
+        entries.push(EntryRef { base, rank, uidl });
     }
     if entries.len() != count {
         return Err(format!(
             "{} entries where the end line says {count}",
             entries.len()
         ));
+    }
+    let mut bases: FnvSet<&[u8]> = FnvSet::with_capacity_and_hasher(count, Default::default());
+    let mut uidls: FnvSet<&str> = FnvSet::with_capacity_and_hasher(count, Default::default());
+    for entry in &entries {
+        if !bases.insert(&entry.base) {
+            let shown = String::from_utf8_lossy(&entry.base);
+            return Err(format!("unique part {shown} listed twice"));
+        }
+        if !uidls.insert(entry.uidl) {
+            return Err(format!("UIDL {} listed twice", entry.uidl));
+        }
     }
     Ok(entries)
 }
