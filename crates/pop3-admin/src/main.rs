@@ -13,6 +13,7 @@ mod deliver;
 mod live;
 mod settings;
 mod tui;
+mod uidl;
 mod users;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -85,6 +86,13 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("no session {session}")
             }
         }
+        Command::Uidl(args) => uidl::run(
+            &settings::load(&config)?,
+            args.name,
+            args.json,
+            args.command,
+            &mut out,
+        ),
         Command::Tui => tui::run(settings::load(&config)?),
         Command::Deliver { .. } => unreachable!("handled before"),
     }

@@ -44,6 +44,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN apop_only INTEGER NOT NULL DEFAULT 0 CHECK (apop_only IN (0, 1));
     ALTER TABLE users DROP COLUMN password_with_apop;
 ",
+    "
+    -- Issue 16: the user's maildrop has a map of UIDLs carried over from the previous
+    -- server. Once set, a missing or damaged map fails the login instead of every client
+    -- downloading everything again under new UIDLs; only `pop3-admin uidl` sets or clears it.
+    ALTER TABLE users ADD COLUMN uidl_map INTEGER NOT NULL DEFAULT 0 CHECK (uidl_map IN (0, 1));
+",
 ];
 
 /// The schema version this build writes.
@@ -67,6 +73,10 @@ pub struct User {
     /// to a user with an APOP secret). Off by default: an APOP secret adds APOP and takes
     /// nothing away. Meaningless without a secret.
     pub apop_only: bool,
+    /// Whether the maildrop has a map of UIDLs carried over from the previous server
+    /// (`pop3_maildrop::carry_over`): the server then requires it, so a map deleted or
+    /// damaged later fails the login (`-ERR [SYS/TEMP]`) rather than changing UIDLs.
+    pub uidl_map: bool,
     /// Seconds since the epoch.
     pub created_at: i64,
     /// Seconds since the epoch.
@@ -84,6 +94,7 @@ impl fmt::Debug for User {
             .field("enabled", &self.enabled)
             .field("apop", &self.apop_secret.is_some())
             .field("apop_only", &self.apop_only)
+            .field("uidl_map", &self.uidl_map)
             .field("last_login_at", &self.last_login_at)
             .finish_non_exhaustive()
     }
@@ -287,6 +298,12 @@ impl UserDb {
         Ok(())
     }
 
+    /// Records whether the user's maildrop has a map of carried-over UIDLs (set after
+    /// `carry_over` wrote it; cleared only to give up the carried UIDLs on purpose).
+    pub fn set_uidl_map(&self, name: &UserName, has_map: bool) -> Result<()> {
+        self.update(name, "uidl_map = ?2", has_map)
+    }
+
     /// Records a successful login of `user` (as read for this login), to the minute: when the
     /// recorded time is less than [`LAST_LOGIN_PRECISION_SECS`] old, nothing is written, so a
     /// client that logs in every few seconds costs no write transaction each time. Returns
@@ -369,7 +386,7 @@ pub fn default_maildir(mail_root: &Path, name: &UserName) -> PathBuf {
 }
 
 const COLUMNS: &str = "name, password_hash, apop_secret, maildir, enabled, apop_only, \
-                       created_at, updated_at, last_login_at";
+                       created_at, updated_at, last_login_at, uidl_map";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let name: String = row.get(0)?;
@@ -387,6 +404,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
         last_login_at: row.get(8)?,
+        uidl_map: row.get(9)?,
     })
 }
 

@@ -6,8 +6,9 @@
 //!
 //! # Main types
 //! - [`UserDb`]: the SQLite user database (WAL, migrations) and the admin API: add, remove,
-//!   rename, set password, enable/disable, set/clear the APOP secret, list, get; for
-//!   migrations, add with a legacy hash or locked.
+//!   rename, set password, enable/disable, set/clear the APOP secret, the carried-over UIDL
+//!   map flag ([`UserDb::set_uidl_map`]), list, get; for migrations, add with a legacy hash
+//!   or locked.
 //! - [`Authenticator`]: verifies a [`Credential`] for a name and returns an [`Outcome`] (with
 //!   [`Authenticator::attempt_with`], also the best-effort writes that failed).
 //! - [`UserName`]: the allowlist and case folding every name goes through before any lookup.

@@ -20,6 +20,7 @@
 //! entries (measured again) or keeps those of removed messages (pruned by the next scan).
 
 use std::fs::File;
+use std::hash::Hasher;
 use std::io::{Read, Write};
 
 use rustix::fs::{Mode, OFlags};
@@ -172,7 +173,7 @@ fn push_sizes(text: &mut Vec<u8>, sizes: &Sizes) {
     let _ = writeln!(text, " {} {}", sizes.raw, sizes.wire);
 }
 
-fn escape_into(name: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn escape_into(name: &[u8], out: &mut Vec<u8>) {
     for &b in name {
         if (0x21..=0x7e).contains(&b) && b != b'%' {
             out.push(b);
@@ -180,6 +181,13 @@ fn escape_into(name: &[u8], out: &mut Vec<u8>) {
             let _ = write!(out, "%{b:02x}");
         }
     }
+}
+
+/// Undoes [`escape_into`]; `None` for a bad escape or an empty name.
+pub(crate) fn unescape(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    unescape_into(text, &mut out)?;
+    Some(out)
 }
 
 /// Undoes [`escape_into`] into `out` (cleared first); `None` for a bad escape or an empty name.
@@ -196,6 +204,30 @@ fn unescape_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
         }
     }
     (!out.is_empty()).then_some(())
+}
+
+/// FNV-1a, byte at a time: the checksum of the UIDL map (`carried/`), whose file format fixes
+/// it. Tables of names hash with foldhash ([`NameHasher`]), which is faster.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,15 @@ pub struct ScanReport {
     pub left_in_new: usize,
     /// The first error that left a message in `new/`.
     pub move_error: Option<String>,
+    /// Messages serving a UIDL carried over from another server (`.pop3d.uidl`); they come
+    /// first, in that server's order.
+    pub carried: usize,
+    /// Entries of the UIDL map matching no listed message (deleted by another program, or
+    /// left out as unreadable); dropped at the next rewrite of the map unless left out.
+    pub stale_carried: usize,
+    /// Messages whose own UIDL equalled a carried-over UIDL of another message: the carried
+    /// one is kept and these got the digest of their whole file name instead.
+    pub uidl_collisions: usize,
 }
 
 /// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
@@ -89,7 +98,8 @@ pub(crate) fn scan_with_clock(
         return Ok((messages, report));
     }
     let cacheable = left.is_empty();
-    let (messages, index_error) = scan_cur(maildir, &moved, left, &mut report)?;
+    let left = left.into_iter().map(Extra::in_place).collect();
+    let (messages, index_error) = scan_cur(maildir, &moved, left, true, &mut report)?;
     report.cache_error = index_error.map(|e| e.to_string());
     match stamp {
         Some(_) if !cacheable => {}
@@ -106,37 +116,66 @@ pub(crate) fn scan_with_clock(
     Ok((messages, report))
 }
 
-/// The full scan: lists `cur/`, resolves sizes and UIDLs, updates the size index. An index
-/// that cannot be written is returned beside the messages, not as a failure. `moved` are the
-/// names this scan just moved from `new/`: new messages, measured even if their base is
-/// indexed (a base reused after a deletion the index has not seen yet).
-fn scan_cur(
+/// A file of `new/` listed with the messages of `cur/`: one a full disk left there, or (for a
+/// read-only look, `peek.rs`) one the next session will move, listed under the name it
+/// will then have.
+pub(crate) struct Extra {
+    /// The name it is listed under.
+    pub(crate) listed: Box<[u8]>,
+    /// Its name in `new/`.
+    pub(crate) on_disk: Box<[u8]>,
+}
+
+impl Extra {
+    fn in_place(entry: Entry) -> Extra {
+        Extra {
+            listed: entry.name.clone(),
+            on_disk: entry.name,
+        }
+    }
+}
+
+/// The full scan: lists `cur/`, resolves sizes and UIDLs, updates the size index (when
+/// `write_index`). An index that cannot be written is returned beside the messages, not as a
+/// failure. `moved` are the names this scan just moved from `new/`: new messages, measured
+/// even if their base is indexed (a base reused after a deletion the index has not seen yet);
+/// so are the `extra` files, read from `new/`.
+pub(crate) fn scan_cur(
     maildir: &Maildir,
     moved: &Moved,
-    left_in_new: Vec<Entry>,
+    extra: Vec<Extra>,
+    write_index: bool,
     report: &mut ScanReport,
 ) -> Result<(Vec<Message>, Option<crate::error::Error>)> {
     let (mut index, tail) = index::load(maildir);
     let mut added: Vec<(Box<[u8]>, Sizes)> = Vec::new();
     let in_cur = list(&maildir.cur, &maildir.path().join("cur"), report)?;
-    let in_new = left_in_new.into_iter().map(|entry| (entry, true));
+    let in_cur = in_cur.into_iter().map(|entry| (entry.name, None));
+    let in_new = extra.into_iter().map(|e| (e.listed, Some(e.on_disk)));
     let mut found: Vec<Found> = Vec::with_capacity(in_cur.len() + in_new.len());
-    for (entry, in_new) in in_cur.into_iter().map(|entry| (entry, false)).chain(in_new) {
-        let dir = if in_new { &maildir.new } else { &maildir.cur };
-        let time = match ParsedName::parse(&entry.name).time {
+    for (listed, on_disk) in in_cur.chain(in_new) {
+        let time = match ParsedName::parse(&listed).time {
             Some(time) => time,
-            None => match mtime(dir, OsStr::from_bytes(&entry.name), report) {
-                Some(time) => time,
-                None => {
-                    report.skipped += 1;
-                    continue;
+            None => {
+                let dir = if on_disk.is_some() {
+                    &maildir.new
+                } else {
+                    &maildir.cur
+                };
+                let name = OsStr::from_bytes(on_disk.as_deref().unwrap_or(&listed));
+                match mtime(dir, name, report) {
+                    Some(time) => time,
+                    None => {
+                        report.skipped += 1;
+                        continue;
+                    }
                 }
-            },
+            }
         };
         found.push(Found {
             time,
-            name: entry.name,
-            in_new,
+            listed,
+            on_disk,
         });
     }
     // Sizes are resolved in delivery order, which for the usual names (a time, then a
@@ -150,23 +189,24 @@ fn scan_cur(
     // long-lived allocations each session makes around it (the messages).
     let mut buf = [0u8; MEASURE_BUF];
     for Found {
-        name: file, in_new, ..
+        listed, on_disk, ..
     } in found
     {
+        let in_new = on_disk.is_some();
         let (dir, sub) = if in_new {
             (&maildir.new, "new")
         } else {
             (&maildir.cur, "cur")
         };
-        let name = OsStr::from_bytes(&file);
-        let parsed = ParsedName::parse(&file);
+        let name = OsStr::from_bytes(on_disk.as_deref().unwrap_or(&listed));
+        let parsed = ParsedName::parse(&listed);
         // Maildir files are never modified in place (a name is one message), so a name found
         // in the index gets its sizes from there: no stat, no open. A file changed anyway is
         // caught when read (`open_message` against the raw size, `MessageReader` against the
         // wire size), and `open_message` then forgets its entry so the next scan measures it.
         let sizes = match parsed.plausible_wire_size() {
             Some(wire) => Some((parsed.raw_size, wire)),
-            None if in_new || moved.contains(&file) => None,
+            None if in_new || moved.contains(&listed) => None,
             None => {
                 let hash = index.hasher().hash(parsed.base);
                 index.get_hashed(parsed.base, hash).map(|sizes| {
@@ -199,7 +239,7 @@ fn scan_cur(
         };
         let base_len = parsed.base.len();
         let digest_uid = (!parsed.base_is_uid()).then(|| parsed.uid().into_boxed_str());
-        let mut message = Message::from_parts(file, base_len, digest_uid, raw_size, wire_size);
+        let mut message = Message::from_parts(listed, base_len, digest_uid, raw_size, wire_size);
         message.in_new = in_new;
         messages.push(message);
     }
@@ -217,6 +257,7 @@ fn scan_cur(
     }
     // No usable file, or entries removed: write it whole. Only additions: append them.
     let index_error = match tail {
+        _ if !write_index => None,
         Tail::Missing if index.is_empty() => None,
         Tail::Missing => index::store(maildir, &index).err(),
         _ if pruned => index::store(maildir, &index).err(),
@@ -246,8 +287,10 @@ fn duplicate_bases(messages: &[Message], hasher: &index::NameHasher) -> Vec<usiz
 /// A file listed, with its delivery time (from its name, else its mtime).
 struct Found {
     time: u64,
-    name: Box<[u8]>,
-    in_new: bool,
+    /// The name it is listed under.
+    listed: Box<[u8]>,
+    /// Its name in `new/`, for a file read from there (see [`Extra`]).
+    on_disk: Option<Box<[u8]>>,
 }
 
 /// Sorts by delivery time, then name (names in one directory are unique, and a name in `new/`
@@ -265,12 +308,12 @@ fn delivery_order(found: Vec<Found>) -> Vec<Found> {
     let mut keys: Vec<(u64, u128, usize)> = found
         .iter()
         .zip(0..)
-        .map(|(f, i)| (f.time, prefix(&f.name), i))
+        .map(|(f, i)| (f.time, prefix(&f.listed), i))
         .collect();
     keys.sort_unstable_by(|(ta, pa, a), (tb, pb, b)| {
         (ta, pa)
             .cmp(&(tb, pb))
-            .then_with(|| found[*a].name.cmp(&found[*b].name))
+            .then_with(|| found[*a].listed.cmp(&found[*b].listed))
     });
     let mut slots: Vec<Option<Found>> = found.into_iter().map(Some).collect();
     keys.iter()
@@ -317,7 +360,7 @@ pub(crate) fn list(dir: &OwnedFd, shown: &Path, report: &mut ScanReport) -> Resu
 }
 
 /// Names moved from `new/` into `cur/` by one scan.
-type Moved = HashSet<Box<[u8]>>;
+pub(crate) type Moved = HashSet<Box<[u8]>>;
 
 /// Dovecot's way: a session opens the maildrop by moving `new/` entries to `cur/` with an empty
 /// `:2,` info. The rename never replaces an existing file. Returns the names now in `cur/`,

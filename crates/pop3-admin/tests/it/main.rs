@@ -9,4 +9,5 @@ mod apop;
 mod cli;
 mod support;
 mod tui_tmux;
+mod uidl;
 mod user_add;

@@ -94,6 +94,7 @@ fn issue15_a_full_disk_serves_messages_from_new() {
     let options = OpenOptions {
         session: "test".into(),
         lock_wait: Duration::ZERO,
+        ..Default::default()
     };
     RENAME_FAULT.with(|fault| fault.set(Some(Errno::NOSPC)));
     let opened = Maildrop::open(&root, &options);
