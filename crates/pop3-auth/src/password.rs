@@ -191,7 +191,6 @@ impl PasswordHasher {
         stored: StoredArgon2<'_>,
         memory: &mut HashMemory,
     ) -> Checked {
-        let current = stored.scheme == Scheme::Argon2id && stored.params == self.params;
         let mut salt_buf = [0u8; 64];
         let Ok(salt) = stored.salt.decode_b64(&mut salt_buf) else {
             return Checked {
@@ -199,6 +198,14 @@ impl PasswordHasher {
                 was_current: false,
             };
         };
+        // Current: exactly what `hash_with` makes (argon2id, these parameters, a 16-byte
+        // salt, a 32-byte output, no associated data), so it costs what the dummy hash costs.
+        // Anything else is rehashed at this login and padded until then (the timing rule).
+        let current = stored.scheme == Scheme::Argon2id
+            && stored.params == self.params
+            && salt.len() == 16
+            && stored.expected.len() == Params::DEFAULT_OUTPUT_LEN
+            && stored.argon2_params.data().is_empty();
         let algorithm = match stored.scheme {
             Scheme::Argon2i => Algorithm::Argon2i,
             _ => Algorithm::Argon2id,
@@ -274,11 +281,15 @@ impl PasswordHasher {
     ) -> std::result::Result<(), argon2::Error> {
         memory.count_hash();
         let params = argon2.params();
-        let shape = (params.m_cost(), params.t_cost(), params.p_cost());
-        match sodium::argon2_into(algorithm, shape, password, salt, out) {
-            sodium::Computed::Done => return Ok(()),
-            sodium::Computed::Failed => return Err(argon2::Error::MemoryTooMuch),
-            sodium::Computed::NotTaken => {}
+        // libsodium has no associated data: a stored hash with `data=` is RustCrypto's.
+        if params.data().is_empty() {
+            let shape = (params.m_cost(), params.t_cost(), params.p_cost());
+            match sodium::argon2_into(algorithm, shape, password, salt, out) {
+                sodium::Computed::Done => return Ok(()),
+                // libsodium could not map its memory: RustCrypto, in the caller's memory,
+                // rather than a correct password taken for a bad stored hash.
+                sodium::Computed::Failed | sodium::Computed::NotTaken => {}
+            }
         }
         let home = self.argon2.params().block_count();
         let needed = params.block_count();

@@ -314,6 +314,9 @@ fn delivery_order(found: Vec<Found>) -> Vec<Found> {
         (ta, pa)
             .cmp(&(tb, pb))
             .then_with(|| found[*a].listed.cmp(&found[*b].listed))
+            // Two files listed under one name (a `new/` file kept there and its `cur/` twin):
+            // still a fixed order, so the same one gets the digest UIDL every time.
+            .then_with(|| found[*a].on_disk.cmp(&found[*b].on_disk))
     });
     let mut slots: Vec<Option<Found>> = found.into_iter().map(Some).collect();
     keys.iter()

@@ -1,23 +1,24 @@
 //! argon2 computed by libsodium, for the inputs libsodium takes.
 //!
 //! Why: a login's cost is almost all its argon2id hash, and RustCrypto's `argon2` (0.5 and
-//! 0.6, portable code compiled for AVX2) takes about 15 ms for the default cost (19 MiB, two
-//! passes) on the bench machine against libsodium's 9–10 ms of compute (hand-written
-//! SSSE3/AVX2/AVX-512 kernels chosen at run time): issue 14 measured pop3d's CPU per login at
-//! 1.23× Dovecot's, which uses libsodium. Both compute the same function; a test compares
-//! them over many parameter sets.
+//! 0.6, portable code compiled for AVX2) takes about 15 ms of CPU for the default cost
+//! (19 MiB, two passes) on the bench machine, in memory reused from hash to hash, against
+//! libsodium's 9.4 ms of compute (hand-written SSSE3/AVX2/AVX-512 kernels chosen at run time)
+//! plus 3.9 ms of page faults for its fresh mapping: 13.3 ms, about 11% less. Issue 14
+//! measured pop3d's CPU per login at 1.23× Dovecot's, which uses libsodium. Both compute the
+//! same function; a test compares them over many parameter sets.
 //!
 //! libsodium is built from the source `libsodium-sys-stable` bundles (signature-checked,
 //! no system package and no network), in its minimal configuration. It maps the argon2
 //! memory for each hash and unmaps it afterwards, so a burst of logins leaves nothing in the
 //! allocator (the issue-14 memory rule holds by construction on this path). The price is the
-//! page faults of a fresh mapping (about 4 ms of system time per 19 MiB hash here), included
-//! in the figure above.
+//! page faults of a fresh mapping, counted in the figure above.
 //!
 //! What libsodium takes: one lane, a 16-byte salt, an output of 16 bytes or more, argon2id
-//! with any pass count and argon2i with three or more. Anything else (hashes imported from
-//! elsewhere, several lanes) is computed by RustCrypto in the caller's [`HashMemory`]
-//! (`super::PasswordHasher::compute`).
+//! with any pass count and argon2i with three or more, without associated data (checked by
+//! the caller). Anything else (hashes imported from elsewhere, several lanes), and a hash
+//! whose memory libsodium could not map, is computed by RustCrypto in the caller's
+//! [`HashMemory`] (`super::PasswordHasher::compute`).
 //!
 //! [`HashMemory`]: crate::HashMemory
 
@@ -100,8 +101,9 @@ pub(super) fn argon2_into(
     }
 }
 
-/// Whether libsodium is initialised (done once; `sodium_init` is safe to race, and fails only
-/// when the system has no usable random source).
+/// Whether libsodium is initialised (done once, thread-safe). `sodium_init` returns -1 only
+/// if its own setup fails (a system without `getrandom` and `/dev/urandom` aborts inside it
+/// instead); then every hash runs on RustCrypto, which computes the same function.
 fn initialised() -> bool {
     static READY: OnceLock<bool> = OnceLock::new();
     // SAFETY: `sodium_init` takes no arguments and may be called from any thread.

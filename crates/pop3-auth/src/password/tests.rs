@@ -189,3 +189,75 @@ fn every_hash_is_counted_in_its_memory() {
         assert_eq!(memory.hash_count(), before + 2, "{params:?}");
     }
 }
+
+/// A stored hash with associated data (`data=`) verifies as RustCrypto computes it (libsodium
+/// has no associated data, so it must not take it), and is rehashed.
+#[test]
+fn issue_14_associated_data_stays_with_rustcrypto() {
+    use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
+
+    let params = ParamsBuilder::new()
+        .m_cost(CHEAP.m_kib)
+        .t_cost(CHEAP.t)
+        .p_cost(1)
+        .data(AssociatedData::new(b"context").unwrap())
+        .build()
+        .unwrap();
+    let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+    let phc = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password(b"pass", &salt)
+        .unwrap()
+        .to_string();
+    assert!(phc.contains("data="), "{phc}");
+    let hasher = PasswordHasher::new(CHEAP).unwrap();
+    assert_eq!(
+        hasher.verify(b"pass", &phc),
+        Verification::Match { needs_rehash: true }
+    );
+    assert_eq!(hasher.verify(b"wrong", &phc), Verification::Mismatch);
+}
+
+/// Only what `hash_with` makes counts as current: the same parameters with another salt or
+/// output length are rehashed (and so padded to the dummy's cost until then).
+#[test]
+fn issue_14_current_means_exactly_what_we_make() {
+    use argon2::{Algorithm, Argon2, Params, Version};
+
+    let hasher = PasswordHasher::new(CHEAP).unwrap();
+    let ours = hasher.hash(b"pass").unwrap();
+    assert_eq!(
+        hasher.verify(b"pass", &ours),
+        Verification::Match {
+            needs_rehash: false
+        }
+    );
+    for (salt, out_len) in [
+        (&b"0123456789abcdef0123456789abcdef"[..], 32),
+        (b"01234567", 32),
+        (b"0123456789abcdef", 64),
+    ] {
+        let params = Params::new(CHEAP.m_kib, CHEAP.t, CHEAP.p, Some(out_len)).unwrap();
+        let salt = SaltString::encode_b64(salt).unwrap();
+        let phc = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"pass", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            hasher.verify(b"pass", &phc),
+            Verification::Match { needs_rehash: true },
+            "{phc}"
+        );
+    }
+}
+
+/// The server's hashes (default parameters) run in libsodium: the caller's kept blocks stay
+/// unallocated.
+#[test]
+fn issue_14_default_hashes_leave_the_kept_memory_unallocated() {
+    let hasher = PasswordHasher::new(HashParams::default()).unwrap();
+    let mut memory = HashMemory::new();
+    let phc = hasher.hash_with(b"pass", &mut memory).unwrap();
+    let _ = hasher.verify_with(b"pass", &phc, &mut memory);
+    assert_eq!(memory.hash_count(), 2);
+    assert_eq!(memory.kept_kib(), 0);
+}
