@@ -161,7 +161,7 @@ fn issue_14_delivery_order_is_time_then_name() {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let on_disk = (seed % 3 == 0).then(|| format!("n{round}").into_bytes().into());
+            let on_disk = seed.is_multiple_of(3).then(|| format!("n{round}").into_bytes().into());
             found.push(Found {
                 time: seed % 4,
                 listed: (*name).into(),
@@ -169,12 +169,13 @@ fn issue_14_delivery_order_is_time_then_name() {
             });
         }
     }
-    let mut expected: Vec<(u64, Box<[u8]>, Option<Box<[u8]>>)> = found
+    type Key = (u64, Box<[u8]>, Option<Box<[u8]>>);
+    let mut expected: Vec<Key> = found
         .iter()
         .map(|f| (f.time, f.listed.clone(), f.on_disk.clone()))
         .collect();
     expected.sort();
-    let sorted: Vec<(u64, Box<[u8]>, Option<Box<[u8]>>)> = delivery_order(found)
+    let sorted: Vec<Key> = delivery_order(found)
         .into_iter()
         .map(|f| (f.time, f.listed, f.on_disk))
         .collect();
