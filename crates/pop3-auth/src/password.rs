@@ -28,7 +28,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use subtle::ConstantTimeEq as _;
 
 use crate::error::{Error, Result};
-use crate::memory::HashMemory;
+use crate::memory::{EngineError, HashMemory, Job};
 
 pub use crypt::{MAX_BCRYPT_COST, MAX_SHA_CRYPT_ROUNDS, MAX_YESCRYPT_WORK};
 pub use import::{ImportedPassword, LOCKED_HASH, classify_imported};
@@ -247,17 +247,19 @@ impl PasswordHasher {
             .params()
             .output_len()
             .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-        let output = Output::init_with(output_len, |out| {
-            self.compute(
-                (Algorithm::Argon2id, &self.argon2),
-                password,
-                salt_bytes,
-                out,
-                memory,
-            )
-            .map_err(argon2::password_hash::Error::from)
-        })
+        let mut raw = [0u8; Output::MAX_LENGTH];
+        let raw = raw
+            .get_mut(..output_len)
+            .ok_or_else(|| Error::Hash("output too long".into()))?;
+        self.compute(
+            (Algorithm::Argon2id, &self.argon2),
+            password,
+            salt_bytes,
+            raw,
+            memory,
+        )
         .map_err(|e| hash_error(&e))?;
+        let output = Output::new(raw).map_err(|e| hash_error(&e))?;
         let hash = PasswordHash {
             algorithm: argon2::ARGON2ID_IDENT,
             version: Some(Version::V0x13.into()),
@@ -268,9 +270,8 @@ impl PasswordHasher {
         Ok(hash.to_string())
     }
 
-    /// Runs `argon2` into `out`: by libsodium when it takes the inputs (`sodium.rs`: faster,
-    /// and its memory is unmapped after each hash), else by RustCrypto in `memory`'s kept
-    /// blocks when the parameters need no more than the current ones.
+    /// Runs the argon2 `argon2` describes into `out`, by the engine of `memory.rs`, in
+    /// `memory`'s kept arena when it needs no more memory than the current parameters.
     fn compute(
         &self,
         (algorithm, argon2): (Algorithm, &Argon2<'_>),
@@ -278,24 +279,16 @@ impl PasswordHasher {
         salt: &[u8],
         out: &mut [u8],
         memory: &mut HashMemory,
-    ) -> std::result::Result<(), argon2::Error> {
-        memory.count_hash();
+    ) -> std::result::Result<(), EngineError> {
         let params = argon2.params();
-        // libsodium has no associated data: a stored hash with `data=` is RustCrypto's.
-        if params.data().is_empty() {
-            let shape = (params.m_cost(), params.t_cost(), params.p_cost());
-            match sodium::argon2_into(algorithm, shape, password, salt, out) {
-                sodium::Computed::Done => return Ok(()),
-                // libsodium could not map its memory: RustCrypto, in the caller's memory,
-                // rather than a correct password taken for a bad stored hash.
-                sodium::Computed::Failed | sodium::Computed::NotTaken => {}
-            }
-        }
-        let home = self.argon2.params().block_count();
-        let needed = params.block_count();
-        memory.with_blocks(home, needed, |blocks| {
-            argon2.hash_password_into_with_memory(password, salt, out, blocks)
-        })
+        let job = Job {
+            algorithm,
+            m_kib: params.m_cost(),
+            t: params.t_cost(),
+            p: params.p_cost(),
+            data: params.data(),
+        };
+        memory.compute(self.params.m_kib, &job, password, salt, out)
     }
 }
 
@@ -440,8 +433,6 @@ pub(crate) fn check_password(password: &[u8]) -> Result<()> {
     }
     Ok(())
 }
-
-mod sodium;
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ const CHEAP: HashParams = HashParams {
     p: 1,
 };
 
-/// Two lanes: libsodium takes one only, so these hashes run in the kept memory (RustCrypto).
+/// Two lanes: run one after the other on the calling thread, in the same kept arena.
 const TWO_LANES: HashParams = HashParams { p: 2, ..CHEAP };
 
 /// argon2's `PasswordHasher` (the path every stored hash was made with) and ours agree.
@@ -71,34 +71,35 @@ fn verifies_a_libsodium_hash() {
 }
 
 #[test]
-fn issue_14_the_same_allocation_serves_every_hash() {
-    let hasher = PasswordHasher::new(TWO_LANES).unwrap();
-    let mut memory = HashMemory::new();
-    let phc = hasher.hash_with(b"pass", &mut memory).unwrap();
-    let address = memory.address();
-    assert_eq!(memory.kept_kib(), 64);
-    for _ in 0..5 {
-        assert!(matches!(
-            hasher.verify_with(b"pass", &phc, &mut memory),
-            Verification::Match { .. }
-        ));
-        assert_eq!(
-            hasher.verify_with(b"wrong", &phc, &mut memory),
-            Verification::Mismatch
-        );
-        hasher.hash_with(b"other", &mut memory).unwrap();
-        assert_eq!(memory.address(), address);
+fn issue_14_the_same_arena_serves_every_hash() {
+    for params in [CHEAP, TWO_LANES] {
+        let hasher = PasswordHasher::new(params).unwrap();
+        let mut memory = HashMemory::new();
+        let phc = hasher.hash_with(b"pass", &mut memory).unwrap();
+        assert_eq!(memory.kept_kib(), 64);
+        for _ in 0..5 {
+            assert!(matches!(
+                hasher.verify_with(b"pass", &phc, &mut memory),
+                Verification::Match { .. }
+            ));
+            assert_eq!(
+                hasher.verify_with(b"wrong", &phc, &mut memory),
+                Verification::Mismatch
+            );
+            hasher.hash_with(b"other", &mut memory).unwrap();
+            assert_eq!(memory.kept_kib(), 64);
+        }
+        assert_eq!(memory.hash_count(), 16);
     }
 }
 
-/// A stored hash costlier than the current setting runs in a buffer of its own, and a
-/// cheaper one in the kept blocks: the kept memory never grows past the current cost.
+/// A stored hash costlier than the current setting runs in an arena of its own, and a
+/// cheaper one in the kept arena: the kept memory never grows past the current cost.
 #[test]
 fn other_costs_leave_the_kept_memory_alone() {
     let current = PasswordHasher::new(TWO_LANES).unwrap();
     let mut memory = HashMemory::new();
     current.hash_with(b"pass", &mut memory).unwrap();
-    let address = memory.address();
     for m_kib in [16, 32, 256, 1024] {
         let old = PasswordHasher::new(HashParams { m_kib, ..TWO_LANES }).unwrap();
         let phc = old.hash(b"pass").unwrap();
@@ -112,72 +113,80 @@ fn other_costs_leave_the_kept_memory_alone() {
             Verification::Mismatch
         );
         assert_eq!(memory.kept_kib(), 64, "m={m_kib}");
-        assert_eq!(memory.address(), address, "m={m_kib}");
     }
 }
 
-/// libsodium and RustCrypto compute the same argon2, over parameter sets around every edge
-/// libsodium has (one pass, memory not a multiple of the four sync points, long outputs,
-/// argon2i), and libsodium declines what it cannot take.
+/// The engine and RustCrypto compute the same argon2, over parameter sets around its edges
+/// (one pass, memory not a multiple of the four sync points, several lanes, salts of 8 to 64
+/// bytes, outputs of 4 to 64 bytes, associated data, argon2i and argon2d), in a kept arena
+/// and in one of its own.
 #[test]
-fn issue_14_libsodium_and_rustcrypto_agree() {
-    use argon2::{Algorithm, Argon2, Params, Version};
+fn issue_14_the_engine_and_rustcrypto_agree() {
+    use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
 
-    use super::sodium::{self, Computed};
+    use crate::memory::Job;
 
-    let salt = b"0123456789abcdef";
+    let shapes = [
+        (8, 1, 1),
+        (9, 3, 1),
+        (64, 1, 2),
+        (67, 2, 1),
+        (256, 3, 4),
+        (1021, 4, 1),
+        (19_456, 2, 1),
+    ];
+    // Password, salt, output length, associated data.
+    type Input = (&'static [u8], &'static [u8], usize, &'static [u8]);
+    let inputs: [Input; 3] = [
+        (b"", b"01234567", 4, b""),
+        (b"pass", b"0123456789abcdef", 32, b""),
+        (&[0xff; 200], &[7; 64], 64, b"context"),
+    ];
     let mut compared = 0;
-    for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i] {
-        for (m_kib, t) in [
-            (8, 1),
-            (9, 3),
-            (64, 1),
-            (67, 2),
-            (256, 3),
-            (1021, 4),
-            (19_456, 2),
-        ] {
-            for (password, out_len) in [(&b""[..], 16), (&b"pass"[..], 32), (&[0xff; 200][..], 64)]
-            {
-                let params = Params::new(m_kib, t, 1, Some(out_len)).unwrap();
+    for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i, Algorithm::Argon2d] {
+        for (m_kib, t, p) in shapes {
+            for (password, salt, out_len, data) in inputs {
+                let mut builder = ParamsBuilder::new();
+                builder
+                    .m_cost(m_kib)
+                    .t_cost(t)
+                    .p_cost(p)
+                    .output_len(out_len);
+                if !data.is_empty() {
+                    builder.data(AssociatedData::new(data).unwrap());
+                }
+                let params = builder.build().unwrap();
                 let mut theirs = vec![0u8; out_len];
                 Argon2::new(algorithm, Version::V0x13, params)
                     .hash_password_into(password, salt, &mut theirs)
                     .unwrap();
-                let mut ours = vec![0u8; out_len];
-                let computed =
-                    sodium::argon2_into(algorithm, (m_kib, t, 1), password, salt, &mut ours);
-                if algorithm == Algorithm::Argon2i && t < 3 {
-                    assert_eq!(computed, Computed::NotTaken, "argon2i t={t}");
-                    continue;
+                let job = Job {
+                    algorithm,
+                    m_kib,
+                    t,
+                    p,
+                    data,
+                };
+                // In a kept arena (home = m) and in one of its own (home below m).
+                let mut memory = HashMemory::new();
+                for home_kib in [m_kib, m_kib - 1] {
+                    let mut ours = vec![0u8; out_len];
+                    memory
+                        .compute(home_kib, &job, password, salt, &mut ours)
+                        .unwrap();
+                    assert_eq!(
+                        ours, theirs,
+                        "{algorithm:?} m={m_kib} t={t} p={p} len={out_len} home={home_kib}"
+                    );
+                    compared += 1;
                 }
-                assert_eq!(computed, Computed::Done, "{algorithm:?} m={m_kib} t={t}");
-                assert_eq!(ours, theirs, "{algorithm:?} m={m_kib} t={t} len={out_len}");
-                compared += 1;
             }
         }
     }
-    // argon2id: 7 shapes × 3 inputs; argon2i: the 3 shapes with t >= 3 × 3 inputs.
-    assert_eq!(compared, 21 + 9, "every case libsodium takes was compared");
-    let mut out = [0u8; 32];
-    for (shape, salt) in [
-        ((64, 1, 2), &salt[..]),
-        ((64, 1, 1), &salt[..8]),
-        ((4, 1, 1), &salt[..]),
-    ] {
-        let computed = sodium::argon2_into(Algorithm::Argon2id, shape, b"x", salt, &mut out);
-        assert_eq!(
-            computed,
-            Computed::NotTaken,
-            "{shape:?} salt {}",
-            salt.len()
-        );
-    }
-    let computed = sodium::argon2_into(Algorithm::Argon2id, (64, 1, 1), b"x", salt, &mut out[..8]);
-    assert_eq!(computed, Computed::NotTaken, "an output under 16 bytes");
+    assert_eq!(compared, 3 * 7 * 3 * 2);
 }
 
-/// Every hash is counted in the memory it was given, whichever engine ran it.
+/// Every hash is counted in the memory it was given.
 #[test]
 fn every_hash_is_counted_in_its_memory() {
     let mut memory = HashMemory::new();
@@ -190,8 +199,8 @@ fn every_hash_is_counted_in_its_memory() {
     }
 }
 
-/// A stored hash with associated data (`data=`) verifies as RustCrypto computes it (libsodium
-/// has no associated data, so it must not take it), and is rehashed.
+/// A stored hash with associated data (`data=`) verifies as RustCrypto computes it, and is
+/// rehashed.
 #[test]
 fn issue_14_associated_data_stays_with_rustcrypto() {
     use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
@@ -250,14 +259,14 @@ fn issue_14_current_means_exactly_what_we_make() {
     }
 }
 
-/// The server's hashes (default parameters) run in libsodium: the caller's kept blocks stay
-/// unallocated.
+/// The server's hashes (default parameters) run in the kept arena, of exactly the configured
+/// size.
 #[test]
-fn issue_14_default_hashes_leave_the_kept_memory_unallocated() {
+fn issue_14_default_hashes_keep_exactly_their_memory() {
     let hasher = PasswordHasher::new(HashParams::default()).unwrap();
     let mut memory = HashMemory::new();
     let phc = hasher.hash_with(b"pass", &mut memory).unwrap();
     let _ = hasher.verify_with(b"pass", &phc, &mut memory);
     assert_eq!(memory.hash_count(), 2);
-    assert_eq!(memory.kept_kib(), 0);
+    assert_eq!(memory.kept_kib(), 19_456);
 }

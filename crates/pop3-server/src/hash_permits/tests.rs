@@ -8,12 +8,11 @@ use pop3_auth::{HashParams, PasswordHasher, Verification};
 
 use super::HashPermits;
 
-/// Two lanes: libsodium takes one only, so these hashes run in the permit's memory.
 fn cheap() -> PasswordHasher {
     PasswordHasher::new(HashParams {
         m_kib: 64,
         t: 1,
-        p: 2,
+        p: 1,
     })
     .unwrap()
 }
