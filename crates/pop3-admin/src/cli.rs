@@ -91,10 +91,15 @@ pub enum Command {
     /// Import users, password hashes, Maildirs and UIDLs from another server.
     #[command(subcommand, after_help = MIGRATE_EXAMPLES)]
     Migrate(MigrateCommand),
-    /// Internal: checks, as the user it is started as, that pop3d could use each Maildir
-    /// named on stdin (one a line); prints `ok` or the error, one a line.
+    /// Internal: becomes UID:GID (as pop3d drops privileges), then checks that it could use
+    /// each Maildir named on stdin (one a line); prints `ok` or the error, one a line.
     #[command(hide = true, name = "internal-access-check")]
-    InternalAccessCheck,
+    InternalAccessCheck {
+        /// The uid to check as.
+        uid: u32,
+        /// The gid to check as (the only group, as pop3d keeps only its own).
+        gid: u32,
+    },
 }
 
 const MIGRATE_EXAMPLES: &str = "\

@@ -34,9 +34,9 @@ fn main() -> ExitCode {
     if let Some(Command::Deliver { user }) = &cli.command {
         return deliver::run(settings::load(&cli.config), user, std::io::stdin().lock());
     }
-    if let Some(Command::InternalAccessCheck) = &cli.command {
-        let out = std::io::stdout().lock();
-        return match migrate::maildir::access_check_child(std::io::stdin().lock(), out) {
+    if let Some(Command::InternalAccessCheck { uid, gid }) = cli.command {
+        let (input, out) = (std::io::stdin().lock(), std::io::stdout().lock());
+        return match migrate::maildir::access_check_child(uid, gid, input, out) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("pop3-admin: {e:#}");
@@ -99,7 +99,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Tui => tui::run(settings::load(&config)?),
         Command::Migrate(command) => migrate::run(&settings::load(&config)?, command, &mut out),
         // Both are answered in `main`, before this match.
-        Command::Deliver { .. } | Command::InternalAccessCheck => Ok(()),
+        Command::Deliver { .. } | Command::InternalAccessCheck { .. } => Ok(()),
     }
 }
 

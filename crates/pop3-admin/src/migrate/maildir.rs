@@ -9,7 +9,6 @@
 
 use std::io::{BufRead, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -132,10 +131,14 @@ impl ServerUser {
             input.push('\n');
         }
         let exe = std::env::current_exe().context("cannot find this program's path")?;
+        // The child drops to the server's user itself, as pop3d does: started as that user,
+        // it would need the right to execute this binary where it lies.
         let mut child = Command::new(exe)
-            .arg("internal-access-check")
-            .uid(self.uid)
-            .gid(self.gid)
+            .args([
+                "internal-access-check",
+                &self.uid.to_string(),
+                &self.gid.to_string(),
+            ])
             .current_dir("/")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -167,9 +170,20 @@ impl ServerUser {
     }
 }
 
-/// `pop3-admin internal-access-check`: one verdict a line for each Maildir on stdin, as the
-/// user this process runs as.
-pub fn access_check_child(input: impl BufRead, mut out: impl Write) -> Result<()> {
+/// `pop3-admin internal-access-check UID GID`: drops to `uid`:`gid` with no other group (as
+/// pop3d's privilege drop), then one verdict a line for each Maildir on stdin.
+pub fn access_check_child(
+    uid: u32,
+    gid: u32,
+    input: impl BufRead,
+    mut out: impl Write,
+) -> Result<()> {
+    let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    if Uid::effective() != uid {
+        nix::unistd::setgroups(&[gid]).context("setgroups")?;
+        nix::unistd::setgid(gid).context("setgid")?;
+        nix::unistd::setuid(uid).context("setuid")?;
+    }
     for line in input.lines() {
         let line = line?;
         match access(Path::new(&line)) {

@@ -7,6 +7,7 @@
 
 mod apop;
 mod cli;
+mod migrate;
 mod support;
 mod tui_tmux;
 mod user_add;
