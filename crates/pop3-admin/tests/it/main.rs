@@ -8,6 +8,8 @@
 mod apop;
 mod cli;
 mod migrate;
+mod migrate_e2e;
+mod peers;
 mod support;
 mod tui_tmux;
 mod user_add;
