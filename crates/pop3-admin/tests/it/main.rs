@@ -9,6 +9,7 @@ mod apop;
 mod cli;
 mod migrate;
 mod migrate_e2e;
+mod migrate_system;
 mod peers;
 mod support;
 mod tui_tmux;
