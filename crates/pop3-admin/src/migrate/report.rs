@@ -161,9 +161,9 @@ impl Report {
                 (Outcome::Skipped, None) => "skipped".to_owned(),
                 (Outcome::Failed, _) => "FAILED".to_owned(),
             };
-            let messages = match (entry.messages, entry.maildir_found) {
+            let messages = match (entry.messages, entry.reason) {
                 (Some(n), _) => n.to_string(),
-                (None, false) if entry.maildir.is_some() => "missing".to_owned(),
+                (None, Some("no-maildir")) => "missing".to_owned(),
                 _ => "-".to_owned(),
             };
             let uidls = entry
