@@ -38,6 +38,9 @@ Examples:
     pop3-admin kick 42
   Deliver from Postfix (main.cf):
     mailbox_command = /usr/local/bin/pop3-admin deliver \"$USER\"
+  Show the UIDLs pop3d will serve alice (what UIDL prints), then carry over Dovecot's:
+    pop3-admin uidl alice
+    pop3-admin uidl repair alice --from-uidlist /old/alice/Maildir/dovecot-uidlist
   Shell completions:
     pop3-admin completions bash > /etc/bash_completion.d/pop3-admin
 
@@ -81,6 +84,8 @@ pub enum Command {
         /// The session id, as `sessions` shows it.
         session: u64,
     },
+    /// The UIDLs pop3d serves NAME, and the map of UIDLs carried over from the previous server.
+    Uidl(UidlArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -253,4 +258,56 @@ pub enum ApopCommand {
     },
     /// Remove the APOP secret (and APOP-only: password logins work again).
     Clear { name: String },
+}
+
+/// `uidl NAME` or `uidl repair NAME ...`.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct UidlArgs {
+    #[command(subcommand)]
+    pub command: Option<UidlCommand>,
+    /// Print the numbered UIDL list the next login of NAME will get: exactly what pop3d's
+    /// UIDL command prints, computed by the same maildrop code. Read-only: it takes no lock,
+    /// so it never waits for or disturbs a live session (which keeps serving the list it
+    /// read at its own login), moves nothing and writes nothing.
+    #[arg(value_name = "NAME", required = true)]
+    pub name: Option<String>,
+    /// Print JSON instead of `<number> <uidl>` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UidlCommand {
+    /// Rebuild NAME's map of carried-over UIDLs from the previous server's file, and record
+    /// in the user database that the maildrop has one (a missing or damaged map then fails
+    /// the login with -ERR [SYS/TEMP] instead of changing every UIDL).
+    ///
+    /// An intact map is merged, never overridden: a message it already carries keeps its
+    /// UIDL. A damaged map is rebuilt. Refused while a session of NAME is open. Exactly one
+    /// source is needed.
+    #[command(group(clap::ArgGroup::new("source").required(true).multiple(false)))]
+    Repair {
+        name: String,
+        /// Dovecot's dovecot-uidlist (versions 1 and 3; a saved P field wins).
+        #[arg(long, value_name = "FILE", group = "source")]
+        from_uidlist: Option<PathBuf>,
+        /// Dovecot's pop3_uidl_format (supported: %u %v %f %g %%, modifiers X U L, widths).
+        #[arg(
+            long,
+            value_name = "F",
+            default_value = "%08Xu%08Xv",
+            requires = "from_uidlist"
+        )]
+        format: String,
+        /// Courier's courierpop3dsizelist (UID<n>-<uidvalidity>).
+        #[arg(long, value_name = "FILE", group = "source")]
+        from_sizelist: Option<PathBuf>,
+        /// Courier without a size list: the file-name UIDLs of the files in the Maildir.
+        #[arg(long, group = "source")]
+        from_courier_filenames: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -14,6 +14,7 @@ mod live;
 mod migrate;
 mod settings;
 mod tui;
+mod uidl;
 mod users;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -96,6 +97,13 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("no session {session}")
             }
         }
+        Command::Uidl(args) => uidl::run(
+            &settings::load(&config)?,
+            args.name,
+            args.json,
+            args.command,
+            &mut out,
+        ),
         Command::Tui => tui::run(settings::load(&config)?),
         Command::Migrate(command) => migrate::run(&settings::load(&config)?, command, &mut out),
         // Both are answered in `main`, before this match.

@@ -5,6 +5,15 @@
 //! caller gets the same [`Outcome::Rejected`] (its reason is for logs only, never for the
 //! client).
 //!
+//! **Every password check costs at least one argon2id hash at the current parameters**: a
+//! stored hash that is not one (a legacy hash imported from Dovecot or `/etc/shadow`, an
+//! argon2 hash with older parameters, an unusable one) is checked, then the dummy hash runs
+//! too, whether it matched or not (a match is rehashed anyway). So a user whose salted SHA-2
+//! takes microseconds answers no sooner than an unknown one. A slow legacy hash (bcrypt,
+//! yescrypt, SHA-crypt with many rounds) costs its own time on top, bounded in `crypt.rs`
+//! (about 1.5 s at worst); that a user has one is visible in timing until the first login
+//! replaces it, which is the price of keeping migrated passwords (issue 16).
+//!
 //! **The writes of a successful login (the last-login time, the rehash of an old hash) are
 //! best effort**: a read-only database, a full disk or a writer holding the lock past the
 //! busy timeout does not turn a correct password into a failure; the write is skipped and
@@ -248,10 +257,15 @@ impl Authenticator {
                     self.burn(credential, memory);
                     return Ok(Outcome::Rejected(RejectReason::PasswordNotAllowed));
                 }
-                match self
+                let checked = self
                     .hasher
-                    .verify_with(password, &user.password_hash, memory)
-                {
+                    .check_with(password, &user.password_hash, memory);
+                // The timing rule: a check that was not an argon2id hash at the current cost
+                // (a legacy or older hash, an unusable one) also runs the dummy, match or not.
+                if !checked.was_current {
+                    self.burn(credential, memory);
+                }
+                match checked.verification {
                     Verification::Match { needs_rehash } => {
                         if needs_rehash
                             && let Err(error) =

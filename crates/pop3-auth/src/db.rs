@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
 use crate::name::UserName;
-use crate::password::{PasswordHasher, check_password};
+use crate::password::{LOCKED_HASH, NotUsable, PasswordHasher, check_password, usable_scheme};
 
 /// How long a statement waits for a writer before failing with [`Error::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +44,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN apop_only INTEGER NOT NULL DEFAULT 0 CHECK (apop_only IN (0, 1));
     ALTER TABLE users DROP COLUMN password_with_apop;
 ",
+    "
+    -- Issue 16: the user's maildrop has a map of UIDLs carried over from the previous
+    -- server. Once set, a missing or damaged map fails the login instead of every client
+    -- downloading everything again under new UIDLs; only `pop3-admin uidl` sets or clears it.
+    ALTER TABLE users ADD COLUMN uidl_map INTEGER NOT NULL DEFAULT 0 CHECK (uidl_map IN (0, 1));
+",
 ];
 
 /// The schema version this build writes.
@@ -54,7 +60,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub struct User {
     /// The normalised name.
     pub name: UserName,
-    /// The argon2id hash, a PHC string.
+    /// The stored hash: an argon2id PHC string, or a hash imported from another system
+    /// (`{SSHA512}...`, `$6$...`, ...) until the first login replaces it, or [`LOCKED_HASH`].
     pub password_hash: String,
     /// The APOP shared secret, if the administrator set one.
     pub apop_secret: Option<String>,
@@ -66,6 +73,10 @@ pub struct User {
     /// to a user with an APOP secret). Off by default: an APOP secret adds APOP and takes
     /// nothing away. Meaningless without a secret.
     pub apop_only: bool,
+    /// Whether the maildrop has a map of UIDLs carried over from the previous server
+    /// (`pop3_maildrop::carry_over`): the server then requires it, so a map deleted or
+    /// damaged later fails the login (`-ERR [SYS/TEMP]`) rather than changing UIDLs.
+    pub uidl_map: bool,
     /// Seconds since the epoch.
     pub created_at: i64,
     /// Seconds since the epoch.
@@ -83,6 +94,7 @@ impl fmt::Debug for User {
             .field("enabled", &self.enabled)
             .field("apop", &self.apop_secret.is_some())
             .field("apop_only", &self.apop_only)
+            .field("uidl_map", &self.uidl_map)
             .field("last_login_at", &self.last_login_at)
             .finish_non_exhaustive()
     }
@@ -172,16 +184,44 @@ impl UserDb {
         maildir: &Path,
         hasher: &PasswordHasher,
     ) -> Result<User> {
-        let maildir_text = maildir
-            .to_str()
-            .filter(|_| maildir.is_absolute())
-            .ok_or_else(|| Error::InvalidMaildir(maildir.to_owned()))?;
+        let maildir = maildir_text(maildir)?;
         let hash = hasher.hash(password)?;
+        self.insert(name, &hash, maildir, true)
+    }
+
+    /// Adds a user with a hash imported from another system, stored as it is (issue 16): the
+    /// user logs in with the old password, and the first successful login replaces the hash
+    /// with argon2id at the current parameters. **Only a hash that verification accepts is
+    /// stored** ([`crate::hash_scheme`]: a known scheme, well formed, within its cost bounds);
+    /// anything else is [`Error::UnsupportedHash`], so an import cannot create a user who
+    /// could never log in, nor store a cleartext password.
+    pub fn add_with_hash(&self, name: &UserName, hash: &str, maildir: &Path) -> Result<User> {
+        let maildir = maildir_text(maildir)?;
+        match usable_scheme(hash) {
+            Ok(_) => self.insert(name, hash, maildir, true),
+            Err(NotUsable::NotAHash) => Err(Error::UnsupportedHash(
+                "not a hash of a scheme pop3d verifies".to_owned(),
+            )),
+            Err(NotUsable::Invalid { scheme, reason }) => {
+                Err(Error::UnsupportedHash(format!("{scheme}: {reason}")))
+            }
+        }
+    }
+
+    /// Adds a user who cannot log in: disabled, with [`LOCKED_HASH`] as the stored hash, which
+    /// no password verifies (an imported locked or password-less entry; never an empty
+    /// password). Enabling the user is not enough: an administrator sets a password too.
+    pub fn add_locked(&self, name: &UserName, maildir: &Path) -> Result<User> {
+        let maildir = maildir_text(maildir)?;
+        self.insert(name, LOCKED_HASH, maildir, false)
+    }
+
+    fn insert(&self, name: &UserName, hash: &str, maildir: &str, enabled: bool) -> Result<User> {
         let now = now();
         let inserted = self.conn.execute(
-            "INSERT INTO users (name, password_hash, maildir, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO NOTHING",
-            params![name.as_str(), hash, maildir_text, now],
+            "INSERT INTO users (name, password_hash, maildir, enabled, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (name) DO NOTHING",
+            params![name.as_str(), hash, maildir, enabled, now],
         )?;
         if inserted == 0 {
             return Err(Error::UserExists(name.to_string()));
@@ -258,6 +298,12 @@ impl UserDb {
         Ok(())
     }
 
+    /// Records whether the user's maildrop has a map of carried-over UIDLs (set after
+    /// `carry_over` wrote it; cleared only to give up the carried UIDLs on purpose).
+    pub fn set_uidl_map(&self, name: &UserName, has_map: bool) -> Result<()> {
+        self.update(name, "uidl_map = ?2", has_map)
+    }
+
     /// Records a successful login of `user` (as read for this login), to the minute: when the
     /// recorded time is less than [`LAST_LOGIN_PRECISION_SECS`] old, nothing is written, so a
     /// client that logs in every few seconds costs no write transaction each time. Returns
@@ -325,6 +371,14 @@ fn apply_migrations(conn: &mut Connection, from: i64, to: i64) -> Result<()> {
     Ok(())
 }
 
+/// A Maildir path as stored: absolute and UTF-8.
+fn maildir_text(maildir: &Path) -> Result<&str> {
+    maildir
+        .to_str()
+        .filter(|_| maildir.is_absolute())
+        .ok_or_else(|| Error::InvalidMaildir(maildir.to_owned()))
+}
+
 /// The default Maildir of a new user: `<mail root>/<name>/Maildir`. The name is a validated
 /// [`UserName`], a single safe path component.
 pub fn default_maildir(mail_root: &Path, name: &UserName) -> PathBuf {
@@ -332,7 +386,7 @@ pub fn default_maildir(mail_root: &Path, name: &UserName) -> PathBuf {
 }
 
 const COLUMNS: &str = "name, password_hash, apop_secret, maildir, enabled, apop_only, \
-                       created_at, updated_at, last_login_at";
+                       created_at, updated_at, last_login_at, uidl_map";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let name: String = row.get(0)?;
@@ -350,6 +404,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
         last_login_at: row.get(8)?,
+        uidl_map: row.get(9)?,
     })
 }
 

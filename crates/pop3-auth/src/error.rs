@@ -20,6 +20,10 @@ pub enum Error {
     /// A Maildir path that is not absolute or not valid UTF-8.
     #[error("invalid maildir path {0}: it must be absolute UTF-8")]
     InvalidMaildir(PathBuf),
+    /// A password hash to store as it is that verification would not accept: an unknown
+    /// scheme, or one of ours malformed or over its cost bounds (issue 16).
+    #[error("cannot store this password hash: {0}")]
+    UnsupportedHash(String),
     /// Invalid argon2 parameters in the configuration.
     #[error("invalid argon2 parameters: {0}")]
     InvalidParams(String),

@@ -6,11 +6,21 @@
 //!
 //! # Main types
 //! - [`UserDb`]: the SQLite user database (WAL, migrations) and the admin API: add, remove,
-//!   rename, set password, enable/disable, set/clear the APOP secret, list, get.
+//!   rename, set password, enable/disable, set/clear the APOP secret, the carried-over UIDL
+//!   map flag ([`UserDb::set_uidl_map`]), list, get; for migrations, add with a legacy hash
+//!   or locked.
 //! - [`Authenticator`]: verifies a [`Credential`] for a name and returns an [`Outcome`] (with
 //!   [`Authenticator::attempt_with`], also the best-effort writes that failed).
 //! - [`UserName`]: the allowlist and case folding every name goes through before any lookup.
-//! - [`PasswordHasher`] and [`HashParams`]: argon2id, bounded on the way in and out.
+//! - [`PasswordHasher`] and [`HashParams`]: argon2id, bounded on the way in and out; it also
+//!   verifies the hashes of other systems that migrated users keep until their first login
+//!   (issue 16): Dovecot's `{ARGON2ID}`, `{ARGON2I}`, `{BLF-CRYPT}`, `{SHA512-CRYPT}`,
+//!   `{SHA256-CRYPT}`, `{MD5-CRYPT}`, `{SSHA512}`, `{SSHA256}`, `{CRYPT}`, and the bare crypt
+//!   strings of `/etc/shadow` (`$y$` yescrypt, `$6$`, `$5$`, `$2b$`, `$1$`).
+//! - [`classify_imported`] and [`ImportedPassword`]: a passwd-file or shadow field, sorted for
+//!   the migration command; [`UserDb::add_with_hash`] stores a legacy hash as it is,
+//!   [`UserDb::add_locked`] creates a user no password opens ([`LOCKED_HASH`]);
+//!   [`hash_scheme`] names the scheme of a stored hash.
 //! - [`HashMemory`]: argon2's block memory, kept by the caller and reused hash after hash.
 //! - [`apop`]: the greeting timestamp and the digest check.
 //! - [`Throttle`]: failure delays, per-address penalties, the per-user spraying signal.
@@ -21,14 +31,25 @@
 //! - **Unknown, disabled and real users with a wrong secret get the same outcome in the same
 //!   time** (a dummy hash is verified), and secrets are compared in constant time.
 //! - **A stored hash with absurd parameters or a malformed one fails closed**, without a panic
-//!   or a large allocation.
+//!   or a large allocation: argon2 within 1 GiB, 64 passes, 16 lanes; bcrypt cost at most
+//!   [`MAX_BCRYPT_COST`], SHA-crypt at most [`MAX_SHA_CRYPT_ROUNDS`], yescrypt at most
+//!   [`MAX_YESCRYPT_WORK`] (about 1.5 s at worst), checked before anything is computed.
+//! - **Every password check costs at least one argon2id hash at the current parameters**: a
+//!   legacy, older or unusable stored hash is checked and then the dummy runs too, so a
+//!   microsecond SSHA user answers no sooner than an unknown one; a match on anything but
+//!   the current argon2id is rehashed at once.
+//! - **A cleartext or locked import never becomes a stored password**: cleartext is hashed
+//!   at import, locked and empty entries become disabled users with [`LOCKED_HASH`].
 //! - **argon2 memory is the caller's**: the `*_with` methods hash in a [`HashMemory`] the
 //!   caller keeps (the server: one per hash permit), never growing it past the configured
-//!   cost; the others use a temporary one.
+//!   cost; the others use a temporary one. (A legacy yescrypt hash allocates its own
+//!   memory, bounded, for that one check: it is replaced at the first login.)
 //! - **No cache**: every login reads the row, so changes apply at the next login.
 //!
 //! # Non-goals
 //! Sessions, sockets and timing of replies belong to the server; the throttle only computes.
+//! No legacy scheme is ever written: they are verified, then replaced. Reading passwd-files
+//! and `/etc/shadow` is the migration command's (`pop3-admin`), not this crate's.
 
 pub mod apop;
 mod authenticator;
@@ -46,5 +67,9 @@ pub use db::{LAST_LOGIN_PRECISION_SECS, SCHEMA_VERSION, User, UserDb, default_ma
 pub use error::{Error, Result};
 pub use memory::HashMemory;
 pub use name::{MAX_NAME, UserName};
-pub use password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};
+pub use password::{
+    HashParams, ImportedPassword, LOCKED_HASH, MAX_BCRYPT_COST, MAX_PASSWORD, MAX_SHA_CRYPT_ROUNDS,
+    MAX_YESCRYPT_WORK, PasswordHasher, Verification, classify_imported, hash_scheme,
+};
 pub use throttle::{FailureVerdict, Throttle, ThrottleConfig};
+pub use zeroize::Zeroizing;

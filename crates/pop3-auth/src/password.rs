@@ -1,12 +1,27 @@
-//! argon2id password hashes as PHC strings.
+//! Password hashes: argon2id PHC strings, which this server writes, and the hashes of other
+//! systems that migrated users keep until their first login (issue 16).
 //!
-//! **A stored hash is checked before it is used**: only argon2id, version 0x13, with memory
-//! at most 1 GiB, at most 64 passes and at most 16 lanes, so a hostile or corrupt row can
-//! neither panic nor make the server allocate gigabytes. Anything else fails closed.
+//! **A stored hash is checked before it is used**: argon2 only at version 0x13, with memory
+//! at most 1 GiB, at most 64 passes and at most 16 lanes; the legacy schemes within their own
+//! bounds (`crypt.rs`). So a hostile or corrupt row can neither panic nor make the server
+//! allocate gigabytes or spin for minutes. Anything else fails closed.
 //!
-//! Every hash runs in a [`HashMemory`]: the caller's, reused (`*_with`), or a temporary one.
-//! The PHC string is built here from argon2's raw output, exactly as argon2's own
+//! What is verified, and how each is recognised (`scheme.rs`): argon2id (bare, as we write it,
+//! or `{ARGON2ID}`), `{ARGON2I}`, bcrypt, SHA-crypt, yescrypt and MD5-crypt (`crypt.rs`, bare
+//! as in `/etc/shadow` or under Dovecot's `{*-CRYPT}` prefixes), Dovecot's `{SSHA256}` and
+//! `{SSHA512}` (`ssha.rs`). **A match on anything but argon2id at the current parameters asks
+//! for a rehash**, which the authenticator does at once. Cleartext (`{PLAIN}`) and locked
+//! entries are recognised for import (`import.rs`) and never verify.
+//!
+//! Every argon2 hash runs in a [`HashMemory`]: the caller's, reused (`*_with`), or a temporary
+//! one. The PHC string is built here from argon2's raw output, exactly as argon2's own
 //! `PasswordHasher` builds it (a known-answer test compares the two).
+
+mod crypt;
+mod import;
+mod md5_crypt;
+mod scheme;
+mod ssha;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -14,6 +29,10 @@ use subtle::ConstantTimeEq as _;
 
 use crate::error::{Error, Result};
 use crate::memory::HashMemory;
+
+pub use crypt::{MAX_BCRYPT_COST, MAX_SHA_CRYPT_ROUNDS, MAX_YESCRYPT_WORK};
+pub use import::{ImportedPassword, LOCKED_HASH, classify_imported};
+use scheme::Form;
 
 /// Passwords longer than this are rejected before hashing.
 pub const MAX_PASSWORD: usize = 1024;
@@ -124,52 +143,92 @@ impl PasswordHasher {
         self.verify_with(password, phc, &mut HashMemory::new())
     }
 
-    /// Checks `password` against a stored PHC string in `memory`, in constant time for the
-    /// comparison, after bounding the stored parameters. Never panics, whatever `phc` holds.
-    pub fn verify_with(&self, password: &[u8], phc: &str, memory: &mut HashMemory) -> Verification {
+    /// Checks `password` against a stored hash in `memory` (argon2; the legacy schemes use
+    /// their own), in constant time for the comparison, after bounding the stored
+    /// parameters. Never panics, whatever `stored` holds.
+    pub fn verify_with(
+        &self,
+        password: &[u8],
+        stored: &str,
+        memory: &mut HashMemory,
+    ) -> Verification {
+        self.check_with(password, stored, memory).verification
+    }
+
+    /// [`PasswordHasher::verify_with`], also telling whether the check was an argon2id hash
+    /// at the current parameters: the authenticator's timing rule pads every other check.
+    pub(crate) fn check_with(
+        &self,
+        password: &[u8],
+        stored: &str,
+        memory: &mut HashMemory,
+    ) -> Checked {
+        let other = |verification| Checked {
+            verification,
+            was_current: false,
+        };
         if password.len() > MAX_PASSWORD {
-            return Verification::Mismatch;
+            return other(Verification::Mismatch);
         }
-        let Ok(hash) = PasswordHash::new(phc) else {
-            return Verification::Unusable;
-        };
-        if hash.algorithm != argon2::ARGON2ID_IDENT || hash.version != Some(0x13) {
-            return Verification::Unusable;
+        match scheme::recognise(stored) {
+            Form::Argon2 { scheme, phc } => match StoredArgon2::parse(scheme, phc) {
+                Ok(stored) => self.verify_argon2(password, stored, memory),
+                Err(_) => other(Verification::Unusable),
+            },
+            Form::Crypt(crypt) => other(crypt.verify(password)),
+            Form::Ssha(ssha) => other(ssha.verify(password)),
+            Form::Plain(_)
+            | Form::Locked
+            | Form::Empty
+            | Form::Unknown(_)
+            | Form::Invalid { .. } => other(Verification::Unusable),
         }
-        let Ok(params) = Params::try_from(&hash) else {
-            return Verification::Unusable;
-        };
-        let stored = HashParams {
-            m_kib: params.m_cost(),
-            t: params.t_cost(),
-            p: params.p_cost(),
-        };
-        let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
-            return Verification::Unusable;
-        };
-        if stored.validate().is_err() || expected.len() < 16 {
-            return Verification::Unusable;
-        }
+    }
+
+    fn verify_argon2(
+        &self,
+        password: &[u8],
+        stored: StoredArgon2<'_>,
+        memory: &mut HashMemory,
+    ) -> Checked {
         let mut salt_buf = [0u8; 64];
-        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-            return Verification::Unusable;
+        let Ok(salt) = stored.salt.decode_b64(&mut salt_buf) else {
+            return Checked {
+                verification: Verification::Unusable,
+                was_current: false,
+            };
         };
-        let verifier = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        // Current: exactly what `hash_with` makes (argon2id, these parameters, a 16-byte
+        // salt, a 32-byte output, no associated data), so it costs what the dummy hash costs.
+        // Anything else is rehashed at this login and padded until then (the timing rule).
+        let current = stored.scheme == Scheme::Argon2id
+            && stored.params == self.params
+            && salt.len() == 16
+            && stored.expected.len() == Params::DEFAULT_OUTPUT_LEN
+            && stored.argon2_params.data().is_empty();
+        let algorithm = match stored.scheme {
+            Scheme::Argon2i => Algorithm::Argon2i,
+            _ => Algorithm::Argon2id,
+        };
+        let verifier = Argon2::new(algorithm, Version::V0x13, stored.argon2_params);
         // A parsed `Output` holds at most `Output::MAX_LENGTH` bytes: the range is in bounds.
         let mut actual = [0u8; Output::MAX_LENGTH];
-        let actual = &mut actual[..expected.len()];
-        if self
-            .compute(&verifier, password, salt, actual, memory)
+        let actual = &mut actual[..stored.expected.len()];
+        let verification = if self
+            .compute((algorithm, &verifier), password, salt, actual, memory)
             .is_err()
         {
-            return Verification::Unusable;
-        }
-        if bool::from(actual.ct_eq(expected.as_bytes())) {
+            Verification::Unusable
+        } else if bool::from(actual.ct_eq(stored.expected.as_bytes())) {
             Verification::Match {
-                needs_rehash: stored != self.params,
+                needs_rehash: !current,
             }
         } else {
             Verification::Mismatch
+        };
+        Checked {
+            verification,
+            was_current: current && verification != Verification::Unusable,
         }
     }
 
@@ -189,8 +248,14 @@ impl PasswordHasher {
             .output_len()
             .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
         let output = Output::init_with(output_len, |out| {
-            self.compute(&self.argon2, password, salt_bytes, out, memory)
-                .map_err(argon2::password_hash::Error::from)
+            self.compute(
+                (Algorithm::Argon2id, &self.argon2),
+                password,
+                salt_bytes,
+                out,
+                memory,
+            )
+            .map_err(argon2::password_hash::Error::from)
         })
         .map_err(|e| hash_error(&e))?;
         let hash = PasswordHash {
@@ -203,22 +268,162 @@ impl PasswordHasher {
         Ok(hash.to_string())
     }
 
-    /// Runs `argon2` into `out`, in `memory`'s kept blocks when the parameters need no more
-    /// than the current ones.
+    /// Runs `argon2` into `out`: by libsodium when it takes the inputs (`sodium.rs`: faster,
+    /// and its memory is unmapped after each hash), else by RustCrypto in `memory`'s kept
+    /// blocks when the parameters need no more than the current ones.
     fn compute(
         &self,
-        argon2: &Argon2<'_>,
+        (algorithm, argon2): (Algorithm, &Argon2<'_>),
         password: &[u8],
         salt: &[u8],
         out: &mut [u8],
         memory: &mut HashMemory,
     ) -> std::result::Result<(), argon2::Error> {
+        memory.count_hash();
+        let params = argon2.params();
+        // libsodium has no associated data: a stored hash with `data=` is RustCrypto's.
+        if params.data().is_empty() {
+            let shape = (params.m_cost(), params.t_cost(), params.p_cost());
+            match sodium::argon2_into(algorithm, shape, password, salt, out) {
+                sodium::Computed::Done => return Ok(()),
+                // libsodium could not map its memory: RustCrypto, in the caller's memory,
+                // rather than a correct password taken for a bad stored hash.
+                sodium::Computed::Failed | sodium::Computed::NotTaken => {}
+            }
+        }
         let home = self.argon2.params().block_count();
-        let needed = argon2.params().block_count();
+        let needed = params.block_count();
         memory.with_blocks(home, needed, |blocks| {
             argon2.hash_password_into_with_memory(password, salt, out, blocks)
         })
     }
+}
+
+/// The name of the scheme of a stored hash, if it is one [`PasswordHasher::verify_with`] can
+/// check (well formed and within its bounds): `ARGON2ID`, `ARGON2I`, `BLF-CRYPT`,
+/// `SHA512-CRYPT`, `SHA256-CRYPT`, `YESCRYPT`, `MD5-CRYPT`, `SSHA512` or `SSHA256`. `None` for
+/// anything else, including [`LOCKED_HASH`] and cleartext. Computes no hash.
+pub fn hash_scheme(stored: &str) -> Option<&'static str> {
+    usable_scheme(stored).ok()
+}
+
+/// [`hash_scheme`], or why not.
+pub(crate) fn usable_scheme(stored: &str) -> std::result::Result<&'static str, NotUsable> {
+    match scheme::recognise(stored) {
+        Form::Argon2 { scheme, phc } => StoredArgon2::parse(scheme, phc)
+            .map(|_| scheme.name())
+            .map_err(|reason| NotUsable::Invalid {
+                scheme: scheme.name(),
+                reason,
+            }),
+        Form::Crypt(crypt) => Ok(crypt.scheme().name()),
+        Form::Ssha(ssha) => Ok(ssha.scheme().name()),
+        Form::Invalid { scheme, reason } => Err(NotUsable::Invalid { scheme, reason }),
+        Form::Plain(_) | Form::Locked | Form::Empty | Form::Unknown(_) => Err(NotUsable::NotAHash),
+    }
+}
+
+/// Why a stored string is not a hash verification can use.
+pub(crate) enum NotUsable {
+    /// Not a hash of a scheme we verify (cleartext, locked, empty, unknown).
+    NotAHash,
+    /// One of ours, malformed or over its bounds.
+    Invalid {
+        scheme: &'static str,
+        reason: &'static str,
+    },
+}
+
+/// A verification and what it cost.
+pub(crate) struct Checked {
+    /// The verdict.
+    pub(crate) verification: Verification,
+    /// Whether an argon2id hash at the current parameters ran (the stored hash is one).
+    pub(crate) was_current: bool,
+}
+
+/// An argon2 PHC string, parsed and bounded, not yet computed.
+struct StoredArgon2<'a> {
+    scheme: Scheme,
+    params: HashParams,
+    argon2_params: Params,
+    salt: argon2::password_hash::Salt<'a>,
+    expected: Output,
+}
+
+impl<'a> StoredArgon2<'a> {
+    /// Parses `phc` as `scheme` (argon2id or argon2i), version 0x13 only, and bounds its
+    /// parameters like the configuration's.
+    fn parse(scheme: Scheme, phc: &'a str) -> std::result::Result<StoredArgon2<'a>, &'static str> {
+        let hash = PasswordHash::new(phc).map_err(|_| "not a PHC string")?;
+        let ident = match scheme {
+            Scheme::Argon2i => argon2::ARGON2I_IDENT,
+            _ => argon2::ARGON2ID_IDENT,
+        };
+        if hash.algorithm != ident || hash.version != Some(0x13) {
+            return Err("another algorithm or version");
+        }
+        let argon2_params = Params::try_from(&hash).map_err(|_| "invalid parameters")?;
+        let params = HashParams {
+            m_kib: argon2_params.m_cost(),
+            t: argon2_params.t_cost(),
+            p: argon2_params.p_cost(),
+        };
+        let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
+            return Err("no salt or no hash");
+        };
+        if params.validate().is_err() {
+            return Err("parameters over the bounds");
+        }
+        if expected.len() < 16 {
+            return Err("hash shorter than 16 bytes");
+        }
+        Ok(StoredArgon2 {
+            scheme,
+            params,
+            argon2_params,
+            salt,
+            expected,
+        })
+    }
+}
+
+/// The schemes verified, by their Dovecot names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Argon2id,
+    Argon2i,
+    BlfCrypt,
+    Sha512Crypt,
+    Sha256Crypt,
+    Yescrypt,
+    Md5Crypt,
+    Ssha512,
+    Ssha256,
+}
+
+impl Scheme {
+    /// Dovecot's name (`YESCRYPT`, which Dovecot has no name for, is ours).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scheme::Argon2id => "ARGON2ID",
+            Scheme::Argon2i => "ARGON2I",
+            Scheme::BlfCrypt => "BLF-CRYPT",
+            Scheme::Sha512Crypt => "SHA512-CRYPT",
+            Scheme::Sha256Crypt => "SHA256-CRYPT",
+            Scheme::Yescrypt => "YESCRYPT",
+            Scheme::Md5Crypt => "MD5-CRYPT",
+            Scheme::Ssha512 => "SSHA512",
+            Scheme::Ssha256 => "SSHA256",
+        }
+    }
+}
+
+/// An encoding suffix of a Dovecot scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Base64,
+    Hex,
 }
 
 /// The rules for a password an administrator sets: 1 to 1024 bytes, no NUL, CR or LF (none
@@ -235,6 +440,8 @@ pub(crate) fn check_password(password: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+mod sodium;
 
 #[cfg(test)]
 mod tests;

@@ -162,6 +162,7 @@ fn open(path: &Path) -> Maildrop {
     let options = OpenOptions {
         session: "bench".into(),
         lock_wait: Duration::ZERO,
+        ..Default::default()
     };
     Maildrop::open(path, &options).unwrap()
 }

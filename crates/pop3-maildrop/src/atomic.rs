@@ -1,5 +1,6 @@
 //! Atomic replacement of a file in the Maildir's root, for the caches `.pop3d.index` and
-//! `.pop3d.listing`: a reader sees the old file or the new one, never a torn one.
+//! `.pop3d.listing` and, durably, the map of carried-over UIDLs `.pop3d.uidl`: a reader sees
+//! the old file or the new one, never a torn one.
 //!
 //! The steps: create `<name>.tmp.<pid>` (mode 0600, `O_NOFOLLOW`), write, fsync, rename over
 //! `<name>`. The Maildir is not fsynced after the rename: both files are caches whose
@@ -15,7 +16,7 @@ use std::io::Write;
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::error::{Result, io_error};
-use crate::maildir::Maildir;
+use crate::maildir::{Maildir, sync_dir};
 
 /// Replaces `name` in the Maildir's root with `bytes`, atomically. Errors name the temp
 /// file's path (`create`, `write`, `rename`).
@@ -43,6 +44,14 @@ pub(crate) fn replace(maildir: &Maildir, name: &str, bytes: &[u8]) -> Result<()>
         return Err(e);
     }
     Ok(())
+}
+
+/// [`replace`], then an fsync of the Maildir, so the new file survives a crash: for the
+/// UIDL map, which is not a cache (a rolled-back map would bring back entries of deleted
+/// messages, harmless, but a map written by `carry_over` must not vanish).
+pub(crate) fn replace_durable(maildir: &Maildir, name: &str, bytes: &[u8]) -> Result<()> {
+    replace(maildir, name, bytes)?;
+    sync_dir(&maildir.root, maildir.path())
 }
 
 #[cfg(test)]

@@ -77,6 +77,36 @@ pub enum Error {
     /// An index that does not exist in this maildrop.
     #[error("no message with index {0}")]
     NoSuchMessage(usize),
+    /// A foreign server's UIDL file (`dovecot-uidlist`, `courierpop3dsizelist`) is not in
+    /// its documented format: nothing is carried over from it.
+    #[error("{path}: line {line}: {reason}")]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based; 0 for the file as a whole).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A Dovecot `pop3_uidl_format` this crate does not reproduce exactly.
+    #[error("pop3_uidl_format {format:?}: {reason}")]
+    UidlFormat {
+        /// The format as given.
+        format: String,
+        /// What is not supported, and what to do.
+        reason: String,
+    },
+    /// The map of carried-over UIDLs (`.pop3d.uidl`) is damaged, or missing where the user
+    /// database says the maildrop has one. **A carried-over UIDL is never silently
+    /// replaced**, so the maildrop is not opened until an administrator repairs the map
+    /// (`pop3-admin uidl repair`).
+    #[error("carried-over UIDL map {path}: {reason}")]
+    UidlMap {
+        /// The map file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An I/O error, with the operation and path it happened on.
     #[error("{op} {path}: {source}")]
     Io {
@@ -95,13 +125,16 @@ impl Error {
     /// administrator must act (`[SYS/PERM]`). A held lock, a missing or incomplete Maildir (a
     /// new user's first delivery creates it), I/O errors and full disks are temporary; a
     /// Maildir that is a symlink, a message replaced by a symlink or another kind of file, and
-    /// permission errors, are permanent.
+    /// permission errors, are permanent. A damaged or missing UIDL map is temporary: the
+    /// user is told to try later while an administrator repairs it.
     pub fn is_temporary(&self) -> bool {
         match self {
             Error::Symlink { .. }
             | Error::NotRegular { .. }
             | Error::Refused { .. }
-            | Error::Exists { .. } => false,
+            | Error::Exists { .. }
+            | Error::Foreign { .. }
+            | Error::UidlFormat { .. } => false,
             Error::Io { source, .. } => !matches!(
                 source.kind(),
                 io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound

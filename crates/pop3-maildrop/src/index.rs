@@ -19,9 +19,8 @@
 //! entries were all measured from files that are never modified in place: it lacks new
 //! entries (measured again) or keeps those of removed messages (pruned by the next scan).
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::io::{Read, Write};
 
 use rustix::fs::{Mode, OFlags};
@@ -36,8 +35,9 @@ const HEADER: &str = "pop3d-index 1";
 /// An index larger than this is ignored rather than read (about 100 bytes per message).
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Sizes by base name.
-pub(crate) type SizeIndex = HashMap<Vec<u8>, Sizes, BuildHasherDefault<Fnv>>;
+mod table;
+
+pub(crate) use table::{NameHasher, SizeIndex};
 
 /// How the index file on disk ends, which decides how new entries are added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,35 +91,46 @@ fn parse(text: &[u8]) -> SizeIndex {
     if lines.next() != Some(HEADER.as_bytes()) {
         return SizeIndex::default();
     }
-    lines
-        .filter_map(|line| {
-            let mut fields = line.split(|&b| b == b' ');
-            let (Some(name), Some(raw), Some(wire), None) =
-                (fields.next(), fields.next(), fields.next(), fields.next())
-            else {
-                return None;
-            };
-            let raw = std::str::from_utf8(raw).ok()?.parse().ok()?;
-            let wire = std::str::from_utf8(wire).ok()?.parse().ok()?;
-            // The same bound as a W= field: a wire size is between raw and twice raw.
-            (raw <= wire && wire <= u64::saturating_mul(raw, 2))
-                .then(|| Some((unescape(name)?, Sizes { raw, wire })))
-                .flatten()
-        })
-        .collect()
+    let mut index = SizeIndex::with_capacity(memchr::memchr_iter(b'\n', text).count(), text.len());
+    // One buffer for every unescaped name: the index copies each into its own.
+    let mut name = Vec::new();
+    for line in lines {
+        if let Some(sizes) = parse_line(line, &mut name) {
+            index.insert_loaded(&name, sizes);
+        }
+    }
+    index
+}
+
+/// One entry: its name unescaped into `name`, and its sizes; `None` for a damaged line.
+fn parse_line(line: &[u8], name: &mut Vec<u8>) -> Option<Sizes> {
+    let mut fields = line.split(|&b| b == b' ');
+    let (Some(escaped), Some(raw), Some(wire), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return None;
+    };
+    let raw = std::str::from_utf8(raw).ok()?.parse().ok()?;
+    let wire = std::str::from_utf8(wire).ok()?.parse().ok()?;
+    // The same bound as a W= field: a wire size is between raw and twice raw.
+    if !(raw <= wire && wire <= u64::saturating_mul(raw, 2)) {
+        return None;
+    }
+    unescape_into(escaped, name)?;
+    Some(Sizes { raw, wire })
 }
 
 /// Writes the index atomically: temp file, fsync, rename over the old one (no fsync of the
 /// Maildir: an index rolled back by a crash is harmless, see the module documentation).
 pub(crate) fn store(maildir: &Maildir, index: &SizeIndex) -> Result<()> {
-    let mut entries: Vec<(&Vec<u8>, &Sizes)> = index.iter().collect();
-    entries.sort_by_key(|(name, _)| *name);
+    let mut entries: Vec<(&[u8], Sizes)> = index.iter().collect();
+    entries.sort_unstable_by_key(|(name, _)| *name);
     let mut text = Vec::with_capacity(32 + entries.len() * 64);
     text.extend_from_slice(HEADER.as_bytes());
     text.push(b'\n');
     for (name, sizes) in entries {
         escape_into(name, &mut text);
-        push_sizes(&mut text, sizes);
+        push_sizes(&mut text, &sizes);
     }
     // The Maildir is not fsynced: a rolled-back index is harmless (see the module docs).
     atomic::replace(maildir, INDEX_FILE, &text)
@@ -127,7 +138,7 @@ pub(crate) fn store(maildir: &Maildir, index: &SizeIndex) -> Result<()> {
 
 /// Appends entries to an existing index (`tail` is not [`Tail::Missing`]): one write, then an
 /// fsync. On a full disk a torn line may stay behind, which the parser rejects.
-pub(crate) fn append(maildir: &Maildir, tail: Tail, entries: &[(Vec<u8>, Sizes)]) -> Result<()> {
+pub(crate) fn append(maildir: &Maildir, tail: Tail, entries: &[(Box<[u8]>, Sizes)]) -> Result<()> {
     let mut text = Vec::with_capacity(1 + entries.len() * 64);
     if tail == Tail::Torn {
         text.push(b'\n');
@@ -162,7 +173,7 @@ fn push_sizes(text: &mut Vec<u8>, sizes: &Sizes) {
     let _ = writeln!(text, " {} {}", sizes.raw, sizes.wire);
 }
 
-fn escape_into(name: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn escape_into(name: &[u8], out: &mut Vec<u8>) {
     for &b in name {
         if (0x21..=0x7e).contains(&b) && b != b'%' {
             out.push(b);
@@ -172,8 +183,16 @@ fn escape_into(name: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-fn unescape(text: &[u8]) -> Option<Vec<u8>> {
+/// Undoes [`escape_into`]; `None` for a bad escape or an empty name.
+pub(crate) fn unescape(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len());
+    unescape_into(text, &mut out)?;
+    Some(out)
+}
+
+/// Undoes [`escape_into`] into `out` (cleared first); `None` for a bad escape or an empty name.
+fn unescape_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    out.clear();
     let mut bytes = text.iter();
     while let Some(&b) = bytes.next() {
         if b == b'%' {
@@ -184,11 +203,11 @@ fn unescape(text: &[u8]) -> Option<Vec<u8>> {
             out.push(b);
         }
     }
-    (!out.is_empty()).then_some(out)
+    (!out.is_empty()).then_some(())
 }
 
-/// FNV-1a: a fast hash for file names listed from our own directory and our own index (names
-/// are chosen by delivery agents, not by senders, so flooding is not a concern).
+/// FNV-1a, byte at a time: the checksum of the UIDL map (`carried/`), whose file format fixes
+/// it. Tables of names hash with foldhash ([`NameHasher`]), which is faster.
 #[derive(Default)]
 pub(crate) struct Fnv(u64);
 

@@ -7,6 +7,10 @@
 //!   [`Maildrop::open_message`] to stream one, [`Maildrop::commit`] for UPDATE.
 //! - [`deliver`]: atomic delivery through `tmp/`.
 //! - [`lock_status`]: who holds a maildrop's lock, without taking it.
+//! - [`peek`]: the listing the next session would serve, read-only and without the lock.
+//! - UIDLs carried over from another server: [`dovecot_uidlist`], [`courier_sizelist`] and
+//!   [`courier_filenames`] read them ([`ForeignUidls`]), [`carry_over`] writes them into the
+//!   maildrop's map (`.pop3d.uidl`), which [`Maildrop::open`] applies ([`UidlMapPolicy`]).
 //!
 //! # Invariants
 //! - **A maildrop's path comes from the user database, never from client text**; the Maildir
@@ -17,7 +21,11 @@
 //! - **The wire size is the only size reported**: octets after LF→CRLF, equal to what RETR
 //!   sends before stuffing; a reader never yields more, and errors if the file changed.
 //! - **UIDLs derive from the unique part of the file name only**, so renames by other programs
-//!   (flags, `new/`→`cur/`) and a lost index never change them.
+//!   (flags, `new/`→`cur/`) and a lost index never change them; or, for mail another server
+//!   served before the switch, from the UIDL map, keyed by that unique part too.
+//! - **A carried-over UIDL is never silently replaced**: a damaged map, or a missing one the
+//!   caller requires, fails the open ([`Error::UidlMap`]); a message whose own UIDL collides
+//!   with a carried one gets a digest instead, never the carried message.
 //! - **Only messages marked deleted are ever unlinked** (a file is taken for a message renamed
 //!   since the scan only with the same unique part and size); delivery never exposes a partial
 //!   file.
@@ -35,8 +43,10 @@
 //! admin tool (and [`Maildir::create`] for tests and tools that own their path). Synchronous: the server calls it from blocking threads.
 
 mod atomic;
+mod carried;
 mod deliver;
 mod error;
+mod foreign;
 mod holder;
 mod index;
 mod listing;
@@ -45,12 +55,17 @@ mod maildir;
 mod maildrop;
 mod message;
 mod name;
+mod peek;
 mod provision;
 mod scan;
 mod wire;
 
+pub use carried::{CarryReport, MAX_CARRIED_UIDL, UIDL_MAP_FILE, UidlMapPolicy, carry_over};
 pub use deliver::{Delivered, deliver};
 pub use error::{Error, Result};
+pub use foreign::{
+    ForeignUidl, ForeignUidls, UidlFormat, courier_filenames, courier_sizelist, dovecot_uidlist,
+};
 pub use holder::{Holder, utc_timestamp};
 pub use index::INDEX_FILE;
 pub use listing::LISTING_FILE;
@@ -59,6 +74,7 @@ pub use maildir::Maildir;
 pub use maildrop::{CommitReport, Maildrop, MessageReader, OpenOptions};
 pub use message::Message;
 pub use name::ParsedName;
+pub use peek::{Peek, peek};
 pub use provision::{Existing, Provisioned};
 pub use scan::ScanReport;
 pub use wire::{SizeCounter, wire_size};

@@ -11,6 +11,7 @@ use std::time::Duration;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
+use crate::carried::{self, Carried, UidlMapPolicy};
 use crate::error::{Error, Result, io_error};
 use crate::holder::Holder;
 use crate::index;
@@ -23,12 +24,15 @@ use crate::scan::{self, ScanReport, rename_no_replace};
 use crate::wire::SizeCounter;
 
 /// How a session opens its maildrop.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     /// The session id recorded as the lock holder.
     pub session: String,
     /// How long to wait for another session to release the lock (zero: fail at once).
     pub lock_wait: Duration,
+    /// Whether the maildrop must have a map of carried-over UIDLs (the user database says it
+    /// had one); see [`UidlMapPolicy`].
+    pub uidl_map: UidlMapPolicy,
 }
 
 /// A locked, scanned maildrop. Messages are numbered by their index in
@@ -45,6 +49,8 @@ pub struct Maildrop {
     lock: LockGuard,
     messages: Vec<Message>,
     report: ScanReport,
+    /// The carried-over UIDLs applied, to drop the entries of deleted messages at commit.
+    carried: Option<Carried>,
 }
 
 /// What [`Maildrop::commit`] did.
@@ -63,16 +69,26 @@ pub struct CommitReport {
     /// Readdirs of `cur/` made to find messages renamed since the scan: at most one per
     /// commit, however many were renamed.
     pub dir_reads: usize,
+    /// Whether the map of carried-over UIDLs was rewritten (entries of removed messages, or
+    /// stale ones, dropped).
+    pub uidl_map_rewritten: bool,
+    /// The map could not be rewritten: the removals happened, and the entries of removed
+    /// messages stay in the map, harmless, until a later commit rewrites it.
+    pub uidl_map_error: Option<Error>,
 }
 
 impl Maildrop {
     /// Opens the Maildir at `path` (which comes from the user database, never from a client),
-    /// takes the lock, then scans. The lock is taken before the scan, so two sessions never
-    /// move or list the same files.
+    /// takes the lock, then scans and applies the map of carried-over UIDLs (as
+    /// `options.uidl_map` says; a damaged map, or a missing one that is required, is an
+    /// [`Error::UidlMap`]). The lock is taken before the scan, so two sessions never move or
+    /// list the same files.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Maildrop> {
         let maildir = Maildir::open(path)?;
         let lock = lock::lock(&maildir, &options.session, options.lock_wait)?;
-        let (messages, report) = scan::scan(&maildir)?;
+        let (mut messages, mut report) = scan::scan(&maildir)?;
+        let carried =
+            carried::load_and_apply(&maildir, options.uidl_map, &mut messages, &mut report)?;
         let (path, cur, new) = maildir.into_session(report.left_in_new > 0);
         Ok(Maildrop {
             path,
@@ -81,6 +97,7 @@ impl Maildrop {
             lock,
             messages,
             report,
+            carried,
         })
     }
 
@@ -174,6 +191,7 @@ impl Maildrop {
         let mut report = CommitReport::default();
         // `cur/` read at most once, at the first message not found under its listed name.
         let mut renamed: Option<RenamedFiles> = None;
+        let mut gone = std::collections::HashSet::new();
         for &index in deleted {
             let Some(message) = self.messages.get(index) else {
                 report.failed.push((index, Error::NoSuchMessage(index)));
@@ -182,9 +200,13 @@ impl Maildrop {
             match self.unlink_current(message, &mut renamed, &mut report.dir_reads) {
                 Ok(true) => {
                     report.removed += 1;
+                    gone.insert(index);
                     after_unlink(report.removed);
                 }
-                Ok(false) => report.already_gone += 1,
+                Ok(false) => {
+                    report.already_gone += 1;
+                    gone.insert(index);
+                }
                 Err(e) => report.failed.push((index, e)),
             }
         }
@@ -211,6 +233,14 @@ impl Maildrop {
                     None => Ok(()),
                 })
                 .err();
+        }
+        // After the unlinks and their sync: a crash before this leaves entries for vanished
+        // files, which are harmless and dropped at the next rewrite.
+        if let Some(carried) = &self.carried {
+            match carried.after_commit(&self.path, &self.messages, &gone) {
+                Ok(written) => report.uidl_map_rewritten = written,
+                Err(e) => report.uidl_map_error = Some(e),
+            }
         }
         report
     }

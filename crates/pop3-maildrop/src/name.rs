@@ -87,7 +87,12 @@ pub(crate) fn uid_of(base: &[u8]) -> String {
     if is_printable_uid(base) {
         return String::from_utf8_lossy(base).into_owned();
     }
-    let digest = Blake2s256::digest(base);
+    digest_uid(base)
+}
+
+/// `h` and the BLAKE2s-256 of `bytes` in hex (65 characters), whatever `bytes` are.
+pub(crate) fn digest_uid(bytes: &[u8]) -> String {
+    let digest = Blake2s256::digest(bytes);
     let mut uid = String::with_capacity(1 + 2 * digest.len());
     uid.push('h');
     for byte in digest {

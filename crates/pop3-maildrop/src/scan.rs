@@ -1,20 +1,19 @@
 //! Opening a maildrop's contents: `new/` moved to `cur/`, then `cur/` listed with readdir
 //! only, sizes resolved without reading bodies where the names or the index allow.
 
-use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::hash::BuildHasherDefault;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::SystemTime;
 
+use hashbrown::{HashSet, HashTable};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::error::{Result, io_error};
-use crate::index::{self, Fnv, Sizes, Tail};
+use crate::index::{self, Sizes, Tail};
 use crate::listing::{self, DirStamp};
 use crate::maildir::Maildir;
 use crate::message::Message;
@@ -57,6 +56,15 @@ pub struct ScanReport {
     pub left_in_new: usize,
     /// The first error that left a message in `new/`.
     pub move_error: Option<String>,
+    /// Messages serving a UIDL carried over from another server (`.pop3d.uidl`); they come
+    /// first, in that server's order.
+    pub carried: usize,
+    /// Entries of the UIDL map matching no listed message (deleted by another program, or
+    /// left out as unreadable); dropped at the next rewrite of the map unless left out.
+    pub stale_carried: usize,
+    /// Messages whose own UIDL equalled a carried-over UIDL of another message: the carried
+    /// one is kept and these got the digest of their whole file name instead.
+    pub uidl_collisions: usize,
 }
 
 /// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
@@ -90,7 +98,8 @@ pub(crate) fn scan_with_clock(
         return Ok((messages, report));
     }
     let cacheable = left.is_empty();
-    let (messages, index_error) = scan_cur(maildir, &moved, left, &mut report)?;
+    let left = left.into_iter().map(Extra::in_place).collect();
+    let (messages, index_error) = scan_cur(maildir, &moved, left, true, &mut report)?;
     report.cache_error = index_error.map(|e| e.to_string());
     match stamp {
         Some(_) if !cacheable => {}
@@ -107,62 +116,112 @@ pub(crate) fn scan_with_clock(
     Ok((messages, report))
 }
 
-/// The full scan: lists `cur/`, resolves sizes and UIDLs, updates the size index. An index
-/// that cannot be written is returned beside the messages, not as a failure. `moved` are the
-/// names this scan just moved from `new/`: new messages, measured even if their base is
-/// indexed (a base reused after a deletion the index has not seen yet).
-fn scan_cur(
+/// A file of `new/` listed with the messages of `cur/`: one a full disk left there, or (for a
+/// read-only look, `peek.rs`) one the next session will move, listed under the name it
+/// will then have.
+pub(crate) struct Extra {
+    /// The name it is listed under.
+    pub(crate) listed: Box<[u8]>,
+    /// Its name in `new/`.
+    pub(crate) on_disk: Box<[u8]>,
+}
+
+impl Extra {
+    fn in_place(entry: Entry) -> Extra {
+        Extra {
+            listed: entry.name.clone(),
+            on_disk: entry.name,
+        }
+    }
+}
+
+/// The full scan: lists `cur/`, resolves sizes and UIDLs, updates the size index (when
+/// `write_index`). An index that cannot be written is returned beside the messages, not as a
+/// failure. `moved` are the names this scan just moved from `new/`: new messages, measured
+/// even if their base is indexed (a base reused after a deletion the index has not seen yet);
+/// so are the `extra` files, read from `new/`.
+pub(crate) fn scan_cur(
     maildir: &Maildir,
     moved: &Moved,
-    left_in_new: Vec<Entry>,
+    extra: Vec<Extra>,
+    write_index: bool,
     report: &mut ScanReport,
 ) -> Result<(Vec<Message>, Option<crate::error::Error>)> {
     let (mut index, tail) = index::load(maildir);
-    let mut added: Vec<(Vec<u8>, Sizes)> = Vec::new();
-    let mut entries: Vec<(u64, Message)> = Vec::new();
+    let mut added: Vec<(Box<[u8]>, Sizes)> = Vec::new();
+    let in_cur = list(&maildir.cur, &maildir.path().join("cur"), report)?;
+    let in_cur = in_cur.into_iter().map(|entry| (entry.name, None));
+    let in_new = extra.into_iter().map(|e| (e.listed, Some(e.on_disk)));
+    let mut found: Vec<Found> = Vec::with_capacity(in_cur.len() + in_new.len());
+    for (listed, on_disk) in in_cur.chain(in_new) {
+        let time = match ParsedName::parse(&listed).time {
+            Some(time) => time,
+            None => {
+                let dir = if on_disk.is_some() {
+                    &maildir.new
+                } else {
+                    &maildir.cur
+                };
+                let name = OsStr::from_bytes(on_disk.as_deref().unwrap_or(&listed));
+                match mtime(dir, name, report) {
+                    Some(time) => time,
+                    None => {
+                        report.skipped += 1;
+                        continue;
+                    }
+                }
+            }
+        };
+        found.push(Found {
+            time,
+            listed,
+            on_disk,
+        });
+    }
+    // Sizes are resolved in delivery order, which for the usual names (a time, then a
+    // counter) is close to name order, the order the index file is written in: its entries
+    // are then visited front to back rather than at random (issue 14: the lookups were a
+    // quarter of a rescan, mostly cache misses).
+    let found = delivery_order(found);
+    let mut messages = Vec::with_capacity(found.len());
     // One read buffer for every message measured in this scan, on the stack: a heap buffer
     // freed after the scan stays resident in the allocator's arenas, pinned there by the
     // long-lived allocations each session makes around it (the messages).
     let mut buf = [0u8; MEASURE_BUF];
-    let in_cur = list(&maildir.cur, &maildir.path().join("cur"), report)?;
-    let in_new = left_in_new.into_iter().map(|entry| (entry, true));
-    for (entry, in_new) in in_cur.into_iter().map(|entry| (entry, false)).chain(in_new) {
+    for Found {
+        listed, on_disk, ..
+    } in found
+    {
+        let in_new = on_disk.is_some();
         let (dir, sub) = if in_new {
             (&maildir.new, "new")
         } else {
             (&maildir.cur, "cur")
         };
-        let name = OsStr::from_bytes(&entry.name);
-        let parsed = ParsedName::parse(&entry.name);
-        let time = match parsed.time {
-            Some(time) => time,
-            None => match mtime(dir, name, report) {
-                Some(time) => time,
-                None => {
-                    report.skipped += 1;
-                    continue;
-                }
-            },
-        };
+        let name = OsStr::from_bytes(on_disk.as_deref().unwrap_or(&listed));
+        let parsed = ParsedName::parse(&listed);
         // Maildir files are never modified in place (a name is one message), so a name found
         // in the index gets its sizes from there: no stat, no open. A file changed anyway is
         // caught when read (`open_message` against the raw size, `MessageReader` against the
         // wire size), and `open_message` then forgets its entry so the next scan measures it.
         let sizes = match parsed.plausible_wire_size() {
             Some(wire) => Some((parsed.raw_size, wire)),
-            None if in_new || moved.contains(&entry.name) => None,
-            None => index.get(parsed.base).map(|sizes| {
-                report.indexed += 1;
-                (Some(sizes.raw), sizes.wire)
-            }),
+            None if in_new || moved.contains(&listed) => None,
+            None => {
+                let hash = index.hasher().hash(parsed.base);
+                index.get_hashed(parsed.base, hash).map(|sizes| {
+                    report.indexed += 1;
+                    (Some(sizes.raw), sizes.wire)
+                })
+            }
         };
         let (raw_size, wire_size) = match sizes {
             Some(sizes) => sizes,
             None => match measure(dir, &maildir.path().join(sub).join(name), name, &mut buf) {
                 Ok(Some(sizes)) => {
                     report.measured += 1;
-                    index.insert(parsed.base.to_vec(), sizes);
-                    added.push((parsed.base.to_vec(), sizes));
+                    index.insert(parsed.base, sizes);
+                    added.push((parsed.base.into(), sizes));
                     (Some(sizes.raw), sizes.wire)
                 }
                 Ok(None) => {
@@ -180,29 +239,16 @@ fn scan_cur(
         };
         let base_len = parsed.base.len();
         let digest_uid = (!parsed.base_is_uid()).then(|| parsed.uid().into_boxed_str());
-        let mut message =
-            Message::from_parts(entry.name, base_len, digest_uid, raw_size, wire_size);
+        let mut message = Message::from_parts(listed, base_len, digest_uid, raw_size, wire_size);
         message.in_new = in_new;
-        entries.push((time, message));
+        messages.push(message);
     }
-    let mut messages = delivery_order(entries);
-    let pruned;
-    let duplicates = {
-        let mut bases: HashSet<&[u8], BuildHasherDefault<Fnv>> =
-            HashSet::with_capacity_and_hasher(messages.len(), BuildHasherDefault::default());
-        let duplicates: Vec<usize> = (0..messages.len())
-            .filter(|&i| !bases.insert(messages[i].base()))
-            .collect();
-        // Keep only index entries of messages that exist (and lack a usable W=). Without
-        // duplicate bases, each lookup and each measurement used a distinct entry: if they
-        // account for every entry, none is stale and the check is skipped.
-        let before = index.len();
-        if !duplicates.is_empty() || before > report.indexed + added.len() {
-            index.retain(|base, _| bases.contains(base.as_slice()));
-        }
-        pruned = index.len() < before;
-        duplicates
-    };
+    // Exactly sized: the messages live as long as the session.
+    messages.shrink_to_fit();
+    let duplicates = duplicate_bases(&messages, index.hasher());
+    // Keep only index entries of messages that exist (and lack a usable W=): the ones this
+    // scan looked up or added.
+    let pruned = index.retain_used();
     // Two files with one base name (a broken maildir): the later one gets the digest of its
     // whole name, so UIDLs stay unique and still deterministic.
     for i in duplicates {
@@ -211,6 +257,7 @@ fn scan_cur(
     }
     // No usable file, or entries removed: write it whole. Only additions: append them.
     let index_error = match tail {
+        _ if !write_index => None,
         Tail::Missing if index.is_empty() => None,
         Tail::Missing => index::store(maildir, &index).err(),
         _ if pruned => index::store(maildir, &index).err(),
@@ -220,19 +267,61 @@ fn scan_cur(
     Ok((messages, index_error))
 }
 
-/// Sorts by delivery time, then name (names in one directory are unique, so the order is
-/// total). Sorts small keys rather than whole messages, then moves each message once.
-fn delivery_order(entries: Vec<(u64, Message)>) -> Vec<Message> {
-    let mut keys: Vec<(u64, usize)> = entries.iter().map(|(t, _)| *t).zip(0..).collect();
-    keys.sort_unstable_by(|(ta, a), (tb, b)| {
-        ta.cmp(tb)
-            .then_with(|| entries[*a].1.name.cmp(&entries[*b].1.name))
+/// The positions of messages whose base an earlier message already has.
+fn duplicate_bases(messages: &[Message], hasher: &index::NameHasher) -> Vec<usize> {
+    // Each message's position, by the hash of its base; sized once, so never rehashed.
+    let mut seen: HashTable<usize> = HashTable::with_capacity(messages.len());
+    let mut duplicates = Vec::new();
+    for (i, message) in messages.iter().enumerate() {
+        let base = message.base();
+        let hash = hasher.hash(base);
+        if seen.find(hash, |&j| messages[j].base() == base).is_some() {
+            duplicates.push(i);
+        } else {
+            seen.insert_unique(hash, i, |&j| hasher.hash(messages[j].base()));
+        }
+    }
+    duplicates
+}
+
+/// A file listed, with its delivery time (from its name, else its mtime).
+struct Found {
+    time: u64,
+    /// The name it is listed under.
+    listed: Box<[u8]>,
+    /// Its name in `new/`, for a file read from there (see [`Extra`]).
+    on_disk: Option<Box<[u8]>>,
+}
+
+/// Sorts by delivery time, then name (names in one directory are unique, and a name in `new/`
+/// never equals one in `cur/`, which has an info part, so the order is total). Sorts small
+/// keys: the time and the name's first 16 bytes, big-endian, which order names as their
+/// bytes do; only names equal that far are compared whole (issue 14: comparing whole names,
+/// each behind a pointer, was most of the sort).
+fn delivery_order(found: Vec<Found>) -> Vec<Found> {
+    let prefix = |name: &[u8]| {
+        let mut bytes = [0u8; 16];
+        let len = name.len().min(16);
+        bytes[..len].copy_from_slice(&name[..len]);
+        u128::from_be_bytes(bytes)
+    };
+    let mut keys: Vec<(u64, u128, usize)> = found
+        .iter()
+        .zip(0..)
+        .map(|(f, i)| (f.time, prefix(&f.listed), i))
+        .collect();
+    keys.sort_unstable_by(|(ta, pa, a), (tb, pb, b)| {
+        (ta, pa)
+            .cmp(&(tb, pb))
+            .then_with(|| found[*a].listed.cmp(&found[*b].listed))
+            // Two files listed under one name (a `new/` file kept there and its `cur/` twin):
+            // still a fixed order, so the same one gets the digest UIDL every time.
+            .then_with(|| found[*a].on_disk.cmp(&found[*b].on_disk))
     });
-    let mut slots: Vec<Option<Message>> = entries.into_iter().map(|(_, m)| Some(m)).collect();
-    // Exactly sized: the messages live as long as the session.
-    let mut messages = Vec::with_capacity(keys.len());
-    messages.extend(keys.iter().filter_map(|&(_, i)| slots[i].take()));
-    messages
+    let mut slots: Vec<Option<Found>> = found.into_iter().map(Some).collect();
+    keys.iter()
+        .filter_map(|&(_, _, i)| slots[i].take())
+        .collect()
 }
 
 /// A directory entry that is a regular file and not a dotfile.
@@ -274,7 +363,7 @@ pub(crate) fn list(dir: &OwnedFd, shown: &Path, report: &mut ScanReport) -> Resu
 }
 
 /// Names moved from `new/` into `cur/` by one scan.
-type Moved = HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>;
+pub(crate) type Moved = HashSet<Box<[u8]>>;
 
 /// Dovecot's way: a session opens the maildrop by moving `new/` entries to `cur/` with an empty
 /// `:2,` info. The rename never replaces an existing file. Returns the names now in `cur/`,

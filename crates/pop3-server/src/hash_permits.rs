@@ -10,7 +10,9 @@
 //! freeing unmaps it. Why: argon2's 19 MiB per hash, allocated and freed on up to 64
 //! blocking threads, stayed in glibc's per-thread arenas (issue 14: 540 MB after 200
 //! logins); a semaphore bounds hashes in flight, not what malloc keeps, and a pool kept
-//! forever would hold `hash_concurrency` × 19 MiB on an idle server.
+//! forever would hold `hash_concurrency` × 19 MiB on an idle server. Hashes libsodium takes
+//! (every one the server makes) map and unmap memory of their own and leave a permit's
+//! memory unallocated: the pool serves RustCrypto's engine, for the rest.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

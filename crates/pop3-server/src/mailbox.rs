@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use pop3_auth::User;
-use pop3_maildrop::{Maildrop, OpenOptions};
+use pop3_maildrop::{Maildrop, OpenOptions, UidlMapPolicy};
 use pop3_metrics::Metrics;
 use pop3_proto::{CommitOutcome, Listing, OpenError, RetrieveError, Session, SharedListing};
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::fault;
 use crate::message_body::{BODY_CHUNK, MessageBody};
@@ -89,6 +89,10 @@ impl Mailbox {
                 if !unreadable.is_empty() {
                     metrics.unreadable_messages(unreadable.len() as u64);
                 }
+                if report.uidl_collisions > 0 {
+                    warn!(session, user = %user.name, messages = report.uidl_collisions,
+                        "own UIDL equal to a carried-over one: given a digest instead");
+                }
                 let maildrop = Arc::new(maildrop);
                 let mailbox = Mailbox {
                     maildrop: maildrop.clone(),
@@ -106,6 +110,13 @@ impl Mailbox {
                 Err(OpenError::InUse {
                     holder: holder.map(|h| h.to_string()),
                 })
+            }
+            // A carried-over UIDL is never silently replaced: the login fails until an
+            // administrator repairs the map (`pop3-admin uidl repair`).
+            Ok(Err(e @ pop3_maildrop::Error::UidlMap { .. })) => {
+                error!(session, user = %user.name, error = %e,
+                    "cannot open maildrop: UIDL map damaged or missing");
+                Err(OpenError::Temporary)
             }
             Ok(Err(e)) => {
                 warn!(session, user = %user.name, error = %e, "cannot open maildrop");
@@ -235,6 +246,10 @@ impl Mailbox {
         if let Some(error) = &report.sync_error {
             warn!(session = self.session, error = %error, "cur/ not synced after deletions");
         }
+        if let Some(error) = &report.uidl_map_error {
+            warn!(session = self.session, error = %error,
+                "UIDL map not rewritten after deletions; its stale entries are harmless");
+        }
         if report.failed.is_empty() {
             CommitOutcome::Removed
         } else {
@@ -265,6 +280,13 @@ async fn open_waiting(
         let options = OpenOptions {
             session: session.to_string(),
             lock_wait: std::time::Duration::ZERO,
+            // The user database says whether this maildrop had a map: then a missing one is
+            // an error, not a maildrop without carried-over UIDLs.
+            uidl_map: if user.uidl_map {
+                UidlMapPolicy::Required
+            } else {
+                UidlMapPolicy::IfPresent
+            },
         };
         let opened = tokio::task::spawn_blocking(move || Maildrop::open(&path, &options)).await;
         let locked = matches!(opened, Ok(Err(pop3_maildrop::Error::Locked { .. })));

@@ -13,4 +13,5 @@ mod migrate_system;
 mod peers;
 mod support;
 mod tui_tmux;
+mod uidl;
 mod user_add;

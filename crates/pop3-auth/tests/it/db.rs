@@ -85,6 +85,42 @@ fn issue_15_8_migrations_keep_users_and_none_becomes_apop_only() {
     }
 }
 
+/// Issue 16: users written by every earlier version keep their rows and have no UIDL map;
+/// the flag is set and cleared by its setter alone.
+#[test]
+fn issue_16_migrations_keep_users_without_a_uidl_map_and_the_setter() {
+    for earlier in 1..SCHEMA_VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.db");
+        UserDb::migrate_to(&path, earlier).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO users (name, password_hash, maildir, created_at, updated_at) \
+             VALUES ('old', 'x', '/var/mail/old/Maildir', 1, 2)",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let db = UserDb::open(&path).unwrap();
+        let name = UserName::parse("old").unwrap();
+        assert!(!db.get(&name).unwrap().unwrap().uidl_map, "from {earlier}");
+        db.set_uidl_map(&name, true).unwrap();
+        let user = db.get(&name).unwrap().unwrap();
+        assert!(user.uidl_map);
+        assert_eq!(user.password_hash, "x");
+        db.set_uidl_map(&name, false).unwrap();
+        assert!(!db.get(&name).unwrap().unwrap().uidl_map);
+        let nobody = UserName::parse("nobody").unwrap();
+        assert!(matches!(
+            db.set_uidl_map(&nobody, true),
+            Err(Error::NoSuchUser(_))
+        ));
+        // The CHECK constraint: only 0 and 1.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert!(conn.execute("UPDATE users SET uidl_map = 2", []).is_err());
+    }
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let t = TempDb::new();

@@ -17,6 +17,7 @@ fn open(path: &std::path::Path) -> Maildrop {
     let options = OpenOptions {
         session: "test".into(),
         lock_wait: Duration::ZERO,
+        ..Default::default()
     };
     Maildrop::open(path, &options).unwrap()
 }

@@ -94,6 +94,7 @@ fn issue15_a_full_disk_serves_messages_from_new() {
     let options = OpenOptions {
         session: "test".into(),
         lock_wait: Duration::ZERO,
+        ..Default::default()
     };
     RENAME_FAULT.with(|fault| fault.set(Some(Errno::NOSPC)));
     let opened = Maildrop::open(&root, &options);
@@ -130,4 +131,53 @@ fn issue15_a_full_disk_serves_messages_from_new() {
     assert_eq!(again.scan_report().moved, 1);
     assert_eq!(again.messages().len(), 2);
     assert_eq!(again.messages()[1].uid(), "1700000002.M3P1Q1.host");
+}
+
+/// The sort on (time, 16-byte prefix) then the whole name gives exactly the order of a plain
+/// sort on (time, name, name on disk): names shorter than 16 bytes, names that are prefixes
+/// of others, long shared prefixes, equal times, and one name listed twice.
+#[test]
+fn issue_14_delivery_order_is_time_then_name() {
+    let names: Vec<&[u8]> = vec![
+        b"a",
+        b"ab",
+        b"abc:2,",
+        b"1767225628.M1P4000Q1.host",
+        b"1767225628.M1P4000Q1.host:2,S",
+        b"1767225628.M1P4000Q10.host",
+        b"1767225628.M1P4000Q2.host",
+        b"1767225628.M100001P4000Q2.host",
+        b"1767225628.M1000",
+        b"1767225628.M1000x",
+        b"1767225628.M10000000000000000000000",
+        b"zzzzzzzzzzzzzzzz",
+        b"zzzzzzzzzzzzzzzz\x01",
+        b"\xff\xfe",
+    ];
+    let mut found = Vec::new();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..40u64 {
+        for name in &names {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let on_disk = seed.is_multiple_of(3).then(|| format!("n{round}").into_bytes().into());
+            found.push(Found {
+                time: seed % 4,
+                listed: (*name).into(),
+                on_disk,
+            });
+        }
+    }
+    type Key = (u64, Box<[u8]>, Option<Box<[u8]>>);
+    let mut expected: Vec<Key> = found
+        .iter()
+        .map(|f| (f.time, f.listed.clone(), f.on_disk.clone()))
+        .collect();
+    expected.sort();
+    let sorted: Vec<Key> = delivery_order(found)
+        .into_iter()
+        .map(|f| (f.time, f.listed, f.on_disk))
+        .collect();
+    assert_eq!(sorted, expected);
 }

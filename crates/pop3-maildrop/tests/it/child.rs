@@ -77,6 +77,7 @@ fn child_entry() {
             let options = pop3_maildrop::OpenOptions {
                 session: "fds".into(),
                 lock_wait: std::time::Duration::ZERO,
+                ..Default::default()
             };
             let maildrop = pop3_maildrop::Maildrop::open(Path::new(&path), &options).unwrap();
             let held = count() - before;

@@ -49,6 +49,7 @@ fn bounded_wait_gives_up() {
     let options = OpenOptions {
         session: "waiter".into(),
         lock_wait: Duration::from_millis(60),
+        ..Default::default()
     };
     assert!(matches!(
         Maildrop::open(&md.path, &options),

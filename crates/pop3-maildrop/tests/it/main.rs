@@ -15,3 +15,4 @@ mod read_commit;
 mod rescan;
 mod scan;
 mod support;
+mod uidl;

@@ -58,6 +58,7 @@ pub fn options(session: &str) -> OpenOptions {
     OpenOptions {
         session: session.to_owned(),
         lock_wait: Duration::ZERO,
+        ..Default::default()
     }
 }
 

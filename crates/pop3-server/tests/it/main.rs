@@ -19,3 +19,4 @@ mod pipelining;
 mod storage;
 mod support;
 mod transcripts;
+mod uidl;

@@ -105,6 +105,7 @@ fn run(t: &Transcript) -> Result<(), String> {
                 let options = OpenOptions {
                     session: "other".into(),
                     lock_wait: std::time::Duration::ZERO,
+                    ..Default::default()
                 };
                 held.push(Maildrop::open(&server.maildir(user), &options).unwrap());
             }
