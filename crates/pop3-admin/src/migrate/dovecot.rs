@@ -4,7 +4,8 @@
 //!   (a passdb needs only the first two). Empty lines, lines starting with `#` and lines
 //!   starting with `:` (no user name) are ignored, as by Dovecot; a trailing CR is dropped.
 //! - The password is `{SCHEME}hash`, or a bare hash in the passdb's default scheme (`scheme=`,
-//!   CRYPT unless set), or libpam-pwdfile's `hash[13]` (CRYPT) and `hash[34]` (PLAIN-MD5).
+//!   CRYPT unless set; a bare `$1$` is MD5-CRYPT whatever the default), or libpam-pwdfile's
+//!   `hash[13]` (CRYPT) and `hash[34]` (PLAIN-MD5).
 //! - Everything after the shell field is joined back with `:` (extra fields may contain
 //!   colons, as `userdb_mail=maildir:~/Maildir` does) and split at spaces into `key=value`
 //!   fields. The old format, an empty eighth field, makes the rest the mail location.
@@ -16,8 +17,11 @@
 
 use std::path::Path;
 
-use super::hooks::{ImportedPassword, UidlSource, classify};
+use pop3_auth::{ImportedPassword, classify_imported};
+
+use super::password::dovecot_field;
 use super::template::MailLocation;
+use super::uidls::UidlSource;
 use super::{Candidate, Line};
 
 /// What a Dovecot migration reads besides the file.
@@ -116,13 +120,15 @@ fn parse_line(text: &str, origin: String, options: &Options<'_>) -> Line {
     })
 }
 
-/// The password field, classified, its scheme made explicit as Dovecot would.
+/// The password field, classified as Dovecot reads it: libpam-pwdfile's `hash[34]`
+/// (PLAIN-MD5) and `hash[13]` (CRYPT) suffixes, else [`dovecot_field`] with the passdb's
+/// default scheme.
 fn password(field: Option<&str>, default_scheme: &str) -> ImportedPassword {
     let Some(field) = field.filter(|f| !f.is_empty()) else {
         return ImportedPassword::Empty;
     };
     if field.starts_with('{') {
-        return classify(field);
+        return dovecot_field(field, default_scheme);
     }
     let len = field.len();
     let bytes = field.as_bytes();
@@ -134,11 +140,11 @@ fn password(field: Option<&str>, default_scheme: &str) -> ImportedPassword {
     {
         let hash = &field[..len - 4];
         return match &field[len - 3..len - 1] {
-            "34" => classify(&format!("{{PLAIN-MD5}}{hash}")),
-            _ => classify(&format!("{{CRYPT}}{hash}")),
+            "34" => classify_imported(&format!("{{PLAIN-MD5}}{hash}")),
+            _ => classify_imported(&format!("{{CRYPT}}{hash}")),
         };
     }
-    classify(&format!("{{{default_scheme}}}{field}"))
+    dovecot_field(field, default_scheme)
 }
 
 /// Fields 8 and up, joined with `:` again; the old format (an empty eighth field) makes the

@@ -3,38 +3,42 @@
 //!
 //! The parts: `dovecot` and `system` read the sources into [`Line`]s; `template` expands
 //! Dovecot's mail locations; `maildir` looks at each Maildir (read-only) and checks that
-//! pop3d's user can use it; `hooks` is the seam to the password schemes (`pop3-auth`) and
-//! the UIDL maps (`pop3-maildrop`) of the other halves of issue 16; `report` prints.
+//! pop3d's user can use it; `password` classifies the password fields (through `pop3-auth`'s
+//! `classify_imported`); `uidls` reads the old server's UIDL file and carries it into the
+//! maildrop's map (through `pop3-maildrop`); `report` prints.
 //!
 //! **Order per user: check everything, carry the UIDLs over, then add the user.** The row
-//! comes last so that no login can see the maildrop before its old UIDLs are in place, and so
-//! that a run that stopped half-way is finished by running it again: a user that exists is
-//! skipped (`exists`), one that does not is imported from the start.
+//! comes last, in one INSERT with its `uidl_map` flag (`UserDb::add_imported`), so that no
+//! login can see the maildrop before its old UIDLs are in place, nor without the flag that
+//! makes the server require them; and a run that stopped half-way is finished by running it
+//! again: a user that exists is skipped (`exists`), one that does not is imported from the
+//! start (an intact map written by the earlier run is merged, never replaced).
 //! **A dry run writes nothing**: the user database is read from a copy, Maildirs and UIDL
 //! files are only read.
 //! **One bad user never stops the others**: each problem is an entry of the report, and the
 //! exit status is 1 if any entry failed.
 
 mod dovecot;
-pub mod hooks;
 pub mod maildir;
+mod password;
 mod report;
 mod system;
 mod template;
+mod uidls;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use pop3_auth::{PasswordHasher, UserDb, UserName};
+use pop3_auth::{ImportFlags, ImportedPassword, PasswordHasher, UserDb, UserName};
 
 use crate::cli::{MigrateCommand, MigrateOptions};
 use crate::settings::Settings;
-use hooks::{ImportedPassword, UidlSource};
 use maildir::{Found, ServerUser};
 use report::{Entry, Outcome, Report, Uidls};
 use template::MailLocation;
+use uidls::UidlSource;
 
 /// Runs a migration and prints its report; an error if any entry failed.
 pub fn run(settings: &Settings, command: MigrateCommand, out: &mut impl Write) -> Result<()> {
@@ -283,7 +287,7 @@ fn import_one(ready: Checked, db: &Database, hasher: &PasswordHasher, dry_run: b
         candidate,
     } = ready;
     let password = &candidate.password;
-    entry.scheme = Some(hooks::scheme_of(password));
+    entry.scheme = Some(password::scheme_of(password));
     if let ImportedPassword::Stored {
         warning: Some(warning),
         ..
@@ -294,36 +298,40 @@ fn import_one(ready: Checked, db: &Database, hasher: &PasswordHasher, dry_run: b
     let disabled_note = candidate
         .disabled
         .clone()
-        .or_else(|| hooks::disabled_because(password));
-    entry.enabled = Some(disabled_note.is_none());
+        .or_else(|| password::disabled_because(password));
+    let enabled = disabled_note.is_none();
+    entry.enabled = Some(enabled);
     entry.notes.extend(disabled_note);
     let source = candidate.uidls.iter().find(|s| s.path().exists());
     let mut uidl_map = false;
     if let Some(source) = source {
-        let uidls = match hooks::read_uidls(source) {
+        let uidls = match source.read() {
             Ok(uidls) => uidls,
             Err(e) => {
                 let note = format!(
-                    "{e:#}; not imported, since without them every client would download \
+                    "{e}; not imported, since without them every client would download \
                      everything again (fix or remove the file and run again)"
                 );
                 return entry.not_imported(Outcome::Failed, "uidls-unreadable", note);
             }
         };
-        let carried = match hooks::carry_over(&candidate.maildir, &uidls, dry_run) {
+        let carried = match uidls::carry(&candidate.maildir, &uidls, dry_run) {
             Ok(carried) => carried,
             Err(e) => {
-                let note = format!("cannot carry the UIDLs over: {e:#}");
+                let note = format!("cannot carry the UIDLs over: {e}; not imported, run again");
                 return entry.not_imported(Outcome::Failed, "uidls-unreadable", note);
             }
         };
-        uidl_map = carried.carried > 0;
-        entry.notes.extend(carried.note);
+        // The map is written and synced (an empty one too: it records the carry-over).
+        uidl_map = true;
+        entry.notes.extend(uidls::notes(&carried, source.path()));
         entry.uidls = Some(Uidls {
             source: source.kind(),
             path: source.path().to_owned(),
-            found: uidls.entries,
+            found: uidls.entries.len(),
             carried: carried.carried,
+            unmatched: carried.unmatched.len(),
+            duplicates: carried.duplicates.len(),
         });
     }
     if dry_run {
@@ -333,20 +341,13 @@ fn import_one(ready: Checked, db: &Database, hasher: &PasswordHasher, dry_run: b
     let Some(db) = &db.db else {
         return entry.not_imported(Outcome::Failed, "error", "no user database".to_owned());
     };
-    match hooks::add_user(
-        db,
-        hasher,
-        &name,
-        &candidate.maildir,
-        password,
-        candidate.disabled.is_some(),
-        uidl_map,
-    ) {
+    let flags = ImportFlags { enabled, uidl_map };
+    match db.add_imported(&name, password, &candidate.maildir, hasher, flags) {
         Ok(user) => {
             entry.enabled = Some(user.enabled);
             entry
         }
-        Err(e) => entry.not_imported(Outcome::Failed, "error", format!("{e:#}")),
+        Err(e) => entry.not_imported(Outcome::Failed, "error", e.to_string()),
     }
 }
 

@@ -84,8 +84,12 @@ pub struct Uidls {
     pub path: PathBuf,
     /// Entries in it.
     pub found: usize,
-    /// Carried over (that pop3d serves as the old server did).
+    /// Carried over (that pop3d serves as the old server did); in a dry run, would be.
     pub carried: usize,
+    /// Entries naming no file in `cur/` or `new/`: nothing to carry.
+    pub unmatched: usize,
+    /// Entries whose UIDL an earlier one has: not carried (pop3d's own UIDL instead).
+    pub duplicates: usize,
 }
 
 impl Entry {

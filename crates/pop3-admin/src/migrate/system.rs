@@ -11,8 +11,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::hooks::{ImportedPassword, UidlSource, classify, classify_shadow};
+use pop3_auth::ImportedPassword;
+
+use super::password::crypt_field;
 use super::template::MailLocation;
+use super::uidls::UidlSource;
 use super::{Candidate, Line};
 
 /// What a system migration reads besides the files.
@@ -80,14 +83,14 @@ pub fn parse(passwd: &str, passwd_file: &Path, shadow: &str, options: &Options<'
         }
         let (password, disabled) = match (fields.get(1).copied(), shadow.get(name)) {
             (Some("x"), Some(entry)) => (
-                classify_shadow(entry.get(1).copied().unwrap_or("")),
+                crypt_field(entry.get(1).copied().unwrap_or("")),
                 expired(entry, today),
             ),
             (Some("x"), None) => (
                 ImportedPassword::Empty,
                 Some("no line in the shadow file: imported disabled".to_owned()),
             ),
-            (Some(field), _) => (classify(&format!("{{CRYPT}}{field}")), None),
+            (Some(field), _) => (crypt_field(field), None),
             (None, _) => (ImportedPassword::Empty, None),
         };
         let expanded = match options.location.expand(name, home) {

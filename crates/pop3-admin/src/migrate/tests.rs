@@ -1,10 +1,27 @@
-//! Unit tests of the sources, the templates and the interim seam.
+//! Unit tests of the sources, the templates and the password fields.
 
 use std::path::{Path, PathBuf};
 
-use super::hooks::{ImportedPassword, UidlSource, classify, classify_shadow};
+use pop3_auth::ImportedPassword;
+
+use super::password::{crypt_field, dovecot_field, scheme_of};
 use super::template::MailLocation;
+use super::uidls::UidlSource;
 use super::{Line, dovecot, system};
+
+/// A classified field in one word, with its scheme (`ImportedPassword` has no `PartialEq`:
+/// it may hold a cleartext password).
+fn kind(password: &ImportedPassword) -> String {
+    let what = match password {
+        ImportedPassword::Stored { .. } => "stored",
+        ImportedPassword::Plain(_) => "plain",
+        ImportedPassword::Locked => "locked",
+        ImportedPassword::Unknown { .. } => "unknown",
+        ImportedPassword::Invalid { .. } => "invalid",
+        ImportedPassword::Empty => "empty",
+    };
+    format!("{what} {}", scheme_of(password))
+}
 
 fn expand(template: &str, user: &str, home: &str) -> Result<(PathBuf, PathBuf), String> {
     MailLocation::parse(template)?
@@ -101,7 +118,10 @@ fn passwd_file_lines_are_read_as_dovecot_reads_them() {
     );
     let ann = candidates[0];
     assert_eq!(ann.origin, "users:4");
-    assert_eq!(ann.password, ImportedPassword::Plain("pw".into()));
+    match &ann.password {
+        ImportedPassword::Plain(pw) => assert_eq!(pw.as_slice(), b"pw"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(ann.maildir, Path::new("/mail/a.org/ann"));
     assert_eq!(
         ann.uidls,
@@ -111,22 +131,14 @@ fn passwd_file_lines_are_read_as_dovecot_reads_them() {
         }]
     );
     let bob = candidates[1];
-    assert!(matches!(bob.password, ImportedPassword::Stored { .. }));
+    // Recognised as argon2id; its 4-byte output is too short to be one we would store.
+    assert_eq!(kind(&bob.password), "invalid ARGON2ID");
     assert_eq!(bob.maildir, Path::new("/home/bob/Mail"));
     assert_eq!(bob.uidls[0].path(), Path::new("/c/bob/dovecot-uidlist"));
     assert!(bob.disabled.as_deref().unwrap_or("").contains("nologin"));
-    assert_eq!(
-        candidates[2].password,
-        ImportedPassword::Unknown {
-            scheme: "$6$".into()
-        }
-    );
-    assert_eq!(
-        candidates[3].password,
-        ImportedPassword::Unknown {
-            scheme: "{PLAIN-MD5}".into()
-        }
-    );
+    // A bare crypt string in the default scheme (CRYPT), malformed here.
+    assert_eq!(kind(&candidates[2].password), "invalid SHA512-CRYPT");
+    assert_eq!(kind(&candidates[3].password), "unknown PLAIN-MD5");
     assert!(
         candidates[4]
             .disabled
@@ -172,16 +184,16 @@ fn system_accounts_join_passwd_and_shadow_in_the_uid_range() {
     let summary: Vec<String> = lines
         .iter()
         .map(|l| match l {
-            Line::Candidate(c) => format!("{} {:?} {}", c.name, c.password, c.disabled.is_some()),
+            Line::Candidate(c) => format!("{} {} {}", c.name, kind(&c.password), c.disabled.is_some()),
             Line::Malformed { name, .. } => format!("malformed {name:?}"),
         })
         .collect();
     assert_eq!(
         summary,
         [
-            "ann Unknown { scheme: \"$y$\" } false",
-            "bob Locked false",
-            "gone Empty true",
+            "ann invalid YESCRYPT false",
+            "bob locked (locked) false",
+            "gone empty (empty) true",
             "malformed Some(\"odd\")",
         ]
     );
@@ -211,38 +223,48 @@ fn system_accounts_join_passwd_and_shadow_in_the_uid_range() {
 }
 
 #[test]
-fn the_interim_classify_knows_argon2id_and_plain_only() {
-    let phc = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA";
-    assert!(matches!(
-        classify(&format!("{{ARGON2ID}}{phc}")),
-        ImportedPassword::Stored {
-            scheme: "ARGON2ID",
-            ..
-        }
-    ));
-    assert_eq!(
-        classify("{PLAIN}secret"),
-        ImportedPassword::Plain("secret".into())
-    );
-    assert_eq!(classify(""), ImportedPassword::Empty);
-    assert_eq!(
-        classify("{CRYPT}$6$salt$hash"),
-        ImportedPassword::Unknown {
-            scheme: "$6$".into()
-        }
-    );
-    assert_eq!(
-        classify("{SSHA512}abc"),
-        ImportedPassword::Unknown {
-            scheme: "{SSHA512}".into()
-        }
-    );
-    assert_eq!(classify_shadow("!$y$j9T$a$b"), ImportedPassword::Locked);
-    assert_eq!(classify_shadow("*"), ImportedPassword::Locked);
-    assert_eq!(
-        classify_shadow("$y$j9T$a$b"),
-        ImportedPassword::Unknown {
-            scheme: "$y$".into()
-        }
-    );
+fn password_fields_follow_dovecots_default_scheme_and_shadows_crypt() {
+    let sha512 = "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1";
+    let md5 = "$1$saltstri$YMyguxXMBpd2TEZ.vS/3q1";
+    let check = |got: ImportedPassword, want: &str, field: &str| {
+        assert_eq!(kind(&got), want, "{field}");
+    };
+    for (field, scheme, want) in [
+        // A {SCHEME} prefix wins over the default.
+        ("{PLAIN}secret", "CRYPT", "plain PLAIN"),
+        ("{PLAIN}secret", "SSHA512", "plain PLAIN"),
+        // CRYPT, the default: the field goes to crypt(3) as it is.
+        (sha512, "CRYPT", "stored SHA512-CRYPT"),
+        (sha512, "crypt", "stored SHA512-CRYPT"),
+        ("secret", "CRYPT", "unknown unrecognised"),
+        ("!", "CRYPT", "locked (locked)"),
+        // Another default is written in front of a bare field...
+        ("secret", "PLAIN", "plain PLAIN"),
+        (sha512, "SHA512-CRYPT", "stored SHA512-CRYPT"),
+        (sha512, "PLAIN", "plain PLAIN"),
+        ("abc", "SSHA512", "invalid SSHA512"),
+        ("abc", "NTLM", "unknown NTLM"),
+        // ...except a bare $1$, MD5-CRYPT whatever the default (Dovecot's password_get_scheme).
+        (md5, "PLAIN", "stored MD5-CRYPT"),
+        ("", "PLAIN", "empty (empty)"),
+    ] {
+        check(dovecot_field(field, scheme), want, field);
+    }
+    if let ImportedPassword::Stored { hash, warning, .. } = dovecot_field(md5, "CRYPT") {
+        assert_eq!(hash, md5, "stored as it is");
+        assert!(warning.is_some_and(|w| w.contains("MD5")));
+    } else {
+        panic!("MD5-crypt not stored");
+    }
+    for (field, want) in [
+        (sha512, "stored SHA512-CRYPT"),
+        ("!$y$j9T$a$b", "locked (locked)"),
+        ("*", "locked (locked)"),
+        ("!!", "locked (locked)"),
+        ("", "empty (empty)"),
+        ("{PLAIN}secret", "unknown not a crypt(3) string"),
+        ("$7$whatever", "unknown $7$"),
+    ] {
+        check(crypt_field(field), want, field);
+    }
 }

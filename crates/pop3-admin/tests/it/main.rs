@@ -8,6 +8,7 @@
 mod apop;
 mod cli;
 mod migrate;
+mod migrate_carry;
 mod migrate_e2e;
 mod migrate_system;
 mod peers;

@@ -2,7 +2,7 @@
 //! and stopped by PID (every process of the instance), a raw POP3 client for UIDL listings
 //! and logins, and the mail clients mpop and fetchmail in keep-on-server mode.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -30,19 +30,23 @@ pub fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
 }
 
-/// The `pop3d` binary of this workspace, built if this test runs alone.
+/// The `pop3d` binary of this workspace, brought up to date once per test process: a binary
+/// merely present may be stale (one built before a schema change refuses the database with
+/// `-ERR [SYS/TEMP]`), and `cargo build` of a fresh one costs a check of its inputs.
 pub fn pop3d() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(Path::parent).unwrap();
-    let binary = target.join("pop3d");
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "pop3-server", "--bin", "pop3d"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build pop3d");
-    }
-    binary
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let target = exe.parent().and_then(Path::parent).unwrap();
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "pop3-server", "--bin", "pop3d"])
+                .status()
+                .unwrap();
+            assert!(status.success(), "cannot build pop3d");
+            target.join("pop3d")
+        })
+        .clone()
 }
 
 /// The PIDs of `root` and every process below it, from `/proc/*/stat`.
@@ -218,10 +222,13 @@ impl Pop3d {
         }
         let log = std::sync::Arc::new(std::sync::Mutex::new(seen));
         let sink = log.clone();
+        // Line by line, so `log()` shows what was logged so far while pop3d runs.
         std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
-            sink.lock().unwrap().push_str(&rest);
+            let mut line = String::new();
+            while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
         });
         Pop3d { child, log }
     }
