@@ -5,11 +5,10 @@
 //! `pop3-admin migrate dovecot` runs; pop3d starts on the same port and Maildirs; the same
 //! clients fetch again.
 //!
-//! **Expected to fail until issue 16 part 3 (the carried-over UIDL map) is merged**: pop3d
-//! then still serves its own UIDLs, so every client downloads everything again. The test
-//! checks everything else first (logins with the old passwords, new mail fetched exactly
-//! once) and the zero-download and UIDL-equality assertions last, so that a failure there
-//! is exactly the missing carry-over.
+//! The users cover every password scheme of issue 16, each hash made by `doveadm pw` at test
+//! time, so Dovecot verifies it before the switch (the clients' first fetches) and pop3d
+//! after. Before pop3d starts, `pop3-admin uidl NAME` must equal Dovecot's own `UIDL`
+//! listing line for line, as `docs/migration.md` tells the administrator to check.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -21,15 +20,34 @@ use crate::peers::{
 };
 use crate::support::Site;
 
-/// The users: name, password, how the passwd-file stores it. Only the schemes the interim
-/// seam (`migrate/hooks.rs`) verifies, for now.
-/// TODO(i16-merge): every scheme of issue 16 part 2 ({ARGON2I}, {BLF-CRYPT}, {SHA512-CRYPT},
-/// {SHA256-CRYPT}, {SSHA512}, {SSHA256}, {MD5-CRYPT}), each as one more user here.
-const USERS: [(&str, &str, &str); 3] = [
-    ("ann@example.org", "ann's old password", "PLAIN"),
-    ("bob@example.org", "bob-pw-2019", "ARGON2ID"),
-    ("carl@example.net", "carl 123", "PLAIN"),
+/// The users: name, password, the scheme `doveadm pw -s` hashes it with (every scheme issue
+/// 16 lists), and whether the passwd-file has the hash without its `{SCHEME}` prefix (then
+/// Dovecot's passdb `scheme=CRYPT` default applies, as `pop3-admin migrate`'s `--scheme`).
+const USERS: [(&str, &str, &str, bool); 11] = [
+    ("ann@example.org", "ann's old password", "PLAIN", false),
+    ("bob@example.org", "bob-pw-2019", "ARGON2ID", false),
+    ("carl@example.net", "carl 123", "ARGON2I", false),
+    ("dora@example.net", "dora:colon", "BLF-CRYPT", false),
+    ("ed@example.org", "ed sha512 pw", "SHA512-CRYPT", false),
+    ("flo@example.org", "flo-sha256", "SHA256-CRYPT", false),
+    ("gus@example.net", "gus ssha512", "SSHA512", false),
+    ("hal@example.net", "hal ssha256", "SSHA256", false),
+    ("ida@example.org", "ida md5", "MD5-CRYPT", false),
+    ("jo@example.org", "jo bare", "SHA512-CRYPT", true),
+    ("kim@example.net", "kim bare md5", "MD5-CRYPT", true),
 ];
+
+/// `doveadm pw -s SCHEME -p PASSWORD`: `{SCHEME}hash`.
+fn doveadm_pw(scheme: &str, password: &str) -> String {
+    let out = Command::new("doveadm")
+        .args(["pw", "-s", scheme, "-p", password])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "doveadm pw -s {scheme}: {out:?}");
+    let line = String::from_utf8(out.stdout).unwrap().trim_end().to_owned();
+    assert!(line.starts_with(&format!("{{{scheme}}}")), "{line}");
+    line
+}
 
 /// Messages of each user as Dovecot found them: (directory, LDA style?, flags).
 const MAIL: [(&str, bool, &str); 6] = [
@@ -121,21 +139,17 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
     let dir = site.dir.path().to_owned();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let vmail = dir.join("vmail");
-    let hasher = pop3_auth::PasswordHasher::new(pop3_auth::HashParams {
-        m_kib: 8,
-        t: 1,
-        p: 1,
-    })
-    .unwrap();
     let mut lines =
         String::from("# Dovecot passwd-file: user:password:uid:gid:gecos:home:shell:extra\n");
     let mut maildirs = BTreeMap::new();
-    for (n, (user, password, scheme)) in USERS.iter().enumerate() {
+    for (n, (user, password, scheme, bare)) in USERS.iter().enumerate() {
         let home = home(&vmail, user);
         maildirs.insert(*user, fill(&home, n));
-        let field = match *scheme {
-            "PLAIN" => format!("{{PLAIN}}{password}"),
-            _ => format!("{{ARGON2ID}}{}", hasher.hash(password.as_bytes()).unwrap()),
+        let field = doveadm_pw(scheme, password);
+        let field = if *bare {
+            field[scheme.len() + 2..].to_owned()
+        } else {
+            field
         };
         lines.push_str(&format!(
             "{user}:{field}:65534:65534::{}::\n",
@@ -154,7 +168,7 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
     let clients_root = clients_dir.path();
     let clients: Vec<(&str, &str, MailClient)> = USERS
         .iter()
-        .flat_map(|(user, password, _)| {
+        .flat_map(|(user, password, _, _)| {
             ["mpop", "fetchmail"].map(|kind| {
                 (
                     *user,
@@ -180,7 +194,7 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
         );
     }
     let mut dovecot_uidls = BTreeMap::new();
-    for (user, password, _) in USERS {
+    for (user, password, _, _) in USERS {
         let listing = uidl_listing(port, user, password)
             .unwrap_or_else(|e| panic!("Dovecot UIDL for {user}: {e}\n{}", log(&dovecot.log)));
         assert_eq!(listing.len(), MAIL.len(), "{listing:?}");
@@ -204,11 +218,26 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
     assert_eq!(code, 0, "{out}\n{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["summary"]["created"], USERS.len(), "{report:#}");
-    for entry in report["users"].as_array().unwrap() {
+    let entries = report["users"].as_array().unwrap();
+    assert_eq!(entries.len(), USERS.len(), "{report:#}");
+    for ((user, _, scheme, _), entry) in USERS.iter().zip(entries) {
+        assert_eq!(entry["name"], *user, "{entry:#}");
         assert_eq!(entry["result"], "created", "{entry:#}");
+        assert_eq!(entry["scheme"], *scheme, "{entry:#}");
+        assert_eq!(entry["enabled"], true, "{entry:#}");
         assert_eq!(entry["messages"], MAIL.len(), "{entry:#}");
         assert_eq!(entry["uidls"]["source"], "dovecot-uidlist", "{entry:#}");
         assert_eq!(entry["uidls"]["found"], MAIL.len(), "{entry:#}");
+        assert_eq!(entry["uidls"]["carried"], MAIL.len(), "{entry:#}");
+        let warned = entry["notes"].to_string().contains("MD5-crypt is weak");
+        assert_eq!(warned, *scheme == "MD5-CRYPT", "{entry:#}");
+    }
+    // Before pop3d starts: what it will serve equals what Dovecot served, line for line.
+    for (user, _, _, _) in USERS {
+        let (code, out, err) = site.run(&["uidl", user], b"");
+        assert_eq!(code, 0, "pop3-admin uidl {user}: {err}");
+        let listed: Vec<String> = out.lines().map(str::to_owned).collect();
+        assert_eq!(listed, dovecot_uidls[&user], "pop3-admin uidl {user}");
     }
     let config = std::fs::read_to_string(&site.config)
         .unwrap()
@@ -223,7 +252,7 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
     let pop3d = Pop3d::start(&site.config);
 
     // Every user logs in with the old password (and not with a wrong one).
-    for (user, password, _) in USERS {
+    for (user, password, _, _) in USERS {
         let stat = pop3(port, user, password, &["STAT"])
             .unwrap_or_else(|e| panic!("{user} with the old password: {e}\n{}", pop3d.log()));
         assert!(
@@ -241,11 +270,9 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
         .map(|(user, kind, n)| format!("{kind} for {user} downloaded {n} old messages again"))
         .collect();
     let mut served_uidls = BTreeMap::new();
-    for (user, password, _) in USERS {
+    for (user, password, _, _) in USERS {
         served_uidls.insert(user, uidl_listing(port, user, password).unwrap());
     }
-    // TODO(i16-merge): `pop3-admin uidl NAME` (part 3) equals `dovecot_uidls[NAME]` line for
-    // line, before pop3d is started.
 
     // New mail arrives and is fetched exactly once by each client.
     for (n, maildir) in maildirs.values().enumerate() {
@@ -273,11 +300,10 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
         assert_eq!(on_server, MAIL.len() + 1, "{user}: kept on the server");
     }
 
-    // Issue 16 part 3: no client downloads an old message again, and pop3d serves Dovecot's
-    // UIDLs. EXPECTED TO FAIL until the UIDL carry-over is merged.
+    // No client downloaded an old message again, and pop3d served Dovecot's UIDLs.
     assert!(
         refetched.is_empty(),
-        "after the cutover (UIDL carry-over, issue 16 part 3, not merged yet?):\n{}",
+        "after the cutover:\n{}",
         refetched.join("\n")
     );
     assert_eq!(

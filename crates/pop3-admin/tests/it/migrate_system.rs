@@ -2,11 +2,8 @@
 //! with yescrypt by default), mail in `~/Maildir` owned by each user, imported with
 //! `pop3-admin migrate system` from the real `/etc/passwd` and `/etc/shadow`, then served by a
 //! real pop3d. The accounts have unique names (so parallel runs do not clash) and are removed
-//! with `userdel` whatever happens.
-//!
-//! **Expected to fail until issue 16 part 2 (legacy hashes) is merged**: the interim seam
-//! does not verify yescrypt, so the account is imported disabled and the login with the old
-//! password, asserted last, fails.
+//! with `userdel` whatever happens. The yescrypt hash of `/etc/shadow` is imported as it is
+//! and logs the user in to pop3d with the old password.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -145,13 +142,9 @@ fn issue_16_system_accounts_keep_their_passwords_and_maildirs() {
     assert!(pop3(port, locked, "locked pw", &["STAT"]).is_err());
     assert!(pop3(port, active, "wrong", &["STAT"]).is_err());
 
-    // Issue 16 part 2: the yescrypt hash of /etc/shadow logs the user in. EXPECTED TO FAIL
-    // until the legacy hash schemes are merged (the interim seam imports it disabled).
-    assert_eq!(
-        a["enabled"], true,
-        "scheme {} imported disabled (issue 16 part 2 not merged yet?): {a:#}",
-        a["scheme"]
-    );
+    // The yescrypt hash of /etc/shadow (Debian's default) logs the user in.
+    assert_eq!(a["scheme"], "YESCRYPT", "{a:#}");
+    assert_eq!(a["enabled"], true, "{a:#}");
     let stat = pop3(port, active, "old system password", &["STAT"])
         .unwrap_or_else(|e| panic!("login with the old password: {e}\n{}", pop3d.log()));
     assert!(stat[0].starts_with("+OK 3 "), "{stat:?}");
