@@ -1,7 +1,8 @@
 //! `cargo xtask bench --migrate [--quick]`: issue 16's migration timed. 1,000 Dovecot users
 //! (100 with `--quick`), each with 100 messages (Dovecot-LDA names, half in `cur/`) and a
 //! `dovecot-uidlist`, in a passwd-file of `{ARGON2ID}` hashes: `pop3-admin migrate dovecot`
-//! as a dry run, for real, and again (all skipped). Then the cost of one `{PLAIN}` user,
+//! as a dry run (UIDLs matched, nothing written), for real (every UIDL carried into each
+//! maildrop's map, checked in the report), and again (all skipped). Then the cost of one `{PLAIN}` user,
 //! which is hashed with the configured argon2id at import and so is outside the target
 //! (< 10 s for 1,000 users plus that hashing). Release build; a figure, not a timed test.
 
@@ -144,11 +145,32 @@ pub(crate) fn run_migrate(root: &Path, quick: bool) -> Result<()> {
             report["summary"]
         );
     }
+    let carried = |report: &serde_json::Value| -> u64 {
+        report["users"].as_array().map_or(0, |users| {
+            users
+                .iter()
+                .filter_map(|u| u["uidls"]["carried"].as_u64())
+                .sum()
+        })
+    };
+    let all_uidls = (users * MESSAGES) as u64;
+    if carried(&report) != all_uidls {
+        bail!(
+            "the dry run would carry {} UIDLs, not {all_uidls}",
+            carried(&report)
+        );
+    }
     let (real, report) = migrate("passwd", false)?;
     if summary(&report, "created") != want {
         bail!(
             "the migration did not create every user: {}",
             report["summary"]
+        );
+    }
+    if carried(&report) != all_uidls {
+        bail!(
+            "the migration carried {} UIDLs, not {all_uidls}",
+            carried(&report)
         );
     }
     let (again, report) = migrate("passwd", false)?;
@@ -166,7 +188,7 @@ pub(crate) fn run_migrate(root: &Path, quick: bool) -> Result<()> {
     let verdict = if real < 10.0 { "met" } else { "MISSED" };
     println!(
         "\nmigrate dovecot, {users} users x {MESSAGES} messages ({{ARGON2ID}} hashes, \
-         dovecot-uidlist each)\n\
+         dovecot-uidlist each, {all_uidls} UIDLs carried)\n\
          | run | seconds |\n|---|---|\n\
          | dry run | {dry:.2} |\n\
          | import | {real:.2} (target < 10 s: {verdict}) |\n\
@@ -185,7 +207,10 @@ fn uidlist(template: &Path) -> Result<String> {
         }
     }
     names.sort();
-    let mut text = format!("3 V1767225600 N{} G0123456789abcdef\n", names.len() + 1);
+    let mut text = format!(
+        "3 V1767225600 N{} G0123456789abcdef0123456789abcdef\n",
+        names.len() + 1
+    );
     for (uid, path) in names.iter().enumerate() {
         let name = path
             .file_name()

@@ -184,7 +184,9 @@ fn system_accounts_join_passwd_and_shadow_in_the_uid_range() {
     let summary: Vec<String> = lines
         .iter()
         .map(|l| match l {
-            Line::Candidate(c) => format!("{} {} {}", c.name, kind(&c.password), c.disabled.is_some()),
+            Line::Candidate(c) => {
+                format!("{} {} {}", c.name, kind(&c.password), c.disabled.is_some())
+            }
             Line::Malformed { name, .. } => format!("malformed {name:?}"),
         })
         .collect();

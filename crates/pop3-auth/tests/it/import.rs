@@ -2,8 +2,8 @@
 //! migration command, and the two ways such a user enters the database.
 
 use pop3_auth::{
-    Credential, Error, ImportFlags, ImportedPassword, LOCKED_HASH, Outcome, RejectReason,
-    UserName, classify_imported, hash_scheme,
+    Credential, Error, ImportFlags, ImportedPassword, LOCKED_HASH, Outcome, RejectReason, UserName,
+    classify_imported, hash_scheme,
 };
 
 use crate::legacy::SPEC_VECTORS;
@@ -230,7 +230,11 @@ fn issue_16_add_imported_writes_the_row_with_its_flags_in_one_insert() {
     };
     let stored = add("stored", spec_hash, true, true).unwrap();
     assert_eq!(
-        (stored.password_hash.as_str(), stored.enabled, stored.uidl_map),
+        (
+            stored.password_hash.as_str(),
+            stored.enabled,
+            stored.uidl_map
+        ),
         (spec_hash, true, true)
     );
     let nologin = add("nologin", spec_hash, false, true).unwrap();

@@ -161,7 +161,9 @@ fn issue_14_delivery_order_is_time_then_name() {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let on_disk = seed.is_multiple_of(3).then(|| format!("n{round}").into_bytes().into());
+            let on_disk = seed
+                .is_multiple_of(3)
+                .then(|| format!("n{round}").into_bytes().into());
             found.push(Found {
                 time: seed % 4,
                 listed: (*name).into(),
