@@ -6,11 +6,13 @@
 //! - `cargo xtask fuzz [--seconds N] [TARGET...]`: runs the `cargo fuzz` targets (with
 //!   AddressSanitizer on a nightly toolchain when one is installed, else on stable with
 //!   `-s none`).
-//! - `cargo xtask bench [--quick]`: the benchmarks.
+//! - `cargo xtask bench [--quick]`: the benchmarks (`--servers`: pop3d against Dovecot;
+//!   `--migrate`: the migration from Dovecot of issue 16).
 
 // Reports are this tool's output.
 #![allow(clippy::print_stdout)]
 
+mod migrate_bench;
 mod process;
 mod servers;
 mod tidy;
@@ -50,7 +52,8 @@ const USAGE: &str = "usage: cargo xtask <task>
   bench [--quick]           micro-benchmarks (--quick: a few seconds)
   bench --servers           pop3d against Dovecot (docs/performance.md)
   bench --servers --quick   the same, smaller, 2 rounds (target/bench-quick.md)
-  bench --smoke             every server scenario, tiny, pop3d only (CI)";
+  bench --smoke             every server scenario, tiny, pop3d only (CI)
+  bench --migrate [--quick] pop3-admin migrate dovecot: 1,000 users x 100 messages (--quick: 100)";
 
 /// The workspace root: the parent of this crate's manifest directory.
 fn project_root() -> PathBuf {
@@ -211,6 +214,9 @@ fn bench(args: &[String]) -> Result<()> {
         return servers::run_servers(&root, servers::Mode::Smoke);
     }
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--migrate") {
+        return migrate_bench::run_migrate(&root, quick);
+    }
     if args.iter().any(|a| a == "--servers") {
         let mode = if quick {
             servers::Mode::Quick

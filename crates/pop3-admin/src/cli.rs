@@ -22,6 +22,10 @@ Examples:
     pop3-admin user add alice
   Add back a removed user whose mail was kept (del without --purge-mail):
     pop3-admin user add alice --adopt
+  Add a user whose Maildir already exists elsewhere (nothing is created or chowned):
+    pop3-admin user add bob --maildir /home/bob/Maildir
+  Migrate from Dovecot (see `pop3-admin migrate --help`):
+    pop3-admin migrate dovecot --passwd-file /etc/dovecot/users --maildir '~/Maildir' --dry-run
   Reset a password from a script:
     printf '%s\\n' \"$NEW_PASSWORD\" | pop3-admin user passwd alice --password-stdin
   List users as JSON:
@@ -89,6 +93,94 @@ pub enum Command {
     },
     /// The terminal interface (the default on a terminal).
     Tui,
+    /// Import users, password hashes, Maildirs and UIDLs from another server.
+    #[command(subcommand, after_help = MIGRATE_EXAMPLES)]
+    Migrate(MigrateCommand),
+    /// Internal: becomes UID:GID (as pop3d drops privileges), then checks that it could use
+    /// each Maildir named on stdin (one a line); prints `ok` or the error, one a line.
+    #[command(hide = true, name = "internal-access-check")]
+    InternalAccessCheck {
+        /// The uid to check as.
+        uid: u32,
+        /// The gid to check as (the only group, as pop3d keeps only its own).
+        gid: u32,
+    },
+}
+
+const MIGRATE_EXAMPLES: &str = "\
+Examples:
+  See what a migration from Dovecot would do, changing nothing:
+    pop3-admin migrate dovecot --passwd-file /etc/dovecot/users \\
+      --maildir 'maildir:/var/vmail/%d/%n/Maildir' --dry-run
+  Migrate system accounts with mail in ~/Maildir:
+    pop3-admin migrate system --min-uid 1000
+
+A report lists each user: created, skipped (and why) or failed (and why), the password scheme,
+the Maildir, its messages and the UIDLs carried over. Running it again skips the users that
+exist, so a migration that stopped half-way is finished by running it again.
+
+Exit codes: 0 every user created or skipped, 1 at least one failed (the others are imported),
+2 usage. docs/migration.md walks a whole cutover.";
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateCommand {
+    /// Users from a Dovecot passwd-file, their Maildirs and Dovecot's POP3 UIDLs.
+    Dovecot {
+        /// The passwd-file: user:{SCHEME}hash:uid:gid:gecos:home:shell:extra_fields.
+        #[arg(long, value_name = "FILE")]
+        passwd_file: PathBuf,
+        /// Where each user's Maildir is, as Dovecot's mail_location writes it: %u (the whole
+        /// name), %n and %d (local part and domain), %h or a leading ~ (the home field), %%;
+        /// a `maildir:` prefix and options such as `:CONTROL=` are understood. A user's
+        /// `userdb_mail=` extra field overrides it.
+        #[arg(long, value_name = "TEMPLATE")]
+        maildir: String,
+        /// Dovecot's pop3_uidl_format, to produce the UIDLs Dovecot served.
+        #[arg(long, value_name = "FORMAT", default_value = "%08Xu%08Xv")]
+        uidlist_format: String,
+        /// The scheme of a password without a {SCHEME} prefix (the passwd-file's
+        /// `scheme=` argument in Dovecot's passdb; Dovecot's default is CRYPT).
+        #[arg(long, value_name = "SCHEME", default_value = "CRYPT")]
+        scheme: String,
+        #[command(flatten)]
+        common: MigrateOptions,
+    },
+    /// System accounts from /etc/passwd and /etc/shadow, with mail in ~/Maildir.
+    System {
+        /// Only these accounts (default: every account in the uid range).
+        names: Vec<String>,
+        /// The lowest uid imported.
+        #[arg(long, default_value_t = 1000)]
+        min_uid: u32,
+        /// The highest uid imported (65534, nobody, is above the default).
+        #[arg(long, default_value_t = 60000)]
+        max_uid: u32,
+        /// Where each user's Maildir is (~ is the home directory; also %u, %h).
+        #[arg(long, value_name = "TEMPLATE", default_value = "~/Maildir")]
+        maildir: String,
+        /// Dovecot's pop3_uidl_format, for Maildirs that Dovecot served.
+        #[arg(long, value_name = "FORMAT", default_value = "%08Xu%08Xv")]
+        uidlist_format: String,
+        /// The passwd file.
+        #[arg(long, value_name = "FILE", default_value = "/etc/passwd")]
+        passwd: PathBuf,
+        /// The shadow file.
+        #[arg(long, value_name = "FILE", default_value = "/etc/shadow")]
+        shadow: PathBuf,
+        #[command(flatten)]
+        common: MigrateOptions,
+    },
+}
+
+/// What every migration takes.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct MigrateOptions {
+    /// Check and report everything, change nothing (no user, no file, no UIDL map).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -98,17 +190,25 @@ pub enum UserCommand {
     /// Nothing already under the mail root is trusted: if <mail_root>/NAME exists and is not an
     /// empty directory of ours (a symlink, a file, someone else's or a non-empty directory, such
     /// as an old account's mail), the user is not added, unless --adopt is given.
+    ///
+    /// With --maildir PATH, the user gets the Maildir that is at PATH: it must exist (it is
+    /// never created) and is never chmod-ed or chowned.
     Add {
         /// The user name (letters, digits, . _ - + @; folded to lower case).
         name: String,
         /// Read the password from the first line of stdin instead of prompting.
         #[arg(long)]
         password_stdin: bool,
-        /// Take the Maildir already at <mail_root>/NAME/Maildir as it is (e.g. a re-added
-        /// user's kept mail): nothing is created, chmod-ed or chowned. Symlinks are still
-        /// never followed.
+        /// Take the Maildir already at <mail_root>/NAME/Maildir (or at --maildir) as it is
+        /// (e.g. a re-added user's kept mail, or someone else's): nothing is created,
+        /// chmod-ed or chowned. Symlinks are still never followed.
         #[arg(long)]
         adopt: bool,
+        /// The user's existing Maildir, anywhere (absolute): recorded as it is, never
+        /// created, chmod-ed or chowned. One that pop3d's user could not read and write is
+        /// refused, unless --adopt (then added with a warning).
+        #[arg(long, value_name = "PATH")]
+        maildir: Option<PathBuf>,
     },
     /// Set a user's password.
     Passwd {

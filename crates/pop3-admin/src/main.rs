@@ -11,6 +11,7 @@
 mod cli;
 mod deliver;
 mod live;
+mod migrate;
 mod settings;
 mod tui;
 mod uidl;
@@ -33,6 +34,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Deliver { user }) = &cli.command {
         return deliver::run(settings::load(&cli.config), user, std::io::stdin().lock());
+    }
+    if let Some(Command::InternalAccessCheck { uid, gid }) = cli.command {
+        let (input, out) = (std::io::stdin().lock(), std::io::stdout().lock());
+        return match migrate::maildir::access_check_child(uid, gid, input, out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pop3-admin: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,7 +105,9 @@ fn run(cli: Cli) -> Result<()> {
             &mut out,
         ),
         Command::Tui => tui::run(settings::load(&config)?),
-        Command::Deliver { .. } => unreachable!("handled before"),
+        Command::Migrate(command) => migrate::run(&settings::load(&config)?, command, &mut out),
+        // Both are answered in `main`, before this match.
+        Command::Deliver { .. } | Command::InternalAccessCheck { .. } => Ok(()),
     }
 }
 
@@ -109,9 +122,20 @@ fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Resu
             name,
             password_stdin,
             adopt,
+            maildir,
         } => {
             let password = read_secret("Password", password_stdin)?;
-            let (user, adopted) = users.add(&name, password.as_bytes(), adopt)?;
+            let (user, adopted) = match maildir {
+                Some(maildir) => {
+                    let (user, warning) =
+                        users.add_existing(&name, password.as_bytes(), &maildir, adopt)?;
+                    if let Some(warning) = warning {
+                        eprintln!("pop3-admin: warning: {warning}");
+                    }
+                    (user, true)
+                }
+                None => users.add(&name, password.as_bytes(), adopt)?,
+            };
             let how = if adopted { "adopted " } else { "" };
             writeln!(
                 out,

@@ -7,6 +7,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use pop3_auth::{PasswordHasher, User, UserDb, UserName, default_maildir};
 use pop3_maildrop::{Existing, Maildir, Provisioned};
 
+use crate::migrate;
+use crate::migrate::maildir::{Found, ServerUser};
 use crate::settings::Settings;
 
 /// An open user database with the hashing parameters of the server's config.
@@ -67,6 +69,47 @@ impl Users {
                 Err(anyhow!(e)).context(format!("cannot create the Maildir of {name}{hint}"))
             }
         }
+    }
+
+    /// Adds a user whose Maildir already exists at `maildir` (absolute), recording it as it is:
+    /// **nothing is created, chmod-ed or chowned**, and symlinks are never followed (the
+    /// Maildir is opened as the server opens it). A Maildir pop3d's user could not read and
+    /// write is refused, unless `adopt`, which adds the user anyway and returns the reason
+    /// as a warning.
+    pub fn add_existing(
+        &self,
+        name: &str,
+        password: &[u8],
+        maildir: &Path,
+        adopt: bool,
+    ) -> Result<(User, Option<String>)> {
+        let name = UserName::parse(name)?;
+        if !maildir.is_absolute() {
+            bail!("--maildir {} must be an absolute path", maildir.display());
+        }
+        match migrate::maildir::inspect(maildir) {
+            Found::Maildir { .. } => {}
+            Found::Missing => bail!(
+                "no Maildir at {} (--maildir takes an existing Maildir and never creates one; \
+                 leave it out to create one under the mail root)",
+                maildir.display()
+            ),
+            Found::Unusable(why) => bail!("cannot use {}: {why}", maildir.display()),
+        }
+        let server = ServerUser::of(&self.settings)?;
+        let problem = server
+            .check(&[maildir.to_owned()])?
+            .into_iter()
+            .next()
+            .flatten();
+        if let (Some(problem), false) = (&problem, adopt) {
+            bail!(
+                "{problem}. Give pop3d's user access (chown, or [privileges] in pop3d.toml), or \
+                 add --adopt to add the user anyway; nothing was changed"
+            );
+        }
+        let user = self.db.add(&name, password, maildir, &self.hasher)?;
+        Ok((user, problem))
     }
 
     /// The uid and gid new Maildirs are given to: the server's user from `[privileges]`, when

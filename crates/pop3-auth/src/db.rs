@@ -12,7 +12,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
 use crate::name::UserName;
-use crate::password::{LOCKED_HASH, NotUsable, PasswordHasher, check_password, usable_scheme};
+use crate::password::{
+    ImportedPassword, LOCKED_HASH, NotUsable, PasswordHasher, check_password, usable_scheme,
+};
 
 /// How long a statement waits for a writer before failing with [`Error::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -98,6 +100,18 @@ impl fmt::Debug for User {
             .field("last_login_at", &self.last_login_at)
             .finish_non_exhaustive()
     }
+}
+
+/// How an imported user's row starts ([`UserDb::add_imported`]): written with the row, in the
+/// same INSERT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportFlags {
+    /// Whether the user may log in. Only a password that can verify is ever enabled: a
+    /// locked, empty, unknown or invalid one makes a disabled row whatever this says.
+    pub enabled: bool,
+    /// Whether the maildrop has a map of carried-over UIDLs ([`User::uidl_map`]), written
+    /// before the row.
+    pub uidl_map: bool,
 }
 
 /// An open user database.
@@ -186,7 +200,7 @@ impl UserDb {
     ) -> Result<User> {
         let maildir = maildir_text(maildir)?;
         let hash = hasher.hash(password)?;
-        self.insert(name, &hash, maildir, true)
+        self.insert(name, &hash, maildir, true, false)
     }
 
     /// Adds a user with a hash imported from another system, stored as it is (issue 16): the
@@ -197,15 +211,8 @@ impl UserDb {
     /// could never log in, nor store a cleartext password.
     pub fn add_with_hash(&self, name: &UserName, hash: &str, maildir: &Path) -> Result<User> {
         let maildir = maildir_text(maildir)?;
-        match usable_scheme(hash) {
-            Ok(_) => self.insert(name, hash, maildir, true),
-            Err(NotUsable::NotAHash) => Err(Error::UnsupportedHash(
-                "not a hash of a scheme pop3d verifies".to_owned(),
-            )),
-            Err(NotUsable::Invalid { scheme, reason }) => {
-                Err(Error::UnsupportedHash(format!("{scheme}: {reason}")))
-            }
-        }
+        verifiable(hash)?;
+        self.insert(name, hash, maildir, true, false)
     }
 
     /// Adds a user who cannot log in: disabled, with [`LOCKED_HASH`] as the stored hash, which
@@ -213,15 +220,54 @@ impl UserDb {
     /// password). Enabling the user is not enough: an administrator sets a password too.
     pub fn add_locked(&self, name: &UserName, maildir: &Path) -> Result<User> {
         let maildir = maildir_text(maildir)?;
-        self.insert(name, LOCKED_HASH, maildir, false)
+        self.insert(name, LOCKED_HASH, maildir, false, false)
     }
 
-    fn insert(&self, name: &UserName, hash: &str, maildir: &str, enabled: bool) -> Result<User> {
+    /// Adds a user imported from another system (`pop3-admin migrate`) **in one INSERT**: the
+    /// password as [`crate::classify_imported`] found it, the enabled flag and the UIDL-map
+    /// flag together, so no login ever sees the row without its flags. `Stored` is stored as
+    /// it is ([`UserDb::add_with_hash`]'s checks), `Plain` hashed with argon2id (never
+    /// stored), and every other kind is [`LOCKED_HASH`], disabled ([`UserDb::add_locked`]).
+    pub fn add_imported(
+        &self,
+        name: &UserName,
+        password: &ImportedPassword,
+        maildir: &Path,
+        hasher: &PasswordHasher,
+        flags: ImportFlags,
+    ) -> Result<User> {
+        let maildir = maildir_text(maildir)?;
+        let ImportFlags { enabled, uidl_map } = flags;
+        match password {
+            ImportedPassword::Stored { hash, .. } => {
+                verifiable(hash)?;
+                self.insert(name, hash, maildir, enabled, uidl_map)
+            }
+            ImportedPassword::Plain(password) => {
+                let hash = hasher.hash(password)?;
+                self.insert(name, &hash, maildir, enabled, uidl_map)
+            }
+            ImportedPassword::Locked
+            | ImportedPassword::Unknown { .. }
+            | ImportedPassword::Invalid { .. }
+            | ImportedPassword::Empty => self.insert(name, LOCKED_HASH, maildir, false, uidl_map),
+        }
+    }
+
+    fn insert(
+        &self,
+        name: &UserName,
+        hash: &str,
+        maildir: &str,
+        enabled: bool,
+        uidl_map: bool,
+    ) -> Result<User> {
         let now = now();
         let inserted = self.conn.execute(
-            "INSERT INTO users (name, password_hash, maildir, enabled, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (name) DO NOTHING",
-            params![name.as_str(), hash, maildir, enabled, now],
+            "INSERT INTO users (name, password_hash, maildir, enabled, uidl_map, created_at,
+                                updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (name) DO NOTHING",
+            params![name.as_str(), hash, maildir, enabled, uidl_map, now],
         )?;
         if inserted == 0 {
             return Err(Error::UserExists(name.to_string()));
@@ -369,6 +415,20 @@ fn apply_migrations(conn: &mut Connection, from: i64, to: i64) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Ok for a hash that verification accepts (a known scheme, well formed, within its cost
+/// bounds), else [`Error::UnsupportedHash`].
+fn verifiable(hash: &str) -> Result<()> {
+    match usable_scheme(hash) {
+        Ok(_) => Ok(()),
+        Err(NotUsable::NotAHash) => Err(Error::UnsupportedHash(
+            "not a hash of a scheme pop3d verifies".to_owned(),
+        )),
+        Err(NotUsable::Invalid { scheme, reason }) => {
+            Err(Error::UnsupportedHash(format!("{scheme}: {reason}")))
+        }
+    }
 }
 
 /// A Maildir path as stored: absolute and UTF-8.

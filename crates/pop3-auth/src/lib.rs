@@ -20,6 +20,8 @@
 //! - [`classify_imported`] and [`ImportedPassword`]: a passwd-file or shadow field, sorted for
 //!   the migration command; [`UserDb::add_with_hash`] stores a legacy hash as it is,
 //!   [`UserDb::add_locked`] creates a user no password opens ([`LOCKED_HASH`]);
+//!   [`UserDb::add_imported`] does either (or hashes cleartext) with the enabled and UIDL-map
+//!   flags ([`ImportFlags`]) in one INSERT;
 //!   [`hash_scheme`] names the scheme of a stored hash.
 //! - [`HashMemory`]: argon2's block memory, kept by the caller and reused hash after hash.
 //! - [`apop`]: the greeting timestamp and the digest check.
@@ -63,7 +65,9 @@ mod throttle;
 pub use authenticator::{
     Attempt, Authenticator, BestEffortWrite, Credential, Outcome, RejectReason, SkippedWrite,
 };
-pub use db::{LAST_LOGIN_PRECISION_SECS, SCHEMA_VERSION, User, UserDb, default_maildir};
+pub use db::{
+    ImportFlags, LAST_LOGIN_PRECISION_SECS, SCHEMA_VERSION, User, UserDb, default_maildir,
+};
 pub use error::{Error, Result};
 pub use memory::HashMemory;
 pub use name::{MAX_NAME, UserName};

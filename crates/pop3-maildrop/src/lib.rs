@@ -10,7 +10,8 @@
 //! - [`peek`]: the listing the next session would serve, read-only and without the lock.
 //! - UIDLs carried over from another server: [`dovecot_uidlist`], [`courier_sizelist`] and
 //!   [`courier_filenames`] read them ([`ForeignUidls`]), [`carry_over`] writes them into the
-//!   maildrop's map (`.pop3d.uidl`), which [`Maildrop::open`] applies ([`UidlMapPolicy`]).
+//!   maildrop's map (`.pop3d.uidl`), which [`Maildrop::open`] applies ([`UidlMapPolicy`]);
+//!   [`plan_carry_over`] reports what it would carry, read-only (a migration's dry run).
 //!
 //! # Invariants
 //! - **A maildrop's path comes from the user database, never from client text**; the Maildir
@@ -60,7 +61,9 @@ mod provision;
 mod scan;
 mod wire;
 
-pub use carried::{CarryReport, MAX_CARRIED_UIDL, UIDL_MAP_FILE, UidlMapPolicy, carry_over};
+pub use carried::{
+    CarryReport, MAX_CARRIED_UIDL, UIDL_MAP_FILE, UidlMapPolicy, carry_over, plan_carry_over,
+};
 pub use deliver::{Delivered, deliver};
 pub use error::{Error, Result};
 pub use foreign::{

@@ -148,7 +148,7 @@ impl Bench {
 
 /// Hard-links a template Maildir's messages into a fresh Maildir (as `cp -al`, without a
 /// process per maildrop).
-pub(super) fn link_maildir(template: &Path, target: &Path) -> Result<()> {
+pub(crate) fn link_maildir(template: &Path, target: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(target);
     for sub in ["tmp", "new", "cur"] {
         std::fs::create_dir_all(target.join(sub))?;

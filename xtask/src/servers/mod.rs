@@ -31,6 +31,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::process::run;
+pub(crate) use corpus::link_maildir;
 use report::write_report;
 use server::which;
 

@@ -7,6 +7,11 @@
 
 mod apop;
 mod cli;
+mod migrate;
+mod migrate_carry;
+mod migrate_e2e;
+mod migrate_system;
+mod peers;
 mod support;
 mod tui_tmux;
 mod uidl;

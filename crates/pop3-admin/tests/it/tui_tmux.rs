@@ -3,28 +3,13 @@
 //! client was disconnected and the maildrop unlocked.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::peers::pop3d;
 use crate::support::Site;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// The `pop3d` binary of this workspace, built if this test runs alone.
-fn pop3d() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(Path::parent).unwrap();
-    let binary = target.join("pop3d");
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "pop3-server", "--bin", "pop3d"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build pop3d");
-    }
-    binary
-}
 
 struct Daemon(Child);
 

@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::peers::pop3d;
 use crate::support::Site;
 
 /// A site with user alice, Dovecot-named mail (one message still in `new/`), and the
@@ -120,17 +121,6 @@ fn issue_16_bad_input_is_refused_and_the_map_kept() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("damaged"), "{out}");
     assert_eq!(site.run(&["uidl", "alice"], b"").0, 0);
-}
-
-/// The `pop3d` binary of this workspace, up to date.
-fn pop3d() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "pop3-server", "--bin", "pop3d"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "cannot build pop3d");
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().join("pop3d")
 }
 
 struct Daemon(Child);

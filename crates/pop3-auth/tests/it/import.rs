@@ -2,7 +2,7 @@
 //! migration command, and the two ways such a user enters the database.
 
 use pop3_auth::{
-    Credential, Error, ImportedPassword, LOCKED_HASH, Outcome, RejectReason, UserName,
+    Credential, Error, ImportFlags, ImportedPassword, LOCKED_HASH, Outcome, RejectReason, UserName,
     classify_imported, hash_scheme,
 };
 
@@ -213,4 +213,76 @@ fn issue_16_add_locked_creates_a_user_no_password_opens() {
     }
     t.db.set_password(&carol, b"a new one", &hasher()).unwrap();
     assert_eq!(login(b"a new one"), None);
+}
+
+/// `add_imported`: every kind of field in one INSERT with both flags; only a password that can
+/// verify is ever enabled, cleartext is hashed, and nothing is written for a refused hash.
+#[test]
+fn issue_16_add_imported_writes_the_row_with_its_flags_in_one_insert() {
+    let t = TempDb::new();
+    let hasher = hasher();
+    let (_, spec_password, spec_hash) = SPEC_VECTORS[0];
+    let add = |name: &str, field: &str, enabled: bool, uidl_map: bool| {
+        let name = UserName::parse(name).unwrap();
+        let maildir = t.dir.path().join("mail").join(name.as_str());
+        let flags = ImportFlags { enabled, uidl_map };
+        t.db.add_imported(&name, &classify_imported(field), &maildir, &hasher, flags)
+    };
+    let stored = add("stored", spec_hash, true, true).unwrap();
+    assert_eq!(
+        (
+            stored.password_hash.as_str(),
+            stored.enabled,
+            stored.uidl_map
+        ),
+        (spec_hash, true, true)
+    );
+    let nologin = add("nologin", spec_hash, false, true).unwrap();
+    assert_eq!((nologin.enabled, nologin.uidl_map), (false, true));
+    let plain = add("plain", "{PLAIN}clear words", true, false).unwrap();
+    assert!(plain.password_hash.starts_with("$argon2id$"));
+    assert!(!plain.password_hash.contains("clear words"));
+    assert_eq!((plain.enabled, plain.uidl_map), (true, false));
+    for (name, field) in [
+        ("locked", "!$6$x$y"),
+        ("empty", ""),
+        ("unknown", "{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M="),
+        ("invalid", "{SSHA512}AAAA"),
+    ] {
+        let user = add(name, field, true, true).unwrap();
+        assert_eq!(user.password_hash, LOCKED_HASH, "{name}");
+        assert_eq!((user.enabled, user.uidl_map), (false, true), "{name}");
+    }
+    assert!(matches!(
+        add("stored", "{PLAIN}x", true, false),
+        Err(Error::UserExists(_))
+    ));
+    // A Stored value that verification refuses (not made by classify_imported) writes nothing.
+    let name = UserName::parse("forged").unwrap();
+    let forged = ImportedPassword::Stored {
+        hash: "{PLAIN}secret".to_owned(),
+        scheme: "PLAIN",
+        warning: None,
+    };
+    let flags = ImportFlags {
+        enabled: true,
+        uidl_map: false,
+    };
+    assert!(matches!(
+        t.db.add_imported(&name, &forged, &t.dir.path().join("m"), &hasher, flags),
+        Err(Error::UnsupportedHash(_))
+    ));
+    assert!(t.db.get(&name).unwrap().is_none());
+    let auth = authenticator(false);
+    for (name, password, accepted) in [
+        ("stored", spec_password, true),
+        ("plain", "clear words", true),
+        ("nologin", spec_password, false),
+        ("locked", "", false),
+    ] {
+        let outcome = auth
+            .authenticate(&t.db, name, Credential::Password(password.as_bytes()))
+            .unwrap();
+        assert_eq!(matches!(outcome, Outcome::Accepted(_)), accepted, "{name}");
+    }
 }

@@ -58,6 +58,26 @@ pub struct CarryReport {
 pub fn carry_over(maildir: &Path, uidls: &ForeignUidls) -> Result<CarryReport> {
     let dir = Maildir::open(maildir)?;
     let _lock = lock::lock(&dir, "carry-over", Duration::ZERO)?;
+    let (entries, report) = plan(&dir, maildir, uidls)?;
+    store(&dir, &entries)?;
+    Ok(report)
+}
+
+/// What [`carry_over`] would do now, without doing it: the same matching and the same
+/// report, **read-only** (no lock taken, no lock file created, nothing written), for
+/// `pop3-admin migrate --dry-run`. A session open meanwhile does not stop it, and what it
+/// reports may differ from a later `carry_over` by the mail that session deletes.
+pub fn plan_carry_over(maildir: &Path, uidls: &ForeignUidls) -> Result<CarryReport> {
+    let dir = Maildir::open(maildir)?;
+    plan(&dir, maildir, uidls).map(|(_, report)| report)
+}
+
+/// The matching of both: the entries of the map to write, and the report.
+fn plan(
+    dir: &Maildir,
+    maildir: &Path,
+    uidls: &ForeignUidls,
+) -> Result<(Vec<MapEntry>, CarryReport)> {
     let mut report = CarryReport {
         map: maildir.join(UIDL_MAP_FILE),
         ..CarryReport::default()
@@ -72,7 +92,7 @@ pub fn carry_over(maildir: &Path, uidls: &ForeignUidls) -> Result<CarryReport> {
             *files.entry(base).or_default() += 1;
         }
     }
-    let earlier = match load(&dir) {
+    let earlier = match load(dir) {
         Ok(entries) => entries.unwrap_or_default(),
         Err(Error::UidlMap { reason, .. }) => {
             report.replaced_damaged_map = Some(reason);
@@ -125,11 +145,10 @@ pub fn carry_over(maildir: &Path, uidls: &ForeignUidls) -> Result<CarryReport> {
         });
         rank += 1;
     }
-    store(&dir, &entries)?;
     report.carried = entries.len();
     report.native = files
         .iter()
         .map(|(base, count)| count - usize::from(by_base.contains_key(base)))
         .sum();
-    Ok(report)
+    Ok((entries, report))
 }

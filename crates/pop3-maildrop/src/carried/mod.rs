@@ -44,7 +44,7 @@ use crate::index::{Fnv, escape_into, unescape};
 use crate::maildir::Maildir;
 
 pub(crate) use apply::{Carried, load_and_apply};
-pub use carry::{CarryReport, carry_over};
+pub use carry::{CarryReport, carry_over, plan_carry_over};
 
 /// The map's file name inside the Maildir.
 pub const UIDL_MAP_FILE: &str = ".pop3d.uidl";

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use pop3_maildrop::{
     CarryReport, Error, Maildrop, OpenOptions, UIDL_MAP_FILE, UidlMapPolicy, carry_over,
-    courier_sizelist, deliver, dovecot_uidlist, peek,
+    courier_sizelist, deliver, dovecot_uidlist, peek, plan_carry_over,
 };
 
 use crate::support::{TempMaildir, listed, options};
@@ -226,6 +226,42 @@ fn issue_16_a_native_uidl_equal_to_a_carried_one_gets_a_digest_and_uidls_stay_un
     assert_eq!(all[0], "1200000009.clash");
     assert!(all[1].starts_with('h') && all[1].len() == 65, "{all:?}");
     assert_eq!(maildrop.scan_report().uidl_collisions, 1);
+}
+
+#[test]
+fn issue_16_plan_carry_over_reports_what_carry_over_does_and_writes_nothing() {
+    let (maildir, uidlist) = dovecot_fixture();
+    let uidls = dovecot_uidlist(&uidlist, "%08Xu%08Xv").unwrap();
+    let names = |m: &TempMaildir| -> Vec<Vec<u8>> {
+        ["", "cur", "new", "tmp"]
+            .iter()
+            .flat_map(|sub| crate::support::names_in(&m.path.join(sub)))
+            .collect()
+    };
+    let before = names(&maildir);
+    // A session holds the lock: the plan neither waits nor fails nor disturbs it.
+    let held = maildir.open_as("holder").unwrap();
+    let after_open = names(&maildir);
+    let planned = plan_carry_over(&maildir.path, &uidls).unwrap();
+    assert_eq!(names(&maildir), after_open, "the plan wrote something");
+    drop(held);
+    assert!(!maildir.path.join(UIDL_MAP_FILE).exists());
+    // Without a session: still no lock file, no map.
+    let fresh = dovecot_fixture();
+    let fresh_uidls = dovecot_uidlist(&fresh.1, "%08Xu%08Xv").unwrap();
+    let fresh_before = names(&fresh.0);
+    let fresh_plan = plan_carry_over(&fresh.0.path, &fresh_uidls).unwrap();
+    assert_eq!(names(&fresh.0), fresh_before, "the plan wrote something");
+    assert_eq!(fresh_plan.carried, 3);
+    // The plan is exactly the report of the carry that follows.
+    let done = carry_over(&maildir.path, &uidls).unwrap();
+    assert_eq!(planned, done);
+    assert_eq!(planned.carried, 3);
+    assert_eq!(planned.unmatched.len(), 1);
+    assert_ne!(before, names(&maildir), "carry_over wrote its map");
+    // Planned again over the written map: everything kept, nothing new.
+    let again = plan_carry_over(&maildir.path, &uidls).unwrap();
+    assert_eq!((again.kept, again.carried), (3, 3));
 }
 
 #[test]
