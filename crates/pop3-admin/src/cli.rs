@@ -300,7 +300,7 @@ pub enum UidlCommand {
             requires = "from_uidlist"
         )]
         format: String,
-        /// Courier's courierpop3dsizelist (UID<n>-<uidvalidity>).
+        /// Courier's courierpop3dsizelist (`UID<n>-<uidvalidity>`).
         #[arg(long, value_name = "FILE", group = "source")]
         from_sizelist: Option<PathBuf>,
         /// Courier without a size list: the file-name UIDLs of the files in the Maildir.
