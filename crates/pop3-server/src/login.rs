@@ -62,6 +62,11 @@ impl Login {
         credentials: Credentials,
     ) -> Result<User, AuthOutcome> {
         self.wait_penalty(ip).await;
+        // The failure delay counts from here, so a rejection answers at the same moment
+        // whatever the verification cost: an unknown user (the dummy hash) and a migrated
+        // user whose legacy hash (bcrypt, yescrypt, SHA-crypt: up to about 1.5 s, bounded)
+        // was checked are told at `started + delay` alike (issue 16 review).
+        let started = tokio::time::Instant::now();
         let method = credentials.secret.method();
         let name = credentials.user.clone();
         let checked = self.check(credentials).await.map(|attempt| {
@@ -87,7 +92,7 @@ impl Login {
                 Ok(user)
             }
             Ok(Outcome::Rejected(reason)) => {
-                self.rejected(ip, &name, method, reason).await;
+                self.rejected(ip, &name, method, reason, started).await;
                 Err(AuthOutcome::Rejected)
             }
             Ok(_) => Err(AuthOutcome::Rejected),
@@ -146,8 +151,16 @@ impl Login {
         }
     }
 
-    /// Records a rejection: metrics, throttle, the fail2ban line, then the failure delay.
-    async fn rejected(&self, ip: IpAddr, name: &str, method: &'static str, reason: RejectReason) {
+    /// Records a rejection: metrics, throttle, the fail2ban line, then waits until the failure
+    /// delay after `started` (when the verification began).
+    async fn rejected(
+        &self,
+        ip: IpAddr,
+        name: &str,
+        method: &'static str,
+        reason: RejectReason,
+        started: tokio::time::Instant,
+    ) {
         self.metrics.auth(method, "failure");
         let verdict = match self.throttle.lock() {
             Ok(mut throttle) => {
@@ -166,7 +179,7 @@ impl Login {
             if verdict.spraying_target {
                 warn!(user = %shown, "many failed logins for one user from several addresses");
             }
-            tokio::time::sleep(verdict.delay).await;
+            tokio::time::sleep_until(started + verdict.delay).await;
         }
     }
 }

@@ -39,8 +39,12 @@ pub fn pop3d() -> PathBuf {
         .get_or_init(|| {
             let exe = std::env::current_exe().unwrap();
             let target = exe.parent().and_then(Path::parent).unwrap();
+            // `--all-features`, as `cargo xtask ci` builds it: a plain build here would
+            // replace the binary the server's own fault tests need (its fault hooks are inert
+            // unless armed by their environment variables).
             let status = Command::new(env!("CARGO"))
                 .args(["build", "--quiet", "-p", "pop3-server", "--bin", "pop3d"])
+                .arg("--all-features")
                 .status()
                 .unwrap();
             assert!(status.success(), "cannot build pop3d");

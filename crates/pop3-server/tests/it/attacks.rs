@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pop3_auth::UserName;
+
 use crate::daemon::Daemon;
 use crate::support::{Client, Sections, TestServer, scrape};
 
@@ -437,5 +439,41 @@ fn issue_15_login_succeeds_when_the_user_database_cannot_be_written() {
     assert!(
         text.contains("pop3_auth_db_write_failures_total{write=\"last_login\"} 1"),
         "{text}"
+    );
+}
+
+/// Issue 16 review: a migrated user whose legacy hash is slow (bcrypt, cost 13: about half a
+/// second) is refused at the same moment as an unknown user, so the cost of the check does not
+/// tell who exists. The failure delay counts from the start of the verification, not its end.
+#[test]
+fn issue_16_a_slow_legacy_hash_is_refused_as_late_as_an_unknown_user() {
+    // `htpasswd -nbB -C 13 u secret`.
+    const BCRYPT_13: &str = "$2y$13$nse6kG/DCJhzqrMuK26xq.Gk4suml2HqKG5hYoKaSU56YdgrEDsne";
+    let server = TestServer::start(
+        "failure_delay_ms = 1500\npenalty_start_ms = 0\npenalty_max_secs = 0",
+        "",
+        "",
+    );
+    server.add_user("carol", "secret");
+    let carol = UserName::parse("carol").unwrap();
+    server.db().replace_hash(&carol, BCRYPT_13).unwrap();
+    // Each attempt from its own address: no penalty carries over.
+    let mut source = 10u8;
+    let mut refused_after = |user: &str| {
+        source += 1;
+        let mut client = connect_from(IpAddr::from([127, 0, 0, source]), &server);
+        assert!(client.line().unwrap().starts_with("+OK"));
+        client.command(&format!("USER {user}"));
+        let started = Instant::now();
+        assert!(client.command("PASS wrong").starts_with("-ERR"));
+        started.elapsed()
+    };
+    let legacy = refused_after("carol").min(refused_after("carol"));
+    let unknown = refused_after("nobody-here").min(refused_after("nobody-here"));
+    assert!(unknown >= Duration::from_millis(1500), "{unknown:?}");
+    let gap = legacy.abs_diff(unknown);
+    assert!(
+        gap < Duration::from_millis(300),
+        "legacy {legacy:?}, unknown {unknown:?}: the bcrypt check shows"
     );
 }
