@@ -142,6 +142,12 @@ pub enum MigrateCommand {
         /// `scheme=` argument in Dovecot's passdb; Dovecot's default is CRYPT).
         #[arg(long, value_name = "SCHEME", default_value = "CRYPT")]
         scheme: String,
+        /// Import a user whose Maildir has messages but no dovecot-uidlist anyway, serving
+        /// pop3d's own UIDLs: every client downloads everything again. Without it such a user
+        /// fails (`no-uidlist`): usually the template, or its `:CONTROL=`, points elsewhere
+        /// than where Dovecot kept the file.
+        #[arg(long)]
+        native_uidls: bool,
         #[command(flatten)]
         common: MigrateOptions,
     },
@@ -192,7 +198,8 @@ pub enum UserCommand {
     /// as an old account's mail), the user is not added, unless --adopt is given.
     ///
     /// With --maildir PATH, the user gets the Maildir that is at PATH: it must exist (it is
-    /// never created) and is never chmod-ed or chowned.
+    /// never created) and is never chmod-ed or chowned; the old server's UIDLs found beside
+    /// its cur/ are carried over before the user is added.
     Add {
         /// The user name (letters, digits, . _ - + @; folded to lower case).
         name: String,
@@ -206,9 +213,25 @@ pub enum UserCommand {
         adopt: bool,
         /// The user's existing Maildir, anywhere (absolute): recorded as it is, never
         /// created, chmod-ed or chowned. One that pop3d's user could not read and write is
-        /// refused, unless --adopt (then added with a warning).
+        /// refused, unless --adopt (then added with a warning). The old server's UIDLs, a
+        /// dovecot-uidlist or courierpop3dsizelist beside cur/, are carried over before the
+        /// user exists, as `migrate` does; a Maildir with messages and neither file is
+        /// refused unless --native-uidls.
         #[arg(long, value_name = "PATH")]
         maildir: Option<PathBuf>,
+        /// Dovecot's pop3_uidl_format, for a dovecot-uidlist found beside cur/ (with --maildir).
+        #[arg(
+            long,
+            value_name = "FORMAT",
+            default_value = "%08Xu%08Xv",
+            requires = "maildir"
+        )]
+        uidlist_format: String,
+        /// With --maildir: add the user even though its Maildir has messages and no UIDL file
+        /// of the old server, serving pop3d's own UIDLs; every client downloads everything
+        /// again.
+        #[arg(long, requires = "maildir")]
+        native_uidls: bool,
     },
     /// Set a user's password.
     Passwd {
@@ -292,14 +315,17 @@ pub enum UidlCommand {
         /// Dovecot's dovecot-uidlist (versions 1 and 3; a saved P field wins).
         #[arg(long, value_name = "FILE", group = "source")]
         from_uidlist: Option<PathBuf>,
-        /// Dovecot's pop3_uidl_format (supported: %u %v %f %g %%, modifiers X U L, widths).
+        /// Dovecot's pop3_uidl_format (supported: %u %v %f %g %%, modifiers X U L, widths),
+        /// as `migrate --uidlist-format`.
+        // `--format` was its name before issue 16's review: a hidden alias, for scripts.
         #[arg(
             long,
-            value_name = "F",
+            alias = "format",
+            value_name = "FORMAT",
             default_value = "%08Xu%08Xv",
             requires = "from_uidlist"
         )]
-        format: String,
+        uidlist_format: String,
         /// Courier's courierpop3dsizelist (`UID<n>-<uidvalidity>`).
         #[arg(long, value_name = "FILE", group = "source")]
         from_sizelist: Option<PathBuf>,

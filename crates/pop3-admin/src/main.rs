@@ -28,7 +28,7 @@ use pop3_auth::User;
 use cli::{ApopCommand, Cli, Command, UserCommand};
 use live::AdminClient;
 use settings::Settings;
-use users::Users;
+use users::{ExistingOptions, Users};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -123,16 +123,29 @@ fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Resu
             password_stdin,
             adopt,
             maildir,
+            uidlist_format,
+            native_uidls,
         } => {
             let password = read_secret("Password", password_stdin)?;
             let (user, adopted) = match maildir {
                 Some(maildir) => {
-                    let (user, warning) =
-                        users.add_existing(&name, password.as_bytes(), &maildir, adopt)?;
-                    if let Some(warning) = warning {
+                    let options = ExistingOptions {
+                        adopt,
+                        uidlist_format: &uidlist_format,
+                        native_uidls,
+                    };
+                    let added =
+                        users.add_existing(&name, password.as_bytes(), &maildir, &options)?;
+                    if let Some(warning) = &added.warning {
                         eprintln!("pop3-admin: warning: {warning}");
                     }
-                    (user, true)
+                    for note in &added.notes {
+                        eprintln!("pop3-admin: note: {note}");
+                    }
+                    if let Some(carried) = &added.uidls {
+                        writeln!(out, "{carried}")?;
+                    }
+                    (added.user, true)
                 }
                 None => users.add(&name, password.as_bytes(), adopt)?,
             };

@@ -30,7 +30,7 @@ pub fn run(
             Some(UidlCommand::Repair {
                 name,
                 from_uidlist,
-                format,
+                uidlist_format,
                 from_sizelist,
                 from_courier_filenames,
                 json,
@@ -39,7 +39,7 @@ pub fn run(
         ) => {
             let user = user(&db, &name)?;
             let uidls = match (from_uidlist, from_sizelist) {
-                (Some(file), _) => pop3_maildrop::dovecot_uidlist(&file, &format)?,
+                (Some(file), _) => pop3_maildrop::dovecot_uidlist(&file, &uidlist_format)?,
                 (None, Some(file)) => pop3_maildrop::courier_sizelist(&file)?,
                 (None, None) if from_courier_filenames => {
                     pop3_maildrop::courier_filenames(&user.maildir)?

@@ -9,7 +9,30 @@ use pop3_maildrop::{Existing, Maildir, Provisioned};
 
 use crate::migrate;
 use crate::migrate::maildir::{Found, ServerUser};
+use crate::migrate::uidls;
 use crate::settings::Settings;
+
+/// How [`Users::add_existing`] takes a Maildir.
+pub struct ExistingOptions<'a> {
+    /// Add the user even if pop3d's user could not use the Maildir (with a warning).
+    pub adopt: bool,
+    /// Dovecot's `pop3_uidl_format`, for a `dovecot-uidlist` beside `cur/`.
+    pub uidlist_format: &'a str,
+    /// Add the user even if the Maildir has messages and no UIDL file of the old server.
+    pub native_uidls: bool,
+}
+
+/// What [`Users::add_existing`] did.
+pub struct Added {
+    /// The user.
+    pub user: User,
+    /// Why pop3d's user could not use the Maildir, when added with `adopt`.
+    pub warning: Option<String>,
+    /// `N of M UIDLs carried over from FILE`, when the old server's file was found.
+    pub uidls: Option<String>,
+    /// What did not carry, and why; or the `native_uidls` note.
+    pub notes: Vec<String>,
+}
 
 /// An open user database with the hashing parameters of the server's config.
 pub struct Users {
@@ -72,29 +95,38 @@ impl Users {
     }
 
     /// Adds a user whose Maildir already exists at `maildir` (absolute), recording it as it is:
-    /// **nothing is created, chmod-ed or chowned**, and symlinks are never followed (the
-    /// Maildir is opened as the server opens it). A Maildir pop3d's user could not read and
-    /// write is refused, unless `adopt`, which adds the user anyway and returns the reason
-    /// as a warning.
+    /// **nothing is created, chmod-ed or chowned** (but for the map of carried-over UIDLs),
+    /// and symlinks are never followed (the Maildir is opened as the server opens it). A
+    /// Maildir pop3d's user could not read and write is refused, unless `options.adopt`,
+    /// which adds the user anyway and returns the reason as a warning.
+    ///
+    /// **The old server's UIDLs are carried over before the row exists**, as `migrate` does:
+    /// a `dovecot-uidlist` or `courierpop3dsizelist` beside `cur/` is read and written into
+    /// the maildrop's map, and the row is inserted with its `uidl_map` flag in the same
+    /// INSERT, so no client polling in between sees pop3d's own UIDLs. A Maildir with
+    /// messages and neither file is refused unless `options.native_uidls`.
     pub fn add_existing(
         &self,
         name: &str,
         password: &[u8],
         maildir: &Path,
-        adopt: bool,
-    ) -> Result<(User, Option<String>)> {
+        options: &ExistingOptions<'_>,
+    ) -> Result<Added> {
         let name = UserName::parse(name)?;
         if !maildir.is_absolute() {
             bail!("--maildir {} must be an absolute path", maildir.display());
         }
-        match migrate::maildir::inspect(maildir) {
-            Found::Maildir { .. } => {}
+        let messages = match migrate::maildir::inspect(maildir) {
+            Found::Maildir { messages } => messages,
             Found::Missing => bail!(
                 "no Maildir at {} (--maildir takes an existing Maildir and never creates one; \
                  leave it out to create one under the mail root)",
                 maildir.display()
             ),
             Found::Unusable(why) => bail!("cannot use {}: {why}", maildir.display()),
+        };
+        if self.db.get(&name)?.is_some() {
+            bail!("user {name} exists; nothing was changed");
         }
         let server = ServerUser::of(&self.settings)?;
         let problem = server
@@ -102,14 +134,61 @@ impl Users {
             .into_iter()
             .next()
             .flatten();
-        if let (Some(problem), false) = (&problem, adopt) {
+        if let (Some(problem), false) = (&problem, options.adopt) {
             bail!(
                 "{problem}. Give pop3d's user access (chown, or [privileges] in pop3d.toml), or \
                  add --adopt to add the user anyway; nothing was changed"
             );
         }
-        let user = self.db.add(&name, password, maildir, &self.hasher)?;
-        Ok((user, problem))
+        let sources = uidls::beside(maildir, options.uidlist_format);
+        let mut carried = None;
+        let mut notes = Vec::new();
+        match sources.iter().find(|s| s.path().exists()) {
+            Some(source) => {
+                let foreign = source.read().with_context(|| {
+                    format!(
+                        "{name} not added: without the old server's UIDLs every client would \
+                         download everything again (fix or remove {})",
+                        source.path().display()
+                    )
+                })?;
+                let report = pop3_maildrop::carry_over(maildir, &foreign).with_context(|| {
+                    format!(
+                        "{name} not added: cannot carry the UIDLs of {} over",
+                        source.path().display()
+                    )
+                })?;
+                notes = uidls::notes(&report, source.path());
+                carried = Some(format!(
+                    "{} of {} UIDLs carried over from {}",
+                    report.carried,
+                    foreign.entries.len(),
+                    source.path().display()
+                ));
+            }
+            None if messages > 0 && !options.native_uidls => bail!(
+                "{} has {messages} messages and no {}: pop3d would serve its own UIDLs and \
+                 every client would download every message again. Put the old server's file \
+                 there and run again, or add --native-uidls to serve pop3d's own UIDLs \
+                 (every client downloads everything again); nothing was changed",
+                maildir.display(),
+                uidls::looked_for(&sources)
+            ),
+            None if messages > 0 => notes.push(format!(
+                "--native-uidls: pop3d serves its own UIDLs; every client downloads these \
+                 {messages} messages again"
+            )),
+            None => {}
+        }
+        let user =
+            self.db
+                .add_with_uidl_map(&name, password, maildir, &self.hasher, carried.is_some())?;
+        Ok(Added {
+            user,
+            warning: problem,
+            uidls: carried,
+            notes,
+        })
     }
 
     /// The uid and gid new Maildirs are given to: the server's user from `[privileges]`, when

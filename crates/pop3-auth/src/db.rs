@@ -198,9 +198,23 @@ impl UserDb {
         maildir: &Path,
         hasher: &PasswordHasher,
     ) -> Result<User> {
+        self.add_with_uidl_map(name, password, maildir, hasher, false)
+    }
+
+    /// [`UserDb::add`] with the UIDL-map flag ([`User::uidl_map`]) in the same INSERT: for
+    /// `pop3-admin user add --maildir`, which carries the old server's UIDLs into the
+    /// maildrop's map before the row exists, so no login sees the maildrop without the flag.
+    pub fn add_with_uidl_map(
+        &self,
+        name: &UserName,
+        password: &[u8],
+        maildir: &Path,
+        hasher: &PasswordHasher,
+        uidl_map: bool,
+    ) -> Result<User> {
         let maildir = maildir_text(maildir)?;
         let hash = hasher.hash(password)?;
-        self.insert(name, &hash, maildir, true, false)
+        self.insert(name, &hash, maildir, true, uidl_map)
     }
 
     /// Adds a user with a hash imported from another system, stored as it is (issue 16): the

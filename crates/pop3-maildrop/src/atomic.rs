@@ -2,13 +2,14 @@
 //! `.pop3d.listing` and, durably, the map of carried-over UIDLs `.pop3d.uidl`: a reader sees
 //! the old file or the new one, never a torn one.
 //!
-//! The steps: create `<name>.tmp.<pid>` (mode 0600, `O_NOFOLLOW`), write, fsync, rename over
-//! `<name>`. The Maildir is not fsynced after the rename: both files are caches whose
+//! The steps: create `<name>.tmp.<pid>` afresh (a leftover of that name is removed first,
+//! then `O_CREAT | O_EXCL`, mode 0600, `O_NOFOLLOW`), give it to the Maildir's owner when
+//! running as root ([`Maildir::give_to_owner`]), write, fsync, rename over `<name>`. The Maildir is not fsynced after the rename: both files are caches whose
 //! previous version is harmless after a crash (the listing is checked against `cur/`'s stamp;
 //! the index only lacks new entries or keeps removed ones). On any error before the rename is
 //! done the temp file is removed (best effort) and the old file stays as it was. One session holds the maildrop's lock, so one process at a time writes
 //! these files, and the pid keeps a crashed writer's leftover from being mistaken for ours
-//! (the next store of the same process overwrites it, `O_TRUNC`).
+//! (the next store of the same process removes it and creates its own).
 
 use std::fs::File;
 use std::io::Write;
@@ -23,16 +24,18 @@ use crate::maildir::{Maildir, sync_dir};
 pub(crate) fn replace(maildir: &Maildir, name: &str, bytes: &[u8]) -> Result<()> {
     let tmp_name = format!("{name}.tmp.{}", std::process::id());
     let tmp_path = maildir.path().join(&tmp_name);
-    let flags =
-        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    // A leftover (a crashed writer of the same pid) is removed, never truncated and reused:
+    // the file written is always one this call created, so giving it away is safe.
+    let _ = rustix::fs::unlinkat(&maildir.root, tmp_name.as_str(), AtFlags::empty());
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mode = Mode::RUSR | Mode::WUSR;
     let fd = rustix::fs::openat(&maildir.root, tmp_name.as_str(), flags, mode)
         .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
     let mut file = File::from(fd);
-    let renamed = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io_error("write", &tmp_path))
+    let renamed = maildir
+        .give_to_owner(&file, &tmp_path)
+        .and_then(|()| file.write_all(bytes).map_err(io_error("write", &tmp_path)))
+        .and_then(|()| file.sync_all().map_err(io_error("write", &tmp_path)))
         .and_then(|()| {
             rustix::fs::renameat(&maildir.root, tmp_name.as_str(), &maildir.root, name)
                 .map_err(|e| io_error("rename", &tmp_path)(e.into()))

@@ -1,5 +1,6 @@
 //! Atomic delivery (the Maildir protocol): write `tmp/<unique>`, fsync it, rename it into
-//! `new/<unique>,S=<raw>,W=<wire>`, fsync `new/`.
+//! `new/<unique>,S=<raw>,W=<wire>`, fsync `new/`. Run as root, the message is given to the
+//! Maildir's owner and group before it is written ([`Maildir::give_to_owner`]).
 //!
 //! **A partial message never appears in `new/`**: the rename happens only after the whole
 //! message is on disk, and on any error (ENOSPC, EIO, a failing reader) the temporary file is
@@ -44,7 +45,14 @@ pub fn deliver(maildir: &Maildir, message: impl Read) -> Result<Delivered> {
         Mode::RUSR | Mode::WUSR,
     )
     .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
-    let written = write_all(File::from(fd), message).map_err(io_error("write", &tmp_path));
+    let file = File::from(fd);
+    // Delivered as root (`pop3-admin deliver` from an MTA running it as root), the message
+    // must still be readable by pop3d running as the Maildir's owner.
+    if let Err(e) = maildir.give_to_owner(&file, &tmp_path) {
+        remove_tmp(maildir, &unique);
+        return Err(e);
+    }
+    let written = write_all(file, message).map_err(io_error("write", &tmp_path));
     let counter = match written {
         Ok(counter) => counter,
         Err(e) => {

@@ -49,7 +49,8 @@ impl Drop for LockGuard {
 
 /// Takes the maildrop's exclusive lock for `session`, waiting at most `wait` for a holder to
 /// let go. The lock file is opened relative to the Maildir, without following symlinks, with
-/// `O_CLOEXEC`, so no child process inherits it.
+/// `O_CLOEXEC`, so no child process inherits it; run as root, the file is given to the
+/// Maildir's owner and group ([`Maildir::give_to_owner`]).
 pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuard> {
     let path = maildir.path().join(LOCK_FILE);
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -64,6 +65,10 @@ pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuar
         },
     )?;
     let file = File::from(fd);
+    // Before the lock is used: a lock file the admin tool creates as root must open
+    // read-write for pop3d running as the Maildir's owner (and one an older version left
+    // root's is given back).
+    maildir.give_to_owner(&file, &path)?;
     let deadline = Instant::now() + wait;
     loop {
         match file.try_lock() {

@@ -5,12 +5,19 @@
 //! with a symbolic link cannot redirect a read or an unlink outside it. The Maildir itself and
 //! its three subdirectories must not be symbolic links either; the components above the
 //! Maildir belong to the administrator and are resolved normally.
+//!
+//! **Every file this crate creates in a Maildir takes the owner and group of the Maildir
+//! directory when the process may give files away** (root with `CAP_CHOWN`:
+//! [`Maildir::give_to_owner`], an `fchown` on the open descriptor before the file is renamed
+//! into place or used), so the admin tool run as root (`migrate`, `uidl repair`, `deliver`)
+//! never leaves a file that pop3d, running as the Maildir's owner, cannot open. Modes stay
+//! 0600.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Uid};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result, io_error};
@@ -61,6 +68,34 @@ impl Maildir {
     /// The path it was opened at.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Gives `file`, just created (or opened, for the lock file) in this Maildir, to the
+    /// owner and group of the Maildir directory, when this process runs as root; a no-op
+    /// otherwise, and for a file that already has them. `fchown` on the descriptor, never by
+    /// path. Only a regular file with one link is given away: one with another name
+    /// elsewhere (a hard link planted in the Maildir) keeps its owner. `EPERM` (root without
+    /// `CAP_CHOWN`, as pop3d serving home Maildirs runs: `config/pop3d-home-maildir.conf`)
+    /// leaves the file as it is: such a process can use its own files, and cannot do better.
+    pub(crate) fn give_to_owner(&self, file: impl AsFd, shown: &Path) -> Result<()> {
+        if !rustix::process::geteuid().is_root() {
+            return Ok(());
+        }
+        let stat_error = |e: Errno| io_error("stat", shown)(e.into());
+        let dir =
+            rustix::fs::fstat(&self.root).map_err(|e| io_error("stat", &self.path)(e.into()))?;
+        let stat = rustix::fs::fstat(&file).map_err(stat_error)?;
+        if (stat.st_uid, stat.st_gid) == (dir.st_uid, dir.st_gid)
+            || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
+            || stat.st_nlink != 1
+        {
+            return Ok(());
+        }
+        let (uid, gid) = (Uid::from_raw(dir.st_uid), Gid::from_raw(dir.st_gid));
+        match rustix::fs::fchown(&file, Some(uid), Some(gid)) {
+            Ok(()) | Err(Errno::PERM) => Ok(()),
+            Err(e) => Err(io_error("chown", shown)(e.into())),
+        }
     }
 
     /// Keeps only what an open session needs: the path, `cur/`, and `new/` only when

@@ -24,7 +24,7 @@ mod password;
 mod report;
 mod system;
 mod template;
-mod uidls;
+pub mod uidls;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -42,12 +42,13 @@ use uidls::UidlSource;
 
 /// Runs a migration and prints its report; an error if any entry failed.
 pub fn run(settings: &Settings, command: MigrateCommand, out: &mut impl Write) -> Result<()> {
-    let (source, lines, options) = match command {
+    let (source, lines, options, missing) = match command {
         MigrateCommand::Dovecot {
             passwd_file,
             maildir,
             uidlist_format,
             scheme,
+            native_uidls,
             common,
         } => {
             let location = MailLocation::parse(&maildir)
@@ -61,7 +62,12 @@ pub fn run(settings: &Settings, command: MigrateCommand, out: &mut impl Write) -
                 uidl_format: &uidlist_format,
             };
             let lines = dovecot::parse(&bytes, &passwd_file, &options);
-            ("dovecot", lines, common)
+            let missing = if native_uidls {
+                NoUidls::Native
+            } else {
+                NoUidls::Fail
+            };
+            ("dovecot", lines, common, missing)
         }
         MigrateCommand::System {
             names,
@@ -87,10 +93,11 @@ pub fn run(settings: &Settings, command: MigrateCommand, out: &mut impl Write) -
                 uidl_format: &uidlist_format,
             };
             let lines = system::parse(&read(&passwd)?, &passwd, &read(&shadow)?, &options);
-            ("system", lines, common)
+            // System accounts were often served by no POP3 server at all: a note, not a failure.
+            ("system", lines, common, NoUidls::Note)
         }
     };
-    let report = import(settings, source, lines, options)?;
+    let report = import(settings, source, lines, options, missing)?;
     if options.json {
         report.write_json(out)?;
     } else {
@@ -105,6 +112,19 @@ pub fn run(settings: &Settings, command: MigrateCommand, out: &mut impl Write) -
         );
     }
     Ok(())
+}
+
+/// What a Maildir with messages and no UIDL file of the old server gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoUidls {
+    /// The user fails (`no-uidlist`): `migrate dovecot`, where Dovecot kept a
+    /// `dovecot-uidlist` for every Maildir it served, so a missing one means a wrong template
+    /// (or `:CONTROL=`), and importing anyway would make every client download everything.
+    Fail,
+    /// Imported with a note: `migrate system` (such accounts often had no POP3 server).
+    Note,
+    /// Imported with a note: `migrate dovecot --native-uidls`, asked for.
+    Native,
 }
 
 /// A line of a source: a user to import, or why the line is not one.
@@ -152,6 +172,7 @@ fn import(
     source: &'static str,
     lines: Vec<Line>,
     options: MigrateOptions,
+    missing: NoUidls,
 ) -> Result<Report> {
     let db = Database::open(&settings.user_db, options.dry_run)?;
     let hasher = PasswordHasher::new(settings.argon2)?;
@@ -179,7 +200,7 @@ fn import(
             Some(why) => ready
                 .entry
                 .not_imported(Outcome::Failed, "maildir-unusable", why),
-            None => import_one(ready, &db, &hasher, options.dry_run),
+            None => import_one(ready, &db, &hasher, options.dry_run, missing),
         };
         entries[slot] = Some(entry);
     }
@@ -280,7 +301,13 @@ fn first_checks(
 }
 
 /// The UIDLs, then the row; in a dry run, only what they would be.
-fn import_one(ready: Checked, db: &Database, hasher: &PasswordHasher, dry_run: bool) -> Entry {
+fn import_one(
+    ready: Checked,
+    db: &Database,
+    hasher: &PasswordHasher,
+    dry_run: bool,
+    missing: NoUidls,
+) -> Entry {
     let Checked {
         mut entry,
         name,
@@ -303,6 +330,32 @@ fn import_one(ready: Checked, db: &Database, hasher: &PasswordHasher, dry_run: b
     entry.enabled = Some(enabled);
     entry.notes.extend(disabled_note);
     let source = candidate.uidls.iter().find(|s| s.path().exists());
+    let messages = entry.messages.unwrap_or(0);
+    if source.is_none() && messages > 0 {
+        let looked = uidls::looked_for(&candidate.uidls);
+        match missing {
+            NoUidls::Fail => {
+                let note = format!(
+                    "{messages} messages and no {looked}: imported without the UIDLs Dovecot \
+                     served, every client would download every message again. Check --maildir \
+                     (a `:CONTROL=` where Dovecot kept dovecot-uidlist) and run again, or add \
+                     --native-uidls to serve pop3d's own UIDLs (every client downloads \
+                     everything again)"
+                );
+                return entry.not_imported(Outcome::Failed, "no-uidlist", note);
+            }
+            NoUidls::Note => entry.notes.push(format!(
+                "no {looked}: pop3d serves its own UIDLs, so a client that fetched these \
+                 {messages} messages from another POP3 server downloads them again (an older \
+                 Courier without a size list: `pop3-admin uidl repair NAME \
+                 --from-courier-filenames` before pop3d starts)"
+            )),
+            NoUidls::Native => entry.notes.push(format!(
+                "no {looked}; --native-uidls: pop3d serves its own UIDLs, every client \
+                 downloads these {messages} messages again"
+            )),
+        }
+    }
     let mut uidl_map = false;
     if let Some(source) = source {
         let uidls = match source.read() {

@@ -57,7 +57,8 @@ pub struct Entry {
     /// What happened.
     pub result: Outcome,
     /// Why it was skipped or failed: a short code (`exists`, `duplicate`, `no-maildir`,
-    /// `malformed`, `invalid-name`, `maildir-unusable`, `uidls-unreadable`, `error`).
+    /// `malformed`, `invalid-name`, `maildir-unusable`, `uidls-unreadable`, `no-uidlist`,
+    /// `error`).
     pub reason: Option<&'static str>,
     /// The password scheme found.
     pub scheme: Option<String>,

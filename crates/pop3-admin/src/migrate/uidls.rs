@@ -52,6 +52,30 @@ impl UidlSource {
     }
 }
 
+/// Where an old server's UIDLs of the Maildir at `maildir` are, as `migrate system` and
+/// `user add --maildir` look for them: Dovecot's `dovecot-uidlist` (served with
+/// `pop3_uidl_format` `format`), then Courier's `courierpop3dsizelist`, beside `cur/`.
+pub fn beside(maildir: &Path, format: &str) -> Vec<UidlSource> {
+    vec![
+        UidlSource::Dovecot {
+            path: maildir.join("dovecot-uidlist"),
+            format: format.to_owned(),
+        },
+        UidlSource::Courier {
+            path: maildir.join("courierpop3dsizelist"),
+        },
+    ]
+}
+
+/// `dovecot-uidlist (/x/dovecot-uidlist) or courierpop3dsizelist (/x/...)`, for messages.
+pub fn looked_for(sources: &[UidlSource]) -> String {
+    sources
+        .iter()
+        .map(|s| format!("{} ({})", s.kind(), s.path().display()))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 /// Writes the maildrop's map of carried-over UIDLs (durably, under the maildrop's lock: fails
 /// while a session is open), or with `dry_run` only says what it would carry.
 pub fn carry(

@@ -12,24 +12,38 @@ use crate::support::{Site, can_log_in};
 const PHC_PASSWORD: &str = "argon pass";
 
 /// A Maildir with `n` messages: half Dovecot-LDA style (`,S=`/`,W=`, in `cur/`), half
-/// Postfix style (in `new/`).
-fn maildir_with(path: &Path, n: usize) {
+/// Postfix style (in `new/`), and the `dovecot-uidlist` Dovecot kept for them (UID `i + 1`,
+/// UID validity 1700000000: UIDL `{i + 1:08x}6553f100` with the default format).
+pub fn maildir_with(path: &Path, n: usize) {
+    let bases = maildir_without_uidlist(path, n);
+    let mut uidlist = format!("3 V1700000000 N{}\n", n + 1);
+    for (i, base) in bases.iter().enumerate() {
+        uidlist.push_str(&format!("{} :{base}\n", i + 1));
+    }
+    std::fs::write(path.join("dovecot-uidlist"), uidlist).unwrap();
+}
+
+/// [`maildir_with`] without a `dovecot-uidlist` (a wrong `:CONTROL=`, or no POP3 server);
+/// returns the messages' unique parts.
+pub fn maildir_without_uidlist(path: &Path, n: usize) -> Vec<String> {
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(path.join(sub)).unwrap();
     }
+    let mut bases = Vec::new();
     for i in 0..n {
         let body = format!("Subject: message {i}\n\nbody {i}\n");
-        let name = if i % 2 == 0 {
-            format!(
-                "cur/17000000{i:02}.M1P1.old,S={},W={}:2,S",
-                body.len(),
-                body.len() + 3
-            )
+        let (base, name) = if i % 2 == 0 {
+            let base = format!("17000000{i:02}.M1P1.old");
+            let name = format!("cur/{base},S={},W={}:2,S", body.len(), body.len() + 3);
+            (base.clone(), name)
         } else {
-            format!("new/17000000{i:02}.M2P2Q{i}.old")
+            let base = format!("17000000{i:02}.M2P2Q{i}.old");
+            (base.clone(), format!("new/{base}"))
         };
         std::fs::write(path.join(name), body).unwrap();
+        bases.push(base);
     }
+    bases
 }
 
 /// Every file under `dir` with its bytes (and mode and owner), to show nothing changed.
@@ -411,6 +425,22 @@ fn issue_16_user_add_maildir_takes_an_existing_maildir_and_never_creates_one() {
     assert!(can_log_in(&site, "ann", "pw"));
     let ann = site.db().list().unwrap().remove(0);
     assert_eq!(ann.maildir, elsewhere);
+    // The dovecot-uidlist beside cur/ was carried over before the row existed, and the row
+    // came with its flag: the first login already gets Dovecot's UIDLs.
+    assert!(
+        out.contains("2 of 2 UIDLs carried over from") && out.contains("dovecot-uidlist"),
+        "{out}"
+    );
+    assert!(
+        ann.uidl_map,
+        "the row has the UIDL-map flag from its INSERT"
+    );
+    let (code, listed, err) = site.run(&["uidl", "ann"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["1 000000016553f100", "2 000000026553f100"]
+    );
     assert!(
         !site.dir.path().join("mail/ann").exists(),
         "nothing under the mail root"
@@ -432,6 +462,62 @@ fn issue_16_user_add_maildir_takes_an_existing_maildir_and_never_creates_one() {
     );
     assert_eq!(code, 1);
     assert!(err.contains("symbolic link"), "{err}");
+}
+
+/// Issue 16 review: `user add --maildir` on a Maildir with mail and no UIDL file of the old
+/// server is refused (a client polling before a later `uidl repair` would download
+/// everything, then again after it), unless `--native-uidls`; an empty one is fine.
+#[test]
+fn issue_16_user_add_maildir_with_mail_and_no_uidlist_needs_native_uidls() {
+    let site = Site::new();
+    let maildir = site.dir.path().join("elsewhere/Maildir");
+    let path = maildir.to_str().unwrap();
+    maildir_without_uidlist(&maildir, 3);
+    let before = snapshot(&maildir);
+    let add = |extra: &[&str]| {
+        let mut args = vec!["user", "add", "ann", "--maildir", path, "--password-stdin"];
+        args.extend(extra);
+        site.run(&args, b"pw\n")
+    };
+    let (code, _, err) = add(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("3 messages and no dovecot-uidlist")
+            && err.contains("courierpop3dsizelist")
+            && err.contains("--native-uidls"),
+        "{err}"
+    );
+    assert!(site.db().list().unwrap().is_empty(), "no user added");
+    assert!(
+        snapshot(&maildir) == before,
+        "nothing written into the Maildir"
+    );
+
+    let (code, out, err) = add(&["--native-uidls"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added ann"), "{out}");
+    assert!(
+        err.contains("note: --native-uidls") && err.contains("3 messages again"),
+        "{err}"
+    );
+    let ann = site.db().list().unwrap().remove(0);
+    assert!(!ann.uidl_map);
+
+    // An empty Maildir needs nothing.
+    let empty = site.dir.path().join("empty/Maildir");
+    maildir_without_uidlist(&empty, 0);
+    let (code, _, err) = site.run(
+        &[
+            "user",
+            "add",
+            "bob",
+            "--maildir",
+            empty.to_str().unwrap(),
+            "--password-stdin",
+        ],
+        b"pw\n",
+    );
+    assert_eq!(code, 0, "{err}");
 }
 
 /// Every column of every user.

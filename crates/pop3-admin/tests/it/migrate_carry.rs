@@ -4,7 +4,7 @@
 //! the list `pop3-admin uidl` shows. Dovecot's file as Dovecot writes it; Courier's size list
 //! as Courier's documentation describes it (`courierpop3dsizelist`, `/2 <next> <uidv>`).
 
-use crate::migrate::{by_name, fixture, snapshot};
+use crate::migrate::{by_name, fixture, maildir_without_uidlist, snapshot};
 
 /// Ann's Maildir (4 messages, see `migrate::maildir_with`) as Dovecot listed it: messages 0
 /// and 1, then message 2 with the same saved UIDL as message 1 (`P`), and a message deleted
@@ -54,9 +54,6 @@ fn issue_16_migrate_carries_uidls_plans_them_in_a_dry_run_and_reports_what_did_n
             .unwrap()
     };
     assert!(row("ann@example.org").uidl_map, "the row has the flag");
-    // Bob's Maildir had no uidlist: no map, no flag, pop3d's own UIDLs.
-    assert!(!row("bob@example.org").uidl_map);
-    assert!(!f.vmail.join("example.org/bob/.pop3d.uidl").exists());
 
     // What pop3d will serve: Dovecot's UIDLs (%08Xu%08Xv, V1700000000 = 0x6553f100, lower case as Dovecot writes it) and the
     // saved one, in Dovecot's order, then pop3d's own for the duplicate and the rest.
@@ -70,6 +67,94 @@ fn issue_16_migrate_carries_uidls_plans_them_in_a_dry_run_and_reports_what_did_n
             "3 1700000002.M1P1.old",
             "4 1700000003.M2P2Q3.old"
         ]
+    );
+}
+
+/// Issue 16 review: a Maildir with mail and no `dovecot-uidlist` (a wrong template or
+/// `:CONTROL=`) fails that user (`no-uidlist`), in a dry run too, and nothing is added or
+/// written for it; `--native-uidls` imports it with pop3d's own UIDLs and a note. An empty
+/// Maildir without one is fine.
+#[test]
+fn issue_16_migrate_dovecot_fails_a_maildir_with_mail_and_no_uidlist() {
+    let f = fixture();
+    let bob_dir = f.vmail.join("example.org/bob");
+    std::fs::remove_file(bob_dir.join("dovecot-uidlist")).unwrap();
+    std::fs::remove_file(f.vmail.join("example.org/carl/dovecot-uidlist")).unwrap();
+    let before = snapshot(&bob_dir);
+    for extra in [&["--dry-run"][..], &[]] {
+        let (code, report, err) = f.migrate(extra);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("2 of 6 entries failed"), "{extra:?}: {err}");
+        let bob = by_name(&report, "bob@example.org")[0];
+        assert_eq!(bob["result"], "failed", "{bob:#}");
+        assert_eq!(bob["reason"], "no-uidlist", "{bob:#}");
+        let note = bob["notes"].to_string();
+        assert!(
+            note.contains("3 messages and no dovecot-uidlist")
+                && note.contains(":CONTROL=")
+                && note.contains("--native-uidls"),
+            "{note}"
+        );
+        // carl's Maildir is empty: nothing to download twice.
+        let carl = by_name(&report, "carl@example.org")[0];
+        assert_ne!(carl["result"], "failed", "{carl:#}");
+    }
+    let name = pop3_auth::UserName::parse("bob@example.org").unwrap();
+    assert!(f.site.db().get(&name).unwrap().is_none(), "bob not added");
+    assert!(snapshot(&bob_dir) == before, "nothing written for bob");
+
+    let (code, report, err) = f.migrate(&["--native-uidls"]);
+    assert_eq!(code, 1, "only the malformed line fails now: {err}");
+    let bob = by_name(&report, "bob@example.org")[0];
+    assert_eq!(bob["result"], "created", "{bob:#}");
+    assert!(
+        bob["notes"].to_string().contains("--native-uidls"),
+        "{bob:#}"
+    );
+    let bob = f.site.db().get(&name).unwrap().unwrap();
+    assert!(!bob.uidl_map);
+    assert!(!bob_dir.join(".pop3d.uidl").exists());
+}
+
+/// `migrate system`: a Maildir with mail and no UIDL file is imported with a note (system
+/// accounts were often served by no POP3 server), never failed.
+#[test]
+fn issue_16_migrate_system_notes_a_maildir_without_uidls() {
+    let f = fixture();
+    let home = f.site.dir.path().join("home/sam");
+    maildir_without_uidlist(&home.join("Maildir"), 2);
+    let dir = f.site.dir.path();
+    let (passwd, shadow) = (dir.join("passwd"), dir.join("shadow"));
+    std::fs::write(
+        &passwd,
+        format!("sam:x:1501:1501::{}:/bin/sh\n", home.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        &shadow,
+        "sam:$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5:19000:0:99999:7:::\n",
+    )
+    .unwrap();
+    let (code, out, err) = f.site.run(
+        &[
+            "migrate",
+            "system",
+            "--passwd",
+            passwd.to_str().unwrap(),
+            "--shadow",
+            shadow.to_str().unwrap(),
+            "--json",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sam = by_name(&report, "sam")[0];
+    assert_eq!(sam["result"], "created", "{sam:#}");
+    let notes = sam["notes"].to_string();
+    assert!(
+        notes.contains("no dovecot-uidlist") && notes.contains("downloads them again"),
+        "{notes}"
     );
 }
 

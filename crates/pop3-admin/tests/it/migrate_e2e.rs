@@ -96,6 +96,15 @@ fn fill(home: &Path, n: usize) -> PathBuf {
     maildir
 }
 
+/// nobody:nogroup on Debian.
+const NOBODY: (u32, u32) = (65534, 65534);
+
+fn owner(path: &Path) -> (u32, u32) {
+    let meta =
+        std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (meta.uid(), meta.gid())
+}
+
 fn chown_nobody(path: &Path) {
     let status = Command::new("chown")
         .args(["-R", "nobody:nogroup"])
@@ -202,6 +211,23 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
     }
     dovecot.stop();
 
+    // pop3d will run as nobody, the owner of every Maildir (Dovecot's virtual users' `vmail`):
+    // `[privileges]` is in pop3d.toml before the migration, as docs/migration.md has it, and
+    // the Maildirs are nobody's already (given before Dovecot ran; nothing is chowned after
+    // the migration, so what `migrate` writes into them, as root, must be nobody's itself).
+    let config = std::fs::read_to_string(&site.config)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+        .replace(
+            "[auth]\n",
+            "[auth]\nfailure_delay_ms = 0\npenalty_start_ms = 0\npenalty_max_secs = 0\n",
+        )
+        + "\n[metrics]\nenabled = false\n\n[privileges]\nuser = \"nobody\"\ngroup = \"nogroup\"\n";
+    std::fs::write(&site.config, config).unwrap();
+    for maildir in maildirs.values() {
+        assert_eq!(owner(maildir), NOBODY, "{}", maildir.display());
+    }
+
     // The cutover.
     let (code, out, err) = site.run(
         &[
@@ -239,16 +265,26 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
         let listed: Vec<String> = out.lines().map(str::to_owned).collect();
         assert_eq!(listed, dovecot_uidls[&user], "pop3-admin uidl {user}");
     }
-    let config = std::fs::read_to_string(&site.config)
-        .unwrap()
-        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
-        .replace(
-            "[auth]\n",
-            "[auth]\nfailure_delay_ms = 0\npenalty_start_ms = 0\npenalty_max_secs = 0\n",
-        )
-        + "\n[metrics]\nenabled = false\n\n[privileges]\nuser = \"nobody\"\ngroup = \"nogroup\"\n";
-    std::fs::write(&site.config, config).unwrap();
-    chown_nobody(&dir);
+    // What the migration wrote into each Maildir (as root) is the Maildir owner's: pop3d
+    // running as nobody opens `.pop3d.lock` read-write and reads `.pop3d.uidl`.
+    for (user, maildir) in &maildirs {
+        for file in [".pop3d.uidl", ".pop3d.lock"] {
+            assert_eq!(owner(&maildir.join(file)), NOBODY, "{user}: {file}");
+        }
+    }
+    // Only the user database, which the migration created as root, is given to pop3d's user
+    // (docs/migration.md: its directory must belong to that user).
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("users.db")
+        {
+            chown_nobody(&path);
+        }
+    }
     let pop3d = Pop3d::start(&site.config);
 
     // Every user logs in with the old password (and not with a wrong one).

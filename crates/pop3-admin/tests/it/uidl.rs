@@ -104,7 +104,7 @@ fn issue_16_bad_input_is_refused_and_the_map_kept() {
             "alice",
             "--from-uidlist",
             uidlist.to_str().unwrap(),
-            "--format",
+            "--uidlist-format",
             "%m",
         ],
         b"",
@@ -121,6 +121,38 @@ fn issue_16_bad_input_is_refused_and_the_map_kept() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("damaged"), "{out}");
     assert_eq!(site.run(&["uidl", "alice"], b"").0, 0);
+}
+
+/// Issue 16 review: `uidl repair` names the format as `migrate` does, `--uidlist-format`;
+/// `--format`, its earlier name, still works and is not in the help.
+#[test]
+fn issue_16_uidl_repair_takes_uidlist_format_as_migrate_does() {
+    let (site, uidlist) = dovecot_site();
+    for flag in ["--uidlist-format", "--format"] {
+        let (code, _, err) = site.run(
+            &[
+                "uidl",
+                "repair",
+                "alice",
+                "--from-uidlist",
+                uidlist.to_str().unwrap(),
+                flag,
+                "%u",
+            ],
+            b"",
+        );
+        assert_eq!(code, 0, "{flag}: {err}");
+        let (code, out, err) = site.run(&["uidl", "alice"], b"");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["1 11", "2 7", "3 0000beef-saved"],
+            "{flag}"
+        );
+    }
+    let (_, help, _) = site.run(&["uidl", "repair", "--help"], b"");
+    assert!(help.contains("--uidlist-format <FORMAT>"), "{help}");
+    assert!(!help.contains("--format"), "{help}");
 }
 
 struct Daemon(Child);

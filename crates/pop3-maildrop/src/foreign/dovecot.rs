@@ -17,7 +17,13 @@
 //!
 //! The UIDL of a record is what Dovecot's POP3 server served: a non-empty `P` field, else for
 //! an empty `P` the file name up to `:`, else `pop3_uidl_format` expanded. The order is
-//! Dovecot's POP3 order: records with an `O` field first, by it, then the others, by UID.
+//! Dovecot's POP3 order, as `index_sort_get_pop3_order` (lib-storage `index-sort.c`) sorts:
+//! by the `O` value read as a 64-bit number (`str_to_uoff`), a record without one counting
+//! as `(uint32_t)-1`, ties in UID order. So records with an `O` below 4294967295 come first,
+//! an `O` above it after the records without one; a number too large for 64 bits counts as
+//! 4294967295, as in Dovecot (`maildir-uidlist.c` keeps the field as text; Dovecot's own
+//! writer only ever writes 32-bit values). A value that is not digits is refused (Dovecot
+//! would sort it as 4294967295; it never writes one, so it means a damaged file).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -52,9 +58,9 @@ pub fn dovecot_uidlist(path: &Path, format: &str) -> Result<ForeignUidls> {
         parsed.push(record);
     }
     parsed.retain(|r| !r.replaced);
-    // Dovecot's POP3 order: with an `O` field first (by it), then by UID; `sort_by_key` is
-    // stable and the records are in UID order already.
-    parsed.sort_by_key(|r| (r.order.is_none(), r.order.unwrap_or(0), r.uid));
+    // Dovecot's POP3 order: by the `O` key (4294967295 without one), then by UID;
+    // `sort_by_key` is stable and the records are in UID order already.
+    parsed.sort_by_key(|r| (r.order, r.uid));
     let mut entries = Vec::with_capacity(parsed.len());
     for record in parsed {
         let storage_id = String::from_utf8_lossy(before_info(record.name));
@@ -84,6 +90,9 @@ pub fn dovecot_uidlist(path: &Path, format: &str) -> Result<ForeignUidls> {
     })
 }
 
+/// Dovecot's POP3 order key of a record without a usable `O` field: `(uint32_t)-1`.
+const NO_ORDER: u64 = u32::MAX as u64;
+
 struct Header {
     version: u8,
     uid_validity: u32,
@@ -95,7 +104,8 @@ struct Record<'a> {
     uid: u32,
     name: &'a [u8],
     pop3_uidl: Option<&'a [u8]>,
-    order: Option<u64>,
+    /// The POP3 order key as Dovecot sorts by it ([`NO_ORDER`] without an `O` field).
+    order: u64,
     guid: Option<&'a [u8]>,
     replaced: bool,
 }
@@ -192,7 +202,7 @@ fn parse_record<'a>(
         uid,
         name: &[],
         pop3_uidl: None,
-        order: None,
+        order: NO_ORDER,
         guid: None,
         replaced: false,
     };
@@ -206,9 +216,12 @@ fn parse_record<'a>(
             match (field[0], &field[1..]) {
                 (b'P', value) => record.pop3_uidl = Some(value),
                 (b'O', value) => {
-                    let order = decimal(value)
-                        .ok_or_else(|| bad(format!("invalid POP3 order O{}", shown(value))))?;
-                    record.order = Some(order);
+                    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+                        return Err(bad(format!("invalid POP3 order O{}", shown(value))));
+                    }
+                    // Dovecot's `str_to_uoff` fails past 64 bits, and the key is then
+                    // `(uint32_t)-1`, as for a record without the field.
+                    record.order = decimal(value).unwrap_or(NO_ORDER);
                 }
                 (b'G', value) => record.guid = Some(value),
                 // S, W and future keys; a field whose key is not A-Z Dovecot drops too.

@@ -121,6 +121,29 @@ fn dovecot_pop3_order_o_fields_first_then_uid_order() {
     );
 }
 
+/// Issue 16 review: Dovecot's POP3 order is `index_sort_get_pop3_order` (lib-storage
+/// `index-sort.c`): the `O` value as a 64-bit number (`str_to_uoff`), and for a record
+/// without one, or one that does not fit, `(uint32_t)-1`; ties in UID order. So an `O`
+/// above 4294967295 comes after the records without one, and 4294967295 itself, or a
+/// number too large for 64 bits, ties with them.
+#[test]
+fn dovecot_pop3_order_out_of_u32_range_as_dovecot_sorts_it() {
+    let text = "3 V1 N9\n1 O4294967296 :a\n2 :b\n3 O5 :c\n4 O4294967295 :d\n\
+                5 O99999999999999999999999 :e\n6 O18446744073709551615 :f\n";
+    check_dovecot(
+        text,
+        "%u",
+        &[
+            ("c", "3"),
+            ("b", "2"),
+            ("d", "4"),
+            ("e", "5"),
+            ("a", "1"),
+            ("f", "6"),
+        ],
+    );
+}
+
 #[test]
 fn dovecot_version_1_and_its_checks() {
     let text = "1 1275660208 25022\n25006 1276528487.M364837P9451.kurkku,S=1355:2,S\n";

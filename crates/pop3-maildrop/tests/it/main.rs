@@ -11,6 +11,7 @@ mod issue15;
 mod listing;
 mod lock;
 mod names;
+mod ownership;
 mod read_commit;
 mod rescan;
 mod scan;
