@@ -50,7 +50,7 @@ impl Drop for LockGuard {
 /// Takes the maildrop's exclusive lock for `session`, waiting at most `wait` for a holder to
 /// let go. The lock file is opened relative to the Maildir, without following symlinks, with
 /// `O_CLOEXEC`, so no child process inherits it; run as root, the file is given to the
-/// Maildir's owner and group ([`Maildir::give_to_owner`]).
+/// Maildir's owner and group (`Maildir::give_to_owner`).
 pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuard> {
     let path = maildir.path().join(LOCK_FILE);
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;

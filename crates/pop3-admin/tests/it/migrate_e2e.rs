@@ -215,15 +215,10 @@ fn issue_16_dovecot_to_pop3d_real_clients_download_nothing_again() {
     // `[privileges]` is in pop3d.toml before the migration, as docs/migration.md has it, and
     // the Maildirs are nobody's already (given before Dovecot ran; nothing is chowned after
     // the migration, so what `migrate` writes into them, as root, must be nobody's itself).
-    let config = std::fs::read_to_string(&site.config)
-        .unwrap()
-        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
-        .replace(
-            "[auth]\n",
-            "[auth]\nfailure_delay_ms = 0\npenalty_start_ms = 0\npenalty_max_secs = 0\n",
-        )
-        + "\n[metrics]\nenabled = false\n\n[privileges]\nuser = \"nobody\"\ngroup = \"nogroup\"\n";
-    std::fs::write(&site.config, config).unwrap();
+    site.serve_on(
+        port,
+        "\n[privileges]\nuser = \"nobody\"\ngroup = \"nogroup\"\n",
+    );
     for maildir in maildirs.values() {
         assert_eq!(owner(maildir), NOBODY, "{}", maildir.display());
     }

@@ -129,15 +129,7 @@ fn issue_16_system_accounts_keep_their_passwords_and_maildirs() {
 
     // pop3d serves the Maildirs where they are, as root (each belongs to its user).
     let port = free_port();
-    let config = std::fs::read_to_string(&site.config)
-        .unwrap()
-        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
-        .replace(
-            "[auth]\n",
-            "[auth]\nfailure_delay_ms = 0\npenalty_start_ms = 0\npenalty_max_secs = 0\n",
-        )
-        + "\n[metrics]\nenabled = false\n";
-    std::fs::write(&site.config, config).unwrap();
+    site.serve_on(port, "");
     let pop3d = Pop3d::start(&site.config);
     assert!(pop3(port, locked, "locked pw", &["STAT"]).is_err());
     assert!(pop3(port, active, "wrong", &["STAT"]).is_err());

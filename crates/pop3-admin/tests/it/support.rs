@@ -34,6 +34,22 @@ impl Site {
         Site { dir, config }
     }
 
+    /// Readies the site's config for a pop3d that serves it: the listener on `port`, no
+    /// failure delay or penalty (tests log in and fail on purpose), no metrics listener, then
+    /// `extra` (more sections, e.g. `[privileges]`).
+    pub fn serve_on(&self, port: u16, extra: &str) {
+        let config = std::fs::read_to_string(&self.config)
+            .unwrap()
+            .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+            .replace(
+                "[auth]\n",
+                "[auth]\nfailure_delay_ms = 0\npenalty_start_ms = 0\npenalty_max_secs = 0\n",
+            )
+            + "\n[metrics]\nenabled = false\n"
+            + extra;
+        std::fs::write(&self.config, config).unwrap();
+    }
+
     /// Runs `pop3-admin --config <site> ARGS` with `stdin`; returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pop3-admin"))

@@ -3,22 +3,13 @@
 //! client was disconnected and the maildrop unlocked.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::peers::pop3d;
+use crate::peers::Pop3d;
 use crate::support::Site;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A private tmux server, killed at the end.
 struct Tmux {
@@ -91,29 +82,8 @@ fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
         .local_addr()
         .unwrap()
         .port();
-    let config = std::fs::read_to_string(&site.config)
-        .unwrap()
-        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
-        .replace(
-            "[auth]\n",
-            "[auth]\nfailure_delay_ms = 0\npenalty_start_ms = 0\npenalty_max_secs = 0\n",
-        )
-        + "\n[metrics]\nenabled = false\n";
-    std::fs::write(&site.config, config).unwrap();
-    let mut child = Command::new(pop3d())
-        .arg("--config")
-        .arg(&site.config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(child.stderr.take().unwrap());
-    let _daemon = Daemon(child);
-    let mut line = String::new();
-    while !line.contains("listening") {
-        line.clear();
-        assert!(log.read_line(&mut line).unwrap() > 0, "pop3d exited");
-    }
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    site.serve_on(port, "");
+    let _pop3d = Pop3d::start(&site.config);
 
     let tmux = Tmux {
         socket: format!("pop3-admin-test-{}", std::process::id()),
