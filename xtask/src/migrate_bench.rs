@@ -99,7 +99,10 @@ pub(crate) fn run_migrate(root: &Path, quick: bool) -> Result<()> {
     std::fs::write(work.join("passwd"), passwd)?;
     let mut plain = String::new();
     for n in 0..PLAIN_USERS {
-        link_maildir(&template, &work.join(format!("mail/p{n}/Maildir")))?;
+        // With its uidlist too: a Maildir with mail and none fails (`no-uidlist`).
+        let maildir = work.join(format!("mail/p{n}/Maildir"));
+        link_maildir(&template, &maildir)?;
+        std::fs::write(maildir.join("dovecot-uidlist"), &uidlist)?;
         let _ = writeln!(plain, "p{n}@bench.example:{{PLAIN}}password {n}");
     }
     std::fs::write(work.join("plain"), plain)?;
