@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result, io_error};
@@ -28,6 +28,9 @@ const RETRY: Duration = Duration::from_millis(20);
 pub struct LockGuard {
     file: File,
     holder: Holder,
+    /// Whether the holder record may be written: the lock file is a regular file with one
+    /// link (see [`lock`]).
+    records: bool,
 }
 
 impl LockGuard {
@@ -42,7 +45,9 @@ impl Drop for LockGuard {
         // Clear the record first, so nobody reads a stale holder; the unlock itself also
         // happens when the descriptor closes. Errors here cannot be reported and leave at
         // worst a stale record, which lock_status ignores since no lock backs it.
-        let _ = self.file.set_len(0);
+        if self.records {
+            let _ = self.file.set_len(0);
+        }
         let _ = self.file.unlock();
     }
 }
@@ -69,6 +74,13 @@ pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuar
     // read-write for pop3d running as the Maildir's owner (and one an older version left
     // root's is given back).
     maildir.give_to_owner(&file, &path)?;
+    // The holder record is written (truncate, write) only into a regular file with one link:
+    // a hard link planted at the lock's name would otherwise have its target truncated,
+    // whoever that file belongs to (pop3d may run as root, or with CAP_DAC_OVERRIDE). The
+    // flock holds on any file; without a record, `lock_status` says "holder unknown".
+    let records = rustix::fs::fstat(&file).is_ok_and(|stat| {
+        FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile && stat.st_nlink == 1
+    });
     let deadline = Instant::now() + wait;
     loop {
         match file.try_lock() {
@@ -100,10 +112,14 @@ pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuar
     // The record only names the holder for `lock_status`; the flock is the lock. On a full
     // disk the write fails, and the user must still be able to log in and delete mail to
     // free space, so a failed record is left empty ("holder unknown"), never an error.
-    if file.set_len(0).is_ok() && file.write_all_at(record.as_bytes(), 0).is_err() {
+    if records && file.set_len(0).is_ok() && file.write_all_at(record.as_bytes(), 0).is_err() {
         let _ = file.set_len(0);
     }
-    Ok(LockGuard { file, holder })
+    Ok(LockGuard {
+        file,
+        holder,
+        records,
+    })
 }
 
 /// Whether the maildrop at `path` is locked, and by whom, without taking or disturbing the

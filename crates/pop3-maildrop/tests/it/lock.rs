@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pop3_maildrop::{Error, Maildrop, OpenOptions, lock_status};
+use pop3_maildrop::{Error, LOCK_FILE, Maildrop, OpenOptions, lock_status};
 
 use crate::child;
 use crate::support::TempMaildir;
@@ -80,4 +80,22 @@ fn another_process_holds_it_until_killed() {
     holder.wait().unwrap();
     assert_eq!(lock_status(&md.path).unwrap(), None);
     md.open_as("parent").unwrap();
+}
+
+/// A hard link planted at the lock's name (to a file of someone else's) is never truncated or
+/// written: the lock still holds, and the holder is unknown.
+#[test]
+fn issue_16_a_hard_link_at_the_lock_name_is_never_written() {
+    let md = TempMaildir::new();
+    let victim = md.dir.path().join("victim");
+    std::fs::write(&victim, b"precious\n").unwrap();
+    std::fs::hard_link(&victim, md.path.join(LOCK_FILE)).unwrap();
+    let first = md.open_as("first").unwrap();
+    assert!(
+        matches!(md.open_as("second"), Err(Error::Locked { .. })),
+        "the lock holds on a linked file"
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+    drop(first);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
 }
