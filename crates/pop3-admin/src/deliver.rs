@@ -34,8 +34,12 @@ fn deliver_to(
 ) -> Result<(), (u8, String)> {
     let settings = settings.map_err(|e| (EX_CONFIG, format!("{e:#}")))?;
     let name = UserName::parse(user).map_err(|e| (EX_NOUSER, format!("{user:?}: {e}")))?;
-    let db = UserDb::open(&settings.user_db)
-        .map_err(|e| (EX_TEMPFAIL, format!("user database: {e}")))?;
+    // Never created here: a missing or unreadable database is a temporary failure, so the
+    // MTA keeps the mail and retries rather than bouncing it (issue 17).
+    let db = UserDb::open_existing(&settings.user_db).map_err(|e| {
+        let shown = settings.user_db.display();
+        (EX_TEMPFAIL, format!("user database {shown}: {e}"))
+    })?;
     let account = db
         .get(&name)
         .map_err(|e| (EX_TEMPFAIL, format!("user database: {e}")))?

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
 use crate::name::UserName;
@@ -123,7 +123,19 @@ pub struct UserDb {
 impl UserDb {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<UserDb> {
-        let conn = Connection::open(path)?;
+        UserDb::open_with(path, OpenFlags::default())
+    }
+
+    /// Opens an existing database (migrating it like [`UserDb::open`]), never creating one:
+    /// a missing file is an error. For delivery, where a database that is not there (a typo,
+    /// a restore in progress) must make the MTA retry, not bounce every message against a
+    /// new, empty database.
+    pub fn open_existing(path: &Path) -> Result<UserDb> {
+        UserDb::open_with(path, OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> Result<UserDb> {
+        let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;

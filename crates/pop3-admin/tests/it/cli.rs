@@ -192,6 +192,19 @@ fn deliver_exit_codes() {
     assert_eq!(site.run(&["deliver", "bob"], message).0, 75);
 }
 
+/// Issue 17: with the user database missing (a typo, a restore in progress), delivery is a
+/// temporary failure the MTA retries, and no empty database is created in its place.
+#[test]
+fn issue_17_deliver_to_a_missing_database_retries_and_creates_nothing() {
+    let site = Site::new();
+    let db = site.dir.path().join("users.db");
+    assert!(!db.exists());
+    let (code, _, err) = site.run(&["deliver", "bob"], b"Subject: hi\n\nhello\n");
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("user database"), "{err}");
+    assert!(!db.exists(), "deliver created {}", db.display());
+}
+
 #[test]
 fn deliver_to_a_full_disk_returns_75_and_leaves_nothing_partial() {
     let fs = tempfile::tempdir().unwrap();
