@@ -61,7 +61,7 @@ pub struct User {
     /// The normalised name.
     pub name: UserName,
     /// The stored hash: an argon2id PHC string, or a hash imported from another system
-    /// (`{SSHA512}...`, `$6$...`, ...) until the first login replaces it, or [`LOCKED_HASH`].
+    /// (`{SSHA512}...`, `$6$...`, ...) until the first login replaces it, or [`LOCKED_HASH`](crate::LOCKED_HASH).
     pub password_hash: String,
     /// The APOP shared secret, if the administrator set one.
     pub apop_secret: Option<String>,
