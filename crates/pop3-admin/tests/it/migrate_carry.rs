@@ -4,7 +4,10 @@
 //! the list `pop3-admin uidl` shows. Dovecot's file as Dovecot writes it; Courier's size list
 //! as Courier's documentation describes it (`courierpop3dsizelist`, `/2 <next> <uidv>`).
 
+use std::path::Path;
+
 use crate::migrate::{by_name, fixture, maildir_without_uidlist, snapshot};
+use crate::support::Site;
 
 /// Ann's Maildir (4 messages, see `migrate::maildir_with`) as Dovecot listed it: messages 0
 /// and 1, then message 2 with the same saved UIDL as message 1 (`P`), and a message deleted
@@ -123,32 +126,7 @@ fn issue_16_migrate_system_notes_a_maildir_without_uidls() {
     let f = fixture();
     let home = f.site.dir.path().join("home/sam");
     maildir_without_uidlist(&home.join("Maildir"), 2);
-    let dir = f.site.dir.path();
-    let (passwd, shadow) = (dir.join("passwd"), dir.join("shadow"));
-    std::fs::write(
-        &passwd,
-        format!("sam:x:1501:1501::{}:/bin/sh\n", home.display()),
-    )
-    .unwrap();
-    std::fs::write(
-        &shadow,
-        "sam:$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5:19000:0:99999:7:::\n",
-    )
-    .unwrap();
-    let (code, out, err) = f.site.run(
-        &[
-            "migrate",
-            "system",
-            "--passwd",
-            passwd.to_str().unwrap(),
-            "--shadow",
-            shadow.to_str().unwrap(),
-            "--json",
-        ],
-        b"",
-    );
-    assert_eq!(code, 0, "{out}\n{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = migrate_system_account(&f.site, "sam:x:1501:1501", &home);
     let sam = by_name(&report, "sam")[0];
     assert_eq!(sam["result"], "created", "{sam:#}");
     let notes = sam["notes"].to_string();
@@ -179,34 +157,7 @@ fn issue_16_migrate_system_carries_a_courier_size_list() {
          1700000002.M2P2.courier:2, 3 2:1699000000\n",
     )
     .unwrap();
-    let dir = f.site.dir.path();
-    let passwd = dir.join("passwd");
-    let shadow = dir.join("shadow");
-    std::fs::write(
-        &passwd,
-        format!("cara:x:1500:1500::{}:/bin/sh\n", home.display()),
-    )
-    .unwrap();
-    // SHA-256-crypt's specification vector ("Hello world!").
-    std::fs::write(
-        &shadow,
-        "cara:$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5:19000:0:99999:7:::\n",
-    )
-    .unwrap();
-    let (code, out, err) = f.site.run(
-        &[
-            "migrate",
-            "system",
-            "--passwd",
-            passwd.to_str().unwrap(),
-            "--shadow",
-            shadow.to_str().unwrap(),
-            "--json",
-        ],
-        b"",
-    );
-    assert_eq!(code, 0, "{out}\n{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = migrate_system_account(&f.site, "cara:x:1500:1500", &home);
     let cara = by_name(&report, "cara")[0];
     assert_eq!(cara["result"], "created", "{cara:#}");
     assert_eq!(cara["scheme"], "SHA256-CRYPT");
@@ -227,4 +178,35 @@ fn issue_16_migrate_system_carries_a_courier_size_list() {
             "3 1700000003.M3P3.courier"
         ]
     );
+}
+
+/// Runs `migrate system --json` on a passwd file of one account (`name:x:uid:gid`, home
+/// `home`) whose shadow entry is SHA-256-crypt's specification vector ("Hello world!");
+/// returns the report.
+fn migrate_system_account(site: &Site, account: &str, home: &Path) -> serde_json::Value {
+    let dir = site.dir.path();
+    let (passwd, shadow) = (dir.join("passwd"), dir.join("shadow"));
+    std::fs::write(&passwd, format!("{account}::{}:/bin/sh\n", home.display())).unwrap();
+    let name = account.split(':').next().unwrap();
+    std::fs::write(
+        &shadow,
+        format!(
+            "{name}:$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5:19000:0:99999:7:::\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = site.run(
+        &[
+            "migrate",
+            "system",
+            "--passwd",
+            passwd.to_str().unwrap(),
+            "--shadow",
+            shadow.to_str().unwrap(),
+            "--json",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    serde_json::from_str(&out).unwrap()
 }

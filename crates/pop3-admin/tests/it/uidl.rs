@@ -26,11 +26,8 @@ fn dovecot_site() -> (Site, PathBuf) {
     let uidlist = site.dir.path().join("dovecot-uidlist");
     std::fs::write(
         &uidlist,
-        "3 V1700000000 N12 G3085f01b7f11094c501100008c4a11c1\n\
-         7 :1200000001.M1P1.mx,S=4,W=5:2,\n\
-         8 P0000beef-saved :1200000002.M2P2.mx,S=2:2,\n\
-         10 :1199999999.M0P0.mx:2,S\n\
-         11 O1 :1200000003.M3P3.mx\n",
+        // A saved `P` UIDL, an `O` order, and an entry whose file is gone.
+        include_str!("../../../../tests/uidlists/dovecot-v3-saved-and-ordered"),
     )
     .unwrap();
     (site, uidlist)
