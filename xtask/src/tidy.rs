@@ -1,8 +1,9 @@
 //! Structural rules that would otherwise rot, checked from `cargo metadata` and the sources:
 //!
-//! - **`pop3-proto` does no I/O**: no runtime, networking, filesystem or syscall crate in its
-//!   normal dependency tree, and no `std::fs`, `std::net`, clock, process or thread use;
-//! - **the libraries are leaves**: `pop3-proto`, `pop3-maildrop`, `pop3-auth`, `pop3-metrics`
+//! - **the sans-IO cores (`pop3-proto`, `pop3-lmtp`) do no I/O**: no runtime, networking,
+//!   filesystem or syscall crate in their normal dependency trees, and no `std::fs`,
+//!   `std::net`, clock, process or thread use;
+//! - **the libraries are leaves**: `pop3-proto`, `pop3-lmtp`, `pop3-maildrop`, `pop3-auth`, `pop3-metrics`
 //!   and `pop3-admin-api` depend on no crate of this workspace; `pop3-config` wires leaves
 //!   only; nothing depends on the server, the admin tool or xtask;
 //! - **`pop3-admin` does not link `prometheus-client`** (nor the server's other crates): its
@@ -71,6 +72,7 @@ const IO_PATHS: &[&str] = &[
 /// Library crates that must not depend on any other crate of the workspace.
 const LEAVES: &[&str] = &[
     "pop3-proto",
+    "pop3-lmtp",
     "pop3-maildrop",
     "pop3-auth",
     "pop3-metrics",
@@ -245,16 +247,26 @@ fn check_manifest(name: &str, manifest: &str, failures: &mut Vec<String>) {
     }
 }
 
-/// Walks the normal (non-dev) dependency closure of `pop3-proto` and scans its sources.
+/// The protocol cores that must do no I/O.
+const SANS_IO: &[&str] = &["pop3-proto", "pop3-lmtp"];
+
+/// Walks the normal (non-dev) dependency closure of each sans-IO core and scans its sources.
 fn check_proto_dependencies(metadata: &Value, failures: &mut Vec<String>) -> Result<()> {
-    for name in normal_closure(metadata, "pop3-proto")? {
+    for core in SANS_IO {
+        check_sans_io(metadata, core, failures)?;
+    }
+    Ok(())
+}
+
+fn check_sans_io(metadata: &Value, core: &str, failures: &mut Vec<String>) -> Result<()> {
+    for name in normal_closure(metadata, core)? {
         if IO_CRATES.contains(&name) || name.starts_with("tokio") {
-            failures.push(format!("pop3-proto must do no I/O, but depends on {name}"));
+            failures.push(format!("{core} must do no I/O, but depends on {name}"));
         }
     }
     let manifest = metadata["workspace_root"]
         .as_str()
-        .map(|root| Path::new(root).join("crates/pop3-proto/src"))
+        .map(|root| Path::new(root).join("crates").join(core).join("src"))
         .context("no workspace_root")?;
     for file in rust_files(&manifest)? {
         // The transcript loader of the `test-util` feature, which only tests enable, is the

@@ -6,15 +6,17 @@
 //! message is on disk, and on any error (ENOSPC, EIO, a failing reader) the temporary file is
 //! removed and the error returned for the caller to report as a temporary failure.
 
+use std::borrow::Borrow;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
-use crate::error::{Result, io_error};
+use crate::error::{Error, Result, io_error};
 use crate::maildir::{Maildir, sync_dir};
 use crate::scan::rename_no_replace;
 use crate::wire::SizeCounter;
@@ -34,64 +36,140 @@ pub struct Delivered {
 }
 
 /// Delivers the message read from `message` into the Maildir.
-pub fn deliver(maildir: &Maildir, message: impl Read) -> Result<Delivered> {
-    let unique = unique_name();
-    let tmp_path = maildir.path().join("tmp").join(&unique);
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(
-        &maildir.tmp,
-        unique.as_str(),
-        flags,
-        Mode::RUSR | Mode::WUSR,
-    )
-    .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
-    let file = File::from(fd);
-    // Delivered as root (`pop3-admin deliver` from an MTA running it as root), the message
-    // must still be readable by pop3d running as the Maildir's owner.
-    if let Err(e) = maildir.give_to_owner(&file, &tmp_path) {
-        remove_tmp(maildir, &unique);
-        return Err(e);
-    }
-    let written = write_all(file, message).map_err(io_error("write", &tmp_path));
-    let counter = match written {
-        Ok(counter) => counter,
-        Err(e) => {
-            remove_tmp(maildir, &unique);
-            return Err(e);
-        }
-    };
-    let final_name = OsString::from(format!("{unique},S={},W={}", counter.raw(), counter.wire()));
-    if let Err(e) = rename_no_replace(&maildir.tmp, unique.as_ref(), &maildir.new, &final_name) {
-        remove_tmp(maildir, &unique);
-        return Err(io_error("rename", &tmp_path)(e.into()));
-    }
-    // Once renamed the message is delivered; the sync makes that survive a power cut. If it
-    // fails the caller must not report success, or the sender would drop a message that may
-    // not be on disk: report the error (a temporary failure), and a retry delivers a copy.
-    sync_dir(&maildir.new, &maildir.path().join("new"))?;
-    Ok(Delivered {
-        name: final_name,
-        raw_size: counter.raw(),
-        wire_size: counter.wire(),
-    })
-}
-
-/// Copies the message in 64 KiB pieces, counting sizes, then fsyncs the file.
-fn write_all(mut file: File, mut message: impl Read) -> std::io::Result<SizeCounter> {
-    let mut counter = SizeCounter::default();
+pub fn deliver(maildir: &Maildir, mut message: impl Read) -> Result<Delivered> {
+    let mut delivery = Delivery::begin(maildir)?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match message.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(io_error("read", &delivery.tmp_path())(e)),
         };
-        file.write_all(&buf[..n])?;
-        counter.update(&buf[..n]);
+        delivery.write(&buf[..n])?;
     }
-    file.sync_all()?;
-    Ok(counter)
+    delivery.commit()
+}
+
+/// A delivery in progress: a file in `tmp/` written piece by piece, for callers that receive
+/// the message in pieces (LMTP, one delivery per recipient). [`Delivery::commit`] syncs it and
+/// renames it into `new/`; **dropped without a commit, or after any failed step, the temporary
+/// file is removed**, so nothing partial is ever visible to readers.
+///
+/// `M` is the Maildir, owned or borrowed, so a delivery can move to a blocking thread with
+/// its Maildir.
+pub struct Delivery<M: Borrow<Maildir>> {
+    maildir: M,
+    /// `None` once committed or failed: nothing is left to remove.
+    file: Option<File>,
+    unique: String,
+    counter: SizeCounter,
+}
+
+impl<M: Borrow<Maildir>> Delivery<M> {
+    /// Creates the temporary file (mode 0600, given to the Maildir's owner when run as root).
+    pub fn begin(maildir: M) -> Result<Delivery<M>> {
+        let unique = unique_name();
+        let md: &Maildir = maildir.borrow();
+        let tmp_path = md.path().join("tmp").join(&unique);
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&md.tmp, unique.as_str(), flags, Mode::RUSR | Mode::WUSR)
+            .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
+        let file = File::from(fd);
+        let delivery = Delivery {
+            maildir,
+            file: Some(file),
+            unique,
+            counter: SizeCounter::default(),
+        };
+        // Delivered as root (`pop3-admin deliver` from an MTA running it as root), the
+        // message must still be readable by pop3d running as the Maildir's owner.
+        if let Some(file) = &delivery.file {
+            delivery.maildir().give_to_owner(file, &tmp_path)?;
+        }
+        Ok(delivery)
+    }
+
+    /// Appends `bytes` to the message. After an error the delivery is dead: the temporary
+    /// file is removed and every later call fails.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(self.dead());
+        };
+        if let Err(e) = file.write_all(bytes) {
+            self.discard();
+            return Err(io_error("write", &self.tmp_path())(e));
+        }
+        self.counter.update(bytes);
+        Ok(())
+    }
+
+    /// Octets written so far, as stored.
+    pub fn raw_size(&self) -> u64 {
+        self.counter.raw()
+    }
+
+    /// Syncs the file, renames it into `new/` and syncs `new/`: on `Ok` the message is
+    /// durably delivered; on `Err` it was not (the temporary file is removed), except when
+    /// only the final sync of `new/` failed, where the message may be in `new/` without being
+    /// durable. **Report success to the sender only on `Ok`**: a retry after an error may
+    /// deliver a second copy, never lose the message.
+    pub fn commit(mut self) -> Result<Delivered> {
+        let Some(file) = self.file.take() else {
+            return Err(self.dead());
+        };
+        let tmp_path = self.tmp_path();
+        if let Err(e) = file.sync_all() {
+            drop(file);
+            remove_tmp(self.maildir(), &self.unique);
+            return Err(io_error("sync", &tmp_path)(e));
+        }
+        drop(file);
+        let (raw, wire) = (self.counter.raw(), self.counter.wire());
+        let final_name = OsString::from(format!("{},S={raw},W={wire}", self.unique));
+        let md = self.maildir();
+        if let Err(e) = rename_no_replace(&md.tmp, self.unique.as_ref(), &md.new, &final_name) {
+            remove_tmp(md, &self.unique);
+            return Err(io_error("rename", &tmp_path)(e.into()));
+        }
+        // Once renamed the message is delivered; the sync makes that survive a power cut. If
+        // it fails the caller must not report success, or the sender would drop a message
+        // that may not be on disk: report the error (a temporary failure), and a retry
+        // delivers a copy.
+        sync_dir(&md.new, &md.path().join("new"))?;
+        Ok(Delivered {
+            name: final_name,
+            raw_size: raw,
+            wire_size: wire,
+        })
+    }
+
+    fn maildir(&self) -> &Maildir {
+        self.maildir.borrow()
+    }
+
+    fn tmp_path(&self) -> PathBuf {
+        self.maildir().path().join("tmp").join(&self.unique)
+    }
+
+    fn discard(&mut self) {
+        if self.file.take().is_some() {
+            remove_tmp(self.maildir(), &self.unique);
+        }
+    }
+
+    fn dead(&self) -> Error {
+        io_error("write", &self.tmp_path())(std::io::Error::other(
+            "the delivery failed earlier and was discarded",
+        ))
+    }
+}
+
+impl<M: Borrow<Maildir>> Drop for Delivery<M> {
+    fn drop(&mut self) {
+        self.discard();
+    }
 }
 
 fn remove_tmp(maildir: &Maildir, unique: &str) {

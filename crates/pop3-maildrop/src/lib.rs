@@ -64,7 +64,7 @@ mod wire;
 pub use carried::{
     CarryReport, MAX_CARRIED_UIDL, UIDL_MAP_FILE, UidlMapPolicy, carry_over, plan_carry_over,
 };
-pub use deliver::{Delivered, deliver};
+pub use deliver::{Delivered, Delivery, deliver};
 pub use error::{Error, Result};
 pub use foreign::{
     ForeignUidl, ForeignUidls, UidlFormat, courier_filenames, courier_sizelist, dovecot_uidlist,
