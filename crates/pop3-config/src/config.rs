@@ -15,6 +15,7 @@ use crate::data::RawData;
 use crate::error::{ConfigError, Invalid, parse_and_validate};
 use crate::limits::{RFC_MIN_IDLE, RawLimits, RawMailbox, RawTimeouts, Timeouts};
 use crate::listeners::{self, Listener, RawListener, RawTls, TlsFiles};
+use crate::lmtp::{Lmtp, RawLmtp};
 use crate::server::{RawLog, RawPrivileges, RawServer};
 
 /// The validated configuration.
@@ -66,6 +67,8 @@ pub struct Config {
     pub http_limits: HttpLimits,
     /// The admin socket's path, if any.
     pub admin_socket: Option<PathBuf>,
+    /// LMTP delivery (`[lmtp]`), if configured.
+    pub lmtp: Option<Lmtp>,
 }
 
 impl Config {
@@ -121,6 +124,7 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     admin: RawAdmin,
+    lmtp: Option<RawLmtp>,
 }
 
 impl RawConfig {
@@ -135,6 +139,10 @@ impl RawConfig {
         let server = self.server.validate()?;
         let http_limits = self.metrics.limits()?;
         let metrics_address = self.metrics.validate()?;
+        let lmtp = match self.lmtp {
+            Some(raw) => Some(raw.validate(&server.hostname)?),
+            None => None,
+        };
         let protocol = pop3_proto::Config {
             cleartext: auth.cleartext,
             starttls: false,
@@ -170,6 +178,7 @@ impl RawConfig {
             metrics_address,
             http_limits,
             admin_socket: self.admin.enabled.then_some(self.admin.socket),
+            lmtp,
         })
     }
 }

@@ -25,6 +25,7 @@ mod data;
 mod error;
 mod limits;
 mod listeners;
+mod lmtp;
 mod server;
 mod settings;
 
@@ -33,4 +34,5 @@ pub use config::Config;
 pub use error::ConfigError;
 pub use limits::Timeouts;
 pub use listeners::{Listener, TlsFiles, TlsMode};
+pub use lmtp::Lmtp;
 pub use settings::AdminSettings;

@@ -65,6 +65,8 @@ pub enum Outcome {
 /// One transaction, from MAIL to the end of DATA.
 #[derive(Debug, Default)]
 struct Transaction {
+    /// MAIL's reverse path; `None` for the null path `<>` (bounces).
+    sender: Option<Address>,
     /// The recipients accepted so far, in RCPT order.
     recipients: Vec<Address>,
     /// The RCPT waiting for the driver's verdict.
@@ -169,6 +171,17 @@ impl Session {
                 &t.recipients
             }
             _ => &[],
+        }
+    }
+
+    /// The transaction's reverse path (`None` for `<>`, or outside a transaction), for the
+    /// `Return-Path` header.
+    pub fn sender(&self) -> Option<&Address> {
+        match &self.phase {
+            Phase::Mail(t) | Phase::Preparing(t) | Phase::Data(t, _) | Phase::Committing(t) => {
+                t.sender.as_ref()
+            }
+            _ => None,
         }
     }
 
@@ -438,7 +451,7 @@ impl Session {
                 *phase = Phase::Ready;
                 reply(out, 250, "2.0.0", "OK");
             }
-            (Phase::Ready, Command::Mail(_, params)) => {
+            (Phase::Ready, Command::Mail(sender, params)) => {
                 if params
                     .size
                     .is_some_and(|s| s > self.config.max_message_octets)
@@ -446,7 +459,10 @@ impl Session {
                     reply(out, 552, "5.3.4", "message too big");
                 } else {
                     reply(out, 250, "2.1.0", "sender OK");
-                    self.phase = Phase::Mail(Transaction::default());
+                    self.phase = Phase::Mail(Transaction {
+                        sender,
+                        ..Transaction::default()
+                    });
                 }
             }
             (_, Command::Mail(..)) => {

@@ -101,6 +101,8 @@ pub struct Metrics {
     scan_duration: Histogram,
     tls_handshakes: Family<ResultLabels, Counter>,
     tls_reloads: Family<ResultLabels, Counter>,
+    lmtp_recipients: Family<ResultLabels, Counter>,
+    lmtp_delivered_bytes: Counter,
     resident_memory: Gauge,
     open_fds: Gauge,
 }
@@ -243,6 +245,20 @@ impl Metrics {
             "Certificate reloads (SIGHUP) by result: ok, failed (the old certificate stays)",
             tls_reloads.clone(),
         );
+        let lmtp_recipients = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "pop3_lmtp_recipients",
+            "LMTP recipients by result: delivered, unknown (550), too_big (552), \
+             temp_failure (4xx: retried by the MTA)",
+            lmtp_recipients.clone(),
+        );
+        let lmtp_delivered_bytes = Counter::default();
+        registry.register_with_unit(
+            "pop3_lmtp_delivered",
+            "Octets of messages delivered over LMTP (as stored, once per recipient)",
+            Unit::Bytes,
+            lmtp_delivered_bytes.clone(),
+        );
         let resident_memory = Gauge::default();
         registry.register_with_unit(
             "process_resident_memory",
@@ -283,6 +299,8 @@ impl Metrics {
             scan_duration,
             tls_handshakes,
             tls_reloads,
+            lmtp_recipients,
+            lmtp_delivered_bytes,
             resident_memory,
             open_fds,
         }
@@ -384,6 +402,19 @@ impl Metrics {
         self.tls_reloads
             .get_or_create(&ResultLabels { result })
             .inc();
+    }
+
+    /// An LMTP recipient's outcome: `delivered`, `unknown`, `too_big` or `temp_failure`.
+    pub fn lmtp_recipient(&self, result: &'static str) {
+        self.lmtp_recipients
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// A message of `octets` delivered over LMTP to one recipient.
+    pub fn lmtp_delivered(&self, octets: u64) {
+        self.lmtp_recipient("delivered");
+        self.lmtp_delivered_bytes.inc_by(octets);
     }
 
     /// Encodes every family in the classic Prometheus text format (0.0.4), for scrapers and

@@ -34,6 +34,7 @@ mod http;
 mod http_limits;
 mod input;
 mod limits;
+mod lmtp;
 pub mod logging;
 mod login;
 mod mailbox;

@@ -24,6 +24,7 @@ use crate::config::{Config, TlsMode};
 use crate::connection;
 use crate::http;
 use crate::limits::ConnectionLimits;
+use crate::lmtp::LmtpListeners;
 use crate::login::Login;
 use crate::peer;
 use crate::shared::Shared;
@@ -36,6 +37,7 @@ pub struct Server {
     listeners: Vec<(TcpListener, TlsMode)>,
     metrics_listener: Option<TcpListener>,
     admin_listener: Option<tokio::net::UnixListener>,
+    lmtp_listeners: Option<LmtpListeners>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -60,6 +62,10 @@ impl Server {
             Some(path) => Some(http::bind_admin(path)?),
             None => None,
         };
+        let lmtp_listeners = match &config.lmtp {
+            Some(lmtp) => Some(LmtpListeners::bind(lmtp).await?),
+            None => None,
+        };
         let (shutdown_tx, shutdown) = watch::channel(false);
         let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
         let login = Login::new(&config, metrics.clone()).context("authentication setup")?;
@@ -75,6 +81,7 @@ impl Server {
             listeners,
             metrics_listener,
             admin_listener,
+            lmtp_listeners,
             shutdown_tx,
         })
     }
@@ -92,6 +99,13 @@ impl Server {
         self.metrics_listener
             .as_ref()
             .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where LMTP is served over TCP, if it is (useful with port 0).
+    pub fn lmtp_addr(&self) -> Option<SocketAddr> {
+        self.lmtp_listeners
+            .as_ref()
+            .and_then(LmtpListeners::tcp_addr)
     }
 
     /// The metrics, for what `main` counts (certificate reloads).
@@ -118,6 +132,12 @@ impl Server {
             let (registry, metrics) = (shared.registry.clone(), shared.metrics.clone());
             accepts.spawn(http::serve_admin_on(listener, limits, registry, metrics));
         }
+        // LMTP is not aborted with the accept loops: it stops accepting on the shutdown
+        // signal and finishes a message in flight (its own grace period).
+        let grace = shared.config.timeouts.shutdown_grace;
+        let lmtp = self
+            .lmtp_listeners
+            .map(|listeners| tokio::spawn(listeners.serve(shared.clone(), grace)));
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Accepted>(64);
         for (listener, mode) in self.listeners {
             accepts.spawn(accept_loop(listener, mode, conn_tx.clone()));
@@ -147,6 +167,9 @@ impl Server {
         accepts.abort_all();
         let _ = self.shutdown_tx.send(true);
         drain(sessions, shared.config.timeouts.shutdown_grace).await;
+        if let Some(lmtp) = lmtp {
+            let _ = lmtp.await;
+        }
         // An aborted session's UPDATE goes on in the blocking pool: the unlinks complete
         // before the process exits (bounded, for a dead disk).
         if !shared.commits.wait_idle(COMMIT_EXIT_WAIT).await {

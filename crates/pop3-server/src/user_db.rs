@@ -21,11 +21,28 @@ pub(crate) fn with_user_db<T>(
     path: &Path,
     f: impl FnOnce(&UserDb) -> pop3_auth::Result<T>,
 ) -> pop3_auth::Result<T> {
+    with_user_db_opened_by(path, UserDb::open, f)
+}
+
+/// [`with_user_db`], but a missing database is an error, never created: for LMTP delivery,
+/// where an empty new database would make every recipient unknown and bounce the mail.
+pub(crate) fn with_existing_user_db<T>(
+    path: &Path,
+    f: impl FnOnce(&UserDb) -> pop3_auth::Result<T>,
+) -> pop3_auth::Result<T> {
+    with_user_db_opened_by(path, UserDb::open_existing, f)
+}
+
+fn with_user_db_opened_by<T>(
+    path: &Path,
+    open: fn(&Path) -> pop3_auth::Result<UserDb>,
+    f: impl FnOnce(&UserDb) -> pop3_auth::Result<T>,
+) -> pop3_auth::Result<T> {
     USER_DB.with(|cell| {
         let mut slot = cell.borrow_mut();
         let db = match slot.take() {
             Some((open_path, db)) if open_path == path => db,
-            _ => UserDb::open(path)?,
+            _ => open(path)?,
         };
         let result = f(&db);
         if result.is_ok() {

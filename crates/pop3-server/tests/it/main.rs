@@ -13,6 +13,7 @@ mod clients;
 mod daemon;
 mod exhaustion;
 mod faults;
+mod lmtp;
 mod metrics;
 mod operations;
 mod pipelining;

@@ -30,6 +30,8 @@ pub struct TestServer {
     pub metrics: SocketAddr,
     /// The admin socket.
     pub admin: PathBuf,
+    /// The LMTP TCP listener, when the config has `[lmtp] address`.
+    pub lmtp: Option<SocketAddr>,
     pub cert: CertificateDer<'static>,
     pub db_path: PathBuf,
     pub mail_root: PathBuf,
@@ -164,7 +166,11 @@ impl TestServer {
             runtime.block_on(async move {
                 let server = Server::bind(config).await.unwrap();
                 addr_tx
-                    .send((server.local_addrs(), server.metrics_addr().unwrap()))
+                    .send((
+                        server.local_addrs(),
+                        server.metrics_addr().unwrap(),
+                        server.lmtp_addr(),
+                    ))
                     .unwrap();
                 server
                     .run(async move {
@@ -174,9 +180,10 @@ impl TestServer {
                     .unwrap();
             });
         });
-        let (addrs, metrics) = addr_rx.recv_timeout(PATIENCE).unwrap();
+        let (addrs, metrics, lmtp) = addr_rx.recv_timeout(PATIENCE).unwrap();
         TestServer {
             metrics,
+            lmtp,
             admin: dir.path().join("admin.sock"),
             addrs: Addrs {
                 starttls: addrs[0],

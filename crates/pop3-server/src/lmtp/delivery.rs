@@ -1,0 +1,119 @@
+//! The deliveries of one LMTP message: one file in `tmp/` per accepted recipient, each with
+//! its own trace headers, fed the same body, committed one by one. Blocking: call from a
+//! blocking thread.
+//!
+//! **A recipient's outcome is `Delivered` only after its file was fsynced, renamed into
+//! `new/` and `new/` fsynced** ([`Delivery::commit`]); a recipient whose Maildir cannot be
+//! opened or written keeps its own temporary failure and does not stop the others.
+
+use std::path::PathBuf;
+
+use pop3_lmtp::Outcome;
+use pop3_maildrop::{Delivery, Maildir};
+use tracing::warn;
+
+/// One recipient's delivery: in progress, or failed with the outcome to report.
+enum Slot {
+    Writing(Delivery<Maildir>),
+    Failed(Outcome),
+}
+
+/// The deliveries of one message, in RCPT order.
+pub(crate) struct Deliveries {
+    slots: Vec<Slot>,
+}
+
+/// What one recipient needs: their Maildir (`None` if the lookup went away since RCPT) and
+/// the trace headers that start their copy.
+pub(crate) struct Target {
+    pub(crate) maildir: Option<PathBuf>,
+    pub(crate) headers: String,
+}
+
+/// The trace headers of one copy: `Return-Path` (the envelope sender, `<>` for a bounce)
+/// and `Delivered-To` (the recipient as the MTA gave it), LF-terminated like the stored body.
+pub(crate) fn trace_headers(sender: Option<&str>, recipient: &str) -> String {
+    format!(
+        "Return-Path: <{}>\nDelivered-To: {recipient}\n",
+        sender.unwrap_or("")
+    )
+}
+
+fn outcome_of(error: &pop3_maildrop::Error) -> Outcome {
+    if error.is_disk_full() {
+        Outcome::DiskFull
+    } else {
+        Outcome::TempFail
+    }
+}
+
+impl Deliveries {
+    /// Opens each Maildir and starts each delivery with its headers.
+    pub(crate) fn begin(targets: Vec<Target>) -> Deliveries {
+        let slots = targets.into_iter().map(start).collect();
+        Deliveries { slots }
+    }
+
+    /// When no delivery could start: the outcome for DATA itself (a full disk if any said
+    /// so), so the MTA does not send a message nobody can take.
+    pub(crate) fn none_started(&self) -> Option<Outcome> {
+        let mut outcome = None;
+        for slot in &self.slots {
+            match slot {
+                Slot::Writing(_) => return None,
+                Slot::Failed(Outcome::DiskFull) => outcome = Some(Outcome::DiskFull),
+                Slot::Failed(o) => outcome = outcome.or(Some(*o)),
+            }
+        }
+        outcome
+    }
+
+    /// Appends body octets to every delivery still going; one that fails is discarded and
+    /// keeps its outcome.
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        for slot in &mut self.slots {
+            if let Slot::Writing(delivery) = slot
+                && let Err(e) = delivery.write(bytes)
+            {
+                warn!(error = %e, "LMTP: a delivery failed while writing");
+                *slot = Slot::Failed(outcome_of(&e));
+            }
+        }
+    }
+
+    /// Commits every delivery still going; one outcome per recipient, in order, with the
+    /// octets stored for the delivered ones.
+    pub(crate) fn commit(self) -> Vec<(Outcome, u64)> {
+        self.slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Failed(outcome) => (outcome, 0),
+                Slot::Writing(delivery) => match delivery.commit() {
+                    Ok(delivered) => (Outcome::Delivered, delivered.raw_size),
+                    Err(e) => {
+                        warn!(error = %e, "LMTP: a delivery failed at commit");
+                        (outcome_of(&e), 0)
+                    }
+                },
+            })
+            .collect()
+    }
+}
+
+fn start(target: Target) -> Slot {
+    let Some(path) = target.maildir else {
+        return Slot::Failed(Outcome::TempFail);
+    };
+    let started = Maildir::open(&path).and_then(|maildir| {
+        let mut delivery = Delivery::begin(maildir)?;
+        delivery.write(target.headers.as_bytes())?;
+        Ok(delivery)
+    });
+    match started {
+        Ok(delivery) => Slot::Writing(delivery),
+        Err(e) => {
+            warn!(maildir = %path.display(), error = %e, "LMTP: cannot start a delivery");
+            Slot::Failed(outcome_of(&e))
+        }
+    }
+}

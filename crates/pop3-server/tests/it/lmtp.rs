@@ -1,0 +1,345 @@
+//! LMTP delivery over the real sockets (issue 17): per-recipient replies, trace headers,
+//! `user+tag`, the size limit, a missing database, a missing Maildir, a full disk, a client
+//! that goes away mid-message, and the peer check on the Unix socket.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::attacks::Tmpfs;
+use crate::support::{PATIENCE, Sections, TestServer};
+
+/// A server with `[lmtp]` on a Unix socket and a TCP port, with extra `[lmtp]` keys.
+fn server_with_lmtp(keys: &str) -> TestServer {
+    let keys = keys.to_owned();
+    TestServer::start_edited(Sections::default(), move |text| {
+        let dir = text
+            .lines()
+            .find_map(|l| l.strip_prefix("user_db = \""))
+            .and_then(|l| l.strip_suffix("/users.db\""))
+            .unwrap()
+            .to_owned();
+        format!("{text}\n[lmtp]\nsocket = \"{dir}/lmtp.sock\"\naddress = \"127.0.0.1:0\"\n{keys}\n")
+    })
+}
+
+fn socket(server: &TestServer) -> PathBuf {
+    server.dir.path().join("lmtp.sock")
+}
+
+/// A blocking LMTP client.
+struct Lmtp {
+    reader: BufReader<Box<dyn std::io::Read>>,
+    writer: Box<dyn Write>,
+}
+
+impl Lmtp {
+    fn unix(path: &Path) -> Lmtp {
+        let stream = UnixStream::connect(path).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let writer = stream.try_clone().unwrap();
+        Lmtp::start(Box::new(stream), Box::new(writer))
+    }
+
+    fn tcp(server: &TestServer) -> Lmtp {
+        let stream = std::net::TcpStream::connect(server.lmtp.unwrap()).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let writer = stream.try_clone().unwrap();
+        Lmtp::start(Box::new(stream), Box::new(writer))
+    }
+
+    fn start(read: Box<dyn std::io::Read>, writer: Box<dyn Write>) -> Lmtp {
+        let mut client = Lmtp {
+            reader: BufReader::new(read),
+            writer,
+        };
+        let greeting = client.reply();
+        assert!(greeting[0].starts_with("220 "), "{greeting:?}");
+        let lhlo = client.command("LHLO mx.test");
+        assert!(
+            lhlo.iter().any(|l| l.starts_with("250-PIPELINING")),
+            "{lhlo:?}"
+        );
+        client
+    }
+
+    /// One reply, all its lines.
+    fn reply(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.reader.read_line(&mut line).unwrap() > 0,
+                "closed after {lines:?}"
+            );
+            let line = line.trim_end().to_owned();
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            lines.push(line);
+            if last {
+                return lines;
+            }
+        }
+    }
+
+    fn command(&mut self, line: &str) -> Vec<String> {
+        self.send(&format!("{line}\r\n"));
+        self.reply()
+    }
+
+    fn send(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// MAIL, the RCPTs (their replies), DATA's reply.
+    fn envelope(&mut self, from: &str, to: &[&str]) -> (Vec<String>, String) {
+        assert!(self.command(&format!("MAIL FROM:<{from}>"))[0].starts_with("250 2.1.0"));
+        let rcpts = to
+            .iter()
+            .map(|r| self.command(&format!("RCPT TO:<{r}>")).remove(0))
+            .collect();
+        let data = self.command("DATA").remove(0);
+        (rcpts, data)
+    }
+
+    /// Sends the message (already CRLF and dot-stuffed) and its final dot; `n` replies.
+    fn message(&mut self, text: &str, n: usize) -> Vec<String> {
+        self.send(text);
+        self.send(".\r\n");
+        (0..n).map(|_| self.reply().remove(0)).collect()
+    }
+}
+
+fn files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+#[test]
+fn lmtp_delivers_per_recipient_with_trace_headers_and_pop3_serves_it() {
+    let server = server_with_lmtp("");
+    server.add_user("alice", "secret");
+    server.add_user("bob", "secret");
+    let mut lmtp = Lmtp::unix(&socket(&server));
+    let (rcpts, data) = lmtp.envelope(
+        "sender@remote.test",
+        &[
+            "alice+lists@example.org",
+            "nobody@example.org",
+            "BOB@example.org",
+        ],
+    );
+    assert!(rcpts[0].starts_with("250 2.1.5"), "{rcpts:?}");
+    assert!(rcpts[1].starts_with("550 5.1.1"), "{rcpts:?}");
+    assert!(rcpts[2].starts_with("250 2.1.5"), "{rcpts:?}");
+    assert!(data.starts_with("354"), "{data}");
+    let replies = lmtp.message("Subject: hello\r\n\r\n..a stuffed line\r\nlast\r\n", 2);
+    assert!(
+        replies[0].starts_with("250 2.0.0 <alice+lists@example.org>"),
+        "{replies:?}"
+    );
+    assert!(
+        replies[1].starts_with("250 2.0.0 <BOB@example.org>"),
+        "{replies:?}"
+    );
+    assert!(lmtp.command("QUIT")[0].starts_with("221"));
+
+    for (user, to) in [
+        ("alice", "alice+lists@example.org"),
+        ("bob", "BOB@example.org"),
+    ] {
+        let mut client = server.greet();
+        client.login(user, "secret");
+        assert!(client.command("RETR 1").starts_with("+OK"));
+        assert_eq!(
+            client.body(),
+            [
+                "Return-Path: <sender@remote.test>".to_owned(),
+                format!("Delivered-To: {to}"),
+                "Subject: hello".to_owned(),
+                String::new(),
+                ".a stuffed line".to_owned(),
+                "last".to_owned(),
+            ]
+        );
+        // Stored with LF line ends, as Maildir tools expect; LIST counts CRLF.
+        let new = server.maildir(user).join("cur");
+        let stored = std::fs::read_dir(&new)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let bytes = std::fs::read(&stored).unwrap();
+        assert!(!bytes.contains(&b'\r'));
+        let list = client.command("LIST 1");
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+        assert_eq!(list, format!("+OK 1 {}", bytes.len() + lines));
+    }
+    assert_eq!(server.message_count("alice"), 1);
+}
+
+#[test]
+fn lmtp_over_tcp_and_a_bounce_with_the_null_sender() {
+    let server = server_with_lmtp("");
+    server.add_user("alice", "secret");
+    let mut lmtp = Lmtp::tcp(&server);
+    let (rcpts, data) = lmtp.envelope("", &["alice"]);
+    assert!(rcpts[0].starts_with("250") && data.starts_with("354"));
+    assert!(lmtp.message("Subject: bounce\r\n\r\nx\r\n", 1)[0].starts_with("250 2.0.0"));
+    let mut client = server.greet();
+    client.login("alice", "secret");
+    assert!(client.command("RETR 1").starts_with("+OK"));
+    assert_eq!(client.body()[0], "Return-Path: <>");
+}
+
+#[test]
+fn lmtp_refuses_a_message_over_the_limit_and_keeps_nothing() {
+    let server = server_with_lmtp("max_message_bytes = 2048");
+    let maildir = server.add_user("alice", "secret");
+    let mut lmtp = Lmtp::unix(&socket(&server));
+    let declared = lmtp.command("MAIL FROM:<s@x.test> SIZE=4096");
+    assert!(declared[0].starts_with("552 5.3.4"), "{declared:?}");
+    let (_, data) = lmtp.envelope("s@x.test", &["alice", "alice+again"]);
+    assert!(data.starts_with("354"));
+    let big = "y".repeat(78) + "\r\n";
+    let replies = lmtp.message(&big.repeat(40), 2);
+    assert!(
+        replies.iter().all(|r| r.starts_with("552 5.3.4")),
+        "{replies:?}"
+    );
+    // The session goes on: a small message after it is delivered.
+    let (_, data) = lmtp.envelope("s@x.test", &["alice"]);
+    assert!(data.starts_with("354"));
+    assert!(lmtp.message("small\r\n", 1)[0].starts_with("250"));
+    assert_eq!(files(&maildir.join("new")), 1);
+    assert_eq!(files(&maildir.join("tmp")), 0);
+}
+
+#[test]
+fn lmtp_with_the_database_missing_answers_451_and_creates_none() {
+    let server = server_with_lmtp("");
+    assert!(!server.db_path.exists());
+    let mut lmtp = Lmtp::unix(&socket(&server));
+    assert!(lmtp.command("MAIL FROM:<s@x.test>")[0].starts_with("250"));
+    let rcpt = lmtp.command("RCPT TO:<alice@example.org>");
+    assert!(rcpt[0].starts_with("451 4.3.0"), "{rcpt:?}");
+    assert!(!server.db_path.exists(), "LMTP created a user database");
+}
+
+#[test]
+fn lmtp_answers_each_recipient_for_itself_when_one_maildir_is_gone() {
+    let server = server_with_lmtp("");
+    let alice = server.add_user("alice", "secret");
+    let bob = server.add_user("bob", "secret");
+    std::fs::remove_dir_all(&bob).unwrap();
+    let mut lmtp = Lmtp::unix(&socket(&server));
+    let (rcpts, data) = lmtp.envelope("s@x.test", &["bob", "alice"]);
+    assert!(rcpts.iter().all(|r| r.starts_with("250")));
+    assert!(data.starts_with("354"));
+    let replies = lmtp.message("hi\r\n", 2);
+    assert!(replies[0].starts_with("451 4.3.0 <bob>"), "{replies:?}");
+    assert!(replies[1].starts_with("250 2.0.0 <alice>"), "{replies:?}");
+    assert_eq!(files(&alice.join("new")), 1);
+    // Only a dead Maildir for every recipient refuses DATA itself.
+    let (_, data) = lmtp.envelope("s@x.test", &["bob"]);
+    assert!(data.starts_with("451 4.3.0"), "{data}");
+}
+
+#[test]
+fn lmtp_on_a_full_disk_answers_452_and_leaves_no_partial_file() {
+    let server = server_with_lmtp("");
+    let mount = server.dir.path().join("full");
+    let Some(_tmpfs) = Tmpfs::mount(&mount, "256k") else {
+        eprintln!(
+            "!!! SKIPPED lmtp_on_a_full_disk_answers_452_and_leaves_no_partial_file: cannot \
+             mount a tmpfs here (needs root; CI runs as root)"
+        );
+        return;
+    };
+    let name = pop3_auth::UserName::parse("alice").unwrap();
+    let maildir = mount.join("alice");
+    let hasher = crate::support::cheap_hasher();
+    server
+        .db()
+        .add(&name, b"secret", &maildir, &hasher)
+        .unwrap();
+    pop3_maildrop::Maildir::create(&maildir).unwrap();
+    let mut lmtp = Lmtp::unix(&socket(&server));
+    let (_, data) = lmtp.envelope("s@x.test", &["alice"]);
+    assert!(data.starts_with("354"));
+    let line = "z".repeat(1022) + "\r\n";
+    let replies = lmtp.message(&line.repeat(400), 1);
+    assert!(replies[0].starts_with("452 4.3.1"), "{replies:?}");
+    assert_eq!(files(&maildir.join("tmp")), 0);
+    assert_eq!(files(&maildir.join("new")), 0);
+}
+
+#[test]
+fn a_client_gone_mid_message_leaves_nothing_behind() {
+    let server = server_with_lmtp("");
+    let maildir = server.add_user("alice", "secret");
+    let mut lmtp = Lmtp::unix(&socket(&server));
+    let (_, data) = lmtp.envelope("s@x.test", &["alice"]);
+    assert!(data.starts_with("354"));
+    lmtp.send(&"partial line\r\n".repeat(10_000));
+    drop(lmtp);
+    // The server removes the temporary file once it sees the end of the connection; a new
+    // session's complete delivery proves the first one's end was handled (one at a time).
+    let mut second = Lmtp::unix(&socket(&server));
+    let (_, data) = second.envelope("s@x.test", &["alice"]);
+    assert!(data.starts_with("354"));
+    assert!(second.message("whole\r\n", 1)[0].starts_with("250"));
+    assert!(second.command("QUIT")[0].starts_with("221"));
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while files(&maildir.join("tmp")) > 0 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        files(&maildir.join("tmp")),
+        0,
+        "a partial file was left in tmp/"
+    );
+    assert_eq!(files(&maildir.join("new")), 1);
+}
+
+#[test]
+fn the_unix_socket_refuses_a_peer_not_in_clients() {
+    let server = server_with_lmtp("clients = []");
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!(
+            "!!! SKIPPED the_unix_socket_refuses_a_peer_not_in_clients: needs root to connect \
+             as another user (CI runs as root)"
+        );
+        return;
+    }
+    // The socket's directory must be reachable by `nobody`.
+    let dir = server.dir.path();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
+                  s.settimeout(20)\nsys.stdout.write(repr(s.recv(100)))";
+    let run = |user: &str| {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid",
+                user,
+                "--regid",
+                "nogroup",
+                "--clear-groups",
+                "/usr/bin/python3",
+                "-c",
+            ])
+            .arg(script)
+            .arg(socket(&server))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(run("nobody"), "b''", "a refused peer must get no byte");
+    // Root (the server's own user here) is let in.
+    assert!(Lmtp::unix(&socket(&server)).command("NOOP")[0].starts_with("250"));
+}
