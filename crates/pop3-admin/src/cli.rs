@@ -102,8 +102,12 @@ pub enum Command {
     InternalAccessCheck {
         /// The uid to check as.
         uid: u32,
-        /// The gid to check as (the only group, as pop3d keeps only its own).
+        /// The gid to check as.
         gid: u32,
+        /// Supplementary groups (none with `[privileges]`, as pop3d keeps only its own; the
+        /// user's under systemd's `User=`).
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<u32>,
     },
 }
 

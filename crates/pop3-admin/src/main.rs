@@ -12,9 +12,11 @@ mod cli;
 mod deliver;
 mod live;
 mod migrate;
+mod server_user;
 mod settings;
 mod tui;
 mod uidl;
+mod user_db;
 mod users;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -35,9 +37,9 @@ fn main() -> ExitCode {
     if let Some(Command::Deliver { user }) = &cli.command {
         return deliver::run(settings::load(&cli.config), user, std::io::stdin().lock());
     }
-    if let Some(Command::InternalAccessCheck { uid, gid }) = cli.command {
+    if let Some(Command::InternalAccessCheck { uid, gid, groups }) = cli.command {
         let (input, out) = (std::io::stdin().lock(), std::io::stdout().lock());
-        return match migrate::maildir::access_check_child(uid, gid, input, out) {
+        return match migrate::maildir::access_check_child(uid, gid, &groups, input, out) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("pop3-admin: {e:#}");
@@ -117,6 +119,9 @@ fn admin(config: &std::path::Path) -> Result<AdminClient> {
 
 fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Result<()> {
     let users = Users::open(settings)?;
+    for warning in users.warnings() {
+        eprintln!("pop3-admin: warning: {warning}");
+    }
     match command {
         UserCommand::Add {
             name,
@@ -147,7 +152,13 @@ fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Resu
                     }
                     (added.user, true)
                 }
-                None => users.add(&name, password.as_bytes(), adopt)?,
+                None => {
+                    let (user, adopted, warning) = users.add(&name, password.as_bytes(), adopt)?;
+                    if let Some(warning) = warning {
+                        eprintln!("pop3-admin: warning: {warning}");
+                    }
+                    (user, adopted)
+                }
             };
             let how = if adopted { "adopted " } else { "" };
             writeln!(

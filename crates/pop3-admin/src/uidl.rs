@@ -19,12 +19,11 @@ pub fn run(
     command: Option<UidlCommand>,
     out: &mut impl Write,
 ) -> Result<()> {
-    let db = UserDb::open(&settings.user_db).with_context(|| {
-        format!(
-            "cannot open the user database {}",
-            settings.user_db.display()
-        )
-    })?;
+    let mut warnings = Vec::new();
+    let db = crate::user_db::open(settings, &mut warnings)?;
+    for warning in warnings {
+        eprintln!("pop3-admin: warning: {warning}");
+    }
     match (command, name) {
         (
             Some(UidlCommand::Repair {

@@ -10,7 +10,9 @@ use pop3_maildrop::{Existing, Maildir, Provisioned};
 use crate::migrate;
 use crate::migrate::maildir::{Found, ServerUser};
 use crate::migrate::uidls;
+use crate::server_user;
 use crate::settings::Settings;
+use crate::user_db;
 
 /// How [`Users::add_existing`] takes a Maildir.
 pub struct ExistingOptions<'a> {
@@ -39,35 +41,46 @@ pub struct Users {
     settings: Settings,
     db: UserDb,
     hasher: PasswordHasher,
+    warnings: Vec<String>,
 }
 
 impl Users {
+    /// Opens the user database (creating it 0640, the server's when run as root:
+    /// [`crate::user_db`]); what it had to warn about is in [`Users::warnings`].
     pub fn open(settings: &Settings) -> Result<Users> {
-        let db = UserDb::open(&settings.user_db).with_context(|| {
-            format!(
-                "cannot open the user database {}",
-                settings.user_db.display()
-            )
-        })?;
+        let mut warnings = Vec::new();
+        let db = user_db::open(settings, &mut warnings)?;
         Ok(Users {
             hasher: PasswordHasher::new(settings.argon2)?,
             settings: settings.clone(),
             db,
+            warnings,
         })
+    }
+
+    /// Warnings about the user database, for the caller to print.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     pub fn list(&self) -> Result<Vec<User>> {
         Ok(self.db.list()?)
     }
 
-    /// Adds a user and creates its Maildir (mode 0700, owned by the server's user when one is
-    /// configured and this runs as root) without trusting what is under the mail root: a
+    /// Adds a user and creates its Maildir (mode 0700; run as root, owned by the server's user,
+    /// from `[privileges]` or the systemd unit: [`crate::server_user`]; with a warning in the
+    /// answer when neither names one) without trusting what is under the mail root: a
     /// symlink, a file, someone else's or a non-empty directory at `<mail root>/<name>` is
     /// refused, unless `adopt`, which takes the Maildir found there as it is (nothing created
-    /// or chowned). Returns the user and whether its Maildir was adopted.
-    pub fn add(&self, name: &str, password: &[u8], adopt: bool) -> Result<(User, bool)> {
+    /// or chowned). Returns the user, whether its Maildir was adopted, and a warning.
+    pub fn add(
+        &self,
+        name: &str,
+        password: &[u8],
+        adopt: bool,
+    ) -> Result<(User, bool, Option<String>)> {
         let name = UserName::parse(name)?;
-        let owner = self.owner()?;
+        let (owner, unknown) = self.owner()?;
         let user = self.db.add(
             &name,
             password,
@@ -80,7 +93,16 @@ impl Users {
             Existing::Refuse
         };
         match Maildir::provision(&self.settings.mail_root, name.as_str(), owner, existing) {
-            Ok((_, provisioned)) => Ok((user, provisioned == Provisioned::Adopted)),
+            Ok((_, Provisioned::Adopted)) => Ok((user, true, None)),
+            Ok((maildir, Provisioned::Created)) => {
+                let warning = unknown.then(|| {
+                    server_user::unknown_warning(&format!(
+                        "the new Maildir {} is",
+                        maildir.path().display()
+                    ))
+                });
+                Ok((user, false, warning))
+            }
             Err(e) => {
                 // Without a Maildir the account is useless: take it back.
                 let _ = self.db.remove(&name);
@@ -191,22 +213,17 @@ impl Users {
         })
     }
 
-    /// The uid and gid new Maildirs are given to: the server's user from `[privileges]`, when
-    /// this runs as root; else none (they stay the caller's).
-    fn owner(&self) -> Result<Option<(u32, u32)>> {
-        let Some((user, group)) = &self.settings.owner else {
-            return Ok(None);
-        };
+    /// The uid and gid new Maildirs are given to: run as root, the server's user
+    /// ([`server_user::find`]: `[privileges]`, else the systemd unit), or none and a warning
+    /// (the Maildir is root's: true); run as anyone else, none (it is the caller's).
+    fn owner(&self) -> Result<(Option<(u32, u32)>, bool)> {
         if !nix::unistd::Uid::effective().is_root() {
-            return Ok(None);
+            return Ok((None, false));
         }
-        let uid = nix::unistd::User::from_name(user)?
-            .with_context(|| format!("no user {user} (from [privileges])"))?
-            .uid;
-        let gid = nix::unistd::Group::from_name(group)?
-            .with_context(|| format!("no group {group} (from [privileges])"))?
-            .gid;
-        Ok(Some((uid.as_raw(), gid.as_raw())))
+        Ok(match server_user::find(&self.settings)? {
+            Some(server) => (Some((server.uid, server.gid)), false),
+            None => (None, true),
+        })
     }
 
     pub fn set_password(&self, name: &str, password: &[u8]) -> Result<()> {

@@ -32,7 +32,9 @@ pub struct AdminSettings {
     pub admin_socket: PathBuf,
     /// argon2id parameters for new password hashes.
     pub argon2: HashParams,
-    /// The user and group the server runs as; new Maildirs are given to them.
+    /// `[privileges]`: the user and group the server drops to. The admin tool, run as root,
+    /// gives what it creates (the user database, new Maildirs) to them; without the section
+    /// it looks for the systemd unit's `User=`.
     pub owner: Option<(String, String)>,
 }
 

@@ -107,6 +107,25 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file this process created in a Maildir could not be made readable by the server
+    /// (issue 17): the process is not root, not the Maildir's owner, and not a member of the
+    /// Maildir's group. The operation fails rather than leave a file pop3d can never open;
+    /// the file is removed (a delivery is a temporary failure, exit 75).
+    #[error(
+        "{path}: pop3d could not read this file: this process (uid {uid}) is neither root, nor \
+         the Maildir's owner (uid {owner}), nor a member of its group (gid {group}); deliver as \
+         the Maildir's owner, as root, or as a member of the Maildir's group"
+    )]
+    Unshareable {
+        /// The file.
+        path: PathBuf,
+        /// This process's effective uid.
+        uid: u32,
+        /// The Maildir's owner.
+        owner: u32,
+        /// The Maildir's group.
+        group: u32,
+    },
     /// An I/O error, with the operation and path it happened on.
     #[error("{op} {path}: {source}")]
     Io {

@@ -56,6 +56,7 @@ mod maildir;
 mod maildrop;
 mod message;
 mod name;
+mod ownership;
 mod peek;
 mod provision;
 mod scan;

@@ -16,6 +16,7 @@ use rustix::io::Errno;
 use crate::error::{Error, Result, io_error};
 use crate::holder::Holder;
 use crate::maildir::Maildir;
+use crate::ownership::Access;
 
 /// The lock file's name inside the Maildir. A dotfile, so Maildir readers ignore it.
 pub const LOCK_FILE: &str = ".pop3d.lock";
@@ -55,7 +56,8 @@ impl Drop for LockGuard {
 /// Takes the maildrop's exclusive lock for `session`, waiting at most `wait` for a holder to
 /// let go. The lock file is opened relative to the Maildir, without following symlinks, with
 /// `O_CLOEXEC`, so no child process inherits it; run as root, the file is given to the
-/// Maildir's owner and group (`Maildir::give_to_owner`).
+/// Maildir's owner and group, and run as another user, shared with the Maildir's group, mode
+/// 0660 (`Maildir::give_to_owner_for`).
 pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuard> {
     let path = maildir.path().join(LOCK_FILE);
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -70,10 +72,10 @@ pub fn lock(maildir: &Maildir, session: &str, wait: Duration) -> Result<LockGuar
         },
     )?;
     let file = File::from(fd);
-    // Before the lock is used: a lock file the admin tool creates as root must open
-    // read-write for pop3d running as the Maildir's owner (and one an older version left
-    // root's is given back).
-    maildir.give_to_owner(&file, &path)?;
+    // Before the lock is used: a lock file the admin tool creates as root (or as a member of
+    // the Maildir's group) must open read-write for pop3d running as the Maildir's owner
+    // (and one an older version left root's is given back).
+    maildir.give_to_owner_for(&file, &path, Access::ReadWrite)?;
     // The holder record is written (truncate, write) only into a regular file with one link:
     // a hard link planted at the lock's name would otherwise have its target truncated,
     // whoever that file belongs to (pop3d may run as root, or with CAP_DAC_OVERRIDE). The

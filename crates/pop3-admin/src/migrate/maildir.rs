@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use nix::unistd::{AccessFlags, Gid, Group, Uid, User};
+use nix::unistd::{AccessFlags, Gid, Uid, User};
 
 use crate::settings::Settings;
 
@@ -62,27 +62,26 @@ pub struct ServerUser {
     pub shown: String,
     uid: u32,
     gid: u32,
+    /// Supplementary groups (the user's, under systemd's `User=`; none with `[privileges]`).
+    groups: Vec<u32>,
     /// Whether checking needs a child process started as that user.
     switch: bool,
 }
 
 impl ServerUser {
-    /// The `[privileges]` user when this runs as root (pop3d drops to it, keeping only that
-    /// group), else the caller: pop3d started by this user keeps its identity.
+    /// When this runs as root, the user pop3d runs as ([`crate::server_user::find`]: the
+    /// `[privileges]` user, which pop3d drops to keeping only that group, else systemd's
+    /// `User=` with the user's groups); else, or when neither names one, the caller: pop3d
+    /// started by this user keeps its identity.
     pub fn of(settings: &Settings) -> Result<ServerUser> {
         let root = Uid::effective().is_root();
-        if let (Some((user, group)), true) = (&settings.owner, root) {
-            let uid = User::from_name(user)?
-                .with_context(|| format!("no user {user} (from [privileges])"))?
-                .uid;
-            let gid = Group::from_name(group)?
-                .with_context(|| format!("no group {group} (from [privileges])"))?
-                .gid;
+        if root && let Some(server) = crate::server_user::find(settings)? {
             return Ok(ServerUser {
-                shown: format!("{user} (uid {uid}, gid {gid})"),
-                uid: uid.as_raw(),
-                gid: gid.as_raw(),
-                switch: !uid.is_root(),
+                shown: format!("{}, from {}", server.shown(), server.from),
+                uid: server.uid,
+                gid: server.gid,
+                groups: server.groups,
+                switch: server.uid != 0,
             });
         }
         let (uid, gid) = (Uid::effective(), Gid::effective());
@@ -94,6 +93,7 @@ impl ServerUser {
             shown: format!("{name} (uid {uid}, gid {gid}; no [privileges] drop)"),
             uid: uid.as_raw(),
             gid: gid.as_raw(),
+            groups: Vec::new(),
             switch: false,
         })
     }
@@ -133,12 +133,15 @@ impl ServerUser {
         let exe = std::env::current_exe().context("cannot find this program's path")?;
         // The child drops to the server's user itself, as pop3d does: started as that user,
         // it would need the right to execute this binary where it lies.
+        let groups: Vec<String> = self.groups.iter().map(u32::to_string).collect();
+        let groups = (!groups.is_empty()).then(|| format!("--groups={}", groups.join(",")));
         let mut child = Command::new(exe)
             .args([
                 "internal-access-check",
                 &self.uid.to_string(),
                 &self.gid.to_string(),
             ])
+            .args(groups)
             .current_dir("/")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -170,17 +173,21 @@ impl ServerUser {
     }
 }
 
-/// `pop3-admin internal-access-check UID GID`: drops to `uid`:`gid` with no other group (as
-/// pop3d's privilege drop), then one verdict a line for each Maildir on stdin.
+/// `pop3-admin internal-access-check UID GID [--groups=G,...]`: drops to `uid`:`gid` with
+/// only the given supplementary groups (none, as pop3d's privilege drop; the user's, as
+/// systemd's `User=`), then one verdict a line for each Maildir on stdin.
 pub fn access_check_child(
     uid: u32,
     gid: u32,
+    groups: &[u32],
     input: impl BufRead,
     mut out: impl Write,
 ) -> Result<()> {
     let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
     if Uid::effective() != uid {
-        nix::unistd::setgroups(&[gid]).context("setgroups")?;
+        let mut all = vec![gid];
+        all.extend(groups.iter().map(|&g| Gid::from_raw(g)));
+        nix::unistd::setgroups(&all).context("setgroups")?;
         nix::unistd::setgid(gid).context("setgid")?;
         nix::unistd::setuid(uid).context("setuid")?;
     }

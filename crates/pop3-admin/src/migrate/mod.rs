@@ -174,7 +174,7 @@ fn import(
     options: MigrateOptions,
     missing: NoUidls,
 ) -> Result<Report> {
-    let db = Database::open(&settings.user_db, options.dry_run)?;
+    let db = Database::open(settings, options.dry_run)?;
     let hasher = PasswordHasher::new(settings.argon2)?;
     let server = ServerUser::of(settings)?;
     let mut entries: Vec<Option<Entry>> = Vec::new();
@@ -412,14 +412,21 @@ struct Database {
 }
 
 impl Database {
-    fn open(path: &Path, dry_run: bool) -> Result<Database> {
+    fn open(settings: &Settings, dry_run: bool) -> Result<Database> {
+        let path = settings.user_db.as_path();
         let open = |path: &Path| {
             UserDb::open(path)
                 .with_context(|| format!("cannot open the user database {}", path.display()))
         };
         if !dry_run {
+            // Created 0640 and the server's when run as root, as `user add` does.
+            let mut warnings = Vec::new();
+            let db = crate::user_db::open(settings, &mut warnings)?;
+            for warning in warnings {
+                eprintln!("pop3-admin: warning: {warning}");
+            }
             return Ok(Database {
-                db: Some(open(path)?),
+                db: Some(db),
                 _copy: None,
             });
         }

@@ -26,6 +26,10 @@ const POLL: Duration = Duration::from_secs(1);
 /// Runs the TUI until the user quits.
 pub fn run(settings: Settings) -> Result<()> {
     let users = Users::open(&settings)?;
+    // Before the alternate screen, where they stay visible once the TUI ends.
+    for warning in users.warnings() {
+        eprintln!("pop3-admin: warning: {warning}");
+    }
     let admin = AdminClient::new(&settings.admin_socket);
     let (tx, rx) = mpsc::channel();
     spawn_input(tx.clone());
@@ -66,9 +70,14 @@ fn event_loop(
 /// Carries out one effect; the message goes to the status bar.
 fn apply(effect: Effect, users: &Users, admin: &AdminClient) -> Result<String, String> {
     let result = match effect {
-        Effect::AddUser { name, password } => users
-            .add(&name, password.as_bytes(), false)
-            .map(|(u, _)| format!("added {}", u.name)),
+        Effect::AddUser { name, password } => {
+            users
+                .add(&name, password.as_bytes(), false)
+                .map(|(u, _, warning)| match warning {
+                    Some(warning) => format!("added {} (warning: {warning})", u.name),
+                    None => format!("added {}", u.name),
+                })
+        }
         Effect::SetPassword { name, password } => users
             .set_password(&name, password.as_bytes())
             .map(|()| format!("password of {name} changed")),

@@ -130,7 +130,12 @@ fn bad_input_is_one_clear_line_and_a_non_zero_exit() {
         let (code, _, err) = site.run(args, stdin);
         assert_eq!(code, 1, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        // One line of error; as root without a server user, the warning that the new
+        // database is root's (issue 17) may come first.
+        let errors = err
+            .lines()
+            .filter(|l| !l.starts_with("pop3-admin: warning: "));
+        assert_eq!(errors.count(), 1, "{args:?}: {err}");
     }
     // clap's own usage errors exit 2.
     assert_eq!(site.run(&["user", "frobnicate"], b"").0, 2);

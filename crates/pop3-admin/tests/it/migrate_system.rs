@@ -5,42 +5,12 @@
 //! with `userdel` whatever happens. The yescrypt hash of `/etc/shadow` is imported as it is
 //! and logs the user in to pop3d with the old password.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::peers::{Pop3d, free_port, is_root, pop3, tool_exists};
-use crate::support::Site;
-
-/// System accounts that exist for the test's lifetime.
-struct Accounts(Vec<String>);
-
-impl Drop for Accounts {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            let _ = Command::new("userdel")
-                .arg(name)
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-fn run(command: &mut Command, stdin: &str) {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{command:?}: {status}");
-}
+use crate::support::{ACCOUNTS, Accounts, Site, run};
 
 /// `~/Maildir` with `n` messages, owned by the account, as Postfix's local delivery makes it.
 fn maildir_of(home: &Path, name: &str, n: usize) -> PathBuf {
@@ -84,6 +54,9 @@ fn issue_16_system_accounts_keep_their_passwords_and_maildirs() {
     let tag = std::process::id() % 1_000_000;
     let names: Vec<String> = ["a", "l"].iter().map(|s| format!("p3m{tag}{s}")).collect();
     let accounts = Accounts(names.clone());
+    let serial = ACCOUNTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for name in &accounts.0 {
         let _ = Command::new("userdel")
             .arg(name)
@@ -104,6 +77,7 @@ fn issue_16_system_accounts_keep_their_passwords_and_maildirs() {
         &format!("{active}:old system password\n{locked}:locked pw\n"),
     );
     run(Command::new("usermod").args(["-L", locked]), "");
+    drop(serial);
     let active_maildir = maildir_of(&homes.join(active), active, 3);
     maildir_of(&homes.join(locked), locked, 1);
 

@@ -206,7 +206,21 @@ pub struct Pop3d {
 impl Pop3d {
     /// Starts `pop3d --config CONFIG` and waits for its `listening` line.
     pub fn start(config: &Path) -> Pop3d {
-        let mut child = Command::new(pop3d())
+        Pop3d::start_with(&[], config)
+    }
+
+    /// [`Pop3d::start`] through `wrapper` (e.g. `setpriv --reuid=...`, to start it as
+    /// another user, as systemd's `User=` does).
+    pub fn start_with(wrapper: &[String], config: &Path) -> Pop3d {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(pop3d());
+                command
+            }
+            None => Command::new(pop3d()),
+        };
+        let mut child = command
             .arg("--config")
             .arg(config)
             .stdout(Stdio::null())

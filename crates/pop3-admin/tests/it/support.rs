@@ -53,6 +53,8 @@ impl Site {
     /// Runs `pop3-admin --config <site> ARGS` with `stdin`; returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pop3-admin"))
+            // No unit of the machine's decides who owns what the tool makes as root.
+            .env("POP3D_SYSTEMD_UNIT_PATH", self.dir.path().join("systemd"))
             .arg("--config")
             .arg(&self.config)
             .args(args)
@@ -101,4 +103,41 @@ pub fn can_log_in(site: &Site, user: &str, password: &str) -> bool {
         .unwrap(),
         pop3_auth::Outcome::Accepted(_)
     )
+}
+
+/// Held around `useradd`, `usermod` and `userdel`: tests run in parallel, and the shadow
+/// tools fail rather than wait when another holds `/etc/passwd`'s lock.
+pub static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// System accounts that exist for the test's lifetime, removed with `userdel` on drop.
+pub struct Accounts(pub Vec<String>);
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        let _serial = ACCOUNTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for name in &self.0 {
+            let _ = Command::new("userdel")
+                .arg(name)
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Runs `command` with `stdin`; panics unless it succeeds.
+pub fn run(command: &mut Command, stdin: &str) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{command:?}: {status}");
 }

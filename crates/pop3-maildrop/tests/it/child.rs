@@ -12,7 +12,33 @@ const ROLE: &str = "POP3_MAILDROP_CHILD";
 
 /// Starts this test binary as a child with a role, piped stdin and stdout.
 pub fn spawn(role: &str, maildir: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    command(role, maildir).spawn().unwrap()
+}
+
+/// [`spawn`], the child running as `uid`:`gid` with the supplementary `groups`, through
+/// util-linux's `setpriv` (as root; std's `CommandExt::groups` is not stable).
+pub fn spawn_as(role: &str, maildir: &Path, uid: u32, gid: u32, groups: &[u32]) -> Child {
+    let groups: Vec<String> = groups.iter().map(u32::to_string).collect();
+    let mut setpriv = Command::new("setpriv");
+    setpriv
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg(format!("--groups={}", groups.join(",")))
+        .arg("--")
+        .arg(std::env::current_exe().unwrap());
+    with_role(setpriv, role, maildir).spawn().unwrap()
+}
+
+fn command(role: &str, maildir: &Path) -> Command {
+    with_role(
+        Command::new(std::env::current_exe().unwrap()),
+        role,
+        maildir,
+    )
+}
+
+fn with_role(mut command: Command, role: &str, maildir: &Path) -> Command {
+    command
         .args([
             "--exact",
             "child::child_entry",
@@ -23,9 +49,8 @@ pub fn spawn(role: &str, maildir: &Path) -> Child {
         .env("POP3_MAILDROP_PATH", maildir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::null());
+    command
 }
 
 /// Reads the child's stdout line by line until one ends with `marker` (the test harness prints
@@ -69,6 +94,11 @@ fn child_entry() {
             let delivered = deliver(&maildir, std::io::stdin().lock()).unwrap();
             println!("delivered {}", delivered.raw_size);
         }
+        // Delivers stdin and reports the name, or the error.
+        "try-deliver" => match deliver(&maildir, std::io::stdin().lock()) {
+            Ok(delivered) => println!("delivered {}", delivered.name.to_string_lossy()),
+            Err(e) => println!("failed: {e}"),
+        },
         // Opens the maildrop and reports how many descriptors it holds.
         "count-fds" => {
             let count = || std::fs::read_dir("/proc/self/fd").unwrap().count();

@@ -3,14 +3,20 @@
 //! `uidl repair` or `deliver` run as root never leave a `.pop3d.uidl`, `.pop3d.lock`,
 //! `.pop3d.index` or message that pop3d, running as the Maildir's owner (`[privileges]`),
 //! cannot open.
+//!
+//! Issue 17: delivered as another user (Postfix's `mailbox_command` runs the delivery as the
+//! recipient), a message takes the Maildir's group and mode 0640 when that user is in the
+//! group, and is refused, leaving nothing behind, when it is not.
 
-use std::os::unix::fs::{MetadataExt, chown};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
 use std::path::Path;
 
 use pop3_maildrop::{
     INDEX_FILE, LOCK_FILE, Maildrop, UIDL_MAP_FILE, carry_over, deliver, dovecot_uidlist,
 };
 
+use crate::child::spawn_as;
 use crate::support::{TempMaildir, options};
 
 /// `nobody`/`nogroup` on Debian; any uid other than root's does.
@@ -114,4 +120,89 @@ fn issue_16_a_root_owned_lock_file_is_given_back_but_never_a_hard_link() {
     std::fs::hard_link(&outside, other.path.join(LOCK_FILE)).unwrap();
     drop(other.open());
     assert_eq!(owner(&outside), (0, 0));
+}
+
+/// A group and a user nobody else uses, for the issue 17 tests.
+const MAIL_GROUP: u32 = 47_017;
+const RECIPIENT: u32 = 47_018;
+
+/// A Maildir owned by `OWNER`, group `MAIL_GROUP`, with `mode` on it and its subdirectories,
+/// below a directory every user may enter.
+fn shared_maildir(mode: u32) -> TempMaildir {
+    let maildir = TempMaildir::new();
+    std::fs::set_permissions(maildir.dir.path(), PermissionsExt::from_mode(0o755)).unwrap();
+    for dir in ["", "new", "cur", "tmp"].map(|sub| maildir.path.join(sub)) {
+        chown(&dir, Some(OWNER), Some(MAIL_GROUP)).unwrap();
+        std::fs::set_permissions(&dir, PermissionsExt::from_mode(mode)).unwrap();
+    }
+    maildir
+}
+
+/// Delivers a message as `RECIPIENT` with the supplementary `groups`; the child's report.
+fn deliver_as_recipient(maildir: &TempMaildir, groups: &[u32]) -> String {
+    let mut child = spawn_as("try-deliver", &maildir.path, RECIPIENT, RECIPIENT, groups);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"Subject: for you\n\nhello\n").unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{out}");
+    out.lines()
+        .find_map(|line| line.split_once("delivered ").map(|(_, n)| n.to_owned()))
+        .or_else(|| {
+            out.lines()
+                .find(|l| l.contains("failed: "))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no report: {out}"))
+}
+
+#[test]
+fn issue_17_a_delivery_by_a_member_of_the_maildirs_group_is_readable_by_the_group() {
+    if !is_root() {
+        eprintln!(
+            "!!! SKIPPED issue_17_a_delivery_by_a_member_of_the_maildirs_group_is_readable_by_\
+             the_group: needs root to run a child as another uid (CI runs as root)"
+        );
+        return;
+    }
+    let maildir = shared_maildir(0o770);
+    let name = deliver_as_recipient(&maildir, &[RECIPIENT, MAIL_GROUP]);
+    let meta = std::fs::metadata(maildir.path.join("new").join(&name)).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (RECIPIENT, MAIL_GROUP, 0o640),
+        "{name}"
+    );
+}
+
+#[test]
+fn issue_17_a_delivery_the_server_could_never_read_is_refused_and_leaves_nothing() {
+    if !is_root() {
+        eprintln!(
+            "!!! SKIPPED issue_17_a_delivery_the_server_could_never_read_is_refused_and_leaves_\
+             nothing: needs root to run a child as another uid (CI runs as root)"
+        );
+        return;
+    }
+    // World-writable, so the recipient can create the file, but not in the Maildir's group:
+    // its 0600 message would be one pop3d, running as OWNER, can never open.
+    let maildir = shared_maildir(0o777);
+    let report = deliver_as_recipient(&maildir, &[RECIPIENT]);
+    assert!(report.contains("pop3d could not read"), "{report}");
+    assert!(
+        maildir.names("new").is_empty(),
+        "{:?}",
+        maildir.names("new")
+    );
+    assert!(
+        maildir.names("tmp").is_empty(),
+        "{:?}",
+        maildir.names("tmp")
+    );
 }
