@@ -17,6 +17,7 @@ mod lmtp;
 mod metrics;
 mod operations;
 mod pipelining;
+mod postfix;
 mod storage;
 mod support;
 mod transcripts;
