@@ -105,6 +105,13 @@ pub enum Command {
         /// The gid to check as (the only group, as pop3d keeps only its own).
         gid: u32,
     },
+    /// Internal: writes this tool's manual pages (section 8, one per command) into DIR, for
+    /// the Debian package (`cargo xtask dist`).
+    #[command(hide = true, name = "internal-manpages")]
+    InternalManpages {
+        /// The directory to write `pop3-admin.8` and the commands' pages into.
+        dir: PathBuf,
+    },
 }
 
 const MIGRATE_EXAMPLES: &str = "\
