@@ -146,16 +146,18 @@ pub(crate) fn build(root: &Path) -> Result<Package> {
     copy(&packaging.join("changelog"), &doc.join("changelog.Debian"))?;
     gzip(&doc.join("changelog.Debian"))?;
     // Manual pages: the commands' from their clap definitions, pop3d.toml(5) from the example.
+    // The pages' date: the changelog entry's, so a rebuild makes the same pages.
+    let date = changelog_date(&read(&packaging.join("changelog"))?)?;
     let man8 = tree.join("usr/share/man/man8");
     fs::create_dir_all(&man8).context("cannot create man8")?;
     for binary in ["pop3d", "pop3-admin"] {
         run(
             &path_str(&release.join(binary))?,
-            &["internal-manpages", &path_str(&man8)?],
+            &["internal-manpages", &path_str(&man8)?, "--date", &date],
             &[],
         )?;
     }
-    let page = manconf::render(&example, upstream);
+    let page = manconf::render(&example, upstream, &date);
     write(&tree.join("usr/share/man/man5/pop3d.toml.5"), &page)?;
     let mut pages = Vec::new();
     for dir in ["usr/share/man/man5", "usr/share/man/man8"] {
@@ -290,6 +292,20 @@ fn debian_version(changelog: &str) -> Result<String> {
         .map(|(version, _)| version.to_owned())
         .filter(|v| v.contains('-'))
         .context("packaging/deb/changelog must open with `pop3d (<upstream>-<revision>) …`")
+}
+
+/// The date of the newest changelog entry (` -- Name <mail>  Mon, 30 Nov 2026 …`), as
+/// YYYY-MM-DD.
+fn changelog_date(changelog: &str) -> Result<String> {
+    let date = changelog
+        .lines()
+        .find_map(|l| l.strip_prefix(" -- "))
+        .and_then(|l| l.split_once(">  "))
+        .map(|(_, date)| date)
+        .context("packaging/deb/changelog has no ` -- Name <mail>  date` line")?;
+    Ok(output("date", &["-u", "-d", date, "+%F"])?
+        .trim()
+        .to_owned())
 }
 
 fn set_modes(dir: &Path) -> Result<()> {

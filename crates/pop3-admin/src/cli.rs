@@ -111,6 +111,9 @@ pub enum Command {
     InternalManpages {
         /// The directory to write `pop3-admin.8` and the commands' pages into.
         dir: PathBuf,
+        /// The pages' date, YYYY-MM-DD (the package's changelog date).
+        #[arg(long)]
+        date: String,
     },
 }
 

@@ -42,6 +42,9 @@ enum Command {
     InternalManpages {
         /// The directory to write `pop3d.8` and the commands' pages into.
         dir: PathBuf,
+        /// The pages' date, YYYY-MM-DD (the package's changelog date).
+        #[arg(long)]
+        date: String,
     },
 }
 
@@ -63,21 +66,24 @@ fn main() -> Result<()> {
             let config_path = demo::prepare(&data_dir)?;
             serve(&config_path, Some(demo::instructions()))
         }
-        Some(Command::InternalManpages { dir }) => write_manpages(Cli::command(), &dir),
+        Some(Command::InternalManpages { dir, date }) => {
+            write_manpages(Cli::command(), &dir, &date)
+        }
         None => serve(&cli.config, None),
     }
 }
 
 /// Writes the manual page of `command` and of each of its visible subcommands (as clap_mangen
 /// names them: `pop3d-check-config.8`), section 8, into `dir`.
-fn write_manpages(command: clap::Command, dir: &Path) -> Result<()> {
+fn write_manpages(command: clap::Command, dir: &Path, date: &str) -> Result<()> {
     let mut command = command.disable_help_subcommand(true);
     command.build();
     for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
-        write_manpages(sub.clone(), dir)?;
+        write_manpages(sub.clone(), dir, date)?;
     }
     clap_mangen::Man::new(command)
         .section("8")
+        .date(date)
         .manual("System Administration")
         .generate_to(dir)
         .with_context(|| format!("cannot write manual pages into {}", dir.display()))?;

@@ -14,12 +14,13 @@
 //!
 //! Nothing here knows the sections by name: a new section in the example is a new `.SS`.
 
-/// The manual page, in roff, for the example `source` of pop3d `version`.
-pub(crate) fn render(source: &str, version: &str) -> String {
+/// The manual page, in roff, for the example `source` of pop3d `version`, dated `date`.
+pub(crate) fn render(source: &str, version: &str, date: &str) -> String {
     let doc = parse(source);
     let mut out = String::new();
     out.push_str(&format!(
-        ".TH POP3D.TOML 5 \"\" \"pop3d {}\" \"File Formats\"\n",
+        ".TH POP3D.TOML 5 \"{}\" \"pop3d {}\" \"File Formats\"\n",
+        escape(date),
         escape(version)
     ));
     out.push_str(".SH NAME\npop3d.toml \\- configuration file of pop3d\n");

@@ -5,7 +5,7 @@ const EXAMPLE: &str = include_str!("../../../../config/pop3d.example.toml");
 /// Every key and every section of the real example is in the page, each once.
 #[test]
 fn every_key_and_section_of_the_example_is_documented() {
-    let page = render(EXAMPLE, "0.0.0");
+    let page = render(EXAMPLE, "0.0.0", "2026-11-30");
     for line in EXAMPLE.lines() {
         let body = line.trim_start_matches(['#', ' ']);
         if let Some((name, _)) = body.split_once(" = ")
@@ -19,7 +19,7 @@ fn every_key_and_section_of_the_example_is_documented() {
             assert_eq!(page.matches(&heading).count(), 1, "section {body}");
         }
     }
-    assert!(page.starts_with(".TH POP3D.TOML 5 "));
+    assert!(page.starts_with(".TH POP3D.TOML 5 \"2026\\-11\\-30\" \"pop3d 0.0.0\" "));
 }
 
 /// A section the example gains later (the `[lmtp]` to come) becomes a section of the page,
@@ -28,7 +28,7 @@ fn every_key_and_section_of_the_example_is_documented() {
 fn a_new_section_needs_no_change() {
     let source = "# The file.\n\n# Delivery over LMTP.\n[lmtp]\n# Where to listen.\n\
                   address = \"/run/pop3d/lmtp.sock\"\nenabled = false\n\n[log]\nlevel = \"info\"\n";
-    let page = render(source, "1.2.3");
+    let page = render(source, "1.2.3", "2026-11-30");
     let lmtp = page
         .find(".SS \"[lmtp]\"\nDelivery over LMTP.\n")
         .expect("section");
@@ -48,7 +48,7 @@ fn commented_keys_tables_repeats_and_escapes() {
     let source = "# Check with:\n#   pop3d check-config\n[[listener]]\naddress = \"a\"\n\n[[listener]]\naddress = \"b\"\n\n\
                   [auth]\n# Modes:\n#   \"never\"  only over TLS\n# .dot and back\\slash\n\
                   mode = \"never\"\n\n# Run as:\n# [privileges]\n# user = \"pop3d\"\n";
-    let page = render(source, "0.0.0");
+    let page = render(source, "0.0.0", "2026-11-30");
     assert_eq!(page.matches(".SS \"[[listener]]\"").count(), 1);
     assert!(page.contains("\\fI\"a\"\\fR") && !page.contains("\\fI\"b\"\\fR"));
     // In an item's text: indented to the text, and the prose after it too.
