@@ -1,17 +1,22 @@
 //! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
 //!
 //! - `cargo xtask ci`: everything CI checks: formatting, clippy with warnings denied, tidy,
-//!   rustdoc with warnings denied, all tests, and a short fuzz pass.
+//!   rustdoc with warnings denied, the Debian package (`dist --check`), all tests, and a
+//!   short fuzz pass.
 //! - `cargo xtask tidy`: the structural rules of `docs/ARCHITECTURE.md` (also a unit test).
 //! - `cargo xtask fuzz [--seconds N] [TARGET...]`: runs the `cargo fuzz` targets (with
 //!   AddressSanitizer on a nightly toolchain when one is installed, else on stable with
 //!   `-s none`).
+//! - `cargo xtask dist [--check]`: the Debian package, `target/dist/pop3d_<version>_<arch>.deb`
+//!   (`--check`: lintian, its files, conffiles and man pages, and with root and
+//!   `POP3D_TEST_INSTALL_DEB=1` an install, a login and a purge).
 //! - `cargo xtask bench [--quick]`: the benchmarks (`--servers`: pop3d against Dovecot;
 //!   `--migrate`: the migration from Dovecot of issue 16).
 
 // Reports are this tool's output.
 #![allow(clippy::print_stdout)]
 
+mod dist;
 mod migrate_bench;
 mod process;
 mod servers;
@@ -37,6 +42,15 @@ fn main() -> Result<()> {
         }
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("dist") => {
+            let package = dist::build(&root)?;
+            if args.iter().any(|a| a == "--check") {
+                dist::check(&root, &package)?;
+                dist::install_test(&package)?;
+            }
+            eprintln!("dist: {}", package.deb.display());
+            Ok(())
+        }
         Some("help" | "--help" | "-h") | None => {
             eprintln!("{USAGE}");
             Ok(())
@@ -49,6 +63,8 @@ const USAGE: &str = "usage: cargo xtask <task>
   ci                        fmt, clippy, tidy, docs, tests, short fuzz pass
   tidy                      structural checks (dependency direction, crate docs, lints)
   fuzz [--seconds N] [T..]  run fuzz targets (default: all, 30 s each)
+  dist [--check]            the Debian package in target/dist (--check: lintian, files,
+                            man pages; installs it with root and POP3D_TEST_INSTALL_DEB=1)
   bench [--quick]           micro-benchmarks (--quick: a few seconds)
   bench --servers           pop3d against Dovecot (docs/performance.md)
   bench --servers --quick   the same, smaller, 2 rounds (target/bench-quick.md)
@@ -82,6 +98,11 @@ fn ci(root: &Path) -> Result<()> {
             &["doc", "--workspace", "--no-deps", "--locked"],
             &[("RUSTDOCFLAGS", "-D warnings")],
         )
+    })?;
+    step("dist", || {
+        let package = dist::build(root)?;
+        dist::check(root, &package)?;
+        dist::install_test(&package)
     })?;
     step("bench smoke", || {
         servers::run_servers(root, servers::Mode::Smoke)

@@ -109,6 +109,16 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         groups: Vec<u32>,
     },
+    /// Internal: writes this tool's manual pages (section 8, one per command) into DIR, for
+    /// the Debian package (`cargo xtask dist`).
+    #[command(hide = true, name = "internal-manpages")]
+    InternalManpages {
+        /// The directory to write `pop3-admin.8` and the commands' pages into.
+        dir: PathBuf,
+        /// The pages' date, YYYY-MM-DD (the package's changelog date).
+        #[arg(long)]
+        date: String,
+    },
 }
 
 const MIGRATE_EXAMPLES: &str = "\

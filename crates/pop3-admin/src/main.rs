@@ -56,6 +56,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes the manual page of `command` and of each of its visible subcommands (as clap_mangen
+/// names them: `pop3-admin-user-add.8`), section 8, into `dir`.
+fn write_manpages(command: clap::Command, dir: &std::path::Path, date: &str) -> Result<()> {
+    let mut command = command.disable_help_subcommand(true);
+    command.build();
+    for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        write_manpages(sub.clone(), dir, date)?;
+    }
+    clap_mangen::Man::new(command)
+        .section("8")
+        .date(date)
+        .manual("System Administration")
+        .generate_to(dir)
+        .with_context(|| format!("cannot write manual pages into {}", dir.display()))?;
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     let config = cli.config;
     let command = match cli.command {
@@ -72,6 +89,7 @@ fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "pop3-admin", &mut out);
             Ok(())
         }
+        Command::InternalManpages { dir, date } => write_manpages(Cli::command(), &dir, &date),
         Command::User(command) => user(&settings::load(&config)?, command, &mut out),
         Command::Sessions { json } => {
             let sessions = admin(&config)?.sessions()?;

@@ -5,11 +5,13 @@
 //! pop3d check-config --config FILE            validate a config and exit
 //! pop3d demo [--data-dir DIR]                 serve an embedded demo setup
 //! ```
+//!
+//! (A hidden `internal-manpages DIR` writes the manual pages from these definitions.)
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use pop3_server::{Config, Server, demo, logging};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
@@ -34,6 +36,16 @@ enum Command {
         #[arg(long, default_value = "pop3d-demo")]
         data_dir: PathBuf,
     },
+    /// Internal: writes the manual pages (section 8, one per command) into DIR, for the
+    /// Debian package (`cargo xtask dist`).
+    #[command(hide = true, name = "internal-manpages")]
+    InternalManpages {
+        /// The directory to write `pop3d.8` and the commands' pages into.
+        dir: PathBuf,
+        /// The pages' date, YYYY-MM-DD (the package's changelog date).
+        #[arg(long)]
+        date: String,
+    },
 }
 
 fn main() -> Result<()> {
@@ -54,8 +66,28 @@ fn main() -> Result<()> {
             let config_path = demo::prepare(&data_dir)?;
             serve(&config_path, Some(demo::instructions()))
         }
+        Some(Command::InternalManpages { dir, date }) => {
+            write_manpages(Cli::command(), &dir, &date)
+        }
         None => serve(&cli.config, None),
     }
+}
+
+/// Writes the manual page of `command` and of each of its visible subcommands (as clap_mangen
+/// names them: `pop3d-check-config.8`), section 8, into `dir`.
+fn write_manpages(command: clap::Command, dir: &Path, date: &str) -> Result<()> {
+    let mut command = command.disable_help_subcommand(true);
+    command.build();
+    for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        write_manpages(sub.clone(), dir, date)?;
+    }
+    clap_mangen::Man::new(command)
+        .section("8")
+        .date(date)
+        .manual("System Administration")
+        .generate_to(dir)
+        .with_context(|| format!("cannot write manual pages into {}", dir.display()))?;
+    Ok(())
 }
 
 /// The most threads doing blocking work at once (see `serve`).
