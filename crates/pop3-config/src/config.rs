@@ -95,6 +95,14 @@ impl Config {
                 self.timeouts.idle.as_secs()
             ));
         }
+        if let Some(address) = self.lmtp.as_ref().and_then(|l| l.address)
+            && !address.ip().is_loopback()
+        {
+            warnings.push(format!(
+                "`lmtp.address`: {address} is not a loopback address; anyone who can reach it \
+                 can deliver mail to every user (only the Unix socket checks its peers)"
+            ));
+        }
         warnings
     }
 }
@@ -124,7 +132,7 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     admin: RawAdmin,
-    lmtp: Option<RawLmtp>,
+    lmtp: Option<Spanned<RawLmtp>>,
 }
 
 impl RawConfig {
@@ -140,7 +148,10 @@ impl RawConfig {
         let http_limits = self.metrics.limits()?;
         let metrics_address = self.metrics.validate()?;
         let lmtp = match self.lmtp {
-            Some(raw) => Some(raw.validate(&server.hostname)?),
+            Some(raw) => {
+                let section = Spanned::new(raw.span(), ());
+                Some(raw.into_inner().validate(&section, &server.hostname)?)
+            }
             None => None,
         };
         let protocol = pop3_proto::Config {

@@ -35,7 +35,7 @@ pub struct Lmtp {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawLmtp {
-    socket: Option<PathBuf>,
+    socket: Option<Spanned<PathBuf>>,
     address: Option<Spanned<String>>,
     #[serde(default = "default_clients")]
     clients: Vec<String>,
@@ -91,7 +91,8 @@ fn in_range(
 }
 
 impl RawLmtp {
-    pub(crate) fn validate(self, hostname: &str) -> Result<Lmtp, Invalid> {
+    /// Checks the section; `section` is its span, for errors about the whole of it.
+    pub(crate) fn validate(self, section: &Spanned<()>, hostname: &str) -> Result<Lmtp, Invalid> {
         let address = match &self.address {
             Some(text) => Some(text.get_ref().parse().map_err(|_| {
                 invalid(
@@ -103,15 +104,16 @@ impl RawLmtp {
             None => None,
         };
         if self.socket.is_none() && address.is_none() {
-            return Err((
-                "`lmtp`: give `socket` or `address` (or remove the section)".to_owned(),
-                None,
+            return Err(invalid(
+                "lmtp",
+                section,
+                "give `socket` or `address` (or remove the section)",
             ));
         }
         if let Some(socket) = &self.socket
-            && !socket.is_absolute()
+            && !socket.get_ref().is_absolute()
         {
-            return Err(("`lmtp.socket`: must be an absolute path".to_owned(), None));
+            return Err(invalid("lmtp.socket", socket, "must be an absolute path"));
         }
         let max_octets = in_range(
             "lmtp.max_message_bytes",
@@ -134,7 +136,7 @@ impl RawLmtp {
             }
         };
         Ok(Lmtp {
-            socket: self.socket,
+            socket: self.socket.map(Spanned::into_inner),
             address,
             clients: self.clients,
             protocol: pop3_lmtp::Config {

@@ -123,3 +123,45 @@ fn issue_15_ipv6_prefix_is_validated() {
         assert!(error.contains("limits.ipv6_prefix"), "{bad}: {error}");
     }
 }
+
+/// Issue 17: `[lmtp]`, absent by default; a socket or an address is needed; each bad value
+/// is refused naming the key and the line; a non-loopback TCP address is warned about.
+#[test]
+fn issue_17_lmtp_is_validated() {
+    assert_eq!(Config::parse(BASE, "t.toml").unwrap().lmtp, None);
+    let with = |keys: &str| Config::parse(&format!("{BASE}\n[lmtp]\n{keys}\n"), "t.toml");
+    let lmtp = with("socket = \"/run/pop3d/lmtp.sock\"")
+        .unwrap()
+        .lmtp
+        .unwrap();
+    assert_eq!(lmtp.clients, ["postfix"]);
+    assert_eq!(lmtp.recipient_delimiter, Some('+'));
+    assert_eq!(lmtp.protocol.max_message_octets, 50 * 1024 * 1024);
+    assert_eq!(lmtp.idle, Duration::from_secs(300));
+    let none = with("recipient_delimiter = \"\"\naddress = \"127.0.0.1:24\"").unwrap();
+    assert_eq!(none.lmtp.as_ref().unwrap().recipient_delimiter, None);
+    assert!(none.warnings().is_empty(), "{:?}", none.warnings());
+    let open = with("address = \"0.0.0.0:24\"").unwrap();
+    assert!(open.warnings().iter().any(|w| w.contains("lmtp.address")));
+    for (keys, key) in [
+        ("clients = []", "`lmtp`"),
+        ("socket = \"relative.sock\"", "lmtp.socket"),
+        ("socket = \"/s\"\naddress = \"nowhere\"", "lmtp.address"),
+        (
+            "socket = \"/s\"\nmax_message_bytes = 10",
+            "lmtp.max_message_bytes",
+        ),
+        ("socket = \"/s\"\nmax_recipients = 0", "lmtp.max_recipients"),
+        ("socket = \"/s\"\nconnections = 0", "lmtp.connections"),
+        ("socket = \"/s\"\nidle_secs = 0", "lmtp.idle_secs"),
+        (
+            "socket = \"/s\"\nrecipient_delimiter = \"ab\"",
+            "lmtp.recipient_delimiter",
+        ),
+        ("socket = \"/s\"\nbogus = 1", "bogus"),
+    ] {
+        let error = with(keys).unwrap_err().to_string();
+        assert!(error.contains(key), "{keys}: {error}");
+        assert!(error.contains("line "), "{keys}: {error}");
+    }
+}
