@@ -173,6 +173,7 @@ fn serve_in(dir: &Path) -> Result<()> {
     let installed =
         fs::read_to_string("/etc/pop3d/pop3d.toml").context("cannot read the conffile")?;
     let socket = dir.join("admin.sock");
+    let lmtp = dir.join("lmtp.sock");
     let mut config = installed;
     for (from, to) in [
         (
@@ -191,6 +192,10 @@ fn serve_in(dir: &Path) -> Result<()> {
             "socket = \"/run/pop3d/admin.sock\"",
             format!("socket = \"{}\"", socket.display()),
         ),
+        (
+            "socket = \"/run/pop3d/lmtp.sock\"",
+            format!("socket = \"{}\"", lmtp.display()),
+        ),
     ] {
         if !config.contains(from) {
             bail!("the installed config has no {from}");
@@ -208,7 +213,7 @@ fn serve_in(dir: &Path) -> Result<()> {
         .spawn()
         .context("cannot start pop3d")?;
     let server = Server(child);
-    let login = wait_for(pop3).and_then(|()| login(pop3));
+    let login = wait_for(pop3).and_then(|()| login(pop3, &lmtp));
     drop(server);
     if let Err(e) = login {
         let log = fs::read_to_string(dir.join("pop3d.log")).unwrap_or_default();
@@ -218,8 +223,13 @@ fn serve_in(dir: &Path) -> Result<()> {
 }
 
 const POPLIB: &str = r#"
-import poplib, ssl, sys
-port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+import poplib, smtplib, ssl, sys
+port, user, password, lmtp = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+# A second message over the packaged LMTP socket (root may deliver; Postfix's user too).
+with smtplib.LMTP(lmtp) as delivery:
+    refused = delivery.sendmail("sender@example.org", [user + "+tag@example.org"],
+                                b"Subject: over lmtp\r\n\r\nhello\r\n")
+    assert not refused, refused
 context = ssl.create_default_context(cafile="/etc/ssl/certs/ssl-cert-snakeoil.pem")
 context.check_hostname = False  # the snakeoil certificate names this host, not 127.0.0.1
 pop = poplib.POP3("127.0.0.1", port, timeout=20)
@@ -227,20 +237,23 @@ pop.stls(context=context)
 pop.user(user)
 pop.pass_(password)
 count, size = pop.stat()
-assert count == 1, (count, size)
+assert count == 2, (count, size)
 lines = pop.retr(1)[1]
 assert b"Subject: packaged" in lines, lines
+lines = pop.retr(2)[1]
+assert b"Subject: over lmtp" in lines and b"Delivered-To: " + user.encode() + b"+tag@example.org" in lines, lines
 pop.quit()
-print("poplib: STLS login, STAT 1 and RETR 1 ok")
+print("smtplib.LMTP delivery, then poplib: STLS login, STAT 2, RETR 1 and 2 ok")
 "#;
 
-fn login(port: u16) -> Result<()> {
+fn login(port: u16, lmtp: &Path) -> Result<()> {
+    let lmtp = path_str(lmtp)?;
     run(
         "python3",
-        &["-c", POPLIB, &port.to_string(), USER, PASSWORD],
+        &["-c", POPLIB, &port.to_string(), USER, PASSWORD, &lmtp],
         &[],
     )
-    .context("a POP3 login over STLS to the installed pop3d failed")
+    .context("an LMTP delivery, then a POP3 login over STLS, to the installed pop3d failed")
 }
 
 /// Purges the package at the end, or when the test fails half-way, and removes the test's
@@ -264,9 +277,10 @@ impl Installed {
         let new = self.mail.join("Maildir/new");
         let messages = fs::read_dir(&new)
             .with_context(|| format!("{} is gone: the purge took mail", new.display()))?;
-        if messages.count() + fs::read_dir(self.mail.join("Maildir/cur"))?.count() != 1 {
+        // The message pop3-admin delivered and the one delivered over LMTP.
+        if messages.count() + fs::read_dir(self.mail.join("Maildir/cur"))?.count() != 2 {
             bail!(
-                "the test message is not in {} after the purge",
+                "the two test messages are not in {} after the purge",
                 self.mail.display()
             );
         }
