@@ -6,7 +6,8 @@
 //! One test, one Postfix, four checks: delivery with `user+tag` and trace headers; an unknown
 //! recipient bounced to a local sender with 5.1.1; a message over pop3d's size limit bounced
 //! with 5.3.4; a temporary failure (a Maildir gone) deferred by Postfix, then delivered by a
-//! queue flush once the Maildir is back: nothing lost.
+//! queue flush once the Maildir is back: nothing lost; and recipients verified over LMTP at
+//! SMTP time (`reject_unverified_recipient`), the unknown one refused with 550.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -20,6 +21,9 @@ use crate::support::{PATIENCE, Sections, TestServer};
 struct Postfix {
     dir: tempfile::TempDir,
     port: u16,
+    /// An smtpd that verifies recipients over LMTP before accepting them
+    /// (`reject_unverified_recipient`, as the install guide advises).
+    verifying_port: u16,
     master: Option<i32>,
 }
 
@@ -50,12 +54,13 @@ impl Postfix {
             std::fs::create_dir(root.join(sub)).unwrap();
         }
         chown("postfix", &root.join("data"));
-        let port = free_port();
+        let (port, verifying_port) = (free_port(), free_port());
         std::fs::write(root.join("etc/main.cf"), main_cf(root, lmtp_socket)).unwrap();
-        std::fs::write(root.join("etc/master.cf"), master_cf(port)).unwrap();
+        std::fs::write(root.join("etc/master.cf"), master_cf(port, verifying_port)).unwrap();
         let mut postfix = Postfix {
             dir,
             port,
+            verifying_port,
             master: None,
         };
         postfix.postfix(&["check"]);
@@ -93,6 +98,34 @@ impl Postfix {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The replies of the verifying smtpd to RCPT for each address, one session.
+    fn verify(&self, to: &[&str]) -> Vec<String> {
+        let stream = TcpStream::connect(("127.0.0.1", self.verifying_port)).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut reply = || loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line.trim_end().to_owned();
+            }
+        };
+        let mut replies = vec![reply()];
+        for line in [
+            "EHLO client.test".to_owned(),
+            "MAIL FROM:<carol@example.org>".to_owned(),
+        ]
+        .into_iter()
+        .chain(to.iter().map(|r| format!("RCPT TO:<{r}>")))
+        {
+            writer.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+            replies.push(reply());
+        }
+        writer.write_all(b"QUIT\r\n").unwrap();
+        replies.split_off(3)
     }
 
     /// Sends one message over SMTP; panics unless Postfix queued it.
@@ -165,8 +198,14 @@ fn main_cf(root: &Path, lmtp_socket: &Path) -> String {
 }
 
 /// Postfix's services, unchrooted (the socket is outside the queue directory).
-fn master_cf(port: u16) -> String {
+fn master_cf(port: u16, verifying_port: u16) -> String {
     let mut text = format!("127.0.0.1:{port} inet n - n - - smtpd\n");
+    text.push_str(&format!(
+        "127.0.0.1:{verifying_port} inet n - n - - smtpd\n  \
+         -o smtpd_recipient_restrictions=reject_unverified_recipient,permit_mynetworks,reject\n  \
+         -o unverified_recipient_reject_code=550\n  \
+         -o address_verify_poll_delay=1s\n"
+    ));
     for (service, private, wakeup, limit, command) in [
         ("pickup", "n", "60", "1", "pickup"),
         ("cleanup", "n", "-", "0", "cleanup"),
