@@ -144,11 +144,11 @@ fn parse_mail_params(params: &str) -> Result<MailParams, ParseError> {
     for param in params.split(' ').filter(|p| !p.is_empty()) {
         let (key, value) = param.split_once('=').unwrap_or((param, ""));
         if key.eq_ignore_ascii_case("SIZE") {
-            let size = value.parse().map_err(|_| ParseError::Syntax)?;
             if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ParseError::Syntax);
             }
-            parsed.size = Some(size);
+            // More digits than a u64 holds is a size over any limit, not a syntax error.
+            parsed.size = Some(value.parse().unwrap_or(u64::MAX));
         } else if key.eq_ignore_ascii_case("BODY")
             && (value.eq_ignore_ascii_case("7BIT") || value.eq_ignore_ascii_case("8BITMIME"))
         {
@@ -200,6 +200,11 @@ mod tests {
         );
         assert_eq!(parse("MAIL FROM:<> SIZE=-1"), Err(ParseError::Syntax));
         assert_eq!(parse("MAIL FROM:<> SIZE=+1"), Err(ParseError::Syntax));
+        let Ok(Command::Mail(None, huge)) = parse("MAIL FROM:<> SIZE=99999999999999999999999")
+        else {
+            panic!("a huge SIZE");
+        };
+        assert_eq!(huge.size, Some(u64::MAX));
         assert_eq!(parse("MAIL TO:<>"), Err(ParseError::Syntax));
         assert_eq!(parse("MAIL FROM:<>SIZE=1"), Err(ParseError::Syntax));
         assert_eq!(

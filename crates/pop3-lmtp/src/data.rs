@@ -2,13 +2,15 @@
 //! LF a Maildir stores, finds the final `.` line, and counts the message's size as sent.
 //!
 //! It works byte by byte across chunk boundaries with a few bits of state, so a message is
-//! never held whole. A bare LF ends a line like CRLF (some clients send one); a CR not
-//! followed by LF is kept as it is.
+//! never held whole. **The message ends only at CRLF `.` CRLF** (RFC 5321 §4.1.1.4): a bare
+//! LF is stored as a line end (and counted as the CRLF it will be served as), but the line
+//! after it is not a new line for the dot rules, so `\n.\n` or `\n.\r\n` can never end a
+//! message early (SMTP smuggling) or cut it short. A CR not followed by LF is kept as it is.
 
 /// Where the decoder is within the current line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    /// At the start of a line.
+    /// At the start of a line: at the start of the message or after CRLF.
     LineStart,
     /// A `.` began the line.
     Dot,
@@ -77,7 +79,7 @@ impl DotDecoder {
     fn step(&mut self, b: u8, out: &mut Vec<u8>) -> bool {
         match (self.state, b) {
             (State::LineStart, b'.') => self.state = State::Dot,
-            (State::Dot, b'\n') | (State::DotCr, b'\n') => return true,
+            (State::DotCr, b'\n') => return true,
             (State::Dot, b'\r') => self.state = State::DotCr,
             (State::DotCr, _) => {
                 // ".\rX": the dot was stuffing and the CR is the line's first octet.
@@ -106,9 +108,9 @@ impl DotDecoder {
         match b {
             b'\r' => self.state = State::MiddleCr,
             b'\n' => {
-                // A bare LF: a line end, counted as the CRLF it stands for.
+                // A bare LF: stored as a line end and counted as the CRLF it will be served
+                // as, but no line start for the dot rules (only CRLF is).
                 self.emit(b"\n", 2, out);
-                self.state = State::LineStart;
             }
             _ => self.emit(&[b], 1, out),
         }
@@ -155,13 +157,24 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_message_and_a_bare_lf_end() {
+    fn an_empty_message_and_no_end_but_crlf_dot_crlf() {
         assert_eq!(decode_in_pieces(b".\r\n", 1), (Vec::new(), Some(3), 0));
-        assert_eq!(
-            decode_in_pieces(b"a\n.\n", 2),
-            (b"a\n".to_vec(), Some(4), 3)
-        );
         assert_eq!(decode_in_pieces(b"a\r\n.x", 5), (b"a\nx".to_vec(), None, 4));
+        // Smuggling: a bare LF never starts the final line, nor does a dot line end at one.
+        for piece in 1..12 {
+            let (out, end, _) = decode_in_pieces(b"a\n.\nMAIL\n.\r\nb", piece);
+            assert_eq!(
+                (out, end),
+                (b"a\n.\nMAIL\n.\nb".to_vec(), None),
+                "piece {piece}"
+            );
+            let (out, end, _) = decode_in_pieces(b"a\r\n.\nQUIT\r\n.\r\n", piece);
+            assert_eq!(
+                (out, end),
+                (b"a\n\nQUIT\n".to_vec(), Some(14)),
+                "piece {piece}"
+            );
+        }
     }
 
     #[test]

@@ -15,34 +15,22 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's connection to the database at `path`, opening it if needed;
-/// after an error the connection is dropped, so the next login opens a fresh one. Call only
+/// after an error the connection is dropped, so the next query opens a fresh one. Call only
 /// from a blocking thread.
+///
+/// **The server never creates the database** (`pop3-admin` and the package do): a missing
+/// one (a typo, a restore in progress) is an error, so logins answer `-ERR [SYS/TEMP]` and
+/// LMTP `451`; an empty new database would make every user unknown, and every LMTP
+/// recipient a bounce (issue 17).
 pub(crate) fn with_user_db<T>(
     path: &Path,
-    f: impl FnOnce(&UserDb) -> pop3_auth::Result<T>,
-) -> pop3_auth::Result<T> {
-    with_user_db_opened_by(path, UserDb::open, f)
-}
-
-/// [`with_user_db`], but a missing database is an error, never created: for LMTP delivery,
-/// where an empty new database would make every recipient unknown and bounce the mail.
-pub(crate) fn with_existing_user_db<T>(
-    path: &Path,
-    f: impl FnOnce(&UserDb) -> pop3_auth::Result<T>,
-) -> pop3_auth::Result<T> {
-    with_user_db_opened_by(path, UserDb::open_existing, f)
-}
-
-fn with_user_db_opened_by<T>(
-    path: &Path,
-    open: fn(&Path) -> pop3_auth::Result<UserDb>,
     f: impl FnOnce(&UserDb) -> pop3_auth::Result<T>,
 ) -> pop3_auth::Result<T> {
     USER_DB.with(|cell| {
         let mut slot = cell.borrow_mut();
         let db = match slot.take() {
             Some((open_path, db)) if open_path == path => db,
-            _ => open(path)?,
+            _ => UserDb::open_existing(path)?,
         };
         let result = f(&db);
         if result.is_ok() {

@@ -33,6 +33,8 @@ impl Session {
                 multiline(out, 250, &lines);
                 self.phase = Phase::Ready;
             }
+            // RSET before LHLO is answered like NOOP (RFC 5321 §4.1.4).
+            (Phase::Greeted, Command::Rset) => reply(out, 250, "2.0.0", "OK"),
             (Phase::Greeted, _) => return self.bad_command(503, "5.5.1", "send LHLO first"),
             (phase, Command::Rset) => {
                 *phase = Phase::Ready;

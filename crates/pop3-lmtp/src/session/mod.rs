@@ -155,16 +155,35 @@ impl Session {
 
     /// Message octets decoded so far (LF line ends), to append to every delivery.
     pub fn take_body(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.body)
+        let body = std::mem::take(&mut self.body);
+        // Input held back by the body's high-water mark can be decoded now.
+        if matches!(self.phase, Phase::Data(..)) && !self.input.is_empty() {
+            self.process();
+        }
+        body
+    }
+
+    /// Whether output, body octets or an event wait for the driver.
+    pub fn has_pending(&self) -> bool {
+        !self.output.is_empty() || !self.body.is_empty() || self.event.is_some()
     }
 
     /// The next request or notice.
+    ///
+    /// **Progress contract**: after the driver has taken the output and the body and polled
+    /// until `None`, either [`Session::wants_input`] is true, a request is out, or the
+    /// session is closed; so a driver that reads only while `wants_input` never waits on
+    /// itself. (A notice, such as [`Event::MessageAborted`], needs no answer: polling it lets
+    /// the commands pipelined behind it run.)
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.event.take()?;
         self.awaiting = matches!(
             event,
             Event::Recipient(_) | Event::MessageBegin | Event::MessageEnd
         );
+        if !self.awaiting {
+            self.process();
+        }
         Some(event)
     }
 

@@ -50,6 +50,12 @@ impl Driver {
             );
             self.session.handle_input(chunk);
             self.pump();
+            // The progress contract: with every event answered, the session either wants
+            // input or is closed; otherwise a driver that reads only when asked would spin.
+            assert!(
+                self.session.wants_input() || self.session.is_closed(),
+                "stuck: no event, no input wanted, not closed"
+            );
         }
     }
 

@@ -225,3 +225,33 @@ fn shutdown_between_transactions_says_421() {
     assert!(out.starts_with("421 4.3.2 "), "{out}");
     assert_eq!(driver.session.poll_event(), Some(pop3_lmtp::Event::Close));
 }
+
+#[test]
+fn commands_pipelined_behind_an_oversized_message_are_answered() {
+    // Issue 17 review: the refusal is a notice; the commands after the dot must still run,
+    // here more than a command line's worth of them, in the same read.
+    let config = Config {
+        max_message_octets: 1024,
+        ..Config::default()
+    };
+    let input = format!(
+        "LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<alice>\r\nDATA\r\n{}.\r\n{}QUIT\r\n",
+        "z".repeat(2000) + "\r\n",
+        "NOOP\r\n".repeat(500)
+    );
+    let mut driver = Driver::new(config);
+    driver.feed(input.as_bytes(), input.len());
+    let codes = codes(&driver);
+    assert_eq!(codes[7..9], lines(&["354 Start", "552 5.3.4"])[..]);
+    assert_eq!(codes.len(), 9 + 500 + 1);
+    assert_eq!(codes.last().map(String::as_str), Some("221 2.0.0"));
+    assert!(driver.closed);
+}
+
+#[test]
+fn rset_before_lhlo_is_answered_like_noop() {
+    let driver = run("RSET\r\nMAIL FROM:<>\r\nLHLO x\r\nRSET\r\n", |_| {});
+    let codes = codes(&driver);
+    assert_eq!(codes[..2], lines(&["250 2.0.0", "503 5.5.1"])[..]);
+    assert_eq!(codes.last().map(String::as_str), Some("250 2.0.0"));
+}

@@ -72,7 +72,13 @@ where
             continue;
         }
         if !session.wants_input() {
-            continue;
+            if session.has_pending() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            // The core's progress contract rules this out; closing beats spinning a worker.
+            warn!(%peer, "LMTP session stopped making progress; closed");
+            break;
         }
         tokio::select! {
             read = tokio::time::timeout(idle, stream.read(&mut buf)) => match read {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use pop3_auth::UserName;
 use pop3_lmtp::Address;
 
-use crate::user_db::with_existing_user_db;
+use crate::user_db::with_user_db;
 
 /// The answer for one recipient.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub(crate) fn resolve(db_path: &Path, address: &Address, delimiter: Option<char>
     if names.is_empty() {
         return Resolved::Unknown;
     }
-    let found = with_existing_user_db(db_path, |db| {
+    let found = with_user_db(db_path, |db| {
         for name in &names {
             if let Some(user) = db.get(name)? {
                 return Ok(Some(user.maildir));

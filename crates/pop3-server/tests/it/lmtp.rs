@@ -219,11 +219,41 @@ fn lmtp_refuses_a_message_over_the_limit_and_keeps_nothing() {
 fn lmtp_with_the_database_missing_answers_451_and_creates_none() {
     let server = server_with_lmtp("");
     assert!(!server.db_path.exists());
+    // A POP3 login first (review of issue 17: it used to create an empty database, after
+    // which every LMTP recipient was unknown and bounced).
+    let mut client = server.greet();
+    assert_eq!(client.command("USER alice"), "+OK");
+    let reply = client.command("PASS secret");
+    assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+    assert!(
+        !server.db_path.exists(),
+        "a POP3 login created a user database"
+    );
     let mut lmtp = Lmtp::unix(&socket(&server));
     assert!(lmtp.command("MAIL FROM:<s@x.test>")[0].starts_with("250"));
     let rcpt = lmtp.command("RCPT TO:<alice@example.org>");
     assert!(rcpt[0].starts_with("451 4.3.0"), "{rcpt:?}");
     assert!(!server.db_path.exists(), "LMTP created a user database");
+}
+
+#[test]
+fn commands_pipelined_after_an_oversized_message_are_answered_over_the_socket() {
+    // Review of issue 17: they used to stay unread while the connection's task spun.
+    let server = server_with_lmtp("max_message_bytes = 1024");
+    server.add_user("alice", "secret");
+    let mut lmtp = Lmtp::tcp(&server);
+    let (_, data) = lmtp.envelope("s@x.test", &["alice"]);
+    assert!(data.starts_with("354"));
+    let text = "z".repeat(2000) + "\r\n.\r\n" + &"NOOP\r\n".repeat(400) + "QUIT\r\n";
+    lmtp.send(&text);
+    assert!(lmtp.reply()[0].starts_with("552 5.3.4"));
+    for _ in 0..400 {
+        assert!(lmtp.reply()[0].starts_with("250 2.0.0"));
+    }
+    assert!(lmtp.reply()[0].starts_with("221"));
+    // The server still serves others.
+    let mut client = server.greet();
+    client.login("alice", "secret");
 }
 
 #[test]

@@ -81,6 +81,8 @@ fn check_config_names_the_key_and_the_line() {
 #[test]
 fn failed_logins_are_logged_for_fail2ban() {
     let daemon = Daemon::start(Sections::default(), "");
+    // The server never creates the database (issue 17): the tools do.
+    pop3_auth::UserDb::open(&daemon.dir.path().join("users.db")).unwrap();
     let mut client = Client::connect(
         daemon.addr(2),
         client_config(&cert_of(daemon.dir.path())),
