@@ -4,7 +4,6 @@
 //! **Nothing served here carries a password, a message or a secret**: the admin API exposes
 //! the registry's session and lock records and a kick; the metrics carry counts.
 
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -118,25 +117,9 @@ pub(crate) async fn bind_metrics(address: std::net::SocketAddr) -> Result<TcpLis
         .with_context(|| format!("`metrics.address`: cannot listen on {address}"))
 }
 
-/// Binds the admin socket: a stale socket file is replaced, anything else at the path is an
-/// error; the socket is made mode 0660 (owner and group).
+/// Binds the admin socket, mode 0660 (owner and group); see `unix_socket::bind`.
 pub(crate) fn bind_admin(path: &Path) -> Result<UnixListener> {
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
-            std::fs::remove_file(path)
-                .with_context(|| format!("`admin.socket`: cannot replace {}", path.display()))?;
-        } else {
-            anyhow::bail!(
-                "`admin.socket`: {} exists and is not a socket",
-                path.display()
-            );
-        }
-    }
-    let listener = UnixListener::bind(path)
-        .with_context(|| format!("`admin.socket`: cannot listen on {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .with_context(|| format!("`admin.socket`: cannot set the mode of {}", path.display()))?;
-    Ok(listener)
+    crate::unix_socket::bind(path, 0o660, "admin.socket")
 }
 
 /// Serves `/metrics` until the task is dropped.

@@ -46,6 +46,7 @@ mod session_end;
 mod shared;
 mod stream;
 mod tls;
+mod unix_socket;
 mod user_db;
 
 pub use config::{Config, ConfigError, HttpLimits, Listener, Timeouts, TlsFiles, TlsMode};

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -31,14 +32,13 @@ use crate::shared::Shared;
 pub(crate) struct LmtpListeners {
     unix: Option<UnixListener>,
     tcp: Option<TcpListener>,
-    /// Unix users allowed on the socket besides root and the server's own user.
-    clients: Vec<u32>,
+    /// Unix users allowed on the socket besides root and the server's own user, by name.
+    clients: Vec<String>,
 }
 
 impl LmtpListeners {
-    /// Binds what `[lmtp]` names: a stale socket file is replaced, anything else at the
-    /// path is an error. Client names are resolved now (a name with no user is logged and
-    /// skipped: Postfix may be installed later).
+    /// Binds what `[lmtp]` names (`unix_socket::bind`: a stale socket is replaced, a live
+    /// one or anything else at the path is an error).
     pub(crate) async fn bind(lmtp: &pop3_config::Lmtp) -> Result<LmtpListeners> {
         let unix = match &lmtp.socket {
             Some(path) => Some(bind_socket(path)?),
@@ -52,13 +52,7 @@ impl LmtpListeners {
             ),
             None => None,
         };
-        let mut clients = Vec::new();
-        for name in &lmtp.clients {
-            match nix::unistd::User::from_name(name) {
-                Ok(Some(user)) => clients.push(user.uid.as_raw()),
-                _ => warn!(user = %name, "`lmtp.clients`: no such user; ignored"),
-            }
-        }
+        let clients = lmtp.clients.clone();
         Ok(LmtpListeners { unix, tcp, clients })
     }
 
@@ -72,10 +66,13 @@ impl LmtpListeners {
         let Some(lmtp) = shared.config.lmtp.as_ref() else {
             return;
         };
-        let permits = Arc::new(Semaphore::new(lmtp.connections));
+        // One pool per listener: local users who can reach a TCP port cannot take the
+        // connections the MTA needs on the socket.
+        let unix_permits = Arc::new(Semaphore::new(lmtp.connections));
+        let tcp_permits = Arc::new(Semaphore::new(lmtp.connections));
         let mut sessions = JoinSet::new();
         let mut shutdown = shared.shutdown.clone();
-        let allowed = Allowed::new(self.clients);
+        let mut allowed = Allowed::new(self.clients);
         loop {
             if *shutdown.borrow() {
                 break;
@@ -85,11 +82,12 @@ impl LmtpListeners {
                 accepted = accept_unix(self.unix.as_ref()) => {
                     let Some(stream) = accepted else { continue };
                     let Some(peer) = allowed.check(&stream) else { continue };
-                    spawn(&mut sessions, &permits, shared.clone(), stream, peer);
+                    spawn(&mut sessions, &unix_permits, shared.clone(), stream, peer);
                 }
                 accepted = accept_tcp(self.tcp.as_ref()) => {
                     let Some((stream, address)) = accepted else { continue };
-                    spawn(&mut sessions, &permits, shared.clone(), stream, address.to_string());
+                    let peer = address.to_string();
+                    spawn(&mut sessions, &tcp_permits, shared.clone(), stream, peer);
                 }
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             }
@@ -117,8 +115,13 @@ fn spawn<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let Ok(permit) = permits.clone().try_acquire_owned() else {
-        // Over the limit: closed at once; the MTA retries on its own schedule.
-        warn!(%peer, "LMTP connection limit reached; connection closed");
+        // Over the limit: told so and closed; the MTA retries on its own schedule.
+        warn!(%peer, "LMTP connection limit reached; connection refused with 421");
+        tokio::spawn(async move {
+            let mut stream = stream;
+            let refusal = b"421 4.3.2 too many connections, try again later\r\n";
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(refusal)).await;
+        });
         return;
     };
     sessions.spawn(async move {
@@ -157,60 +160,65 @@ async fn accept_tcp(
     }
 }
 
-/// The uids allowed on the Unix socket.
+/// Who may deliver on the Unix socket: root, the server's own uid, and the users named in
+/// `lmtp.clients`. **Names are matched against the peer's uid when it connects, not
+/// resolved once at start**, so a `postfix` user created after pop3d started (a first
+/// `apt install pop3d postfix`) is let in without a restart; uids found allowed are
+/// remembered.
 struct Allowed {
+    names: Vec<String>,
     uids: Vec<u32>,
 }
 
 impl Allowed {
-    fn new(mut clients: Vec<u32>) -> Allowed {
-        clients.push(0);
-        clients.push(nix::unistd::Uid::effective().as_raw());
-        Allowed { uids: clients }
+    fn new(names: Vec<String>) -> Allowed {
+        let uids = vec![0, nix::unistd::Uid::effective().as_raw()];
+        Allowed { names, uids }
     }
 
     /// The peer's name for logs if it may deliver; else logs why not and `None` (the
     /// connection is dropped without a reply).
-    fn check(&self, stream: &UnixStream) -> Option<String> {
-        match stream.peer_cred() {
-            Ok(cred) if self.uids.contains(&cred.uid()) => Some(format!(
-                "uid {} pid {}",
-                cred.uid(),
-                cred.pid().unwrap_or(0)
-            )),
-            Ok(cred) => {
-                warn!(
-                    uid = cred.uid(),
-                    "LMTP: a peer not in `lmtp.clients` was refused"
-                );
-                None
-            }
+    fn check(&mut self, stream: &UnixStream) -> Option<String> {
+        let cred = match stream.peer_cred() {
+            Ok(cred) => cred,
             Err(e) => {
                 warn!(error = %e, "LMTP: cannot read the peer's credentials; refused");
+                return None;
+            }
+        };
+        let uid = cred.uid();
+        let shown = |name: &str| format!("{name} (uid {uid}, pid {})", cred.pid().unwrap_or(0));
+        if self.uids.contains(&uid) {
+            return Some(shown(&user_name(uid).unwrap_or_default()));
+        }
+        let name = user_name(uid);
+        match name {
+            Some(name) if self.names.contains(&name) => {
+                self.uids.push(uid);
+                Some(shown(&name))
+            }
+            _ => {
+                let name = name.unwrap_or_else(|| "(no such user)".to_owned());
+                warn!(
+                    uid,
+                    user = %name,
+                    "LMTP: a peer whose user is not in `lmtp.clients` was refused"
+                );
                 None
             }
         }
     }
 }
 
+/// The name of `uid` in the user database of the system (`getpwuid`).
+fn user_name(uid: u32) -> Option<String> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok()??;
+    Some(user.name)
+}
+
 /// Binds the socket, mode 0666 (the peer check is the gate).
 fn bind_socket(path: &Path) -> Result<UnixListener> {
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
-            std::fs::remove_file(path)
-                .with_context(|| format!("`lmtp.socket`: cannot replace {}", path.display()))?;
-        } else {
-            anyhow::bail!(
-                "`lmtp.socket`: {} exists and is not a socket",
-                path.display()
-            );
-        }
-    }
-    let listener = UnixListener::bind(path)
-        .with_context(|| format!("`lmtp.socket`: cannot listen on {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .with_context(|| format!("`lmtp.socket`: cannot set the mode of {}", path.display()))?;
+    let listener = crate::unix_socket::bind(path, 0o666, "lmtp.socket")?;
     info!(socket = %path.display(), "LMTP listening");
     Ok(listener)
 }

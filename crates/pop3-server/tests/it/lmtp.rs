@@ -332,44 +332,97 @@ fn a_client_gone_mid_message_leaves_nothing_behind() {
     assert_eq!(files(&maildir.join("new")), 1);
 }
 
+/// A system user made for one test and removed after it.
+struct SystemUser(&'static str);
+
+impl SystemUser {
+    fn add(name: &'static str) -> SystemUser {
+        let _ = Command::new("userdel").arg(name).status();
+        let status = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+            .status()
+            .unwrap();
+        assert!(status.success(), "useradd {name}");
+        SystemUser(name)
+    }
+}
+
+impl Drop for SystemUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(self.0).status();
+    }
+}
+
+/// What a process running as `user` reads from the socket after connecting: the greeting,
+/// or nothing for a refused peer.
+fn first_bytes_as(user: &str, socket: &Path) -> String {
+    let script = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
+                  s.settimeout(20)\nsys.stdout.write(repr(s.recv(100)))";
+    let out = Command::new("setpriv")
+        .args(["--reuid", user, "--regid", "nogroup", "--clear-groups"])
+        .args(["/usr/bin/python3", "-c", script])
+        .arg(socket)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn the_unix_socket_refuses_a_peer_not_in_clients() {
-    let server = server_with_lmtp("clients = []");
+fn the_unix_socket_serves_only_clients_even_ones_created_after_start() {
     if !nix::unistd::Uid::effective().is_root() {
         eprintln!(
-            "!!! SKIPPED the_unix_socket_refuses_a_peer_not_in_clients: needs root to connect \
-             as another user (CI runs as root)"
+            "!!! SKIPPED the_unix_socket_serves_only_clients_even_ones_created_after_start: \
+             needs root to create users and connect as them (CI runs as root)"
         );
         return;
     }
-    // The socket's directory must be reachable by `nobody`.
+    // The client user does not exist yet when pop3d starts (a first `apt install pop3d
+    // postfix`, where pop3d may start before Postfix's user is made).
+    let server = server_with_lmtp("clients = [\"p3lmtpclient\"]");
+    // The socket's directory must be reachable by other users.
     let dir = server.dir.path();
     std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let script = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
-                  s.settimeout(20)\nsys.stdout.write(repr(s.recv(100)))";
-    let run = |user: &str| {
-        let out = Command::new("setpriv")
-            .args([
-                "--reuid",
-                user,
-                "--regid",
-                "nogroup",
-                "--clear-groups",
-                "/usr/bin/python3",
-                "-c",
-            ])
-            .arg(script)
-            .arg(socket(&server))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    assert_eq!(run("nobody"), "b''", "a refused peer must get no byte");
+    assert_eq!(first_bytes_as("nobody", &socket(&server)), "b''", "a refused peer got bytes");
+    let _client = SystemUser::add("p3lmtpclient");
+    let greeting = first_bytes_as("p3lmtpclient", &socket(&server));
+    assert!(greeting.starts_with("b'220 "), "{greeting}");
+    assert_eq!(first_bytes_as("nobody", &socket(&server)), "b''");
     // Root (the server's own user here) is let in.
+    assert!(Lmtp::unix(&socket(&server)).command("NOOP")[0].starts_with("250"));
+}
+
+#[test]
+fn over_the_connection_limit_a_client_is_told_421() {
+    let server = server_with_lmtp("connections = 1");
+    let mut first = Lmtp::unix(&socket(&server));
+    let second = UnixStream::connect(socket(&server)).unwrap();
+    second.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut line = String::new();
+    BufReader::new(second).read_line(&mut line).unwrap();
+    assert!(line.starts_with("421 4.3.2"), "{line:?}");
+    // TCP has a pool of its own: the socket's full pool does not refuse it.
+    let mut tcp = Lmtp::tcp(&server);
+    assert!(tcp.command("NOOP")[0].starts_with("250"));
+    assert!(first.command("NOOP")[0].starts_with("250"));
+}
+
+#[test]
+fn a_second_server_never_takes_over_a_live_lmtp_socket() {
+    let server = server_with_lmtp("");
+    let config_path = server.dir.path().join("pop3d.toml");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    // Another instance with the same LMTP socket (and fresh ports and admin socket).
+    let other = text.replace("admin.sock", "admin2.sock");
+    let other_path = server.dir.path().join("other.toml");
+    std::fs::write(&other_path, other).unwrap();
+    let config = pop3_server::Config::load(&other_path).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = match runtime.block_on(pop3_server::Server::bind(config)) {
+        Ok(_) => panic!("a second server bound the live LMTP socket"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("another server is listening"), "{error}");
+    // The first one still has it.
     assert!(Lmtp::unix(&socket(&server)).command("NOOP")[0].starts_with("250"));
 }
