@@ -16,6 +16,11 @@
 //! - [`Config`]: the limits and the host name.
 //! - [`DotDecoder`]: the streaming dot-unstuffing, CRLF→LF decoder of the DATA phase.
 //!
+//! # Features
+//! - `test-util` (off by default): `test_util`, the parser of the `.lmtp` transcripts
+//!   (`tests/transcripts/*.lmtp`) that run against this crate in memory and against the real
+//!   server over its socket. Only tests enable it.
+//!
 //! # Invariants kept here
 //! - **Network input never panics**; a client's mistake is a 5xx reply, never an error value.
 //! - **Replies come out in command order**: while a request is out, no further line runs.
@@ -32,6 +37,8 @@ mod config;
 mod data;
 mod reply;
 mod session;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 
 pub use address::{Address, MAX_PATH, PathError, parse_path};
 pub use command::{Command, MailParams, ParseError};

@@ -76,7 +76,8 @@ impl Driver {
             };
             match event {
                 Event::Recipient(address) => {
-                    let local = address.local.as_str();
+                    // As the server resolves them: `alice+tag` is `alice`.
+                    let local = address.local.split('+').next().unwrap_or_default();
                     let verdict = if self.lookup_fails.contains(&local) {
                         Verdict::TempFail
                     } else if self.users.contains(&local) {

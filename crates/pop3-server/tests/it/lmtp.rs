@@ -11,7 +11,7 @@ use crate::attacks::Tmpfs;
 use crate::support::{PATIENCE, Sections, TestServer};
 
 /// A server with `[lmtp]` on a Unix socket and a TCP port, with extra `[lmtp]` keys.
-fn server_with_lmtp(keys: &str) -> TestServer {
+pub fn server_with_lmtp(keys: &str) -> TestServer {
     let keys = keys.to_owned();
     TestServer::start_edited(Sections::default(), move |text| {
         let dir = text
@@ -24,7 +24,7 @@ fn server_with_lmtp(keys: &str) -> TestServer {
     })
 }
 
-fn socket(server: &TestServer) -> PathBuf {
+pub fn socket(server: &TestServer) -> PathBuf {
     server.dir.path().join("lmtp.sock")
 }
 
@@ -339,7 +339,13 @@ impl SystemUser {
     fn add(name: &'static str) -> SystemUser {
         let _ = Command::new("userdel").arg(name).status();
         let status = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ])
             .status()
             .unwrap();
         assert!(status.success(), "useradd {name}");
@@ -364,7 +370,11 @@ fn first_bytes_as(user: &str, socket: &Path) -> String {
         .arg(socket)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -383,7 +393,11 @@ fn the_unix_socket_serves_only_clients_even_ones_created_after_start() {
     // The socket's directory must be reachable by other users.
     let dir = server.dir.path();
     std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    assert_eq!(first_bytes_as("nobody", &socket(&server)), "b''", "a refused peer got bytes");
+    assert_eq!(
+        first_bytes_as("nobody", &socket(&server)),
+        "b''",
+        "a refused peer got bytes"
+    );
     let _client = SystemUser::add("p3lmtpclient");
     let greeting = first_bytes_as("p3lmtpclient", &socket(&server));
     assert!(greeting.starts_with("b'220 "), "{greeting}");

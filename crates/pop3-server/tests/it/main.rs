@@ -14,6 +14,7 @@ mod daemon;
 mod exhaustion;
 mod faults;
 mod lmtp;
+mod lmtp_transcripts;
 mod metrics;
 mod operations;
 mod pipelining;
