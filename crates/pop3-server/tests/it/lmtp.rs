@@ -440,3 +440,39 @@ fn a_second_server_never_takes_over_a_live_lmtp_socket() {
     // The first one still has it.
     assert!(Lmtp::unix(&socket(&server)).command("NOOP")[0].starts_with("250"));
 }
+
+#[test]
+fn a_message_in_flight_at_shutdown_is_finished_then_421() {
+    let server = server_with_lmtp("");
+    let maildir = server.add_user("alice", "secret");
+    let mut lmtp = Lmtp::unix(&socket(&server));
+    let (_, data) = lmtp.envelope("s@x.test", &["alice"]);
+    assert!(data.starts_with("354"));
+    lmtp.send("Subject: in flight\r\n\r\nfirst half\r\n");
+    // Shut down while the message is open: the server stops accepting, waits for it.
+    let path = socket(&server);
+    let stopping = std::thread::spawn(move || server.shutdown());
+    // Once new connections are refused, the shutdown is under way; the open one goes on.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while UnixStream::connect(&path).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the server never began stopping");
+        std::thread::yield_now();
+    }
+    lmtp.send("second half\r\n");
+    let replies = lmtp.message("", 1);
+    assert!(replies[0].starts_with("250 2.0.0"), "{replies:?}");
+    // Between messages, a stopping server says 421 and closes.
+    let closing = lmtp.reply();
+    assert!(closing[0].starts_with("421 4.3.2"), "{closing:?}");
+    let _dir = stopping.join().unwrap();
+    assert_eq!(files(&maildir.join("new")), 1);
+}
+
+#[test]
+fn a_silent_client_is_closed_with_421() {
+    let server = server_with_lmtp("idle_secs = 1");
+    let mut lmtp = Lmtp::unix(&socket(&server));
+    // No command: the server's idle timeout answers (the read waits for it, bounded).
+    let reply = lmtp.reply();
+    assert!(reply[0].starts_with("421 4.4.2"), "{reply:?}");
+}
