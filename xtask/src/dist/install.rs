@@ -89,7 +89,30 @@ pub(crate) fn install_test(package: &Package) -> Result<()> {
     )
     .context("the pop3d user cannot write /var/lib/pop3d/users.db")?;
     serve_and_login()?;
+    remove_and_reinstall(package)?;
     guard.purge()
+}
+
+/// `dpkg --remove` keeps the configuration and the user database; installing again (postinst
+/// run with the pop3d user, its directory and the database already there) keeps them too.
+fn remove_and_reinstall(package: &Package) -> Result<()> {
+    run("dpkg", &["--remove", "pop3d"], &[])?;
+    for kept in ["/etc/pop3d/pop3d.toml", "/var/lib/pop3d/users.db"] {
+        if !Path::new(kept).exists() {
+            bail!("{kept} is gone after dpkg --remove (only a purge may remove it)");
+        }
+    }
+    run("dpkg", &["--install", &path_str(&package.deb)?], &[])?;
+    check_installed()?;
+    let users = output(
+        "/usr/sbin/pop3-admin",
+        &["--config", "/etc/pop3d/pop3d.toml", "user", "list"],
+    )?;
+    if !users.contains(USER) {
+        bail!("the reinstall lost user {USER}: {users}");
+    }
+    eprintln!("dist: removed and reinstalled; configuration and users kept");
+    Ok(())
 }
 
 /// What postinst must have done.
