@@ -36,16 +36,18 @@ Examples:
     pop3-admin sessions
     pop3-admin locks
     pop3-admin kick 42
-  Deliver from Postfix (main.cf):
-    mailbox_command = /usr/local/bin/pop3-admin deliver \"$USER\"
+  Deliver from Postfix: pop3d serves LMTP (main.cf; see docs/install.md):
+    virtual_transport = pop3d-lmtp:unix:/run/pop3d/lmtp.sock
+  or, for local Unix users, this tool as the delivery agent (path as installed):
+    mailbox_command = /usr/sbin/pop3-admin deliver \"$USER\"
   Show the UIDLs pop3d will serve alice (what UIDL prints), then carry over Dovecot's:
     pop3-admin uidl alice
     pop3-admin uidl repair alice --from-uidlist /old/alice/Maildir/dovecot-uidlist
-  Shell completions:
+  Shell completions (the Debian package installs them):
     pop3-admin completions bash > /etc/bash_completion.d/pop3-admin
 
 Exit codes: 0 success, 1 error, 2 usage; deliver: 67 unknown user, 75 temporary failure
-(disk full, database locked), 78 bad configuration.";
+(disk full, database locked or missing, configuration unreadable).";
 
 #[derive(Parser, Debug)]
 #[command(name = "pop3-admin", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
