@@ -271,13 +271,7 @@ fn new_maildirs_belong_to_the_servers_user_when_run_as_root() {
         0
     );
     let maildir = site.maildir("dave");
-    for dir in [
-        maildir.parent().unwrap().to_owned(),
-        maildir.clone(),
-        maildir.join("new"),
-        maildir.join("cur"),
-        maildir.join("tmp"),
-    ] {
+    for dir in crate::support::maildir_dirs(&maildir) {
         let meta = std::fs::metadata(&dir).unwrap();
         assert_eq!(
             (meta.uid(), meta.gid()),

@@ -4,13 +4,12 @@
 //! user (privilege drop through `[privileges]`, or `setpriv` as systemd's `User=` would),
 //! logins and RETR over a socket.
 
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::peers::{Pop3d, free_port, is_root, pop3, tool_exists};
-use crate::support::{ACCOUNTS, Accounts, Site, run};
+use crate::support::{ACCOUNTS, Accounts, Site, maildir_dirs, run, run_with_input};
 
 const MESSAGE: &[u8] = b"Subject: issue 17\n\nreadable by pop3d\n";
 
@@ -107,7 +106,8 @@ impl Fixture {
 
     /// `pop3-admin ARGS` through `wrapper` (`setpriv ...` to run it as another user).
     fn admin_as(&self, wrapper: &[&str], args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-        let mut child = Command::new(wrapper[0])
+        let mut command = Command::new(wrapper[0]);
+        command
             .args(&wrapper[1..])
             .arg(env!("CARGO_BIN_EXE_pop3-admin"))
             .env(
@@ -117,21 +117,8 @@ impl Fixture {
             .arg("--config")
             .arg(&self.site.config)
             .args(args)
-            .current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        let _ = input.write_all(stdin);
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .current_dir("/");
+        run_with_input(command, stdin)
     }
 
     /// `pop3-admin deliver USER` run as `account`, with its groups, as Postfix's
@@ -229,13 +216,7 @@ fn issue_17_user_add_as_root_makes_a_database_and_maildir_pop3ds_user_can_use() 
             (f.uid, f.gid, 0o640),
             "{via:?}: users.db"
         );
-        for dir in [
-            maildir.parent().unwrap().to_owned(),
-            maildir.clone(),
-            maildir.join("new"),
-            maildir.join("cur"),
-            maildir.join("tmp"),
-        ] {
+        for dir in maildir_dirs(&maildir) {
             assert_eq!(
                 owner_and_mode(&dir),
                 (owner.0, owner.1, 0o700),

@@ -52,26 +52,14 @@ impl Site {
 
     /// Runs `pop3-admin --config <site> ARGS` with `stdin`; returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pop3-admin"))
-            // No unit of the machine's decides who owns what the tool makes as root.
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pop3-admin"));
+        // No unit of the machine's decides who owns what the tool makes as root.
+        command
             .env("POP3D_SYSTEMD_UNIT_PATH", self.dir.path().join("systemd"))
             .arg("--config")
             .arg(&self.config)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        let _ = input.write_all(stdin);
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .args(args);
+        run_with_input(command, stdin)
     }
 
     pub fn maildir(&self, user: &str) -> PathBuf {
@@ -140,4 +128,34 @@ pub fn run(command: &mut Command, stdin: &str) {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "{command:?}: {status}");
+}
+
+/// Runs `command` with `stdin` on its standard input; returns (exit code, stdout, stderr).
+pub fn run_with_input(mut command: Command, stdin: &[u8]) -> (i32, String, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let _ = input.write_all(stdin);
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A Maildir's directories: `<mail root>/<user>`, the Maildir and its `new/`, `cur/`, `tmp/`.
+pub fn maildir_dirs(maildir: &Path) -> [PathBuf; 5] {
+    [
+        maildir.parent().unwrap().to_owned(),
+        maildir.to_owned(),
+        maildir.join("new"),
+        maildir.join("cur"),
+        maildir.join("tmp"),
+    ]
 }

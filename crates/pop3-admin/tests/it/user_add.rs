@@ -161,13 +161,7 @@ fn issue_15_17_a_fresh_add_makes_0700_directories_for_the_server_user() {
             let me = std::fs::metadata(site.dir.path()).unwrap();
             (me.uid(), me.gid())
         };
-        for dir in [
-            maildir.parent().unwrap().to_owned(),
-            maildir.clone(),
-            maildir.join("new"),
-            maildir.join("cur"),
-            maildir.join("tmp"),
-        ] {
+        for dir in crate::support::maildir_dirs(&maildir) {
             assert_eq!(
                 owner_and_mode(&dir),
                 (owner.0, owner.1, 0o700),

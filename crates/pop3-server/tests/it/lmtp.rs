@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::attacks::Tmpfs;
-use crate::support::{PATIENCE, Sections, TestServer};
+use crate::support::{PATIENCE, Sections, TestServer, stdout_of};
 
 /// A server with `[lmtp]` on a Unix socket and a TCP port, with extra `[lmtp]` keys.
 pub fn server_with_lmtp(keys: &str) -> TestServer {
@@ -364,18 +364,12 @@ impl Drop for SystemUser {
 fn first_bytes_as(user: &str, socket: &Path) -> String {
     let script = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
                   s.settimeout(20)\nsys.stdout.write(repr(s.recv(100)))";
-    let out = Command::new("setpriv")
-        .args(["--reuid", user, "--regid", "nogroup", "--clear-groups"])
-        .args(["/usr/bin/python3", "-c", script])
-        .arg(socket)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout_of(
+        Command::new("setpriv")
+            .args(["--reuid", user, "--regid", "nogroup", "--clear-groups"])
+            .args(["/usr/bin/python3", "-c", script])
+            .arg(socket),
+    )
 }
 
 #[test]
@@ -455,7 +449,10 @@ fn a_message_in_flight_at_shutdown_is_finished_then_421() {
     // Once new connections are refused, the shutdown is under way; the open one goes on.
     let deadline = std::time::Instant::now() + PATIENCE;
     while UnixStream::connect(&path).is_ok() {
-        assert!(std::time::Instant::now() < deadline, "the server never began stopping");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never began stopping"
+        );
         std::thread::yield_now();
     }
     lmtp.send("second half\r\n");

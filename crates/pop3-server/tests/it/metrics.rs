@@ -294,15 +294,10 @@ fn promtool_accepts_the_metrics() {
 #[test]
 fn promtool_accepts_the_rules() {
     let rules = repo("config/prometheus-rules.yml");
-    let out = Command::new("promtool")
-        .args(["check", "rules"])
-        .arg(&rules)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::support::stdout_of(
+        Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(&rules),
     );
 }
 

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::support::{PATIENCE, Sections, TestServer};
+use crate::lmtp::server_with_lmtp;
+use crate::support::{PATIENCE, TestServer, stdout_of};
 
 /// A Postfix instance: its directory and its master's PID.
 struct Postfix {
@@ -86,18 +87,12 @@ impl Postfix {
 
     /// `postqueue` with this instance's config: `-p` lists, `-f` flushes.
     fn postqueue(&self, arg: &str) -> String {
-        let out = Command::new("postqueue")
-            .arg("-c")
-            .arg(self.config())
-            .arg(arg)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(
+            Command::new("postqueue")
+                .arg("-c")
+                .arg(self.config())
+                .arg(arg),
+        )
     }
 
     /// The replies of the verifying smtpd to RCPT for each address, one session.
@@ -264,15 +259,7 @@ fn retrieve(server: &TestServer, user: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn postfix_delivers_over_lmtp_and_bounces_and_retries() {
-    let server = TestServer::start_edited(Sections::default(), |text| {
-        let dir = text
-            .lines()
-            .find_map(|l| l.strip_prefix("user_db = \""))
-            .and_then(|l| l.strip_suffix("/users.db\""))
-            .unwrap()
-            .to_owned();
-        format!("{text}\n[lmtp]\nsocket = \"{dir}/lmtp.sock\"\nmax_message_bytes = 20000\n")
-    });
+    let server = server_with_lmtp("max_message_bytes = 20000");
     // Postfix's lmtp(8) runs as `postfix`: it must reach the socket (the peer check lets
     // it in by name, `lmtp.clients` defaulting to ["postfix"]).
     set_mode(server.dir.path(), 0o755);

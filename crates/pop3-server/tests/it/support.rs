@@ -522,3 +522,14 @@ pub fn scrape(server: &TestServer) -> String {
     assert_eq!(status, 200);
     body
 }
+
+/// Runs `command` and returns its stdout, failing the test with its stderr if it fails.
+pub fn stdout_of(command: &mut std::process::Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
