@@ -50,6 +50,9 @@ pub struct Config {
     pub lock_wait: Duration,
     /// Whether retrieved messages get the Maildir seen flag at QUIT.
     pub mark_seen: bool,
+    /// Whether maildrops keep the persistent listing (`mailbox.listing_cache`; by default
+    /// not on a network file system).
+    pub listing_cache: pop3_maildrop::ListingCache,
     /// Log as JSON lines rather than text.
     pub log_json: bool,
     /// The default log filter (`RUST_LOG` overrides it).
@@ -147,6 +150,7 @@ impl RawConfig {
         let server = self.server.validate()?;
         let http_limits = self.metrics.limits()?;
         let metrics_address = self.metrics.validate()?;
+        let listing_cache = self.mailbox.listing_cache()?;
         let lmtp = match self.lmtp {
             Some(raw) => {
                 let section = Spanned::new(raw.span(), ());
@@ -181,6 +185,7 @@ impl RawConfig {
             timeouts,
             lock_wait: Duration::from_millis(self.mailbox.lock_wait_ms),
             mark_seen: self.mailbox.mark_seen,
+            listing_cache,
             log_json,
             log_level: self.log.level,
             run_as: self.privileges.map(RawPrivileges::into_pair),

@@ -160,6 +160,23 @@ impl RawTimeouts {
 pub(crate) struct RawMailbox {
     pub(crate) lock_wait_ms: u64,
     pub(crate) mark_seen: bool,
+    pub(crate) listing_cache: Spanned<String>,
+}
+
+impl RawMailbox {
+    /// `mailbox.listing_cache`: "auto", "on" or "off".
+    pub(crate) fn listing_cache(&self) -> Result<pop3_maildrop::ListingCache, Invalid> {
+        match self.listing_cache.get_ref().as_str() {
+            "auto" => Ok(pop3_maildrop::ListingCache::Auto),
+            "on" => Ok(pop3_maildrop::ListingCache::On),
+            "off" => Ok(pop3_maildrop::ListingCache::Off),
+            _ => Err(invalid(
+                "mailbox.listing_cache",
+                &self.listing_cache,
+                "must be \"auto\", \"on\" or \"off\"",
+            )),
+        }
+    }
 }
 
 /// How long a login waits for a maildrop's lock by default: long enough for the UPDATE of a
@@ -172,6 +189,7 @@ impl Default for RawMailbox {
         RawMailbox {
             lock_wait_ms: DEFAULT_LOCK_WAIT_MS,
             mark_seen: false,
+            listing_cache: Spanned::new(0..0, "auto".to_owned()),
         }
     }
 }

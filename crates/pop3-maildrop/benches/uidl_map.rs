@@ -93,6 +93,7 @@ fn open(path: &Path, uidl_map: UidlMapPolicy) -> Maildrop {
         session: "bench".into(),
         lock_wait: Duration::ZERO,
         uidl_map,
+        ..Default::default()
     };
     Maildrop::open(path, &options).unwrap()
 }

@@ -47,6 +47,7 @@ mod atomic;
 mod carried;
 mod deliver;
 mod error;
+mod filesystem;
 mod foreign;
 mod holder;
 mod index;
@@ -67,6 +68,7 @@ pub use carried::{
 };
 pub use deliver::{Delivered, Delivery, deliver};
 pub use error::{Error, Result};
+pub use filesystem::{ListingCache, network_filesystem, network_kind};
 pub use foreign::{
     ForeignUidl, ForeignUidls, UidlFormat, courier_filenames, courier_sizelist, dovecot_uidlist,
 };

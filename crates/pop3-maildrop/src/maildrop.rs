@@ -13,6 +13,7 @@ use rustix::io::Errno;
 
 use crate::carried::{self, Carried, UidlMapPolicy};
 use crate::error::{Error, Result, io_error};
+use crate::filesystem::ListingCache;
 use crate::holder::Holder;
 use crate::index;
 use crate::listing;
@@ -33,6 +34,8 @@ pub struct OpenOptions {
     /// Whether the maildrop must have a map of carried-over UIDLs (the user database says it
     /// had one); see [`UidlMapPolicy`].
     pub uidl_map: UidlMapPolicy,
+    /// Whether to use the persistent listing (off on network file systems by default).
+    pub listing_cache: ListingCache,
 }
 
 /// A locked, scanned maildrop. Messages are numbered by their index in
@@ -86,7 +89,7 @@ impl Maildrop {
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Maildrop> {
         let maildir = Maildir::open(path)?;
         let lock = lock::lock(&maildir, &options.session, options.lock_wait)?;
-        let (mut messages, mut report) = scan::scan(&maildir)?;
+        let (mut messages, mut report) = scan::scan(&maildir, options.listing_cache)?;
         let carried =
             carried::load_and_apply(&maildir, options.uidl_map, &mut messages, &mut report)?;
         let (path, cur, new) = maildir.into_session(report.left_in_new > 0);

@@ -18,6 +18,7 @@ use rustix::fs::AtFlags;
 
 use crate::carried::{self, UidlMapPolicy};
 use crate::error::Result;
+use crate::filesystem::ListingCache;
 use crate::listing::{self, DirStamp};
 use crate::maildir::Maildir;
 use crate::message::Message;
@@ -50,7 +51,9 @@ pub fn peek(path: &Path, uidl_map: UidlMapPolicy) -> Result<Peek> {
     let maildir = Maildir::open(path)?;
     let mut report = ScanReport::default();
     let in_new = list(&maildir.new, &path.join("new"), &mut report)?;
-    let stamp = DirStamp::of(&maildir.cur).ok();
+    // As a login with the default policy would: no listing on a network file system.
+    let trusted = ListingCache::Auto.decide(&maildir.cur).is_ok();
+    let stamp = DirStamp::of(&maildir.cur).ok().filter(|_| trusted);
     let from_listing = stamp
         .as_ref()
         .filter(|_| in_new.is_empty())

@@ -13,6 +13,7 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::error::{Result, io_error};
+use crate::filesystem::ListingCache;
 use crate::index::{self, Sizes, Tail};
 use crate::listing::{self, DirStamp};
 use crate::maildir::Maildir;
@@ -37,6 +38,9 @@ pub struct ScanReport {
     pub statted: usize,
     /// Entries skipped: dotfiles, directories, symlinks, FIFOs, vanished files.
     pub skipped: usize,
+    /// Why the persistent listing was not used, when it is off: the network file system the
+    /// Maildir is on ([`ListingCache::Auto`]), or the configuration.
+    pub listing_off: Option<&'static str>,
     /// Whether the messages came from the persistent listing (`cur/` unchanged since a
     /// settled scan) rather than from a readdir.
     pub from_listing: bool,
@@ -69,24 +73,30 @@ pub struct ScanReport {
 
 /// Moves `new/` into `cur/`, lists `cur/`, resolves sizes and UIDLs, updates the index, and
 /// returns the messages in delivery order (time from the name, then the name).
-pub(crate) fn scan(maildir: &Maildir) -> Result<(Vec<Message>, ScanReport)> {
-    scan_with_clock(maildir, &SystemTime::now)
+pub(crate) fn scan(maildir: &Maildir, cache: ListingCache) -> Result<(Vec<Message>, ScanReport)> {
+    scan_with_clock(maildir, cache, &SystemTime::now)
 }
 
 /// [`scan`] with the clock it reads to decide whether `cur/` has settled (tests make the
 /// scan look slow with it).
 pub(crate) fn scan_with_clock(
     maildir: &Maildir,
+    cache: ListingCache,
     clock: &dyn Fn() -> SystemTime,
 ) -> Result<(Vec<Message>, ScanReport)> {
     let mut report = ScanReport::default();
     let (moved, left) = move_new_to_cur(maildir, &mut report)?;
+    // Untrusted directory times: no stamp, so no listing read or written (an old one removed).
+    let trusted = cache.decide(&maildir.cur);
+    if let Err(kind) = trusted {
+        report.listing_off = Some(kind.unwrap_or("off in the configuration"));
+    }
     // Taken before the readdir: a change during it moves the stamp past this one. The settle
     // rule is checked against the time the stamp was taken, not the end of the scan: a
     // rename in the stamp's timestamp tick but after the readdir passed its entry leaves the
     // stamp unchanged, and only "the stamp was already old when taken" rules that out,
     // however long the scan takes.
-    let stamp = DirStamp::of(&maildir.cur).ok();
+    let stamp = trusted.ok().and_then(|()| DirStamp::of(&maildir.cur).ok());
     let stamped_at = clock();
     // The listing describes `cur/` alone: with messages left in `new/`, list both directories.
     if let Some(messages) = stamp

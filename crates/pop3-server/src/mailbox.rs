@@ -67,7 +67,7 @@ impl Mailbox {
         user: &User,
     ) -> Result<(Mailbox, SharedListing), OpenError> {
         let started = Instant::now();
-        let opened = open_waiting(user, session, shared.config.lock_wait).await;
+        let opened = open_waiting(user, session, &shared.config).await;
         let metrics = &shared.metrics;
         match opened {
             Ok(Ok(maildrop)) => {
@@ -76,6 +76,9 @@ impl Mailbox {
                     warn!(session, %error, "maildrop cache not written; the next login rescans");
                 }
                 let report = maildrop.scan_report();
+                if let Some(why) = report.listing_off {
+                    listing_off_once(why);
+                }
                 if let Some(error) = &report.move_error {
                     warn!(session, user = %user.name, %error, left = report.left_in_new,
                         "messages served from new/: cannot move them to cur/");
@@ -266,18 +269,31 @@ impl Drop for Mailbox {
     }
 }
 
+/// Logs once per process that the persistent listing is off, and why (a network file system
+/// under the mail root, or the configuration): every login then scans `cur/`.
+fn listing_off_once(why: &'static str) {
+    static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        info!(
+            reason = why,
+            "maildrop listing cache off (directory times not trusted): logins scan cur/"
+        );
+    }
+}
+
 /// Opens the maildrop on the blocking pool; while another session holds its lock, retries
 /// for up to `lock_wait`, **waiting on the runtime, not on a blocking thread**, so logins that
 /// wait for a lock never fill the blocking pool that hashes and reads need.
 async fn open_waiting(
     user: &User,
     session: u64,
-    lock_wait: std::time::Duration,
+    config: &crate::config::Config,
 ) -> Result<pop3_maildrop::Result<Maildrop>, tokio::task::JoinError> {
-    let deadline = tokio::time::Instant::now() + lock_wait;
+    let deadline = tokio::time::Instant::now() + config.lock_wait;
     loop {
         let path = user.maildir.clone();
         let options = OpenOptions {
+            listing_cache: config.listing_cache,
             session: session.to_string(),
             lock_wait: std::time::Duration::ZERO,
             // The user database says whether this maildrop had a map: then a missing one is

@@ -165,3 +165,28 @@ fn issue_17_lmtp_is_validated() {
         assert!(error.contains("line "), "{keys}: {error}");
     }
 }
+
+/// Issue 18: `[mailbox] listing_cache`, "auto" by default, "on" or "off"; anything else is
+/// refused naming the key.
+#[test]
+fn issue_18_listing_cache_is_read() {
+    use pop3_maildrop::ListingCache;
+    assert_eq!(
+        Config::parse(BASE, "t.toml").unwrap().listing_cache,
+        ListingCache::Auto
+    );
+    for (value, want) in [
+        ("auto", ListingCache::Auto),
+        ("on", ListingCache::On),
+        ("off", ListingCache::Off),
+    ] {
+        let text = format!("{BASE}\n[mailbox]\nlisting_cache = \"{value}\"\n");
+        assert_eq!(Config::parse(&text, "t.toml").unwrap().listing_cache, want);
+    }
+    let bad = format!("{BASE}\n[mailbox]\nlisting_cache = \"nfs\"\n");
+    let error = Config::parse(&bad, "t.toml").unwrap_err().to_string();
+    assert!(
+        error.contains("listing_cache") && error.contains("line "),
+        "{error}"
+    );
+}

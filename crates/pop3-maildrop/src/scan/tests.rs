@@ -59,7 +59,7 @@ fn issue15_settle_rule_uses_the_stamp_time() {
             started
         }
     };
-    let (messages, report) = scan_with_clock(&maildir, &clock).unwrap();
+    let (messages, report) = scan_with_clock(&maildir, ListingCache::On, &clock).unwrap();
     assert_eq!(messages.len(), 1);
     assert_eq!(report.measured, 1);
     assert!(

@@ -1,6 +1,6 @@
 //! The persistent listing: used only while `cur/` is unchanged since a settled scan.
 
-use pop3_maildrop::{LISTING_FILE, deliver};
+use pop3_maildrop::{LISTING_FILE, ListingCache, Maildrop, OpenOptions, deliver};
 
 use crate::support::{TempMaildir, listed, read_all};
 
@@ -120,4 +120,95 @@ fn a_damaged_listing_is_ignored() {
     let maildrop = md.open();
     assert!(!maildrop.scan_report().from_listing);
     assert_eq!(listed(&maildrop), expected);
+}
+
+/// The same directory seen through FUSE (`bindfs`), as a Maildir on sshfs or GlusterFS would
+/// be; unmounted on drop. `None` where FUSE or bindfs is not available.
+struct FuseView {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FuseView {
+    fn of(source: &std::path::Path) -> Option<FuseView> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("view");
+        std::fs::create_dir(&path).unwrap();
+        let mounted = std::process::Command::new("bindfs")
+            .arg(source)
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(FuseView { path, _dir: dir })
+    }
+}
+
+impl Drop for FuseView {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+fn open_with(path: &std::path::Path, cache: ListingCache) -> Maildrop {
+    let options = OpenOptions {
+        listing_cache: cache,
+        ..crate::support::options("fs")
+    };
+    Maildrop::open(path, &options).unwrap()
+}
+
+/// Issue 18: directory times on a network file system cannot be trusted (a client's
+/// attribute cache may show a stamp another machine's rename has already changed), so there
+/// the listing is neither used nor written, and one left from before is removed.
+#[test]
+fn on_a_network_file_system_the_listing_is_off_and_a_stale_one_removed() {
+    let md = maildrop_with_mixed_names();
+    md.settle_cur();
+    drop(md.open()); // a local, settled scan: writes the listing
+    assert!(md.path.join(LISTING_FILE).exists());
+    let Some(view) = FuseView::of(&md.path) else {
+        eprintln!(
+            "!!! SKIPPED on_a_network_file_system_the_listing_is_off_and_a_stale_one_removed: \
+             cannot mount bindfs (needs the bindfs package, /dev/fuse and root; .ci/run \
+             installs bindfs and CI runs as root)"
+        );
+        return;
+    };
+    assert_eq!(
+        pop3_maildrop::network_filesystem(std::fs::File::open(&view.path).unwrap()),
+        Some("FUSE")
+    );
+    for _ in 0..2 {
+        let through = open_with(&view.path, ListingCache::Auto);
+        let report = through.scan_report();
+        assert!(!report.from_listing, "a listing was trusted on FUSE");
+        assert_eq!(report.listing_off, Some("FUSE"));
+        assert_eq!(through.messages().len(), 3);
+        drop(through);
+        assert!(
+            !md.path.join(LISTING_FILE).exists(),
+            "a listing is left on FUSE"
+        );
+    }
+    // An admin who knows better can turn it on: a settled scan writes it, the next uses it.
+    md.settle_cur();
+    drop(open_with(&view.path, ListingCache::On));
+    assert!(
+        open_with(&view.path, ListingCache::On)
+            .scan_report()
+            .from_listing
+    );
+    // And off anywhere.
+    drop(view);
+    let local = open_with(&md.path, ListingCache::Off);
+    assert!(!local.scan_report().from_listing);
+    assert_eq!(
+        local.scan_report().listing_off,
+        Some("off in the configuration")
+    );
+    drop(local);
+    assert!(!md.path.join(LISTING_FILE).exists());
 }
