@@ -24,4 +24,5 @@ mod postfix;
 mod storage;
 mod support;
 mod transcripts;
+mod two_nodes;
 mod uidl;
