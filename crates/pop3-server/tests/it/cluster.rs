@@ -48,6 +48,13 @@ impl Cluster {
     /// Starts both nodes (with extra `[auth]` keys) and HAProxy in front of them; `None`, with
     /// a loud line, when `haproxy` is not installed.
     pub fn start(test: &str, auth: &str) -> Option<Cluster> {
+        Cluster::start_checked(test, auth, false)
+    }
+
+    /// As `start`; with `checks`, HAProxy health-checks node 0's plaintext listener
+    /// (`tcp-check expect string +OK`, `check-send-proxy`: a PROXY v2 LOCAL header, then
+    /// the greeting).
+    pub fn start_checked(test: &str, auth: &str, checks: bool) -> Option<Cluster> {
         if Command::new("haproxy").arg("-v").output().is_err() {
             eprintln!("!!! SKIPPED {test}: haproxy is not installed (apt-get install haproxy)");
             return None;
@@ -75,7 +82,7 @@ impl Cluster {
             .map(|_| FRONTS.iter().map(|_| free_port()).collect())
             .collect();
         let cfg = shared.path().join("haproxy.cfg");
-        std::fs::write(&cfg, haproxy_cfg(&nodes, &ports)).unwrap();
+        std::fs::write(&cfg, haproxy_cfg(&nodes, &ports, checks)).unwrap();
         let mut haproxy = Command::new("haproxy")
             .arg("-f")
             .arg(&cfg)
@@ -134,6 +141,11 @@ impl Cluster {
             client.upgrade();
         }
         client
+    }
+
+    /// What HAProxy has logged so far.
+    pub fn haproxy_log(&self) -> String {
+        self.haproxy_log.lock().unwrap().clone()
     }
 
     /// The client TLS configuration (the nodes' certificate).
@@ -230,7 +242,7 @@ fn node_config(dir: &Path, shared: &Path, auth: &str) {
 
 /// HAProxy in TCP mode: one `listen` section per node and frontend, each to one node's
 /// listener, connecting from `PROXY_SOURCE` with a PROXY header.
-fn haproxy_cfg(nodes: &[Daemon], ports: &[Vec<u16>]) -> String {
+fn haproxy_cfg(nodes: &[Daemon], ports: &[Vec<u16>], checks: bool) -> String {
     let mut cfg = String::from(
         "global\n    maxconn 256\n\ndefaults\n    mode tcp\n    timeout connect 5s\n    \
          timeout client 60s\n    timeout server 60s\n",
@@ -244,9 +256,17 @@ fn haproxy_cfg(nodes: &[Daemon], ports: &[Vec<u16>]) -> String {
                 Front::StlsV1 => (0, "send-proxy"),
             };
             let backend = node.addr(listener);
+            let (option, check) = if checks && n == 0 && *front == Front::Plain {
+                (
+                    "    option tcp-check\n    tcp-check expect string +OK\n",
+                    " check check-send-proxy inter 100ms",
+                )
+            } else {
+                ("", "")
+            };
             cfg.push_str(&format!(
-                "\nlisten node{n}_{front:?}\n    bind 127.0.0.1:{port}\n    \
-                 server pop3d {backend} {send} source {PROXY_SOURCE}\n"
+                "\nlisten node{n}_{front:?}\n    bind 127.0.0.1:{port}\n{option}    \
+                 server pop3d {backend} {send} source {PROXY_SOURCE}{check}\n"
             ));
         }
     }

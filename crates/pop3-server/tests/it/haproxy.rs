@@ -135,6 +135,22 @@ fn issue_18_headers_from_untrusted_peers_or_none_get_no_reply() {
     node.wait_for("no PROXY protocol header", 1);
 }
 
+/// HAProxy's health checks open with a v2 LOCAL header: served as the proxy's own
+/// connection (greeted, so a check expecting `+OK` passes), not refused.
+#[test]
+fn issue_18_health_checks_with_a_local_header_are_greeted() {
+    let Some(cluster) = Cluster::start_checked("issue_18_health_checks", "", true) else {
+        return;
+    };
+    let node = &cluster.nodes[0];
+    // Each check is a session of the proxy's own address that ends without a login.
+    node.wait_for(&format!("rip={PROXY_SOURCE} "), 3);
+    let log = node.log();
+    assert!(!log.contains("closed without a reply"), "{log}");
+    let haproxy = cluster.haproxy_log();
+    assert!(!haproxy.contains("is DOWN"), "{haproxy}");
+}
+
 /// The same rules in-process, where the metrics are at hand: untrusted, missing, malformed
 /// and late headers are counted by reason; a trusted header is served.
 #[test]
