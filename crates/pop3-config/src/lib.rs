@@ -20,6 +20,7 @@
 
 mod admin;
 mod auth;
+mod cidr;
 mod config;
 mod data;
 mod error;
@@ -30,6 +31,7 @@ mod server;
 mod settings;
 
 pub use admin::{DEFAULT_ADMIN_SOCKET, HttpLimits};
+pub use cidr::Cidr;
 pub use config::Config;
 pub use error::ConfigError;
 pub use limits::Timeouts;

@@ -26,6 +26,8 @@ pub struct Timeouts {
     pub output_stall: Duration,
     /// How long shutdown waits for sessions before exiting.
     pub shutdown_grace: Duration,
+    /// From connect to a complete PROXY protocol header, on listeners that expect one.
+    pub proxy_header: Duration,
 }
 
 /// `[limits]` as written.
@@ -113,6 +115,7 @@ pub(crate) struct RawTimeouts {
     tls_handshake_secs: u64,
     output_stall_secs: u64,
     shutdown_grace_secs: u64,
+    proxy_header_secs: u64,
 }
 
 impl Default for RawTimeouts {
@@ -123,6 +126,7 @@ impl Default for RawTimeouts {
             tls_handshake_secs: 30,
             output_stall_secs: 60,
             shutdown_grace_secs: 10,
+            proxy_header_secs: 5,
         }
     }
 }
@@ -136,6 +140,7 @@ impl RawTimeouts {
             self.idle_secs,
             self.tls_handshake_secs,
             self.output_stall_secs,
+            self.proxy_header_secs,
         ]
         .contains(&0)
         {
@@ -150,6 +155,7 @@ impl RawTimeouts {
             tls_handshake: Duration::from_secs(self.tls_handshake_secs),
             output_stall: Duration::from_secs(self.output_stall_secs),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            proxy_header: Duration::from_secs(self.proxy_header_secs),
         })
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::cidr::Cidr;
 use crate::error::{Invalid, invalid};
 
 /// How a listener speaks TLS.
@@ -27,6 +28,9 @@ pub struct Listener {
     pub address: SocketAddr,
     /// Its TLS mode.
     pub tls: TlsMode,
+    /// `Some` when every connection must open with a PROXY protocol header (v1 or v2) and come
+    /// from one of these blocks (`proxy_protocol = true`, `trusted_proxies`); never empty.
+    pub trusted_proxies: Option<Vec<Cidr>>,
 }
 
 /// TLS certificate files.
@@ -44,6 +48,8 @@ pub struct TlsFiles {
 pub(crate) struct RawListener {
     address: Spanned<String>,
     tls: TlsMode,
+    proxy_protocol: Option<Spanned<bool>>,
+    trusted_proxies: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[tls]` as written.
@@ -75,6 +81,7 @@ pub(crate) fn validate(
         listeners.push(Listener {
             address,
             tls: listener.tls,
+            trusted_proxies: trusted_proxies(listener)?,
         });
     }
     let needs_tls = listeners.iter().any(|l| l.tls != TlsMode::None);
@@ -90,4 +97,44 @@ pub(crate) fn validate(
         ));
     }
     Ok((listeners, tls))
+}
+
+/// `proxy_protocol` and `trusted_proxies` go together: a PROXY listener names the proxies it
+/// believes (a header from anyone else would let them choose their own address), and a list
+/// without `proxy_protocol = true` is a mistake, not a silent no-op.
+fn trusted_proxies(listener: &RawListener) -> Result<Option<Vec<Cidr>>, Invalid> {
+    let on = listener.proxy_protocol.as_ref().filter(|on| *on.get_ref());
+    let Some(raw) = &listener.trusted_proxies else {
+        if let Some(on) = on {
+            return Err(invalid(
+                "listener.proxy_protocol",
+                on,
+                "needs `trusted_proxies`, the address blocks of the proxies, e.g. [\"10.0.0.5/32\"]",
+            ));
+        }
+        return Ok(None);
+    };
+    if on.is_none() {
+        return Err(invalid(
+            "listener.trusted_proxies",
+            raw,
+            "is only read with `proxy_protocol = true` on the same listener",
+        ));
+    }
+    if raw.get_ref().is_empty() {
+        return Err(invalid(
+            "listener.trusted_proxies",
+            raw,
+            "is empty: name at least one proxy",
+        ));
+    }
+    let mut blocks = Vec::new();
+    for text in raw.get_ref() {
+        let block = text
+            .get_ref()
+            .parse::<Cidr>()
+            .map_err(|why| invalid("listener.trusted_proxies", text, why))?;
+        blocks.push(block);
+    }
+    Ok(Some(blocks))
 }

@@ -15,13 +15,14 @@ use pop3_proto::{
     Abort, AuthOutcome, CommitOutcome, Event, OpenError, Request, RetrieveError, Session, State,
 };
 use tokio::net::TcpStream;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::config::TlsMode;
 use crate::fault;
 use crate::input::{Input, Interruption};
 use crate::mailbox::Mailbox;
 use crate::message_body;
+use crate::peer::Peer;
 use crate::registry::{SessionEntry, unix_now};
 use crate::session_end::{self, End, Stats};
 use crate::shared::Shared;
@@ -31,8 +32,12 @@ use crate::stream::Client;
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Serves one accepted connection to its end.
-pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, mode: TlsMode) {
+pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, client: Peer, mode: TlsMode) {
     let id = shared.next_session_id();
+    let peer = client.addr;
+    if let Some(proxy) = client.proxy {
+        debug!(session = id, rip = %peer.ip(), proxy = %proxy, "connection through a proxy");
+    }
     let started = Instant::now();
     let _ = tcp.set_nodelay(true);
     let (listener, implicit) = (Shared::listener_name(mode), mode == TlsMode::Implicit);
@@ -42,7 +47,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr,
         info!(session = id, rip = %peer.ip(), "TLS handshake failed");
         return;
     };
-    let connection = shared.connection_facts(peer, implicit);
+    let connection = shared.connection_facts(&client, implicit);
     let stall = shared.config.timeouts.output_stall;
     let mut driver = Driver {
         session: Session::new(shared.protocol_for(mode), connection),

@@ -12,7 +12,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::peer::limit_key;
 
-/// The server's connection limits.
+/// The server's connection limits (cloning shares them).
+#[derive(Clone)]
 pub(crate) struct ConnectionLimits {
     total: Arc<Semaphore>,
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
@@ -38,10 +39,16 @@ impl ConnectionLimits {
         }
     }
 
-    /// Takes both permits for a connection from `ip`, or `None` if either limit is reached.
-    pub(crate) fn admit(&self, ip: IpAddr) -> Option<Permits> {
+    /// A permit of the total, or `None` if the server is full. Taken when a connection is
+    /// accepted, before its client's address is known (a PROXY header is still to be read).
+    pub(crate) fn total(&self) -> Option<OwnedSemaphorePermit> {
+        self.total.clone().try_acquire_owned().ok()
+    }
+
+    /// Adds the permit of `ip`'s address to `total`, or `None` (and `total` released) if that
+    /// address is at its limit.
+    pub(crate) fn per_address(&self, total: OwnedSemaphorePermit, ip: IpAddr) -> Option<Permits> {
         let ip = limit_key(ip, self.ipv6_prefix);
-        let total = self.total.clone().try_acquire_owned().ok()?;
         let mut map = self.per_ip.lock().ok()?;
         let count = map.entry(ip).or_insert(0);
         if *count >= self.max_per_ip {

@@ -3,9 +3,11 @@
 //! `Server::bind` opens every listener (so a privilege drop can follow), `Server::run` accepts
 //! until the shutdown future completes, then tells every session to stop and waits for them up
 //! to the grace period. **Each connection holds an RAII permit for the total limit and one for
-//! its address; both are released on every exit path.** Over a limit a plaintext connection
-//! gets `-ERR [SYS/TEMP]` and is closed at once; an implicit-TLS one is closed without a
-//! plaintext byte.
+//! its address; both are released on every exit path.** The total is taken when the
+//! connection is accepted, the address's once `peer::identify` has named the client (on a
+//! PROXY listener, after its header). Over a limit a plaintext connection gets
+//! `-ERR [SYS/TEMP]` and is closed at once; an implicit-TLS one is closed without a plaintext
+//! byte. A connection `identify` refuses is closed without any reply.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,7 +28,7 @@ use crate::http;
 use crate::limits::ConnectionLimits;
 use crate::lmtp::LmtpListeners;
 use crate::login::Login;
-use crate::peer;
+use crate::peer::{self, canonical_peer};
 use crate::shared::Shared;
 use crate::tls::Tls;
 
@@ -34,7 +36,7 @@ use crate::tls::Tls;
 pub struct Server {
     shared: Arc<Shared>,
     limits: ConnectionLimits,
-    listeners: Vec<(TcpListener, TlsMode)>,
+    listeners: Vec<(TcpListener, Arc<ListenerKind>)>,
     metrics_listener: Option<TcpListener>,
     admin_listener: Option<tokio::net::UnixListener>,
     lmtp_listeners: Option<LmtpListeners>,
@@ -52,7 +54,11 @@ impl Server {
         for listener in &config.listeners {
             let socket = listen(listener.address)
                 .with_context(|| format!("cannot listen on {}", listener.address))?;
-            listeners.push((socket, listener.tls));
+            let kind = ListenerKind {
+                tls: listener.tls,
+                trusted_proxies: listener.trusted_proxies.clone(),
+            };
+            listeners.push((socket, Arc::new(kind)));
         }
         let metrics_listener = match config.metrics_address {
             Some(address) => Some(http::bind_metrics(address).await?),
@@ -139,8 +145,8 @@ impl Server {
             .lmtp_listeners
             .map(|listeners| tokio::spawn(listeners.serve(shared.clone(), grace)));
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Accepted>(64);
-        for (listener, mode) in self.listeners {
-            accepts.spawn(accept_loop(listener, mode, conn_tx.clone()));
+        for (listener, kind) in self.listeners {
+            accepts.spawn(accept_loop(listener, kind, conn_tx.clone()));
         }
         drop(conn_tx);
         let mut sessions = JoinSet::new();
@@ -182,17 +188,23 @@ impl Server {
 /// How long the exit waits for UPDATEs still running after the sessions ended.
 const COMMIT_EXIT_WAIT: Duration = Duration::from_secs(60);
 
-/// A connection taken from a listener: its socket, its peer and the listener's TLS mode.
-type Accepted = (TcpStream, SocketAddr, TlsMode);
+/// What the connections of one listener share: its TLS mode and, on a PROXY protocol
+/// listener, the proxies whose headers it believes.
+struct ListenerKind {
+    tls: TlsMode,
+    trusted_proxies: Option<Vec<pop3_config::Cidr>>,
+}
+
+/// A connection taken from a listener: its socket, the socket's peer (not yet the client:
+/// see `peer::identify`) and its listener.
+type Accepted = (TcpStream, SocketAddr, Arc<ListenerKind>);
 
 /// Accepts on one listener and hands each connection to the server's loop.
-async fn accept_loop(listener: TcpListener, mode: TlsMode, tx: mpsc::Sender<Accepted>) {
+async fn accept_loop(listener: TcpListener, kind: Arc<ListenerKind>, tx: mpsc::Sender<Accepted>) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
-                // The one place the peer address enters: canonical from here on (`peer.rs`).
-                let peer = peer::canonical_peer(peer);
-                if tx.send((stream, peer, mode)).await.is_err() {
+            Ok((stream, socket_peer)) => {
+                if tx.send((stream, socket_peer, kind.clone())).await.is_err() {
                     return;
                 }
             }
@@ -205,23 +217,36 @@ async fn accept_loop(listener: TcpListener, mode: TlsMode, tx: mpsc::Sender<Acce
     }
 }
 
-/// The task of one accepted connection: served with its permits, or refused over a limit.
+/// The task of one accepted connection: its client identified (the one place the address
+/// enters, `peer::identify`), then served with its permits, or refused over a limit.
 fn admit(
     shared: Arc<Shared>,
     limits: &ConnectionLimits,
-    (stream, peer, mode): Accepted,
+    (mut stream, socket_peer, kind): Accepted,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let permits = limits.admit(peer.ip());
-    if permits.is_none() {
-        shared.metrics.rejected("limit");
-    }
+    let total = limits.total();
+    let limits = limits.clone();
     async move {
-        match permits {
+        let timeout = shared.config.timeouts.proxy_header;
+        let trusted = kind.trusted_proxies.as_deref();
+        let peer = match peer::identify(&mut stream, socket_peer, trusted, timeout).await {
+            Ok(peer) => peer,
+            Err(refused) => {
+                shared.metrics.rejected(refused.reason());
+                let from = canonical_peer(socket_peer).ip();
+                warn!(peer = %from, reason = %refused, "PROXY listener: connection closed without a reply");
+                return;
+            }
+        };
+        match total.and_then(|total| limits.per_address(total, peer.addr.ip())) {
             Some(permits) => {
-                connection::serve(shared, stream, peer, mode).await;
+                connection::serve(shared, stream, peer, kind.tls).await;
                 drop(permits);
             }
-            None => refuse(stream, peer, mode).await,
+            None => {
+                shared.metrics.rejected("limit");
+                refuse(stream, peer.addr, kind.tls).await;
+            }
         }
     }
 }

@@ -5,7 +5,6 @@
 //! refers back to the accept loop, so `server.rs` depends on this module and on
 //! `connection.rs`, and `connection.rs` on this one, never the other way round.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -18,6 +17,7 @@ use tokio_rustls::server::TlsStream;
 
 use crate::config::{Config, TlsMode};
 use crate::login::Login;
+use crate::peer::Peer;
 use crate::registry::{Registry, unix_now};
 use crate::stream::Stream;
 use crate::tls::Tls;
@@ -123,9 +123,9 @@ impl Shared {
         }
     }
 
-    /// The facts of a connection the protocol needs: TLS, loopback, the APOP timestamp
-    /// (128 random bits, only when APOP is on).
-    pub(crate) fn connection_facts(&self, peer: SocketAddr, secure: bool) -> Connection {
+    /// The facts of a connection the protocol needs: TLS, loopback (never through a proxy),
+    /// the APOP timestamp (128 random bits, only when APOP is on).
+    pub(crate) fn connection_facts(&self, peer: &Peer, secure: bool) -> Connection {
         let apop_timestamp = if self.config.protocol.apop {
             apop::timestamp(&self.config.hostname, unix_now()).ok()
         } else {
@@ -133,7 +133,7 @@ impl Shared {
         };
         Connection {
             secure,
-            loopback: self.config.trust_loopback && peer.ip().is_loopback(),
+            loopback: self.config.trust_loopback && peer.is_loopback(),
             apop_timestamp,
         }
     }

@@ -190,3 +190,62 @@ fn issue_18_listing_cache_is_read() {
         "{error}"
     );
 }
+
+/// Issue 18: `proxy_protocol` and `trusted_proxies` on a listener go together; each block is
+/// an address block; an error names the key and the line.
+#[test]
+fn issue_18_proxy_listeners_are_validated() {
+    let listener = |keys: &str| {
+        let text = BASE.replace("tls = \"none\"\n", &format!("tls = \"none\"\n{keys}\n"));
+        Config::parse(&text, "t.toml")
+    };
+    assert_eq!(listener("").unwrap().listeners[0].trusted_proxies, None);
+    let config = listener("proxy_protocol = true\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]");
+    let blocks = config.unwrap().listeners[0]
+        .trusted_proxies
+        .clone()
+        .unwrap();
+    assert_eq!(blocks.len(), 2);
+    assert!(blocks[0].contains("10.9.8.7".parse().unwrap()));
+    assert!(blocks[1].contains("::1".parse().unwrap()));
+    assert_eq!(
+        listener("proxy_protocol = false").unwrap().listeners[0].trusted_proxies,
+        None
+    );
+    let timeouts = Config::parse(&format!("{BASE}\n[timeouts]\nproxy_header_secs = 2\n"), "t");
+    assert_eq!(
+        timeouts.unwrap().timeouts.proxy_header,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        Config::parse(BASE, "t").unwrap().timeouts.proxy_header,
+        Duration::from_secs(5)
+    );
+    for (keys, key) in [
+        ("proxy_protocol = true", "listener.proxy_protocol"),
+        (
+            "trusted_proxies = [\"10.0.0.0/8\"]",
+            "listener.trusted_proxies",
+        ),
+        (
+            "proxy_protocol = false\ntrusted_proxies = [\"10.0.0.0/8\"]",
+            "listener.trusted_proxies",
+        ),
+        (
+            "proxy_protocol = true\ntrusted_proxies = []",
+            "listener.trusted_proxies",
+        ),
+        (
+            "proxy_protocol = true\ntrusted_proxies = [\"10.0.0.1/8\"]",
+            "listener.trusted_proxies",
+        ),
+        (
+            "proxy_protocol = true\ntrusted_proxies = [\"proxy.example\"]",
+            "listener.trusted_proxies",
+        ),
+    ] {
+        let error = listener(keys).unwrap_err().to_string();
+        assert!(error.contains(key), "{keys}: {error}");
+        assert!(error.contains("line "), "{keys}: {error}");
+    }
+}

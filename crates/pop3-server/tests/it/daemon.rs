@@ -54,6 +54,23 @@ impl Daemon {
         daemon
     }
 
+    /// Starts `pop3d` on the config already written at `dir/pop3d.toml` (text log appended).
+    pub fn start_in(dir: tempfile::TempDir) -> Daemon {
+        let config = dir.path().join("pop3d.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str("\n[log]\nformat = \"text\"\n");
+        std::fs::write(&config, text).unwrap();
+        let (child, log) = spawn(&config, &[]);
+        let mut daemon = Daemon {
+            child,
+            log,
+            dir,
+            ports: Vec::new(),
+        };
+        daemon.wait_for_listeners();
+        daemon
+    }
+
     /// Waits for the three listeners and learns their ports from the log.
     fn wait_for_listeners(&mut self) {
         self.wait_for("listening", 3);
