@@ -212,7 +212,10 @@ fn issue_18_admin_nodes_are_read_and_checked_by_both() {
         ("Node2 = \"/a.sock\"", "not a node name"),
         ("\"no:colon\" = \"/a.sock\"", "not a node name"),
         ("\"-x\" = \"/a.sock\"", "not a node name"),
-        (&*format!("{} = \"/a.sock\"", "n".repeat(33)), "not a node name"),
+        (
+            &*format!("{} = \"/a.sock\"", "n".repeat(33)),
+            "not a node name",
+        ),
         ("node2 = \"relative.sock\"", "admin.nodes.node2"),
         ("node2 = 3", "invalid type"),
     ] {
