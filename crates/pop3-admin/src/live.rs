@@ -189,11 +189,13 @@ impl Nodes {
                 .with_context(|| format!("no node {node} (the nodes are: {names})")),
             (None, [(name, client)]) => Ok((name.as_str(), client)),
             (None, nodes) => bail!(
-                "session ids are per node, and {} nodes are watched: say which, e.g. \
-                 `pop3-admin kick {}:{}` (the nodes are: {names})",
+                "session ids are per node, and {} nodes are watched: say which, as {}",
                 nodes.len(),
-                nodes.first().map_or("NODE", |(name, _)| name.as_str()),
-                target.session
+                nodes
+                    .iter()
+                    .map(|(name, _)| format!("{name}:{}", target.session))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
         }
     }
