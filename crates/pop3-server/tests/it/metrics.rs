@@ -502,7 +502,7 @@ fn a_real_prometheus_sees_exactly_the_workload() {
         Some(1),
         "{instances}"
     );
-    let mut expressions: Vec<String> = dashboard["panels"]
+    let expressions: Vec<String> = dashboard["panels"]
         .as_array()
         .unwrap()
         .iter()
