@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::peers::{PATIENCE, Pop3d, free_port};
 use crate::support::Site;
+use crate::tui_tmux::Tmux;
 
 /// One node: its site (config, database, Maildirs), its server and its POP3 port.
 struct Node {
@@ -285,4 +286,36 @@ fn issue_18_one_unnamed_node_is_unchanged_and_the_config_names_nodes() {
         .run(&["--node", &only, "--node", &only, "locks"], b"");
     assert_eq!(code, 1);
     assert!(err.contains("given twice"), "{err}");
+}
+
+/// The real TUI on two nodes, one stopped: the NODE column, the stopped node as one line, and
+/// `k` on a's row kicks a's session (b, stopped, cannot have been asked).
+#[test]
+fn issue_18_the_tui_watches_two_nodes_and_kicks_on_the_rows_node() {
+    let a = Node::start("alice");
+    let mut b = Node::start("bob");
+    let mut alice = Client::log_in(a.port, "alice");
+    drop(b.pop3d.take());
+    let command = format!(
+        "{} --config {} --node {} --node {} tui",
+        env!("CARGO_BIN_EXE_pop3-admin"),
+        a.site.config.display(),
+        a.node_arg("a"),
+        b.node_arg("b"),
+    );
+    let tmux = Tmux::start("nodes", &command);
+    tmux.wait_for(&["Users", "nodes: 1 of 2 up"]);
+    tmux.text("2");
+    let screen = tmux.wait_for(&["NODE", "alice", "node b: not answering"]);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("a ") && l.contains("alice")),
+        "{screen}"
+    );
+    tmux.text("k");
+    tmux.wait_for(&["on a disconnected"]);
+    let reply = alice.line();
+    assert!(reply.contains("disconnected by administrator"), "{reply}");
+    tmux.text("q");
 }
