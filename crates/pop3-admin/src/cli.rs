@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use pop3_config::{AdminNode, check_node_name};
+
+use crate::live::KickTarget;
 
 const ABOUT: &str = "Manage pop3d: users, local delivery, live sessions and mailbox locks";
 
@@ -14,7 +17,13 @@ running; a change applies at the user's next login. Live commands (sessions, loc
 the running server through its admin socket. Run without a command on a terminal for the TUI.
 
 pop3-admin reads the pop3d configuration to find the user database, the mail root, the admin
-socket and the argon2 parameters to hash new passwords with.";
+socket and the argon2 parameters to hash new passwords with.
+
+Several pop3d nodes: give each admin socket a name, with --node NAME=SOCKET (repeated) or an
+[admin.nodes] table in pop3d.toml. sessions, locks and the TUI then ask every node and show a
+NODE column; a node that does not answer is reported on its own line and hides none of the
+others. A remote node's socket is forwarded over SSH, never opened on the network (the admin
+API has no authentication beyond the socket's permissions; docs/scaling.md, "Watching several nodes").";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,6 +45,10 @@ Examples:
     pop3-admin sessions
     pop3-admin locks
     pop3-admin kick 42
+  Watch two nodes, the second's admin socket forwarded over SSH, and kick on the second:
+    ssh -N -L /run/pop3d/node2.sock:/run/pop3d/admin.sock node2 &
+    pop3-admin --node node1=/run/pop3d/admin.sock --node node2=/run/pop3d/node2.sock sessions
+    pop3-admin --node node1=/run/pop3d/admin.sock --node node2=/run/pop3d/node2.sock kick node2:42
   Deliver from Postfix: pop3d serves LMTP (main.cf; see docs/install.md):
     virtual_transport = pop3d-lmtp:unix:/run/pop3d/lmtp.sock
   or, for local Unix users, this tool as the delivery agent (path as installed):
@@ -46,7 +59,8 @@ Examples:
   Shell completions (the Debian package installs them):
     pop3-admin completions bash > /etc/bash_completion.d/pop3-admin
 
-Exit codes: 0 success, 1 error, 2 usage; deliver: 67 unknown user, 75 temporary failure
+Exit codes: 0 success, 1 error, 2 usage; sessions and locks with named nodes: 3 when some
+nodes did not answer (the others are listed), 1 when none did; deliver: 67 unknown user, 75 temporary failure
 (disk full, database locked or missing, configuration unreadable).";
 
 #[derive(Parser, Debug)]
@@ -55,8 +69,28 @@ pub struct Cli {
     /// The pop3d configuration file.
     #[arg(long, short, global = true, default_value = "/etc/pop3d/pop3d.toml")]
     pub config: PathBuf,
+    /// Watch this pop3d node (repeat for several): a short name (a-z 0-9 - _ .) and its admin
+    /// socket, e.g. `node2=/run/pop3d/node2.sock`. Replaces `[admin.nodes]` of the config;
+    /// with neither, the one admin socket of `[admin] socket` is watched, unnamed.
+    #[arg(long = "node", global = true, value_name = "NAME=SOCKET", value_parser = parse_node)]
+    pub nodes: Vec<AdminNode>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `NAME=SOCKET`, the name checked as `[admin.nodes]` checks it.
+fn parse_node(text: &str) -> Result<AdminNode, String> {
+    let (name, socket) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=SOCKET"))?;
+    check_node_name(name)?;
+    if socket.is_empty() {
+        return Err(format!("node {name} has no socket path"));
+    }
+    Ok(AdminNode {
+        name: name.to_owned(),
+        socket: PathBuf::from(socket),
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,13 +103,13 @@ pub enum Command {
         /// The recipient.
         user: String,
     },
-    /// List the live sessions (from the running server).
+    /// List the live sessions (from the running server, or from every node).
     Sessions {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// List the held mailbox locks (from the running server).
+    /// List the held mailbox locks (from the running server, or from every node).
     Locks {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -83,8 +117,10 @@ pub enum Command {
     },
     /// Disconnect a session: it gets -ERR [SYS/TEMP], deletes nothing, and releases its lock.
     Kick {
-        /// The session id, as `sessions` shows it.
-        session: u64,
+        /// The session id, as `sessions` shows it; NODE:ID with several nodes (each node
+        /// numbers its own sessions, so a bare id is refused there).
+        #[arg(value_name = "[NODE:]ID")]
+        session: KickTarget,
     },
     /// The UIDLs pop3d serves NAME, and the map of UIDLs carried over from the previous server.
     Uidl(UidlArgs),

@@ -1,5 +1,6 @@
 //! The server's live state, through its admin socket: versioned JSON over HTTP on a Unix
-//! socket, with the types shared in `pop3_admin_api`.
+//! socket, with the types shared in `pop3_admin_api`; and [`Nodes`], the one or several pop3d
+//! nodes a command watches, each asked on its own so that one down hides none of the others.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -11,6 +12,7 @@ use pop3_admin_api::{
     API_VERSION, KickResponse, LOCKS_PATH, LockInfo, LocksResponse, SESSIONS_PATH, SessionInfo,
     SessionsResponse, kick_path,
 };
+use pop3_config::AdminNode;
 use serde::de::DeserializeOwned;
 
 /// How long a request may take before the server counts as unreachable.
@@ -87,6 +89,134 @@ impl AdminClient {
             bail!("the server answered {status}: {body}");
         }
         serde_json::from_str(&body).with_context(|| format!("unexpected answer: {body}"))
+    }
+}
+
+/// The nodes a command watches: the admin socket of `[admin] socket`, unnamed (neither
+/// `[admin.nodes]` nor `--node` given: the tool as it always was), or named nodes.
+#[derive(Clone, Debug)]
+pub struct Nodes {
+    nodes: Vec<(String, AdminClient)>,
+    named: bool,
+}
+
+/// One node's answer.
+#[derive(Debug)]
+pub struct NodeAnswer<T> {
+    /// The node's name ("" for the unnamed local socket).
+    pub node: String,
+    /// Its answer, or why there is none.
+    pub answer: Result<T>,
+}
+
+/// Which session `kick` means: `ID`, or `NODE:ID` (session ids are per node).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KickTarget {
+    pub node: Option<String>,
+    pub session: u64,
+}
+
+impl Nodes {
+    /// The one unnamed node at `socket`.
+    pub fn local(socket: &Path) -> Nodes {
+        Nodes {
+            nodes: vec![(String::new(), AdminClient::new(socket))],
+            named: false,
+        }
+    }
+
+    /// Named nodes, in the order given (names checked by `pop3_config::check_node_name`
+    /// and unique: the caller's parsing sees to both).
+    pub fn named(nodes: &[AdminNode]) -> Nodes {
+        Nodes {
+            nodes: nodes
+                .iter()
+                .map(|n| (n.name.clone(), AdminClient::new(&n.socket)))
+                .collect(),
+            named: true,
+        }
+    }
+
+    /// Whether the nodes have names, so that output shows them (a NODE column).
+    pub fn is_named(&self) -> bool {
+        self.named
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.nodes.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    /// Asks every node at once, a thread each, so a node that is down or hangs costs one
+    /// request timeout in all, not one per node; the answers come in node order.
+    pub fn ask<T: Send>(
+        &self,
+        question: impl Fn(&AdminClient) -> Result<T> + Sync,
+    ) -> Vec<NodeAnswer<T>> {
+        let question = &question;
+        std::thread::scope(|scope| {
+            let asked: Vec<_> = self
+                .nodes
+                .iter()
+                .map(|(name, client)| (name, scope.spawn(move || question(client))))
+                .collect();
+            asked
+                .into_iter()
+                .map(|(name, thread)| NodeAnswer {
+                    node: name.clone(),
+                    answer: thread
+                        .join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("the request panicked"))),
+                })
+                .collect()
+        })
+    }
+
+    /// The node a kick goes to: the one named, or the only one. **A bare id with several
+    /// nodes is refused**: each node numbers its own sessions, so `42` may be on any of them.
+    pub fn resolve(&self, target: &KickTarget) -> Result<(&str, &AdminClient)> {
+        let names = self.names().join(", ");
+        match (&target.node, self.nodes.as_slice()) {
+            (Some(node), _) if !self.named => bail!(
+                "`{node}:{}` names a node, but no nodes are configured ([admin.nodes] or \
+                 --node NAME=SOCKET); say `kick {}`",
+                target.session,
+                target.session
+            ),
+            (Some(node), nodes) => nodes
+                .iter()
+                .find(|(name, _)| name == node)
+                .map(|(name, client)| (name.as_str(), client))
+                .with_context(|| format!("no node {node} (the nodes are: {names})")),
+            (None, [(name, client)]) => Ok((name.as_str(), client)),
+            (None, nodes) => bail!(
+                "session ids are per node, and {} nodes are watched: say which, as {}",
+                nodes.len(),
+                nodes
+                    .iter()
+                    .map(|(name, _)| format!("{name}:{}", target.session))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        }
+    }
+}
+
+impl std::str::FromStr for KickTarget {
+    type Err = String;
+
+    /// `ID` or `NODE:ID`.
+    fn from_str(text: &str) -> Result<KickTarget, String> {
+        let (node, id) = match text.rsplit_once(':') {
+            Some((node, id)) => {
+                pop3_config::check_node_name(node)?;
+                (Some(node.to_owned()), id)
+            }
+            None => (None, text),
+        };
+        let session = id
+            .parse()
+            .map_err(|_| format!("`{id}` is not a session id (a number, as `sessions` shows)"))?;
+        Ok(KickTarget { node, session })
     }
 }
 

@@ -18,17 +18,16 @@ mod tui;
 mod uidl;
 mod user_db;
 mod users;
+mod watch;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser};
-use pop3_admin_api::{LockInfo, SessionInfo};
 use pop3_auth::User;
 
 use cli::{ApopCommand, Cli, Command, UserCommand};
-use live::AdminClient;
 use settings::Settings;
 use users::{ExistingOptions, Users};
 
@@ -48,7 +47,7 @@ fn main() -> ExitCode {
         };
     }
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("pop3-admin: {e:#}");
             ExitCode::FAILURE
@@ -73,8 +72,8 @@ fn write_manpages(command: clap::Command, dir: &std::path::Path, date: &str) -> 
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let config = cli.config;
+fn run(cli: Cli) -> Result<ExitCode> {
+    let (config, nodes) = (cli.config, cli.nodes);
     let command = match cli.command {
         Some(command) => command,
         None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => Command::Tui,
@@ -85,54 +84,53 @@ fn run(cli: Cli) -> Result<()> {
     };
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "pop3-admin", &mut out);
-            Ok(())
-        }
-        Command::InternalManpages { dir, date } => write_manpages(Cli::command(), &dir, &date),
-        Command::User(command) => user(&settings::load(&config)?, command, &mut out),
         Command::Sessions { json } => {
-            let sessions = admin(&config)?.sessions()?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&sessions)?)?;
-            } else {
-                print_sessions(&mut out, &sessions)?;
-            }
-            Ok(())
+            watch::sessions(&watch::nodes(&nodes, &config)?, json, &mut out)
         }
-        Command::Locks { json } => {
-            let locks = admin(&config)?.locks()?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&locks)?)?;
-            } else {
-                print_locks(&mut out, &locks)?;
-            }
-            Ok(())
+        Command::Locks { json } => watch::locks(&watch::nodes(&nodes, &config)?, json, &mut out),
+        Command::Tui => {
+            let settings = settings::load(&config)?;
+            let nodes = watch::from_settings(&nodes, &settings)?;
+            tui::run(settings, nodes)?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Kick { session } => {
-            if admin(&config)?.kick(session)? {
-                writeln!(out, "session {session} disconnected")?;
-                Ok(())
-            } else {
-                bail!("no session {session}")
-            }
+        command => {
+            run_other(command, &config, &nodes, &mut out)?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Uidl(args) => uidl::run(
-            &settings::load(&config)?,
-            args.name,
-            args.json,
-            args.command,
-            &mut out,
-        ),
-        Command::Tui => tui::run(settings::load(&config)?),
-        Command::Migrate(command) => migrate::run(&settings::load(&config)?, command, &mut out),
-        // Both are answered in `main`, before this match.
-        Command::Deliver { .. } | Command::InternalAccessCheck { .. } => Ok(()),
     }
 }
 
-fn admin(config: &std::path::Path) -> Result<AdminClient> {
-    Ok(AdminClient::new(&settings::load(config)?.admin_socket))
+/// The commands that succeed or fail, nothing in between.
+fn run_other(
+    command: Command,
+    config: &std::path::Path,
+    nodes: &[pop3_config::AdminNode],
+    out: &mut impl Write,
+) -> Result<()> {
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "pop3-admin", out);
+            Ok(())
+        }
+        Command::InternalManpages { dir, date } => write_manpages(Cli::command(), &dir, &date),
+        Command::User(command) => user(&settings::load(config)?, command, out),
+        Command::Kick { session } => watch::kick(&watch::nodes(nodes, config)?, &session, out),
+        Command::Uidl(args) => uidl::run(
+            &settings::load(config)?,
+            args.name,
+            args.json,
+            args.command,
+            out,
+        ),
+        Command::Migrate(command) => migrate::run(&settings::load(config)?, command, out),
+        // Answered in `main` and `run`, before this match.
+        Command::Sessions { .. }
+        | Command::Locks { .. }
+        | Command::Tui
+        | Command::Deliver { .. }
+        | Command::InternalAccessCheck { .. } => Ok(()),
+    }
 }
 
 fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Result<()> {
@@ -310,43 +308,4 @@ fn yes_no(value: bool) -> &'static str {
 /// Whether the user may log in only with APOP (the flag means nothing without a secret).
 fn apop_only(user: &User) -> bool {
     user.apop_only && user.apop_secret.is_some()
-}
-
-fn print_sessions(out: &mut impl Write, sessions: &[SessionInfo]) -> Result<()> {
-    let now = tui::unix_now();
-    writeln!(
-        out,
-        "{:<8} {:<20} {:<22} {:<4} {:<14} {:>6} {:<8} {:>10}",
-        "ID", "USER", "REMOTE", "TLS", "STATE", "IDLE", "COMMAND", "BYTES"
-    )?;
-    for s in sessions {
-        writeln!(
-            out,
-            "{:<8} {:<20} {:<22} {:<4} {:<14} {:>5}s {:<8} {:>10}",
-            s.id,
-            s.user.as_deref().unwrap_or("-"),
-            s.remote,
-            if s.tls { "yes" } else { "no" },
-            s.state,
-            now.saturating_sub(s.last_activity),
-            s.command.as_deref().unwrap_or("-"),
-            s.bytes_sent
-        )?;
-    }
-    Ok(())
-}
-
-fn print_locks(out: &mut impl Write, locks: &[LockInfo]) -> Result<()> {
-    let now = tui::unix_now();
-    writeln!(out, "{:<24} {:<8} HELD", "USER", "SESSION")?;
-    for lock in locks {
-        writeln!(
-            out,
-            "{:<24} {:<8} {}s",
-            lock.user,
-            lock.session,
-            now.saturating_sub(lock.since)
-        )?;
-    }
-    Ok(())
 }

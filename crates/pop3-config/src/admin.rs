@@ -1,5 +1,6 @@
 //! `[metrics]` and `[admin]`: pop3d's own HTTP listener and its admin socket.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,12 +86,48 @@ impl RawMetrics {
     }
 }
 
+/// The longest node name (`[admin.nodes]`, `pop3-admin --node`): a short label for a column.
+pub const MAX_NODE_NAME: usize = 32;
+
+/// One pop3d that `pop3-admin` watches: its name and its admin socket (`[admin.nodes]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminNode {
+    /// A short label, checked by [`check_node_name`].
+    pub name: String,
+    /// Its admin socket: the local one, or a remote one forwarded here (`ssh -L`).
+    pub socket: PathBuf,
+}
+
+/// Whether `name` may name a node: 1 to [`MAX_NODE_NAME`] characters of `a-z 0-9 - _ .`,
+/// starting with a letter or digit. **The one rule for both `[admin.nodes]` and `pop3-admin
+/// --node`**; the error says what is wrong. A name never holds `:` or `=`, so `NODE:ID` and
+/// `NAME=SOCKET` split without ambiguity.
+pub fn check_node_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if name.is_empty() || name.len() > MAX_NODE_NAME || !first_ok || !name.chars().all(allowed) {
+        return Err(format!(
+            "`{}` is not a node name: 1 to {MAX_NODE_NAME} of a-z 0-9 - _ . starting with a \
+             letter or digit",
+            name.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
 /// `[admin]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawAdmin {
     pub(crate) enabled: bool,
     pub(crate) socket: PathBuf,
+    /// `[admin.nodes]`: the pop3d nodes `pop3-admin` watches, name = admin socket. The
+    /// server does not use it, but checks it as the tool does, so `pop3d check-config`
+    /// reports a bad entry.
+    nodes: BTreeMap<Spanned<String>, Spanned<PathBuf>>,
 }
 
 impl Default for RawAdmin {
@@ -98,6 +135,32 @@ impl Default for RawAdmin {
         RawAdmin {
             enabled: true,
             socket: PathBuf::from(DEFAULT_ADMIN_SOCKET),
+            nodes: BTreeMap::new(),
         }
+    }
+}
+
+impl RawAdmin {
+    /// `[admin.nodes]`, checked, in name order: each name by [`check_node_name`], each
+    /// socket absolute (the tool may run from any directory).
+    pub(crate) fn nodes(&self) -> Result<Vec<AdminNode>, Invalid> {
+        self.nodes
+            .iter()
+            .map(|(name, socket)| {
+                check_node_name(name.get_ref())
+                    .map_err(|why| invalid("admin.nodes", name, &why))?;
+                if !socket.get_ref().is_absolute() {
+                    return Err(invalid(
+                        &format!("admin.nodes.{}", name.get_ref()),
+                        socket,
+                        "must be an absolute path to an admin socket",
+                    ));
+                }
+                Ok(AdminNode {
+                    name: name.get_ref().clone(),
+                    socket: socket.get_ref().clone(),
+                })
+            })
+            .collect()
     }
 }

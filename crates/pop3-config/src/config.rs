@@ -151,6 +151,8 @@ impl RawConfig {
         let http_limits = self.metrics.limits()?;
         let metrics_address = self.metrics.validate()?;
         let listing_cache = self.mailbox.listing_cache()?;
+        // Not the server's to use, but checked as the admin tool checks it.
+        self.admin.nodes()?;
         let lmtp = match self.lmtp {
             Some(raw) => {
                 let section = Spanned::new(raw.span(), ());

@@ -8,7 +8,7 @@
 //!   section validated by its own function. [`Config::warnings`] lists accepted settings that
 //!   are outside what an RFC asks for.
 //! - [`AdminSettings`]: the sections `pop3-admin` needs (`[data]`, the argon2 keys of `[auth]`,
-//!   `[admin]`, `[privileges]`), read with the same section types, defaults and checks; the
+//!   `[admin]` with the nodes it watches, [`AdminNode`], `[privileges]`), read with the same section types, defaults and checks; the
 //!   sections it does not need are left to the server, so a bad `[metrics]` cannot stop mail
 //!   delivery.
 //! - [`ConfigError`]: what is wrong, naming the file, the key and the line.
@@ -30,7 +30,7 @@ mod lmtp;
 mod server;
 mod settings;
 
-pub use admin::{DEFAULT_ADMIN_SOCKET, HttpLimits};
+pub use admin::{AdminNode, DEFAULT_ADMIN_SOCKET, HttpLimits, MAX_NODE_NAME, check_node_name};
 pub use cidr::Cidr;
 pub use config::Config;
 pub use error::ConfigError;

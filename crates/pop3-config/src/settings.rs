@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use pop3_auth::HashParams;
 use serde::Deserialize;
 
-use crate::admin::RawAdmin;
+use crate::admin::{AdminNode, RawAdmin};
 use crate::auth::RawAuth;
 use crate::data::RawData;
 use crate::error::{ConfigError, Invalid, parse_and_validate};
@@ -30,6 +30,9 @@ pub struct AdminSettings {
     /// The admin socket's path (`admin.socket`, or [`crate::DEFAULT_ADMIN_SOCKET`]), whether
     /// or not the server has it enabled.
     pub admin_socket: PathBuf,
+    /// `[admin.nodes]`: the nodes the live commands and the TUI watch, in name order; empty
+    /// when the section is absent (then only [`Self::admin_socket`], unnamed).
+    pub nodes: Vec<AdminNode>,
     /// argon2id parameters for new password hashes.
     pub argon2: HashParams,
     /// `[privileges]`: the user and group the server drops to. The admin tool, run as root,
@@ -62,10 +65,12 @@ impl RawAdminSections {
     fn validate(self) -> Result<AdminSettings, Invalid> {
         let data = self.data.validate()?;
         let argon2 = self.auth.argon2()?;
+        let nodes = self.admin.nodes()?;
         Ok(AdminSettings {
             user_db: data.user_db,
             mail_root: data.mail_root,
             admin_socket: self.admin.socket,
+            nodes,
             argon2,
             owner: self.privileges.map(RawPrivileges::into_pair),
         })

@@ -39,7 +39,15 @@ pub struct UserRow {
     pub maildir: String,
 }
 
-/// Whether the server answers on its admin socket.
+/// One node's answer to a poll: its sessions and locks, or why there are none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeLive {
+    /// The node's name ("" for the unnamed local socket).
+    pub node: String,
+    pub result: Result<(Vec<SessionInfo>, Vec<LockInfo>), String>,
+}
+
+/// Whether the server answers on its admin socket (with named nodes: whether all do).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerStatus {
     Unknown,
@@ -69,7 +77,11 @@ pub enum Effect {
     DeleteUser {
         name: String,
     },
-    Kick(u64),
+    /// Kick `session` on `node` ("" for the unnamed local socket): session ids are per node.
+    Kick {
+        node: String,
+        session: u64,
+    },
     Quit,
 }
 
@@ -77,8 +89,8 @@ pub enum Effect {
 #[derive(Debug)]
 pub enum Event {
     Key(KeyEvent),
-    /// A fresh view of the server, or why there is none.
-    Live(Result<(Vec<SessionInfo>, Vec<LockInfo>), String>),
+    /// A fresh view of every node, in node order.
+    Live(Vec<NodeLive>),
     /// The user list, reloaded.
     Users(Result<Vec<UserRow>, String>),
     /// The outcome of an effect, for the status bar.
@@ -127,8 +139,16 @@ pub struct App {
     pub mode: Mode,
     pub users: Vec<UserRow>,
     pub filter: String,
-    pub sessions: Vec<SessionInfo>,
-    pub locks: Vec<LockInfo>,
+    /// Whether the nodes are named (`--node`, `[admin.nodes]`): a NODE column, and a line
+    /// per node that does not answer.
+    pub named: bool,
+    /// The sessions of every node that answered, each with its node.
+    pub sessions: Vec<(String, SessionInfo)>,
+    pub locks: Vec<(String, LockInfo)>,
+    /// Named nodes that did not answer the last poll, and why.
+    pub down: Vec<(String, String)>,
+    /// How many nodes the last poll asked.
+    pub node_count: usize,
     pub server: ServerStatus,
     pub socket: String,
     pub status: Option<Result<String, String>>,
@@ -144,8 +164,11 @@ impl App {
             mode: Mode::Normal,
             users: Vec::new(),
             filter: String::new(),
+            named: false,
             sessions: Vec::new(),
             locks: Vec::new(),
+            down: Vec::new(),
+            node_count: 0,
             server: ServerStatus::Unknown,
             socket,
             status: None,
@@ -186,16 +209,8 @@ impl App {
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(key) => self.key(key),
-            Event::Live(Ok((sessions, locks))) => {
-                self.sessions = sessions;
-                self.locks = locks;
-                self.server = ServerStatus::Up;
-                Vec::new()
-            }
-            Event::Live(Err(why)) => {
-                self.sessions.clear();
-                self.locks.clear();
-                self.server = ServerStatus::Down(why);
+            Event::Live(nodes) => {
+                self.live(nodes);
                 Vec::new()
             }
             Event::Users(Ok(users)) => {
@@ -214,6 +229,43 @@ impl App {
                 self.now = now;
                 Vec::new()
             }
+        }
+    }
+
+    /// A poll's answers replace the live tabs whole: **a node that did not answer empties
+    /// only its own rows**, and is listed in `down`.
+    fn live(&mut self, nodes: Vec<NodeLive>) {
+        self.sessions.clear();
+        self.locks.clear();
+        self.down.clear();
+        self.node_count = nodes.len();
+        let mut first_error = None;
+        for NodeLive { node, result } in nodes {
+            match result {
+                Ok((sessions, locks)) => {
+                    self.sessions
+                        .extend(sessions.into_iter().map(|s| (node.clone(), s)));
+                    self.locks
+                        .extend(locks.into_iter().map(|l| (node.clone(), l)));
+                }
+                Err(why) => {
+                    first_error.get_or_insert_with(|| why.clone());
+                    self.down.push((node, why));
+                }
+            }
+        }
+        self.server = match first_error {
+            None => ServerStatus::Up,
+            Some(why) if !self.named => ServerStatus::Down(why),
+            Some(_) => ServerStatus::Down(format!(
+                "{} of {} nodes down",
+                self.down.len(),
+                self.node_count
+            )),
+        };
+        if !self.named {
+            // One unnamed node: its title and the status bar say it, as they always did.
+            self.down.clear();
         }
     }
 
@@ -268,8 +320,11 @@ impl App {
             KeyCode::Up => self.selected[tab] = self.selected[tab].saturating_sub(1),
             _ if self.tab == Tab::Users => return self.users_key(key),
             KeyCode::Char('k') if self.tab == Tab::Sessions => {
-                if let Some(session) = self.selection().and_then(|i| self.sessions.get(i)) {
-                    return vec![Effect::Kick(session.id)];
+                if let Some((node, session)) = self.selection().and_then(|i| self.sessions.get(i)) {
+                    return vec![Effect::Kick {
+                        node: node.clone(),
+                        session: session.id,
+                    }];
                 }
             }
             _ => {}

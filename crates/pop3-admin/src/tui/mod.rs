@@ -1,5 +1,6 @@
 //! The terminal interface: `app` (state and `update`), `ui` (drawing), and here the loop that
-//! connects them to the keyboard, a background poller of the admin socket, and the effects.
+//! connects them to the keyboard, a background poller of the admin socket (or of every named
+//! node at once), and the effects.
 //!
 //! `ratatui::init` puts the terminal in raw mode on the alternate screen and installs a panic
 //! hook that restores it; `ratatui::restore` runs on every normal exit. Ctrl-C arrives as a
@@ -14,27 +15,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
-pub use app::{App, Effect, Event, UserRow};
+pub use app::{App, Effect, Event, NodeLive, UserRow};
 
-use crate::live::AdminClient;
+use crate::live::{KickTarget, Nodes};
 use crate::settings::Settings;
 use crate::users::Users;
 
 /// How often the live tabs are refreshed.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Runs the TUI until the user quits.
-pub fn run(settings: Settings) -> Result<()> {
+/// Runs the TUI on `nodes` until the user quits.
+pub fn run(settings: Settings, nodes: Nodes) -> Result<()> {
     let users = Users::open(&settings)?;
     // Before the alternate screen, where they stay visible once the TUI ends.
     for warning in users.warnings() {
         eprintln!("pop3-admin: warning: {warning}");
     }
-    let admin = AdminClient::new(&settings.admin_socket);
+    let admin = nodes;
     let (tx, rx) = mpsc::channel();
     spawn_input(tx.clone());
     spawn_poller(admin.clone(), tx.clone());
     let mut app = App::new(settings.admin_socket.display().to_string());
+    app.named = admin.is_named();
     app.update(Event::Users(load_users(&users)));
     app.update(Event::Now(unix_now()));
     let mut terminal = ratatui::init();
@@ -48,7 +50,7 @@ fn event_loop(
     app: &mut App,
     events: &Receiver<Event>,
     users: &Users,
-    admin: &AdminClient,
+    admin: &Nodes,
 ) -> Result<()> {
     loop {
         terminal.draw(|frame| frame.render_widget(&*app, frame.area()))?;
@@ -68,7 +70,7 @@ fn event_loop(
 }
 
 /// Carries out one effect; the message goes to the status bar.
-fn apply(effect: Effect, users: &Users, admin: &AdminClient) -> Result<String, String> {
+fn apply(effect: Effect, users: &Users, admin: &Nodes) -> Result<String, String> {
     let result = match effect {
         Effect::AddUser { name, password } => {
             users
@@ -96,11 +98,7 @@ fn apply(effect: Effect, users: &Users, admin: &AdminClient) -> Result<String, S
         Effect::DeleteUser { name } => users
             .remove(&name, false)
             .map(|u| format!("deleted {} (mail kept)", u.name)),
-        Effect::Kick(id) => match admin.kick(id) {
-            Ok(true) => Ok(format!("session {id} disconnected")),
-            Ok(false) => Ok(format!("session {id} had already ended")),
-            Err(e) => Err(e),
-        },
+        Effect::Kick { node, session } => kick(admin, node, session),
         Effect::Quit => Ok(String::new()),
     };
     result.map_err(|e| format!("{e:#}"))
@@ -123,18 +121,34 @@ fn load_users(users: &Users) -> Result<Vec<UserRow>, String> {
         .map_err(|e| format!("{e:#}"))
 }
 
-fn snapshot(
-    admin: &AdminClient,
-) -> Result<
-    (
-        Vec<pop3_admin_api::SessionInfo>,
-        Vec<pop3_admin_api::LockInfo>,
-    ),
-    String,
-> {
-    let sessions = admin.sessions().map_err(|e| format!("{e:#}"))?;
-    let locks = admin.locks().map_err(|e| format!("{e:#}"))?;
-    Ok((sessions, locks))
+/// Kicks `session` on the node it was listed on, and on no other.
+fn kick(admin: &Nodes, node: String, session: u64) -> anyhow::Result<String> {
+    let on = if admin.is_named() {
+        format!(" on {node}")
+    } else {
+        String::new()
+    };
+    let target = KickTarget {
+        node: admin.is_named().then_some(node),
+        session,
+    };
+    let (_, client) = admin.resolve(&target)?;
+    Ok(match client.kick(session)? {
+        true => format!("session {session}{on} disconnected"),
+        false => format!("session {session}{on} had already ended"),
+    })
+}
+
+/// Every node's sessions and locks, asked at once.
+fn snapshot(admin: &Nodes) -> Vec<NodeLive> {
+    admin
+        .ask(|client| Ok((client.sessions()?, client.locks()?)))
+        .into_iter()
+        .map(|answer| NodeLive {
+            node: answer.node,
+            result: answer.answer.map_err(|e| format!("{e:#}")),
+        })
+        .collect()
 }
 
 fn spawn_input(tx: Sender<Event>) {
@@ -153,7 +167,7 @@ fn spawn_input(tx: Sender<Event>) {
     });
 }
 
-fn spawn_poller(admin: AdminClient, tx: Sender<Event>) {
+fn spawn_poller(admin: Nodes, tx: Sender<Event>) {
     std::thread::spawn(move || {
         loop {
             if tx.send(Event::Live(snapshot(&admin))).is_err()

@@ -21,7 +21,7 @@ const HELP: &[(&str, &str)] = &[
     ("e", "Users: enable or disable the selected user"),
     ("s / c", "Users: set / clear the APOP secret"),
     ("d", "Users: delete the selected user (asks first)"),
-    ("k", "Sessions: kick the selected session"),
+    ("k", "Sessions: kick the selected session (on its node)"),
     ("?", "this help"),
     ("q, Esc, Ctrl-C", "quit"),
 ];
@@ -132,28 +132,101 @@ fn users(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn live_block(app: &App, title: &'static str) -> Block<'static> {
     let title = match &app.server {
-        ServerStatus::Down(_) => format!(" {title} — server not running at {} ", app.socket),
+        ServerStatus::Down(_) if !app.named => {
+            format!(" {title} — server not running at {} ", app.socket)
+        }
         _ => format!(" {title} "),
     };
     Block::new().borders(Borders::TOP).title(title)
 }
 
-fn sessions(app: &App, area: Rect, buf: &mut Buffer) {
-    let rows = app.sessions.iter().map(|s| {
-        Row::new(vec![
-            s.id.to_string(),
-            s.user.clone().unwrap_or_else(|| "-".into()),
-            s.remote.clone(),
-            if s.tls { "yes" } else { "no" }.to_owned(),
-            s.state.clone(),
-            format!("{}s", app.now.saturating_sub(s.last_activity)),
-            s.command.clone().unwrap_or_else(|| "-".into()),
-            s.bytes_sent.to_string(),
-        ])
+/// The NODE column's width with named nodes: the longest name, at least its header.
+fn node_width(app: &App) -> u16 {
+    let longest = app
+        .sessions
+        .iter()
+        .map(|(node, _)| node)
+        .chain(app.locks.iter().map(|(node, _)| node))
+        .chain(app.down.iter().map(|(node, _)| node))
+        .map(|node| node.chars().count())
+        .fold(4, usize::max);
+    u16::try_from(longest).unwrap_or(u16::MAX)
+}
+
+/// A live tab: its block, then a line per named node that did not answer, then the table
+/// (with a NODE column first when the nodes are named).
+fn live_table<'a>(
+    app: &App,
+    title: &'static str,
+    header: &[&'a str],
+    widths: &[Constraint],
+    rows: Vec<(&'a str, Vec<String>)>,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let block = live_block(app, title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let down_lines = u16::try_from(app.down.len()).unwrap_or(u16::MAX);
+    let [down, table_area] =
+        Layout::vertical([Constraint::Length(down_lines), Constraint::Min(0)]).areas(inner);
+    let lines: Vec<Line<'_>> = app
+        .down
+        .iter()
+        .map(|(node, why)| {
+            Line::styled(
+                format!("node {node}: not answering — {why}"),
+                Style::new().fg(Color::Red),
+            )
+        })
+        .collect();
+    Paragraph::new(lines).render(down, buf);
+    let named = app.named;
+    let mut header_cells: Vec<&str> = Vec::new();
+    let mut constraints = Vec::new();
+    if named {
+        header_cells.push("NODE");
+        constraints.push(Constraint::Length(node_width(app)));
+    }
+    header_cells.extend_from_slice(header);
+    constraints.extend_from_slice(widths);
+    let rows = rows.into_iter().map(|(node, mut cells)| {
+        if named {
+            cells.insert(0, node.to_owned());
+        }
+        Row::new(cells)
     });
-    let table = Table::new(
-        rows,
-        [
+    let table = Table::new(rows, constraints)
+        .header(Row::new(header_cells).style(Style::new().bold()))
+        .row_highlight_style(highlight());
+    StatefulWidget::render(table, table_area, buf, &mut table_state(app));
+}
+
+fn sessions(app: &App, area: Rect, buf: &mut Buffer) {
+    let rows = app
+        .sessions
+        .iter()
+        .map(|(node, s)| {
+            let cells = vec![
+                s.id.to_string(),
+                s.user.clone().unwrap_or_else(|| "-".into()),
+                s.remote.clone(),
+                if s.tls { "yes" } else { "no" }.to_owned(),
+                s.state.clone(),
+                format!("{}s", app.now.saturating_sub(s.last_activity)),
+                s.command.clone().unwrap_or_else(|| "-".into()),
+                s.bytes_sent.to_string(),
+            ];
+            (node.as_str(), cells)
+        })
+        .collect();
+    live_table(
+        app,
+        "Sessions",
+        &[
+            "ID", "USER", "REMOTE", "TLS", "STATE", "IDLE", "COMMAND", "BYTES",
+        ],
+        &[
             Constraint::Length(6),
             Constraint::Min(10),
             Constraint::Length(22),
@@ -163,45 +236,57 @@ fn sessions(app: &App, area: Rect, buf: &mut Buffer) {
             Constraint::Length(8),
             Constraint::Length(10),
         ],
-    )
-    .header(
-        Row::new([
-            "ID", "USER", "REMOTE", "TLS", "STATE", "IDLE", "COMMAND", "BYTES",
-        ])
-        .style(Style::new().bold()),
-    )
-    .row_highlight_style(highlight())
-    .block(live_block(app, "Sessions"));
-    StatefulWidget::render(table, area, buf, &mut table_state(app));
+        rows,
+        area,
+        buf,
+    );
 }
 
 fn locks(app: &App, area: Rect, buf: &mut Buffer) {
-    let rows = app.locks.iter().map(|l| {
-        Row::new(vec![
-            l.user.clone(),
-            l.session.to_string(),
-            format!("{}s", app.now.saturating_sub(l.since)),
-        ])
-    });
-    let table = Table::new(
-        rows,
-        [
+    let rows = app
+        .locks
+        .iter()
+        .map(|(node, l)| {
+            let cells = vec![
+                l.user.clone(),
+                l.session.to_string(),
+                format!("{}s", app.now.saturating_sub(l.since)),
+            ];
+            (node.as_str(), cells)
+        })
+        .collect();
+    live_table(
+        app,
+        "Locks",
+        &["USER", "SESSION", "HELD FOR"],
+        &[
             Constraint::Min(12),
             Constraint::Length(9),
             Constraint::Length(10),
         ],
-    )
-    .header(Row::new(["USER", "SESSION", "HELD FOR"]).style(Style::new().bold()))
-    .row_highlight_style(highlight())
-    .block(live_block(app, "Locks"));
-    StatefulWidget::render(table, area, buf, &mut table_state(app));
+        rows,
+        area,
+        buf,
+    );
 }
 
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
-    let server = match &app.server {
-        ServerStatus::Up => Span::styled(" server: up ", Style::new().fg(Color::Green)),
-        ServerStatus::Down(_) => Span::styled(" server: not running ", Style::new().fg(Color::Red)),
-        ServerStatus::Unknown => Span::raw(" server: ... "),
+    let up = app.node_count.saturating_sub(app.down.len());
+    let server = match (&app.server, app.named) {
+        (ServerStatus::Up, false) => Span::styled(" server: up ", Style::new().fg(Color::Green)),
+        (ServerStatus::Down(_), false) => {
+            Span::styled(" server: not running ", Style::new().fg(Color::Red))
+        }
+        (ServerStatus::Unknown, false) => Span::raw(" server: ... "),
+        (ServerStatus::Up, true) => Span::styled(
+            format!(" nodes: {up} of {} up ", app.node_count),
+            Style::new().fg(Color::Green),
+        ),
+        (ServerStatus::Down(_), true) => Span::styled(
+            format!(" nodes: {up} of {} up ", app.node_count),
+            Style::new().fg(Color::Red),
+        ),
+        (ServerStatus::Unknown, true) => Span::raw(" nodes: ... "),
     };
     let message = match &app.status {
         Some(Ok(text)) => Span::raw(format!(" {text}")),

@@ -11,6 +11,7 @@ mod migrate;
 mod migrate_carry;
 mod migrate_e2e;
 mod migrate_system;
+mod nodes;
 mod ownership;
 mod peers;
 mod support;

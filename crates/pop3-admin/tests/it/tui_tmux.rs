@@ -12,11 +12,35 @@ use crate::support::Site;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A private tmux server, killed at the end.
-struct Tmux {
+pub struct Tmux {
     socket: String,
 }
 
 impl Tmux {
+    /// Starts `command` in a 120×30 session `tui` of a private tmux server named `name`.
+    pub fn start(name: &str, command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("pop3-admin-{name}-{}", std::process::id()),
+        };
+        let status = tmux
+            .command()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "tui",
+                "-x",
+                "120",
+                "-y",
+                "30",
+                command,
+            ])
+            .status()
+            .expect("tmux: .ci/run installs it");
+        assert!(status.success());
+        tmux
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new("tmux");
         command.args(["-L", &self.socket]);
@@ -33,7 +57,7 @@ impl Tmux {
         assert!(status.success());
     }
 
-    fn text(&self, text: &str) {
+    pub fn text(&self, text: &str) {
         let status = self
             .command()
             .args(["send-keys", "-t", "tui", "-l", text])
@@ -52,7 +76,7 @@ impl Tmux {
     }
 
     /// Waits (bounded) until the screen shows every needle.
-    fn wait_for(&self, needles: &[&str]) -> String {
+    pub fn wait_for(&self, needles: &[&str]) -> String {
         let started = Instant::now();
         loop {
             let screen = self.screen();
@@ -85,30 +109,12 @@ fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
     site.serve_on(port, "");
     let _pop3d = Pop3d::start(&site.config);
 
-    let tmux = Tmux {
-        socket: format!("pop3-admin-test-{}", std::process::id()),
-    };
     let admin = format!(
         "{} --config {} tui",
         env!("CARGO_BIN_EXE_pop3-admin"),
         site.config.display()
     );
-    let status = tmux
-        .command()
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "tui",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            &admin,
-        ])
-        .status()
-        .expect("tmux: .ci/run installs it");
-    assert!(status.success());
+    let tmux = Tmux::start("test", &admin);
     tmux.wait_for(&["Users", "server: up"]);
 
     // Add a user through the keyboard.

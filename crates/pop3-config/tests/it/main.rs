@@ -249,3 +249,43 @@ fn issue_18_proxy_listeners_are_validated() {
         assert!(error.contains("line "), "{keys}: {error}");
     }
 }
+
+/// Issue 18: `[admin.nodes]`, the nodes `pop3-admin` watches: absent by default, read in name
+/// order, and a bad name or a relative socket refused by the server and the tool alike,
+/// naming the key and the line.
+#[test]
+fn issue_18_admin_nodes_are_read_and_checked_by_both() {
+    let (config, settings) = check(BASE);
+    assert!(config.is_ok());
+    assert!(settings.unwrap().nodes.is_empty());
+    let text = format!(
+        "{BASE}\n[admin.nodes]\nnode2 = \"/run/pop3d/node2.sock\"\nnode1 = \"/run/pop3d/admin.sock\"\n"
+    );
+    let (config, settings) = check(&text);
+    assert!(config.is_ok());
+    let nodes = settings.unwrap().nodes;
+    let names: Vec<_> = nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["node1", "node2"]);
+    assert_eq!(nodes[1].socket, Path::new("/run/pop3d/node2.sock"));
+    for (entry, key) in [
+        ("Node2 = \"/a.sock\"", "not a node name"),
+        ("\"no:colon\" = \"/a.sock\"", "not a node name"),
+        ("\"-x\" = \"/a.sock\"", "not a node name"),
+        (
+            &*format!("{} = \"/a.sock\"", "n".repeat(33)),
+            "not a node name",
+        ),
+        ("node2 = \"relative.sock\"", "admin.nodes.node2"),
+        ("node2 = 3", "invalid type"),
+    ] {
+        let text = format!("{BASE}\n[admin.nodes]\n{entry}\n");
+        let (config, settings) = check(&text);
+        let (config, settings) = (config.unwrap_err(), settings.unwrap_err());
+        assert_eq!(config, settings, "{text}");
+        assert!(config.contains(key), "{entry}: {config}");
+        assert!(config.contains("line 10:"), "{entry}: {config}");
+    }
+    for good in ["a", "node-2", "mx1.example", "0_b"] {
+        assert_eq!(pop3_config::check_node_name(good), Ok(()), "{good}");
+    }
+}

@@ -481,12 +481,46 @@ fn a_real_prometheus_sees_exactly_the_workload() {
         &std::fs::read_to_string(repo("config/grafana-dashboard.json")).unwrap(),
     )
     .unwrap();
-    let mut expressions: Vec<String> = dashboard["panels"]
+    // Issue 18: the `instance` selector (Prometheus's own label: pop3d adds none), and
+    // every metric of every panel filtered on it.
+    let instance = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "instance")
+        .expect("the dashboard has an instance variable");
+    assert_eq!(
+        instance["definition"],
+        "label_values(pop3_build_info, instance)"
+    );
+    assert_eq!(instance["multi"], true);
+    assert_eq!(instance["includeAll"], true);
+    assert_eq!(instance["allValue"], ".*");
+    let instances = prometheus.query("count by (instance) (pop3_build_info)");
+    assert_eq!(
+        instances["data"]["result"].as_array().map(Vec::len),
+        Some(1),
+        "{instances}"
+    );
+    let expressions: Vec<String> = dashboard["panels"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|panel| panel["targets"].as_array().unwrap().iter())
         .map(|target| target["expr"].as_str().unwrap().to_owned())
+        .collect();
+    for expr in &expressions {
+        let selectors = expr.matches("pop3_").count() + expr.matches("process_").count();
+        let filtered = expr.matches("{instance=~\"$instance\"").count();
+        assert_eq!(
+            selectors, filtered,
+            "a metric not filtered on $instance: {expr}"
+        );
+    }
+    // As Grafana sends them with "All" selected (its `allValue`).
+    let mut expressions: Vec<String> = expressions
+        .iter()
+        .map(|expr| expr.replace("$instance", ".*"))
         .collect();
     let rules = std::fs::read_to_string(repo("config/prometheus-rules.yml")).unwrap();
     expressions.extend(
@@ -501,7 +535,11 @@ fn a_real_prometheus_sees_exactly_the_workload() {
         assert_eq!(answer["status"], "success", "{expr}: {answer}");
     }
     // The sessions panel shows one series per state.
-    let by_state = prometheus.query("sum by (state) (pop3_sessions)");
+    assert_eq!(
+        expressions[0],
+        "sum by (state) (pop3_sessions{instance=~\".*\"})"
+    );
+    let by_state = prometheus.query(&expressions[0]);
     assert_eq!(
         by_state["data"]["result"].as_array().map(Vec::len),
         Some(3),

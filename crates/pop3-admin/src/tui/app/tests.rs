@@ -53,15 +53,64 @@ fn app() -> App {
         user("bob", false, true),
         user("carol", true, false),
     ])));
-    app.update(Event::Live(Ok((
+    app.update(local(Ok((
         vec![session(7, "alice"), session(9, "carol")],
-        vec![LockInfo {
-            user: "alice".into(),
-            session: 7,
-            since: NOW - 110,
-        }],
+        vec![lock("alice", 7)],
     ))));
     app
+}
+
+/// The poll of the one unnamed node.
+fn local(result: Result<(Vec<SessionInfo>, Vec<LockInfo>), String>) -> Event {
+    Event::Live(vec![NodeLive {
+        node: String::new(),
+        result,
+    }])
+}
+
+fn lock(user: &str, session: u64) -> LockInfo {
+    LockInfo {
+        user: user.into(),
+        session,
+        since: NOW - 110,
+    }
+}
+
+/// Issue 18: an app watching named nodes, after one poll of `nodes`.
+fn nodes_app(nodes: Vec<NodeLive>) -> App {
+    let mut app = App::new("/run/pop3d/admin.sock".into());
+    app.named = true;
+    app.update(Event::Now(NOW));
+    app.update(Event::Live(nodes));
+    app
+}
+
+fn up(node: &str, sessions: Vec<SessionInfo>, locks: Vec<LockInfo>) -> NodeLive {
+    NodeLive {
+        node: node.into(),
+        result: Ok((sessions, locks)),
+    }
+}
+
+fn down(node: &str) -> NodeLive {
+    NodeLive {
+        node: node.into(),
+        result: Err(format!(
+            "the server is not running at /run/pop3d/{node}.sock"
+        )),
+    }
+}
+
+/// The fixed data of the snapshots: `node-a` answers, `b` is down.
+fn two_nodes_one_down() -> App {
+    nodes_app(vec![
+        up(
+            "node-a",
+            vec![session(7, "alice"), session(8, "bob")],
+            vec![lock("alice", 7)],
+        ),
+        down("b"),
+    ])
 }
 
 fn render(app: &App, width: u16, height: u16) -> String {
@@ -184,7 +233,13 @@ fn kick_the_selected_session_and_quit() {
     app.update(key(KeyCode::Char('2')));
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Down));
-    assert_eq!(app.update(key(KeyCode::Char('k'))), [Effect::Kick(9)]);
+    assert_eq!(
+        app.update(key(KeyCode::Char('k'))),
+        [Effect::Kick {
+            node: String::new(),
+            session: 9
+        }]
+    );
     assert_eq!(
         app.update(Event::Key(KeyEvent::new(
             KeyCode::Char('c'),
@@ -198,7 +253,7 @@ fn kick_the_selected_session_and_quit() {
 #[test]
 fn the_server_going_away_empties_the_live_tabs() {
     let mut app = app();
-    app.update(Event::Live(Err("connection refused".into())));
+    app.update(local(Err("connection refused".into())));
     assert!(app.sessions.is_empty() && app.locks.is_empty());
     assert_eq!(app.server, ServerStatus::Down("connection refused".into()));
     // Users still work.
@@ -229,10 +284,81 @@ fn snapshot_locks_tab() {
 fn snapshot_server_down_and_help() {
     let mut app = app();
     app.update(key(KeyCode::Char('2')));
-    app.update(Event::Live(Err("no socket".into())));
+    app.update(local(Err("no socket".into())));
     insta::assert_snapshot!("server_down", render(&app, 100, 6));
     app.update(key(KeyCode::Char('?')));
     insta::assert_snapshot!("help", render(&app, 100, 16));
+}
+
+/// Issue 18: with several nodes, kick goes to the node of the selected row, though another
+/// node has a session with the same id.
+#[test]
+fn issue_18_kick_goes_to_the_selected_rows_node() {
+    // Two nodes number a session 7 each; a third is down.
+    let mut app = nodes_app(vec![
+        up(
+            "node-a",
+            vec![session(7, "alice"), session(8, "bob")],
+            Vec::new(),
+        ),
+        down("b"),
+        up("mx2", vec![session(7, "carol")], vec![lock("carol", 7)]),
+    ]);
+    assert_eq!(
+        app.down,
+        [(
+            "b".into(),
+            "the server is not running at /run/pop3d/b.sock".into()
+        )]
+    );
+    assert_eq!(app.server, ServerStatus::Down("1 of 3 nodes down".into()));
+    app.update(key(KeyCode::Char('2')));
+    let kick = |app: &mut App| app.update(key(KeyCode::Char('k')));
+    assert_eq!(
+        kick(&mut app),
+        [Effect::Kick {
+            node: "node-a".into(),
+            session: 7
+        }]
+    );
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Down));
+    assert_eq!(
+        kick(&mut app),
+        [Effect::Kick {
+            node: "mx2".into(),
+            session: 7
+        }]
+    );
+    // The down node coming back adds its rows; one going down takes only its own.
+    app.update(Event::Live(vec![
+        NodeLive {
+            node: "node-a".into(),
+            result: Err("gone".into()),
+        },
+        up("b", vec![session(1, "dave")], Vec::new()),
+    ]));
+    assert_eq!(app.down, [("node-a".into(), "gone".into())]);
+    assert_eq!(app.sessions, [("b".into(), session(1, "dave"))]);
+}
+
+/// Issue 18: the NODE column, and the node that is down as one line above the table.
+#[test]
+fn snapshot_issue_18_nodes_sessions_and_locks() {
+    let mut app = two_nodes_one_down();
+    app.update(key(KeyCode::Char('2')));
+    insta::assert_snapshot!("nodes_sessions", render(&app, 100, 9));
+    app.update(key(KeyCode::Char('3')));
+    insta::assert_snapshot!("nodes_locks", render(&app, 80, 8));
+    // All up: no line of a down node, the status bar green.
+    app.update(Event::Live(vec![up(
+        "node-a",
+        vec![session(7, "alice")],
+        vec![lock("alice", 7)],
+    )]));
+    let screen = render(&app, 80, 8);
+    assert!(!screen.contains("not answering"), "{screen}");
+    assert!(screen.contains("nodes: 1 of 1 up"), "{screen}");
 }
 
 #[test]
@@ -272,6 +398,17 @@ fn any_size_down_to_one_cell_draws_without_panic() {
             ] {
                 render(&app, w, h);
             }
+        }
+    }
+}
+
+#[test]
+fn issue_18_nodes_draw_at_any_size_without_panic() {
+    let mut app = two_nodes_one_down();
+    for tab in ['2', '3'] {
+        app.update(key(KeyCode::Char(tab)));
+        for (w, h) in [(1, 1), (5, 2), (10, 3), (20, 4), (200, 1), (1, 60)] {
+            render(&app, w, h);
         }
     }
 }
