@@ -23,7 +23,7 @@ Several pop3d nodes: give each admin socket a name, with --node NAME=SOCKET (rep
 [admin.nodes] table in pop3d.toml. sessions, locks and the TUI then ask every node and show a
 NODE column; a node that does not answer is reported on its own line and hides none of the
 others. A remote node's socket is forwarded over SSH, never opened on the network (the admin
-API has no authentication beyond the socket's permissions; docs/scaling.md, "Watching several nodes").";
+API has no authentication beyond the socket's permissions; docs/scaling.md, Watching several nodes).";
 
 const EXAMPLES: &str = "\
 Examples:
