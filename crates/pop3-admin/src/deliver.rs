@@ -7,6 +7,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{UserDb, UserName};
 use pop3_maildrop::{Maildir, deliver};
 

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
+use pop3_auth::UserStore as _;
 use pop3_auth::{User, UserDb, UserName};
 use pop3_maildrop::{CarryReport, ForeignUidl, UidlMapPolicy};
 

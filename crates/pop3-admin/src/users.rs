@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
+use pop3_auth::UserStore as _;
 use pop3_auth::{PasswordHasher, User, UserDb, UserName, default_maildir};
 use pop3_maildrop::{Existing, Maildir, Provisioned};
 

@@ -31,6 +31,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use pop3_auth::UserStore as _;
 use pop3_auth::{ImportFlags, ImportedPassword, PasswordHasher, UserDb, UserName};
 
 use crate::cli::{MigrateCommand, MigrateOptions};

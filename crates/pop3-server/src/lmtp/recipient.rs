@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use pop3_auth::UserName;
+use pop3_auth::UserStore as _;
 use pop3_lmtp::Address;
 
 use crate::user_db::with_user_db;
