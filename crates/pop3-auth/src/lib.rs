@@ -67,6 +67,8 @@ mod password;
 mod pg;
 mod schema;
 mod store;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod throttle;
 
 pub use authenticator::{

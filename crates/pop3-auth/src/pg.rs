@@ -281,20 +281,20 @@ impl UserStore for PgSession {
 
     fn update_field(&self, name: &UserName, field: Field<'_>) -> Result<bool> {
         // The assignment is one of `schema.rs`'s constants; values are bound parameters.
-        let sql = format!(
-            "UPDATE users SET {}, updated_at = $4 WHERE name = $1",
-            assignment(&field)
-        );
+        // PostgreSQL types every parameter, so each gets exactly the ones it uses.
+        let set = assignment(&field);
         let now = now();
-        let none: Option<bool> = None;
         let changed = match field {
             Field::PasswordHash(hash) => {
-                self.with(|c| c.execute(&sql, &[&name.as_str(), &hash, &none, &now]))?
+                let sql = format!("UPDATE users SET {set}, updated_at = $3 WHERE name = $1");
+                self.with(|c| c.execute(&sql, &[&name.as_str(), &hash, &now]))?
             }
             Field::Enabled(value) | Field::UidlMap(value) => {
-                self.with(|c| c.execute(&sql, &[&name.as_str(), &value, &none, &now]))?
+                let sql = format!("UPDATE users SET {set}, updated_at = $3 WHERE name = $1");
+                self.with(|c| c.execute(&sql, &[&name.as_str(), &value, &now]))?
             }
             Field::Apop { secret, only } => {
+                let sql = format!("UPDATE users SET {set}, updated_at = $4 WHERE name = $1");
                 self.with(|c| c.execute(&sql, &[&name.as_str(), &secret, &only, &now]))?
             }
         };
