@@ -1,8 +1,9 @@
 //! A small bounded pool of PostgreSQL connections, a `Mutex` and a `Condvar`.
 //!
-//! **A dead database fails fast**: a checkout with no idle connection connects in the calling
-//! thread, so the error of that connect (refused, no socket, or `connect_timeout`) is the
-//! answer, at once; a checkout waits for a busy connection at most `wait` and then fails.
+//! **A dead database fails fast**: a checkout with no idle connection connects at once, so
+//! the error of that connect (refused, no socket) is the answer, and a database that takes
+//! the connection but does not answer is given up on after `wait`; a checkout waits for a
+//! busy connection at most `wait` too, then fails.
 //! **A connection found closed is dropped together with every idle one** (after a restart
 //! of the database they are all dead), so the pool recovers by itself when the database
 //! returns: the next checkout connects afresh.
@@ -11,7 +12,7 @@
 //! its `connection_timeout` runs out, so a dead database costs every login that timeout;
 //! and `r2d2_postgres` has had no release for years. This is the part we need, in a page.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use postgres::Client;
@@ -76,13 +77,7 @@ impl Pool {
             if state.open < self.inner.max {
                 state.open += 1;
                 drop(state);
-                return match (self.inner.connect)() {
-                    Ok(client) => Ok(self.conn(client, false)),
-                    Err(error) => {
-                        self.inner.release_slot();
-                        Err(error)
-                    }
-                };
+                return self.connect();
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -98,11 +93,66 @@ impl Pool {
         }
     }
 
+    /// Opens a connection in a thread of its own, waiting at most `wait` for it: the
+    /// client's `connect_timeout` covers only the socket's connect, and **a database that
+    /// accepts the connection but never answers (a stopped postmaster) must not hang a
+    /// login**. A connect given up on keeps its slot until its thread ends, so at most `max`
+    /// such threads exist.
+    fn connect(&self) -> Result<Conn> {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let inner = self.inner.clone();
+        let spawned = std::thread::Builder::new()
+            .name("pop3d-pg-connect".to_owned())
+            .spawn(move || {
+                let opened = (inner.connect)().map(|client| Slot {
+                    client: Some(client),
+                    inner: inner.clone(),
+                });
+                if opened.is_err() {
+                    inner.release_slot();
+                }
+                // Unsent (the caller gave up), a client is dropped with its slot.
+                let _ = sender.send(opened);
+            });
+        if let Err(error) = spawned {
+            self.inner.release_slot();
+            return Err(Error::Unavailable(format!(
+                "cannot start a PostgreSQL connect: {error}"
+            )));
+        }
+        match receiver.recv_timeout(self.inner.wait) {
+            Ok(Ok(mut slot)) => match slot.client.take() {
+                Some(client) => Ok(self.conn(client, false)),
+                None => Err(Error::Unavailable("PostgreSQL connect lost".to_owned())),
+            },
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(Error::Unavailable(format!(
+                "PostgreSQL did not answer within {:?}",
+                self.inner.wait
+            ))),
+        }
+    }
+
     fn conn(&self, client: Client, reused: bool) -> Conn {
         Conn {
             inner: self.inner.clone(),
             client: Some(client),
             reused,
+        }
+    }
+}
+
+/// A new connection and its slot in the pool: dropped unused (its caller gave up waiting),
+/// it closes the connection and frees the slot.
+struct Slot {
+    client: Option<Client>,
+    inner: Arc<Inner>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.client.take().is_some() {
+            self.inner.release_slot();
         }
     }
 }

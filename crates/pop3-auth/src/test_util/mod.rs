@@ -52,12 +52,23 @@ impl PgCluster {
         let as_postgres = is_root();
         let cluster = PgCluster { dir, as_postgres };
         if as_postgres {
-            run(Command::new("chown").arg("postgres:postgres").arg(&cluster.dir));
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&cluster.dir));
         }
         cluster.watchdog();
         run(cluster
             .command("initdb")
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "-D",
+            ])
             .arg(cluster.data()));
         cluster.resume();
         Some(cluster)
@@ -65,9 +76,11 @@ impl PgCluster {
 
     /// Creates database `name` (each test its own) and returns its URL's settings.
     pub fn database(&self, name: &str) -> PgSettings {
-        run(self.command("createdb").args(["-h"]).arg(&self.dir).args([
-            "-U", "postgres", name,
-        ]));
+        run(self
+            .command("createdb")
+            .args(["-h"])
+            .arg(&self.dir)
+            .args(["-U", "postgres", name]));
         PgSettings::parse(&self.url(name)).expect("a valid URL")
     }
 
@@ -102,6 +115,29 @@ impl PgCluster {
             .arg(self.data()));
     }
 
+    /// Freezes the postmaster (SIGSTOP): the socket still takes connections, nobody answers
+    /// them; backends already running go on.
+    pub fn freeze(&self) {
+        assert!(self.signal("-STOP"), "cannot stop the postmaster");
+    }
+
+    /// Lets a frozen postmaster go on (SIGCONT).
+    pub fn thaw(&self) {
+        assert!(self.signal("-CONT"), "cannot continue the postmaster");
+    }
+
+    /// Sends `signal` to the postmaster; false if there is none or `kill` failed.
+    fn signal(&self, signal: &str) -> bool {
+        let Ok(pid_file) = std::fs::read_to_string(self.data().join("postmaster.pid")) else {
+            return false;
+        };
+        let pid = pid_file.lines().next().unwrap_or("").trim().to_owned();
+        Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
@@ -124,10 +160,15 @@ impl PgCluster {
     fn watchdog(&self) {
         let stop = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             kill -CONT $(head -n 1 '{data}/postmaster.pid') 2>/dev/null; \
              {runuser}{BIN}/pg_ctl stop -m immediate -D '{data}' >/dev/null 2>&1; \
              rm -rf '{dir}'",
             pid = std::process::id(),
-            runuser = if self.as_postgres { "runuser -u postgres -- " } else { "" },
+            runuser = if self.as_postgres {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
             data = self.data().display(),
             dir = self.dir.display(),
         );
@@ -143,6 +184,8 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
+        // A test that failed while the postmaster was frozen.
+        let _ = self.signal("-CONT");
         let _ = self
             .command("pg_ctl")
             .args(["stop", "-m", "immediate", "-D"])

@@ -286,8 +286,8 @@ fn issue_18_postgres_schema_is_created_only_by_the_admin_and_checked() {
     let admin = PgStore::open(&settings, true).unwrap();
     assert_eq!(admin.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(server.get(&name("alice")).unwrap(), None);
-    let mut client = postgres::Client::connect(&cluster.url("schema_checks"), postgres::NoTls)
-        .unwrap();
+    let mut client =
+        postgres::Client::connect(&cluster.url("schema_checks"), postgres::NoTls).unwrap();
     client
         .execute("UPDATE schema_version SET version = version + 1", &[])
         .unwrap();

@@ -45,7 +45,9 @@ pub(crate) fn candidates(address: &Address, delimiter: Option<char>) -> Vec<Stri
 /// Looks the address up. Call from a blocking thread.
 pub(crate) fn resolve(
     db_path: &UserDbLocation,
-    address: &Address, delimiter: Option<char>) -> Resolved {
+    address: &Address,
+    delimiter: Option<char>,
+) -> Resolved {
     let names: Vec<UserName> = candidates(address, delimiter)
         .iter()
         .filter_map(|name| UserName::parse(name).ok())

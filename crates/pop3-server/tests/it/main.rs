@@ -19,6 +19,7 @@ mod metrics;
 mod operations;
 mod pipelining;
 mod postfix;
+mod postgres;
 mod storage;
 mod support;
 mod transcripts;
