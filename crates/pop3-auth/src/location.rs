@@ -14,15 +14,15 @@ use crate::store::UserStore;
 pub enum UserDbLocation {
     /// A SQLite file.
     Sqlite(PathBuf),
-    /// A PostgreSQL database.
-    Postgres(PgSettings),
+    /// A PostgreSQL database (boxed: the settings are much larger than a path).
+    Postgres(Box<PgSettings>),
 }
 
 impl UserDbLocation {
     /// `user_db` as written: a `postgresql://` (or `postgres://`) URL, else a file path.
     pub fn parse(text: &str) -> Result<UserDbLocation> {
         if PgSettings::is_url(text) {
-            Ok(UserDbLocation::Postgres(PgSettings::parse(text)?))
+            Ok(UserDbLocation::Postgres(Box::new(PgSettings::parse(text)?)))
         } else {
             Ok(UserDbLocation::Sqlite(PathBuf::from(text)))
         }

@@ -13,6 +13,7 @@ mod migrate_e2e;
 mod migrate_system;
 mod ownership;
 mod peers;
+mod postgres;
 mod support;
 mod tui_tmux;
 mod uidl;
