@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use pop3_auth::{UserDb, UserName};
+use pop3_auth::UserName;
 use pop3_maildrop::{Maildir, deliver};
 
 use crate::settings::Settings;
@@ -37,8 +37,8 @@ fn deliver_to(
     let name = UserName::parse(user).map_err(|e| (EX_NOUSER, format!("{user:?}: {e}")))?;
     // Never created here: a missing or unreadable database is a temporary failure, so the
     // MTA keeps the mail and retries rather than bouncing it (issue 17).
-    let db = UserDb::open_existing(&settings.user_db).map_err(|e| {
-        let shown = settings.user_db.display();
+    let db = settings.user_db.open_existing().map_err(|e| {
+        let shown = &settings.user_db;
         (EX_TEMPFAIL, format!("user database {shown}: {e}"))
     })?;
     let account = db

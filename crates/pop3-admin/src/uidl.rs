@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
-use pop3_auth::{User, UserDb, UserName};
+use pop3_auth::{User, UserName, UserStore};
 use pop3_maildrop::{CarryReport, ForeignUidl, UidlMapPolicy};
 
 use crate::cli::UidlCommand;
@@ -36,7 +36,7 @@ pub fn run(
             }),
             _,
         ) => {
-            let user = user(&db, &name)?;
+            let user = user(&*db, &name)?;
             let uidls = match (from_uidlist, from_sizelist) {
                 (Some(file), _) => pop3_maildrop::dovecot_uidlist(&file, &uidlist_format)?,
                 (None, Some(file)) => pop3_maildrop::courier_sizelist(&file)?,
@@ -55,18 +55,18 @@ pub fn run(
             db.set_uidl_map(&user.name, true)?;
             print_report(out, &uidls.source, &report, json)
         }
-        (None, Some(name)) => list(&db, &name, json, out),
+        (None, Some(name)) => list(&*db, &name, json, out),
         (None, None) => bail!("give a user name"),
     }
 }
 
-fn user(db: &UserDb, name: &str) -> Result<User> {
+fn user(db: &dyn UserStore, name: &str) -> Result<User> {
     let name = UserName::parse(name)?;
     db.get(&name)?.with_context(|| format!("no user {name}"))
 }
 
 /// The numbered list the next login will get, as UIDL prints it.
-fn list(db: &UserDb, name: &str, json: bool, out: &mut impl Write) -> Result<()> {
+fn list(db: &dyn UserStore, name: &str, json: bool, out: &mut impl Write) -> Result<()> {
     let user = user(db, name)?;
     let policy = if user.uidl_map {
         UidlMapPolicy::Required

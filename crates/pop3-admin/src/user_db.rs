@@ -16,7 +16,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use pop3_auth::UserDb;
+use pop3_auth::{PgStore, UserDb, UserDbLocation, UserStore};
 
 use crate::server_user::{self, ServerIdentity};
 use crate::settings::Settings;
@@ -25,9 +25,17 @@ use crate::settings::Settings;
 pub const MODE: u32 = 0o640;
 
 /// Opens (creating if needed, as above) the user database of `settings`; the warnings to
-/// print go to `warnings`.
-pub fn open(settings: &Settings, warnings: &mut Vec<String>) -> Result<UserDb> {
-    let path = &settings.user_db;
+/// print go to `warnings`. A PostgreSQL database (issue 18) is connected to once now, and
+/// gets the schema if it has none; its files and rights are PostgreSQL's business.
+pub fn open(settings: &Settings, warnings: &mut Vec<String>) -> Result<Box<dyn UserStore>> {
+    let path = match &settings.user_db {
+        UserDbLocation::Sqlite(path) => path,
+        UserDbLocation::Postgres(pg) => {
+            let store = PgStore::open(pg, true)
+                .with_context(|| format!("cannot open the user database {}", pg.url()))?;
+            return Ok(Box::new(store));
+        }
+    };
     let root = nix::unistd::Uid::effective().is_root();
     let server = if root {
         server_user::find(settings)?
@@ -37,7 +45,9 @@ pub fn open(settings: &Settings, warnings: &mut Vec<String>) -> Result<UserDb> {
     if !create(path, root, server.as_ref(), warnings)? {
         check(path, server.as_ref(), warnings);
     }
-    UserDb::open(path).with_context(|| format!("cannot open the user database {}", path.display()))
+    let db = UserDb::open(path)
+        .with_context(|| format!("cannot open the user database {}", path.display()))?;
+    Ok(Box::new(db))
 }
 
 /// Creates an empty database file, mode 0640, given to the server when run as root; false

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use pop3_auth::{PasswordHasher, User, UserDb, UserName, default_maildir};
+use pop3_auth::{PasswordHasher, User, UserName, UserStore, default_maildir};
 use pop3_maildrop::{Existing, Maildir, Provisioned};
 
 use crate::migrate;
@@ -39,7 +39,7 @@ pub struct Added {
 /// An open user database with the hashing parameters of the server's config.
 pub struct Users {
     settings: Settings,
-    db: UserDb,
+    db: Box<dyn UserStore>,
     hasher: PasswordHasher,
     warnings: Vec<String>,
 }

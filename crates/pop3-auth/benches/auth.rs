@@ -17,7 +17,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pop3_auth::{Authenticator, Credential, HashMemory, HashParams, Outcome, UserDb, UserName};
+use pop3_auth::{
+    Authenticator, Credential, HashMemory, HashParams, Outcome, UserDb, UserName, UserStore as _,
+};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");

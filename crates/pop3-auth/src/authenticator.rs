@@ -20,11 +20,11 @@
 //! reported in [`Attempt::skipped_writes`] for the caller to log and count (issue 15 item 9).
 
 use crate::apop;
-use crate::db::{User, UserDb};
 use crate::error::{Error, Result};
 use crate::memory::HashMemory;
 use crate::name::UserName;
 use crate::password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};
+use crate::store::{User, UserStore};
 
 /// What the client presented.
 #[derive(Clone, Copy)]
@@ -183,7 +183,7 @@ impl Authenticator {
     /// [`Authenticator::authenticate_with`]).
     pub fn authenticate(
         &self,
-        db: &UserDb,
+        db: &dyn UserStore,
         name: &str,
         credential: Credential<'_>,
     ) -> Result<Outcome> {
@@ -194,7 +194,7 @@ impl Authenticator {
     /// [`Authenticator::attempt_with`]).
     pub fn authenticate_with(
         &self,
-        db: &UserDb,
+        db: &dyn UserStore,
         name: &str,
         credential: Credential<'_>,
         memory: &mut HashMemory,
@@ -209,7 +209,7 @@ impl Authenticator {
     /// runs in `memory`.** An error means the row could not be read.
     pub fn attempt_with(
         &self,
-        db: &UserDb,
+        db: &dyn UserStore,
         name: &str,
         credential: Credential<'_>,
         memory: &mut HashMemory,
@@ -224,7 +224,7 @@ impl Authenticator {
 
     fn decide(
         &self,
-        db: &UserDb,
+        db: &dyn UserStore,
         name: &str,
         credential: Credential<'_>,
         memory: &mut HashMemory,
@@ -270,7 +270,7 @@ impl Authenticator {
                         if needs_rehash
                             && let Err(error) =
                                 self.hasher.hash_with(password, memory).and_then(|hash| {
-                                    db.best_effort(|db| db.replace_hash(&user.name, &hash))
+                                    db.best_effort(&mut |db| db.replace_hash(&user.name, &hash))
                                 })
                         {
                             skipped.push(SkippedWrite {
@@ -297,7 +297,7 @@ impl Authenticator {
         };
         match verdict {
             Ok(()) => {
-                if let Err(error) = db.best_effort(|db| db.record_login_of(&user)) {
+                if let Err(error) = db.best_effort(&mut |db| db.record_login_of(&user).map(drop)) {
                     skipped.push(SkippedWrite {
                         write: BestEffortWrite::LastLogin,
                         error,

@@ -47,6 +47,26 @@ pub enum Error {
     /// Any other SQLite error.
     #[error("user database: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    /// Any PostgreSQL error: the database's own, or the connection's.
+    #[error("user database (PostgreSQL): {0}")]
+    Postgres(#[source] postgres::Error),
+    /// The store cannot be reached now (a busy pool, a closed connection): retry later.
+    #[error("user database unavailable: {0}")]
+    Unavailable(String),
+    /// The PostgreSQL database has no pop3d schema, and this caller does not create one.
+    #[error("{0}")]
+    NotInitialised(String),
+    /// A `user_db` PostgreSQL URL that cannot be used. The message never repeats the URL.
+    #[error("invalid PostgreSQL URL in user_db: {0}")]
+    InvalidPgUrl(String),
+    /// The PostgreSQL password file cannot be read.
+    #[error("cannot read the PostgreSQL password file {}: {source}", path.display())]
+    PasswordFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Hashing failed (never expected with valid parameters).
     #[error("password hashing failed: {0}")]
     Hash(String),
@@ -59,7 +79,11 @@ impl Error {
     /// Whether a retry later may succeed (a busy or locked database): the delivery agent maps
     /// this to a temporary failure, the server to `[SYS/TEMP]`.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Error::Busy(_))
+        match self {
+            Error::Busy(_) | Error::Unavailable(_) => true,
+            Error::Postgres(error) => pg_temporary(error),
+            _ => false,
+        }
     }
 }
 
@@ -71,6 +95,28 @@ impl From<rusqlite::Error> for Error {
             _ => Error::Sqlite(error),
         }
     }
+}
+
+impl From<postgres::Error> for Error {
+    fn from(error: postgres::Error) -> Error {
+        Error::Postgres(error)
+    }
+}
+
+/// A PostgreSQL error that a later try may not meet: no answer from the database at all (a
+/// connect refused or timed out, a closed connection), or one of its "try again" classes:
+/// connection exceptions (08), insufficient resources (53), operator intervention (57:
+/// shutdown, a statement timeout), a lock not available (55P03), serialization and deadlock
+/// (40001, 40P01).
+fn pg_temporary(error: &postgres::Error) -> bool {
+    let Some(code) = error.code() else {
+        return true;
+    };
+    let code = code.code();
+    ["08", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || ["55P03", "40001", "40P01"].contains(&code)
 }
 
 /// `Result` with this crate's [`Error`].

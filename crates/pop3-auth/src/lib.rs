@@ -5,10 +5,13 @@
 //! `pop3-proto`, which hands over a name and a password.
 //!
 //! # Main types
-//! - [`UserDb`]: the SQLite user database (WAL, migrations) and the admin API: add, remove,
-//!   rename, set password, enable/disable, set/clear the APOP secret, the carried-over UIDL
-//!   map flag ([`UserDb::set_uidl_map`]), list, get; for migrations, add with a legacy hash
-//!   or locked.
+//! - [`UserStore`]: the user database and the admin API, whatever holds it (issue 18): add,
+//!   remove, rename, set password, enable/disable, set/clear the APOP secret, the
+//!   carried-over UIDL map flag ([`UserStore::set_uidl_map`]), list, get; for migrations, add
+//!   with a legacy hash or locked. Two stores: [`UserDb`], SQLite (WAL, the embedded
+//!   default), and [`PgStore`], PostgreSQL through a small bounded pool; the same schema and
+//!   migrations ([`SCHEMA_VERSION`], a `schema_version` table in both).
+//!   [`UserDbLocation`] says which one `[data] user_db` names, and opens it.
 //! - [`Authenticator`]: verifies a [`Credential`] for a name and returns an [`Outcome`] (with
 //!   [`Authenticator::attempt_with`], also the best-effort writes that failed).
 //! - [`UserName`]: the allowlist and case folding every name goes through before any lookup.
@@ -18,9 +21,9 @@
 //!   `{SHA256-CRYPT}`, `{MD5-CRYPT}`, `{SSHA512}`, `{SSHA256}`, `{CRYPT}`, and the bare crypt
 //!   strings of `/etc/shadow` (`$y$` yescrypt, `$6$`, `$5$`, `$2b$`, `$1$`).
 //! - [`classify_imported`] and [`ImportedPassword`]: a passwd-file or shadow field, sorted for
-//!   the migration command; [`UserDb::add_with_hash`] stores a legacy hash as it is,
-//!   [`UserDb::add_locked`] creates a user no password opens ([`LOCKED_HASH`]);
-//!   [`UserDb::add_imported`] does either (or hashes cleartext) with the enabled and UIDL-map
+//!   the migration command; [`UserStore::add_with_hash`] stores a legacy hash as it is,
+//!   [`UserStore::add_locked`] creates a user no password opens ([`LOCKED_HASH`]);
+//!   [`UserStore::add_imported`] does either (or hashes cleartext) with the enabled and UIDL-map
 //!   flags ([`ImportFlags`]) in one INSERT;
 //!   [`hash_scheme`] names the scheme of a stored hash.
 //! - [`HashMemory`]: argon2's block memory, kept by the caller and reused hash after hash.
@@ -57,23 +60,33 @@ pub mod apop;
 mod authenticator;
 mod db;
 mod error;
+mod location;
 mod memory;
 mod name;
 mod password;
+mod pg;
+mod schema;
+mod store;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod throttle;
 
 pub use authenticator::{
     Attempt, Authenticator, BestEffortWrite, Credential, Outcome, RejectReason, SkippedWrite,
 };
-pub use db::{
-    ImportFlags, LAST_LOGIN_PRECISION_SECS, SCHEMA_VERSION, User, UserDb, default_maildir,
-};
+pub use db::UserDb;
 pub use error::{Error, Result};
+pub use location::UserDbLocation;
 pub use memory::HashMemory;
 pub use name::{MAX_NAME, UserName};
 pub use password::{
     HashParams, ImportedPassword, LOCKED_HASH, MAX_BCRYPT_COST, MAX_PASSWORD, MAX_SHA_CRYPT_ROUNDS,
     MAX_YESCRYPT_WORK, PasswordHasher, Verification, classify_imported, hash_scheme,
+};
+pub use pg::{PgSettings, PgStore};
+pub use schema::SCHEMA_VERSION;
+pub use store::{
+    Field, ImportFlags, LAST_LOGIN_PRECISION_SECS, NewRow, User, UserStore, default_maildir,
 };
 pub use throttle::{FailureVerdict, Throttle, ThrottleConfig};
 pub use zeroize::Zeroizing;

@@ -25,8 +25,8 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// Certificate chain and key files (PEM), if any listener uses TLS.
     pub tls: Option<TlsFiles>,
-    /// The user database file.
-    pub user_db: PathBuf,
+    /// The user database: a SQLite file, or a PostgreSQL database (issue 18).
+    pub user_db: pop3_auth::UserDbLocation,
     /// Where the Maildirs of new users go.
     pub mail_root: PathBuf,
     /// The protocol policy handed to every session.

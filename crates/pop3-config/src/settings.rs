@@ -23,8 +23,8 @@ use crate::server::RawPrivileges;
 /// about them, and a file with only `[data]` is enough for the tool.
 #[derive(Debug, Clone)]
 pub struct AdminSettings {
-    /// The user database file.
-    pub user_db: PathBuf,
+    /// The user database: a SQLite file, or a PostgreSQL database (issue 18).
+    pub user_db: pop3_auth::UserDbLocation,
     /// Where the Maildirs of new users go; absolute.
     pub mail_root: PathBuf,
     /// The admin socket's path (`admin.socket`, or [`crate::DEFAULT_ADMIN_SOCKET`]), whether

@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use pop3_auth::UserStore as _;
 use pop3_auth::{HashParams, PasswordHasher, UserDb, UserName, default_maildir};
 use pop3_maildrop::Maildir;
 

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use pop3_auth::UserStore as _;
 use pop3_auth::{HashParams, PasswordHasher, UserDb, UserName, default_maildir};
 use pop3_maildrop::Maildir;
 

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use pop3_auth::UserStore as _;
 use pop3_auth::{HashParams, PasswordHasher, UserDb, UserName, default_maildir};
 use pop3_maildrop::{Maildir, deliver};
 

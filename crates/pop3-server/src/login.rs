@@ -9,7 +9,6 @@
 //! learns accepted, rejected or unavailable; the reason is for the log.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,7 +30,7 @@ pub(crate) struct Login {
     /// Bounds concurrent argon2 computations and holds their memory.
     hash_permits: HashPermits,
     throttle: Mutex<Throttle>,
-    user_db: PathBuf,
+    user_db: pop3_auth::UserDbLocation,
     metrics: Arc<Metrics>,
     /// Penalties are per address, an IPv6 address by this prefix (`peer.rs`).
     ipv6_prefix: u8,

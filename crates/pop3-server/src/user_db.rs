@@ -1,30 +1,50 @@
-//! One user-database connection per blocking thread.
+//! The user store of the server: one SQLite connection per blocking thread, or one shared
+//! pool of PostgreSQL connections (issue 18).
 //!
-//! This is no cache of user data: each query runs in a fresh read transaction, so with WAL it
-//! sees every change committed since (a password change applies at the next login). The
-//! runtime caps blocking threads (64), which caps these connections.
+//! This is no cache of user data: each query runs in a fresh read transaction (SQLite with
+//! WAL, or PostgreSQL), so it sees every change committed since (a password change applies at
+//! the next login). The runtime caps blocking threads (64), which caps the SQLite
+//! connections; `[data.postgres] pool_size` caps PostgreSQL's.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use pop3_auth::UserDb;
+use pop3_auth::{PgSettings, PgStore, UserDb, UserDbLocation, UserStore};
 
 thread_local! {
-    /// This thread's connection and the path it was opened for, opened on first use.
+    /// This thread's SQLite connection and the path it was opened for, opened on first use.
     static USER_DB: RefCell<Option<(PathBuf, UserDb)>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with this thread's connection to the database at `path`, opening it if needed;
-/// after an error the connection is dropped, so the next query opens a fresh one. Call only
-/// from a blocking thread.
+/// The process's PostgreSQL pool and the settings it was made for (a reload that changes
+/// them makes a new one).
+static PG_POOL: Mutex<Option<(PgSettings, PgStore)>> = Mutex::new(None);
+
+/// Runs `f` with the store at `location`. Call only from a blocking thread.
 ///
 /// **The server never creates the database** (`pop3-admin` and the package do): a missing
-/// one (a typo, a restore in progress) is an error, so logins answer `-ERR [SYS/TEMP]` and
-/// LMTP `451`; an empty new database would make every user unknown, and every LMTP
-/// recipient a bounce (issue 17).
+/// SQLite file (a typo, a restore in progress) or a PostgreSQL database without the schema
+/// is an error, so logins answer `-ERR [SYS/TEMP]` and LMTP `451`; an empty new database
+/// would make every user unknown, and every LMTP recipient a bounce (issue 17). **A
+/// PostgreSQL database that is down is an error at once** (the pool connects in this thread,
+/// with `connect_timeout`), and the next call connects again, so the server recovers by
+/// itself when it returns.
 pub(crate) fn with_user_db<T>(
+    location: &UserDbLocation,
+    f: impl FnOnce(&dyn UserStore) -> pop3_auth::Result<T>,
+) -> pop3_auth::Result<T> {
+    match location {
+        UserDbLocation::Sqlite(path) => with_sqlite(path, f),
+        UserDbLocation::Postgres(settings) => f(&pg_pool(settings)),
+    }
+}
+
+/// This thread's SQLite connection, opened if needed; after an error the connection is
+/// dropped, so the next query opens a fresh one.
+fn with_sqlite<T>(
     path: &Path,
-    f: impl FnOnce(&UserDb) -> pop3_auth::Result<T>,
+    f: impl FnOnce(&dyn UserStore) -> pop3_auth::Result<T>,
 ) -> pop3_auth::Result<T> {
     USER_DB.with(|cell| {
         let mut slot = cell.borrow_mut();
@@ -38,4 +58,17 @@ pub(crate) fn with_user_db<T>(
         }
         result
     })
+}
+
+/// The shared pool for `settings` (a handle: clones share the connections).
+fn pg_pool(settings: &PgSettings) -> PgStore {
+    let mut slot = PG_POOL.lock().unwrap_or_else(|p| p.into_inner());
+    match &*slot {
+        Some((made_for, store)) if made_for == settings => store.clone(),
+        _ => {
+            let store = PgStore::new(settings, false);
+            *slot = Some((settings.clone(), store.clone()));
+            store
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! maildrop's map (through `pop3-maildrop`); `report` prints.
 //!
 //! **Order per user: check everything, carry the UIDLs over, then add the user.** The row
-//! comes last, in one INSERT with its `uidl_map` flag (`UserDb::add_imported`), so that no
+//! comes last, in one INSERT with its `uidl_map` flag (`UserStore::add_imported`), so that no
 //! login can see the maildrop before its old UIDLs are in place, nor without the flag that
 //! makes the server require them; and a run that stopped half-way is finished by running it
 //! again: a user that exists is skipped (`exists`), one that does not is imported from the
@@ -31,7 +31,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use pop3_auth::{ImportFlags, ImportedPassword, PasswordHasher, UserDb, UserName};
+use pop3_auth::{ImportFlags, ImportedPassword, PasswordHasher, UserDb, UserName, UserStore};
 
 use crate::cli::{MigrateCommand, MigrateOptions};
 use crate::settings::Settings;
@@ -407,16 +407,16 @@ fn import_one(
 /// The user database, or in a dry run a copy of it (none if it does not exist yet), so that
 /// not even a schema upgrade or a checkpoint touches the real file.
 struct Database {
-    db: Option<UserDb>,
+    db: Option<Box<dyn UserStore>>,
     _copy: Option<tempfile::TempDir>,
 }
 
 impl Database {
     fn open(settings: &Settings, dry_run: bool) -> Result<Database> {
-        let path = settings.user_db.as_path();
-        let open = |path: &Path| {
-            UserDb::open(path)
-                .with_context(|| format!("cannot open the user database {}", path.display()))
+        let open = |path: &Path| -> Result<Box<dyn UserStore>> {
+            let db = UserDb::open(path)
+                .with_context(|| format!("cannot open the user database {}", path.display()))?;
+            Ok(Box::new(db))
         };
         if !dry_run {
             // Created 0640 and the server's when run as root, as `user add` does.
@@ -430,6 +430,14 @@ impl Database {
                 _copy: None,
             });
         }
+        // A dry run reads a copy of the file; a PostgreSQL database has no file to copy.
+        let Some(path) = settings.user_db.sqlite_path() else {
+            bail!(
+                "migrate --dry-run needs a SQLite user_db (it works on a copy of the file); \
+                 with PostgreSQL run it against a SQLite copy of the configuration, or without \
+                 --dry-run (issue 18)"
+            );
+        };
         if !path.exists() {
             return Ok(Database {
                 db: None,

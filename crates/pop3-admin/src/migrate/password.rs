@@ -1,6 +1,6 @@
 //! The password of an imported user: the field classified by `pop3-auth`
 //! ([`classify_imported`]), with the source's own conventions applied first, and what the
-//! report says about it. The row itself is written by [`pop3_auth::UserDb::add_imported`].
+//! report says about it. The row itself is written by [`pop3_auth::UserStore::add_imported`].
 
 use pop3_auth::{ImportedPassword, classify_imported};
 

@@ -14,6 +14,7 @@ mod migrate_system;
 mod nodes;
 mod ownership;
 mod peers;
+mod postgres;
 mod support;
 mod tui_tmux;
 mod uidl;

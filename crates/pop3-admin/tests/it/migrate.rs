@@ -3,6 +3,7 @@
 //! bad input (a malformed line, a missing Maildir, a Maildir pop3d's user cannot use, an
 //! unreadable uidlist) that costs nothing already imported.
 
+use pop3_auth::UserStore as _;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

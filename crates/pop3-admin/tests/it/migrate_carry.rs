@@ -4,6 +4,7 @@
 //! the list `pop3-admin uidl` shows. Dovecot's file as Dovecot writes it; Courier's size list
 //! as Courier's documentation describes it (`courierpop3dsizelist`, `/2 <next> <uidv>`).
 
+use pop3_auth::UserStore as _;
 use std::path::Path;
 
 use crate::migrate::{by_name, fixture, maildir_without_uidlist, snapshot};

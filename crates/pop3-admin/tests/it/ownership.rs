@@ -4,6 +4,7 @@
 //! user (privilege drop through `[privileges]`, or `setpriv` as systemd's `User=` would),
 //! logins and RETR over a socket.
 
+use pop3_auth::UserStore as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,6 +1,7 @@
 //! Issue 16, part 3: `pop3-admin uidl` and `uidl repair`, against real Maildirs, a real
 //! database and a real pop3d whose UIDL reply must equal the tool's list line for line.
 
+use pop3_auth::UserStore as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Issue 15 #17: `user add` trusts nothing that already exists under the mail root.
 
+use pop3_auth::UserStore as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 

@@ -13,7 +13,7 @@ use super::scheme::{Form, recognise};
 use super::{NotUsable, check_password};
 use crate::error::Error;
 
-/// The stored hash of a user created without a password ([`crate::UserDb::add_locked`]): no
+/// The stored hash of a user created without a password ([`crate::UserStore::add_locked`]): no
 /// password verifies against it (it is recognised as a locked entry, like shadow's `!`), so the
 /// user can log in only after an administrator sets a password.
 pub const LOCKED_HASH: &str = "!locked: no password was imported";
@@ -24,7 +24,7 @@ pub const LOCKED_HASH: &str = "!locked: no password was imported";
 /// Not `#[non_exhaustive]`, on purpose: the migration command is in this workspace, and a new
 /// kind of field must be a compile error there until it is handled.
 pub enum ImportedPassword {
-    /// A hash we verify: store `hash` as it is ([`crate::UserDb::add_with_hash`]); the first
+    /// A hash we verify: store `hash` as it is ([`crate::UserStore::add_with_hash`]); the first
     /// successful login replaces it with argon2id.
     Stored {
         /// The field, unchanged.
@@ -36,11 +36,11 @@ pub enum ImportedPassword {
         warning: Option<&'static str>,
     },
     /// A cleartext password (`{PLAIN}`, `{CLEAR}`, `{CLEARTEXT}`, with `.B64`/`.HEX` decoded):
-    /// hash it with argon2id at import ([`crate::UserDb::add`]); never store it. Zeroed when
+    /// hash it with argon2id at import ([`crate::UserStore::add`]); never store it. Zeroed when
     /// dropped.
     Plain(Zeroizing<Vec<u8>>),
     /// A locked or password-less entry (`!`, `!!`, `*`, or `!` before a hash): create the user
-    /// disabled, without a password ([`crate::UserDb::add_locked`]).
+    /// disabled, without a password ([`crate::UserStore::add_locked`]).
     Locked,
     /// A scheme we do not verify: Dovecot's name as written (`{SCHEME}`), the crypt method
     /// (`$7$`, `$2x$`, `DES-CRYPT`), or `unrecognised`.

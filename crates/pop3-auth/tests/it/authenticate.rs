@@ -1,5 +1,6 @@
 //! The authenticator: identical outcomes for every kind of failure, APOP rules, no cache.
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{Credential, HashMemory, Outcome, RejectReason, apop};
 
 use crate::support::{TempDb, authenticator, hasher};

@@ -4,6 +4,7 @@
 //! a read-only file or a full disk takes (the `UPDATE` returns an error), while reads go on
 //! (WAL).
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{Authenticator, BestEffortWrite, Credential, HashMemory, HashParams, Outcome};
 
 use crate::support::{TempDb, authenticator};

@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{Credential, Outcome, UserDb, UserName};
 
 use crate::support::{TempDb, authenticator, hasher};

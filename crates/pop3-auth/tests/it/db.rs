@@ -1,5 +1,6 @@
 //! The user database: migrations, the admin API and its typed errors.
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{Error, SCHEMA_VERSION, UserDb, UserName, default_maildir};
 
 use crate::support::{TempDb, hasher};

@@ -1,6 +1,7 @@
 //! Issue 16: password fields of a Dovecot passwd-file or `/etc/shadow`, classified for the
 //! migration command, and the two ways such a user enters the database.
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{
     Credential, Error, ImportFlags, ImportedPassword, LOCKED_HASH, Outcome, RejectReason, UserName,
     classify_imported, hash_scheme,

@@ -3,6 +3,7 @@
 //! costs at least one argon2id hash at the current parameters, counted in the caller's
 //! `HashMemory` rather than timed.
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{Credential, HashMemory, HashParams, Outcome, RejectReason, UserName, hash_scheme};
 
 use crate::legacy::SPEC_VECTORS;

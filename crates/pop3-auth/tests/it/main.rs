@@ -15,6 +15,8 @@ mod legacy_login;
 mod mutations;
 mod names;
 mod passwords;
+mod pg_outage;
+mod stores;
 mod support;
 mod throttle;
 mod tools;

@@ -1,5 +1,6 @@
 //! The user-name allowlist: traversal, SQL and control characters never reach a lookup.
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{Credential, Outcome, RejectReason, UserName};
 
 use crate::support::{TempDb, authenticator};

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{Credential, HashParams, Outcome, PasswordHasher, Verification};
 
 use crate::support::{TempDb, hasher};

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{Authenticator, HashParams, PasswordHasher, UserDb, UserName};
 
 /// Parameters cheap enough for tests; the defaults are exercised where cost matters.

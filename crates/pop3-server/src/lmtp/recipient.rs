@@ -2,9 +2,9 @@
 //! delimiter, `alice+tag@example.org` are all `alice` (or the user named with the domain, if
 //! there is one: user names may hold `@`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use pop3_auth::UserName;
+use pop3_auth::{UserDbLocation, UserName};
 use pop3_lmtp::Address;
 
 use crate::user_db::with_user_db;
@@ -43,7 +43,11 @@ pub(crate) fn candidates(address: &Address, delimiter: Option<char>) -> Vec<Stri
 }
 
 /// Looks the address up. Call from a blocking thread.
-pub(crate) fn resolve(db_path: &Path, address: &Address, delimiter: Option<char>) -> Resolved {
+pub(crate) fn resolve(
+    db_path: &UserDbLocation,
+    address: &Address,
+    delimiter: Option<char>,
+) -> Resolved {
     let names: Vec<UserName> = candidates(address, delimiter)
         .iter()
         .filter_map(|name| UserName::parse(name).ok())

@@ -1,6 +1,7 @@
 //! Issue 15 #8: an APOP secret adds APOP and takes nothing away; APOP-only (RFC 1939 §7) is a
 //! per-user choice whose refusals look like any other failure on the wire.
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{UserName, apop};
 
 use crate::support::{Client, TestServer};

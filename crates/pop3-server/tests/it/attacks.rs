@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pop3_auth::UserName;
+use pop3_auth::UserStore as _;
 
 use crate::daemon::Daemon;
 use crate::support::{Client, Sections, TestServer, scrape};

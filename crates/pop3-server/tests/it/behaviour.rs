@@ -1,6 +1,7 @@
 //! Protocol behaviour over the real socket: locks, drops, UPDATE, timeouts, limits, TLS,
 //! shutdown of the real binary.
 
+use pop3_auth::UserStore as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;

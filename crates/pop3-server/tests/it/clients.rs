@@ -3,6 +3,7 @@
 //! stored with what was delivered, byte for byte after the client's own line-ending
 //! convention (CRLF on the wire and for poplib and curl; LF in mpop's and fetchmail's files).
 
+use pop3_auth::UserStore as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

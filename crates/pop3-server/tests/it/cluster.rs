@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use pop3_auth::UserStore as _;
+
 use crate::daemon::{Daemon, cert_of, collect};
 use crate::support::{Client, PATIENCE, Sections, client_config, http, write_config};
 

@@ -1,5 +1,6 @@
 //! The real `pop3d` binary as a child process on free ports, with its log collected.
 
+use pop3_auth::UserStore as _;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};

@@ -2,6 +2,7 @@
 //! `user+tag`, the size limit, a missing database, a missing Maildir, a full disk, a client
 //! that goes away mid-message, and the peer check on the Unix socket.
 
+use pop3_auth::UserStore as _;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -21,6 +21,7 @@ mod metrics;
 mod operations;
 mod pipelining;
 mod postfix;
+mod postgres;
 mod storage;
 mod support;
 mod transcripts;

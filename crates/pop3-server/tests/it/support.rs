@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pop3_auth::UserStore as _;
 use pop3_auth::{HashParams, PasswordHasher, UserDb, UserName, default_maildir};
 use pop3_maildrop::{Maildir, deliver};
 use pop3_server::{Config, Server};

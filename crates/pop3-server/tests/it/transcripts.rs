@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use pop3_auth::UserName;
+use pop3_auth::UserStore as _;
 use pop3_maildrop::{Maildrop, OpenOptions};
 use pop3_proto::test_util::files;
 use pop3_proto::test_util::transcript::{Setup, Step, Transcript, substitute};

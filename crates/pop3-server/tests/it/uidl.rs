@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use pop3_auth::UserName;
+use pop3_auth::UserStore as _;
 
 use crate::daemon::Daemon;
 use crate::support::Sections;
