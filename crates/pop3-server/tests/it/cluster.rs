@@ -43,6 +43,8 @@ pub struct Cluster {
     ports: Vec<Vec<u16>>,
     /// The user database and the Maildir root both nodes use.
     pub shared: tempfile::TempDir,
+    /// The PostgreSQL database both nodes use instead of the SQLite file, if any.
+    postgres: Option<pop3_auth::PgSettings>,
     tls: Arc<rustls::ClientConfig>,
 }
 
@@ -57,6 +59,21 @@ impl Cluster {
     /// (`tcp-check expect string +OK`, `check-send-proxy`: a PROXY v2 LOCAL header, then
     /// the greeting).
     pub fn start_checked(test: &str, auth: &str, checks: bool) -> Option<Cluster> {
+        Cluster::start_with(test, auth, checks, None)
+    }
+
+    /// As `start`, with the users of both nodes in the PostgreSQL database `postgres` (its
+    /// schema made here, as `pop3-admin` would).
+    pub fn start_on_postgres(test: &str, postgres: pop3_auth::PgSettings) -> Option<Cluster> {
+        Cluster::start_with(test, "", false, Some(postgres))
+    }
+
+    fn start_with(
+        test: &str,
+        auth: &str,
+        checks: bool,
+        postgres: Option<pop3_auth::PgSettings>,
+    ) -> Option<Cluster> {
         if Command::new("haproxy").arg("-v").output().is_err() {
             eprintln!("!!! SKIPPED {test}: haproxy is not installed (apt-get install haproxy)");
             return None;
@@ -68,6 +85,9 @@ impl Cluster {
         for _ in 0..2 {
             let dir = tempfile::tempdir().unwrap();
             node_config(dir.path(), shared.path(), auth);
+            if let Some(postgres) = &postgres {
+                on_postgres(&dir.path().join("pop3d.toml"), postgres);
+            }
             // One certificate for both nodes, as behind one name.
             for file in ["cert.pem", "key.pem"] {
                 if nodes.is_empty() {
@@ -101,6 +121,7 @@ impl Cluster {
             nodes,
             ports,
             shared,
+            postgres,
             tls,
         };
         cluster.wait_for_frontends();
@@ -157,7 +178,18 @@ impl Cluster {
 
     /// Adds a user (cheap hash) with an empty Maildir in the shared root.
     pub fn add_user(&self, name: &str, password: &str) -> PathBuf {
-        self.nodes[0].add_user_at(self.shared.path(), name, password)
+        let Some(postgres) = &self.postgres else {
+            return self.nodes[0].add_user_at(self.shared.path(), name, password);
+        };
+        let store = pop3_auth::PgStore::open(postgres, true).unwrap();
+        let name = pop3_auth::UserName::parse(name).unwrap();
+        let maildir = pop3_auth::default_maildir(&self.shared.path().join("mail"), &name);
+        let hasher = crate::support::cheap_hasher();
+        store
+            .add(&name, password.as_bytes(), &maildir, &hasher)
+            .unwrap();
+        pop3_maildrop::Maildir::create(&maildir).unwrap();
+        maildir
     }
 
     /// `GET` on a node's admin socket.
@@ -214,6 +246,18 @@ pub fn closed_without_reply(stream: &mut TcpStream) -> bool {
 
 /// A node's config: the test server's, its data moved to `shared`, every listener a PROXY
 /// listener trusting only `PROXY_SOURCE`, and a short lock wait.
+/// Points a node's config at the PostgreSQL database instead of its SQLite file.
+fn on_postgres(config: &Path, postgres: &pop3_auth::PgSettings) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let sqlite = text
+        .lines()
+        .find(|line| line.starts_with("user_db = "))
+        .unwrap()
+        .to_owned();
+    let text = text.replace(&sqlite, &format!("user_db = \"{}\"", postgres.url()));
+    std::fs::write(config, text).unwrap();
+}
+
 fn node_config(dir: &Path, shared: &Path, auth: &str) {
     let sections = Sections {
         auth,

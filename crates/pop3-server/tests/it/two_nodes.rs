@@ -77,9 +77,28 @@ fn login(cluster: &Cluster, node: usize) -> Client {
 
 #[test]
 fn issue_18_two_nodes_share_the_lock_and_lose_or_repeat_nothing() {
-    let Some(mut cluster) = Cluster::start("issue_18_two_nodes", "") else {
+    let Some(cluster) = Cluster::start("issue_18_two_nodes", "") else {
         return;
     };
+    share_the_lock_and_lose_or_repeat_nothing(cluster);
+}
+
+/// The same, with both nodes' users in one PostgreSQL database (the issue's setup: HAProxy,
+/// two pop3d, PostgreSQL, one Maildir root).
+#[test]
+fn issue_18_two_nodes_on_postgresql_share_the_lock_and_lose_or_repeat_nothing() {
+    let test = "issue_18_two_nodes_on_postgresql";
+    let Some(postgres) = pop3_auth::test_util::PgCluster::start() else {
+        eprintln!("!!! SKIPPED {test}: PostgreSQL is not installed (apt-get install postgresql)");
+        return;
+    };
+    let Some(cluster) = Cluster::start_on_postgres(test, postgres.database("pop3d")) else {
+        return;
+    };
+    share_the_lock_and_lose_or_repeat_nothing(cluster);
+}
+
+fn share_the_lock_and_lose_or_repeat_nothing(mut cluster: Cluster) {
     cluster.add_user("alice", "secret");
     let mut ledger = Ledger::default();
     for n in 0..6 {
