@@ -103,11 +103,29 @@ pub(crate) fn validate(
 /// believes (a header from anyone else would let them choose their own address), and a list
 /// without `proxy_protocol = true` is a mistake, not a silent no-op.
 fn trusted_proxies(listener: &RawListener) -> Result<Option<Vec<Cidr>>, Invalid> {
-    let on = listener.proxy_protocol.as_ref().filter(|on| *on.get_ref());
-    let Some(raw) = &listener.trusted_proxies else {
+    proxy_blocks(
+        "listener",
+        listener.proxy_protocol.as_ref(),
+        listener.trusted_proxies.as_ref(),
+    )
+}
+
+/// [`trusted_proxies`] for any section (`[[listener]]`, `[lmtp]`): the two keys as written,
+/// checked together; errors name `<section>.<key>`.
+pub(crate) fn proxy_blocks(
+    section: &str,
+    proxy_protocol: Option<&Spanned<bool>>,
+    trusted_proxies: Option<&Spanned<Vec<Spanned<String>>>>,
+) -> Result<Option<Vec<Cidr>>, Invalid> {
+    let on = proxy_protocol.filter(|on| *on.get_ref());
+    let (on_key, list_key) = (
+        format!("{section}.proxy_protocol"),
+        format!("{section}.trusted_proxies"),
+    );
+    let Some(raw) = trusted_proxies else {
         if let Some(on) = on {
             return Err(invalid(
-                "listener.proxy_protocol",
+                &on_key,
                 on,
                 "needs `trusted_proxies`, the address blocks of the proxies, e.g. [\"10.0.0.5/32\"]",
             ));
@@ -116,24 +134,20 @@ fn trusted_proxies(listener: &RawListener) -> Result<Option<Vec<Cidr>>, Invalid>
     };
     if on.is_none() {
         return Err(invalid(
-            "listener.trusted_proxies",
+            &list_key,
             raw,
-            "is only read with `proxy_protocol = true` on the same listener",
+            "is only read with `proxy_protocol = true` in the same section",
         ));
     }
     if raw.get_ref().is_empty() {
-        return Err(invalid(
-            "listener.trusted_proxies",
-            raw,
-            "is empty: name at least one proxy",
-        ));
+        return Err(invalid(&list_key, raw, "is empty: name at least one proxy"));
     }
     let mut blocks = Vec::new();
     for text in raw.get_ref() {
         let block = text
             .get_ref()
             .parse::<Cidr>()
-            .map_err(|why| invalid("listener.trusted_proxies", text, why))?;
+            .map_err(|why| invalid(&list_key, text, why))?;
         blocks.push(block);
     }
     Ok(Some(blocks))

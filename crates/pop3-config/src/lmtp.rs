@@ -21,6 +21,9 @@ pub struct Lmtp {
     pub address: Option<SocketAddr>,
     /// Unix users allowed on the socket besides root and the server's own user.
     pub clients: Vec<String>,
+    /// With `proxy_protocol = true`, the TCP listener takes a PROXY header first, and only
+    /// from these blocks (an MTA behind HAProxy); the socket never does.
+    pub trusted_proxies: Option<Vec<crate::Cidr>>,
     /// The session limits; the host name is the server's.
     pub protocol: pop3_lmtp::Config,
     /// `user+tag` is delivered to `user` when this is `Some('+')`.
@@ -39,6 +42,8 @@ pub(crate) struct RawLmtp {
     address: Option<Spanned<String>>,
     #[serde(default = "default_clients")]
     clients: Vec<String>,
+    proxy_protocol: Option<Spanned<bool>>,
+    trusted_proxies: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default = "default_max_message_bytes")]
     max_message_bytes: Spanned<u64>,
     #[serde(default = "default_max_recipients")]
@@ -123,6 +128,20 @@ impl RawLmtp {
         let max_recipients = in_range("lmtp.max_recipients", &self.max_recipients, 1..=1000)?;
         let connections = in_range("lmtp.connections", &self.connections, 1..=10_000)?;
         let idle = in_range("lmtp.idle_secs", &self.idle_secs, 1..=3_600)?;
+        let trusted_proxies = crate::listeners::proxy_blocks(
+            "lmtp",
+            self.proxy_protocol.as_ref(),
+            self.trusted_proxies.as_ref(),
+        )?;
+        if let (Some(on), None) = (&self.proxy_protocol, address)
+            && *on.get_ref()
+        {
+            return Err(invalid(
+                "lmtp.proxy_protocol",
+                on,
+                "applies to `lmtp.address` (TCP), which is not set",
+            ));
+        }
         let delimiter = self.recipient_delimiter.get_ref();
         let recipient_delimiter = match delimiter.chars().collect::<Vec<_>>()[..] {
             [] => None,
@@ -139,6 +158,7 @@ impl RawLmtp {
             socket: self.socket.map(Spanned::into_inner),
             address,
             clients: self.clients,
+            trusted_proxies,
             protocol: pop3_lmtp::Config {
                 hostname: hostname.to_owned(),
                 max_message_octets: max_octets,

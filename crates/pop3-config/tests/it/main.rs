@@ -289,3 +289,41 @@ fn issue_18_admin_nodes_are_read_and_checked_by_both() {
         assert_eq!(pop3_config::check_node_name(good), Ok(()), "{good}");
     }
 }
+
+/// Issue 18: the LMTP TCP listener takes `proxy_protocol` with `trusted_proxies`, like a
+/// POP3 listener; not without a TCP address.
+#[test]
+fn issue_18_lmtp_proxy_keys_are_validated() {
+    let with = |keys: &str| Config::parse(&format!("{BASE}\n[lmtp]\n{keys}\n"), "t.toml");
+    let on = with(
+        "address = \"127.0.0.1:24\"\nproxy_protocol = true\ntrusted_proxies = [\"10.0.0.5/32\"]",
+    );
+    assert_eq!(
+        on.unwrap().lmtp.unwrap().trusted_proxies.map(|b| b.len()),
+        Some(1)
+    );
+    for (keys, key) in [
+        (
+            "address = \"127.0.0.1:24\"\nproxy_protocol = true",
+            "lmtp.proxy_protocol",
+        ),
+        (
+            "address = \"127.0.0.1:24\"\ntrusted_proxies = [\"10.0.0.5/32\"]",
+            "lmtp.trusted_proxies",
+        ),
+        (
+            "socket = \"/s\"\nproxy_protocol = true\ntrusted_proxies = [\"10.0.0.5/32\"]",
+            "lmtp.proxy_protocol",
+        ),
+        (
+            "address = \"127.0.0.1:24\"\nproxy_protocol = true\ntrusted_proxies = [\"x\"]",
+            "lmtp.trusted_proxies",
+        ),
+    ] {
+        let error = with(keys).unwrap_err().to_string();
+        assert!(
+            error.contains(key) && error.contains("line "),
+            "{keys}: {error}"
+        );
+    }
+}

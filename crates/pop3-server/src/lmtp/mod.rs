@@ -86,8 +86,7 @@ impl LmtpListeners {
                 }
                 accepted = accept_tcp(self.tcp.as_ref()) => {
                     let Some((stream, address)) = accepted else { continue };
-                    let peer = address.to_string();
-                    spawn(&mut sessions, &tcp_permits, shared.clone(), stream, peer);
+                    spawn_tcp(&mut sessions, &tcp_permits, shared.clone(), stream, address);
                 }
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             }
@@ -103,6 +102,52 @@ impl LmtpListeners {
             warn!("LMTP sessions still running at the end of the grace period were stopped");
         }
     }
+}
+
+/// A TCP connection: served at once, or, with `lmtp.proxy_protocol`, once its PROXY header
+/// (from a trusted proxy, within `timeouts.proxy_header_secs`) has named the MTA, which is
+/// then the peer in the logs. A refused one is closed without a reply, as on the POP3
+/// listeners (`peer::identify`).
+fn spawn_tcp(
+    sessions: &mut JoinSet<()>,
+    permits: &Arc<Semaphore>,
+    shared: Arc<Shared>,
+    stream: tokio::net::TcpStream,
+    socket_peer: std::net::SocketAddr,
+) {
+    let trusted = shared
+        .config
+        .lmtp
+        .as_ref()
+        .and_then(|l| l.trusted_proxies.clone());
+    let Some(trusted) = trusted else {
+        spawn(sessions, permits, shared, stream, socket_peer.to_string());
+        return;
+    };
+    let Ok(permit) = permits.clone().try_acquire_owned() else {
+        warn!(peer = %socket_peer, "LMTP connection limit reached; connection closed");
+        return;
+    };
+    sessions.spawn(async move {
+        let mut stream = stream;
+        let timeout = shared.config.timeouts.proxy_header;
+        let peer = crate::peer::identify(&mut stream, socket_peer, Some(&trusted), timeout).await;
+        match peer {
+            Ok(peer) => {
+                let shown = match peer.proxy {
+                    Some(proxy) => format!("{} (via {proxy})", peer.addr),
+                    None => peer.addr.to_string(),
+                };
+                connection::serve(shared, stream, shown).await;
+            }
+            Err(refused) => {
+                shared.metrics.rejected(refused.reason());
+                warn!(peer = %socket_peer.ip(), reason = %refused,
+                    "LMTP PROXY listener: connection closed without a reply");
+            }
+        }
+        drop(permit);
+    });
 }
 
 fn spawn<S>(

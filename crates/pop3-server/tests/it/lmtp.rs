@@ -474,3 +474,49 @@ fn a_silent_client_is_closed_with_421() {
     let reply = lmtp.reply();
     assert!(reply[0].starts_with("421 4.4.2"), "{reply:?}");
 }
+
+/// Issue 18: the LMTP TCP listener behind a proxy (an MTA reaching pop3d through HAProxy):
+/// served after a PROXY header from a trusted proxy, closed without a reply otherwise.
+#[test]
+fn lmtp_over_tcp_takes_a_proxy_header_from_trusted_proxies_only() {
+    use std::io::Read;
+    let server = server_with_lmtp("proxy_protocol = true\ntrusted_proxies = [\"127.0.0.1/32\"]");
+    server.add_user("alice", "secret");
+    let connect = || {
+        let stream = std::net::TcpStream::connect(server.lmtp.unwrap()).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream
+    };
+    // With a v1 header naming the MTA: an ordinary session.
+    let mut proxied = connect();
+    proxied
+        .write_all(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 24\r\nLHLO mx.test\r\nQUIT\r\n")
+        .unwrap();
+    let mut replies = String::new();
+    proxied.read_to_string(&mut replies).unwrap();
+    assert!(replies.starts_with("220 "), "{replies}");
+    assert!(
+        replies.contains("250-PIPELINING") && replies.contains("221 "),
+        "{replies}"
+    );
+    // Without a header: closed, not a byte said.
+    let mut bare = connect();
+    bare.write_all(b"LHLO mx.test\r\n").unwrap();
+    let mut said = Vec::new();
+    let _ = bare.read_to_end(&mut said);
+    assert!(said.is_empty(), "{}", String::from_utf8_lossy(&said));
+    // The Unix socket is unaffected: no header there.
+    assert!(Lmtp::unix(&socket(&server)).command("NOOP")[0].starts_with("250"));
+}
+
+#[test]
+fn lmtp_refuses_a_proxy_header_from_an_untrusted_peer() {
+    use std::io::Read;
+    let server = server_with_lmtp("proxy_protocol = true\ntrusted_proxies = [\"127.0.0.3/32\"]");
+    let mut stream = std::net::TcpStream::connect(server.lmtp.unwrap()).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let _ = stream.write_all(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 24\r\nLHLO mx.test\r\n");
+    let mut said = Vec::new();
+    let _ = stream.read_to_end(&mut said);
+    assert!(said.is_empty(), "{}", String::from_utf8_lossy(&said));
+}
