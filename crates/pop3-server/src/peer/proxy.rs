@@ -113,7 +113,12 @@ async fn read_v1<R: AsyncRead + Unpin>(
         v1::Addresses::Tcp6(a) => {
             Header::Relayed(SocketAddr::from((a.source_address, a.source_port)))
         }
-        v1::Addresses::Unknown => Header::Local,
+        // No client address: believing it to be the proxy's would put every such client
+        // under one per-address limit and one penalty (one bad client locking all out); the
+        // spec lets a receiver refuse it. Only v2 LOCAL (health checks) is the proxy itself.
+        v1::Addresses::Unknown => {
+            return Err(HeaderError::V1("UNKNOWN: no client address".into()));
+        }
     })
 }
 
@@ -129,23 +134,24 @@ async fn read_v2<R: AsyncRead + Unpin>(
     if header.command == v2::Command::Local {
         return Ok(Header::Local);
     }
-    let stream_or_unspec = matches!(
-        header.protocol,
-        v2::Protocol::Stream | v2::Protocol::Unspecified
-    );
+    let stream = header.protocol == v2::Protocol::Stream;
     match header.addresses {
-        v2::Addresses::IPv4(a) if stream_or_unspec => Ok(Header::Relayed(SocketAddr::from((
+        v2::Addresses::IPv4(a) if stream => Ok(Header::Relayed(SocketAddr::from((
             a.source_address,
             a.source_port,
         )))),
-        v2::Addresses::IPv6(a) if stream_or_unspec => Ok(Header::Relayed(SocketAddr::from((
+        v2::Addresses::IPv6(a) if stream => Ok(Header::Relayed(SocketAddr::from((
             a.source_address,
             a.source_port,
         )))),
         v2::Addresses::IPv4(_) | v2::Addresses::IPv6(_) => {
-            Err(HeaderError::V2("a datagram source, not TCP".into()))
+            Err(HeaderError::V2("not a TCP source (datagram or unspecified)".into()))
         }
-        v2::Addresses::Unspecified | v2::Addresses::Unix(_) => Ok(Header::Local),
+        // A PROXY command without a client address: refused like v1 UNKNOWN (only LOCAL is
+        // the proxy itself).
+        v2::Addresses::Unspecified | v2::Addresses::Unix(_) => {
+            Err(HeaderError::V2("no TCP client address (UNSPEC or UNIX)".into()))
+        }
     }
 }
 

@@ -76,17 +76,11 @@ fn issue_18_headers_are_read_and_nothing_after_them() {
             b"PROXY TCP6 2001:db8::7 2001:db8::1 51000 995\r\n".to_vec(),
             Header::Relayed(addr("[2001:db8::7]:51000")),
         ),
-        (b"PROXY UNKNOWN\r\n".to_vec(), Header::Local),
-        (
-            b"PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n".to_vec(),
-            Header::Local,
-        ),
         (v2_ipv4([127, 0, 0, 2], 40000), Header::Relayed(addr("127.0.0.2:40000"))),
         // A TLV after the addresses (PP2_TYPE_NOOP), as HAProxy may send.
         (v2(1, 0x21, &v6, &[4, 0, 2, 0, 0]), Header::Relayed(addr("[::1]:4242"))),
         (v2(0, 0x00, &[], &[]), Header::Local),
         (v2(0, 0x11, &[0; 12], &[]), Header::Local),
-        (v2(1, 0x00, &[], &[]), Header::Local),
     ];
     for (header, expected) in cases {
         for step in [1, 2, 7, 15, 4096] {
@@ -122,6 +116,15 @@ fn issue_18_bad_headers_are_refused() {
         (b"PROXY TCP4 1.2.3.4 5.6.7.8 70000 2\r\n".to_vec(), "v1"),
         (b"PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n".to_vec(), "v1"),
         (b"PROXY UNKNOWN\nUSER x\r\n".to_vec(), "v1"),
+        // No client address in a PROXY (not LOCAL) header: refused, never the proxy's own
+        // address (every such client would share one limit and one penalty).
+        (b"PROXY UNKNOWN\r\n".to_vec(), "UNKNOWN"),
+        (
+            b"PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n".to_vec(),
+            "UNKNOWN",
+        ),
+        (v2(1, 0x00, &[], &[]), "no TCP client address"),
+        (v2(1, 0x10, &[1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2], &[]), "not a TCP source"),
         (
             v2(1, 0x12, &[1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2], &[]),
             "datagram",
