@@ -186,6 +186,16 @@ impl App {
             .collect()
     }
 
+    /// The selected row of `tab`, clamped to what exists.
+    fn selection_in(&self, tab: Tab) -> Option<usize> {
+        let len = match tab {
+            Tab::Sessions => self.sessions.len(),
+            Tab::Locks => self.locks.len(),
+            Tab::Users => return None,
+        };
+        (len > 0).then(|| self.selected[tab.index()].min(len - 1))
+    }
+
     /// The selected row of the current tab, clamped to what exists.
     pub fn selection(&self) -> Option<usize> {
         let len = self.rows();
@@ -235,6 +245,12 @@ impl App {
     /// A poll's answers replace the live tabs whole: **a node that did not answer empties
     /// only its own rows**, and is listed in `down`.
     fn live(&mut self, nodes: Vec<NodeLive>) {
+        // The cursor follows its session, not its row number: rows shift when sessions end or
+        // a node goes away, and `k` must kick the session the admin chose (review of issue 18).
+        let pinned = self
+            .selection_in(Tab::Sessions)
+            .and_then(|i| self.sessions.get(i))
+            .map(|(node, s)| (node.clone(), s.id));
         self.sessions.clear();
         self.locks.clear();
         self.down.clear();
@@ -253,6 +269,11 @@ impl App {
                     self.down.push((node, why));
                 }
             }
+        }
+        if let Some((node, id)) = pinned
+            && let Some(row) = (self.sessions.iter()).position(|(n, s)| *n == node && s.id == id)
+        {
+            self.selected[Tab::Sessions.index()] = row;
         }
         self.server = match first_error {
             None => ServerStatus::Up,

@@ -144,14 +144,14 @@ async fn read_v2<R: AsyncRead + Unpin>(
             a.source_address,
             a.source_port,
         )))),
-        v2::Addresses::IPv4(_) | v2::Addresses::IPv6(_) => {
-            Err(HeaderError::V2("not a TCP source (datagram or unspecified)".into()))
-        }
+        v2::Addresses::IPv4(_) | v2::Addresses::IPv6(_) => Err(HeaderError::V2(
+            "not a TCP source (datagram or unspecified)".into(),
+        )),
         // A PROXY command without a client address: refused like v1 UNKNOWN (only LOCAL is
         // the proxy itself).
-        v2::Addresses::Unspecified | v2::Addresses::Unix(_) => {
-            Err(HeaderError::V2("no TCP client address (UNSPEC or UNIX)".into()))
-        }
+        v2::Addresses::Unspecified | v2::Addresses::Unix(_) => Err(HeaderError::V2(
+            "no TCP client address (UNSPEC or UNIX)".into(),
+        )),
     }
 }
 

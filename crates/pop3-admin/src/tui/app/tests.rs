@@ -412,3 +412,35 @@ fn issue_18_nodes_draw_at_any_size_without_panic() {
         }
     }
 }
+
+#[test]
+fn the_cursor_follows_its_session_when_rows_shift() {
+    // Review of issue 18: the selection was a row number, so a session appearing or ending
+    // above it moved another session under the cursor, and `k` kicked that one.
+    let mut app = app();
+    app.update(key(KeyCode::Char('2'))); // the cursor on session 7, the first row
+    let kicked = |app: &mut App| app.update(key(KeyCode::Char('k')));
+    app.update(local(Ok((
+        vec![session(3, "dave"), session(7, "alice"), session(9, "carol")],
+        vec![],
+    ))));
+    assert!(
+        matches!(
+            kicked(&mut app).as_slice(),
+            [Effect::Kick { session: 7, .. }]
+        ),
+        "a session above moved the cursor"
+    );
+    app.update(key(KeyCode::Down)); // session 9
+    app.update(local(Ok((
+        vec![session(7, "alice"), session(9, "carol")],
+        vec![],
+    ))));
+    assert!(
+        matches!(
+            kicked(&mut app).as_slice(),
+            [Effect::Kick { session: 9, .. }]
+        ),
+        "a session ending above moved the cursor"
+    );
+}

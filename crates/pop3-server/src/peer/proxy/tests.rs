@@ -76,9 +76,15 @@ fn issue_18_headers_are_read_and_nothing_after_them() {
             b"PROXY TCP6 2001:db8::7 2001:db8::1 51000 995\r\n".to_vec(),
             Header::Relayed(addr("[2001:db8::7]:51000")),
         ),
-        (v2_ipv4([127, 0, 0, 2], 40000), Header::Relayed(addr("127.0.0.2:40000"))),
+        (
+            v2_ipv4([127, 0, 0, 2], 40000),
+            Header::Relayed(addr("127.0.0.2:40000")),
+        ),
         // A TLV after the addresses (PP2_TYPE_NOOP), as HAProxy may send.
-        (v2(1, 0x21, &v6, &[4, 0, 2, 0, 0]), Header::Relayed(addr("[::1]:4242"))),
+        (
+            v2(1, 0x21, &v6, &[4, 0, 2, 0, 0]),
+            Header::Relayed(addr("[::1]:4242")),
+        ),
         (v2(0, 0x00, &[], &[]), Header::Local),
         (v2(0, 0x11, &[0; 12], &[]), Header::Local),
     ];
