@@ -15,6 +15,12 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// Whether the block is a whole address family (`0.0.0.0/0`, `::/0`): anyone there could
+    /// send a header and choose their own address.
+    pub fn is_everything(&self) -> bool {
+        self.prefix == 0
+    }
+
     /// Whether `ip` lies in the block. Addresses of the other family never do.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip) {

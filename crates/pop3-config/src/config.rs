@@ -98,6 +98,17 @@ impl Config {
                 self.timeouts.idle.as_secs()
             ));
         }
+        let proxies = (self.listeners.iter())
+            .filter_map(|l| l.trusted_proxies.as_ref())
+            .chain(self.lmtp.as_ref().and_then(|l| l.trusted_proxies.as_ref()));
+        if proxies.flatten().any(crate::Cidr::is_everything) {
+            warnings.push(
+                "`trusted_proxies`: a /0 block trusts every address, so any client can send a \
+                 PROXY header and choose the address its limits, penalties and logs see; list \
+                 the load balancers' own addresses"
+                    .to_owned(),
+            );
+        }
         if let Some(address) = self.lmtp.as_ref().and_then(|l| l.address)
             && !address.ip().is_loopback()
         {

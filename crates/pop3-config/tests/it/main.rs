@@ -327,3 +327,21 @@ fn issue_18_lmtp_proxy_keys_are_validated() {
         );
     }
 }
+
+/// Review of issue 18: a /0 in `trusted_proxies` is accepted with a warning.
+#[test]
+fn issue_18_trusting_every_address_is_warned_about() {
+    let with = |block: &str| {
+        let keys = format!("proxy_protocol = true\ntrusted_proxies = [\"{block}\"]\n");
+        let text = BASE.replace("tls = \"none\"\n", &format!("tls = \"none\"\n{keys}"));
+        Config::parse(&text, "t.toml").unwrap().warnings()
+    };
+    assert!(with("10.0.0.5/32").is_empty());
+    for everything in ["0.0.0.0/0", "::/0"] {
+        let warnings = with(everything);
+        assert!(
+            warnings.iter().any(|w| w.contains("trusted_proxies")),
+            "{everything}: {warnings:?}"
+        );
+    }
+}
