@@ -154,7 +154,11 @@ fn issue_18_two_nodes_listed_kicked_and_one_stopped() {
     );
 
     // Each node numbers its own sessions: a bare id is refused with two nodes.
+    let alice_id = sessions["sessions"][0]["id"].as_u64().unwrap();
     let bob_id = sessions["sessions"][1]["id"].as_u64().unwrap();
+    // Both first sessions of fresh nodes: the same number, so a kick sent to the wrong node
+    // (or to every node) would disconnect alice too.
+    assert_eq!(alice_id, bob_id, "{sessions}");
     let (code, _, err) = admin(&a, &b, &["kick", &bob_id.to_string()]);
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -164,7 +168,7 @@ fn issue_18_two_nodes_listed_kicked_and_one_stopped() {
     assert!(alice.send("NOOP").starts_with("+OK"));
     assert!(bob.send("NOOP").starts_with("+OK"));
 
-    // kick b:ID goes to b only: bob is disconnected, alice (maybe the same id on a) is not.
+    // kick b:ID goes to b only: bob is disconnected, alice (the same id on a) is not.
     let (code, out, err) = admin(&a, &b, &["kick", &format!("b:{bob_id}")]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), format!("session {bob_id} on b disconnected"));
