@@ -1,6 +1,8 @@
 //! Opening a PostgreSQL connection: session settings, then the schema (`schema.rs`'s
 //! migrations in PostgreSQL's dialect, the version in `schema_version`).
 
+use std::time::Duration;
+
 use postgres::{Client, NoTls};
 
 use crate::error::{Error, Result};
@@ -10,12 +12,28 @@ use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
 /// The key of the advisory lock that serialises migrations between processes.
 const MIGRATION_LOCK: i64 = 0x706f_7033_6400_0018;
 
+/// TCP keepalive: the first probe after this long idle...
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+/// ...then one every this long...
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+/// ...and the connection is dropped after this many unanswered.
+const KEEPALIVE_RETRIES: u32 = 3;
+
 /// Connects, sets the statement and lock timeouts, and checks the schema: brought up to date
 /// when older; **created only when `create`** (the admin tool), so the server never fills a
 /// database it was pointed at by mistake.
 pub(super) fn connect(settings: &PgSettings, create: bool) -> Result<Client> {
     let mut config = settings.config.clone();
     config.connect_timeout(settings.connect_timeout);
+    // Over TCP, a host that vanishes is noticed in seconds rather than the kernel's
+    // defaults (keepalive after 2 h, retransmissions for ~15 min): data unacknowledged for
+    // `tcp_user_timeout`, or an idle connection whose probes go unanswered, is closed, and
+    // the query blocked on it fails. (A Unix socket has neither; see `pool.rs`.)
+    config.tcp_user_timeout(settings.connect_timeout + settings.statement_timeout);
+    config.keepalives(true);
+    config.keepalives_idle(KEEPALIVE_IDLE);
+    config.keepalives_interval(KEEPALIVE_INTERVAL);
+    config.keepalives_retries(KEEPALIVE_RETRIES);
     config.application_name("pop3d");
     if let Some(file) = &settings.password_file {
         let text = std::fs::read_to_string(file).map_err(|source| Error::PasswordFile {

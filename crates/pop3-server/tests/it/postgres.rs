@@ -20,15 +20,33 @@ const RECOVERY: Duration = Duration::from_secs(2);
 
 /// A cluster, a database with `users` (password "secret") and a server on it.
 fn server_on_postgres(users: &[&str]) -> Option<(PgCluster, TestServer)> {
+    server_on_postgres_with(users, "", "")
+}
+
+/// [`server_on_postgres`] with `[auth]` keys and `[data.postgres]` keys.
+pub fn server_on_postgres_with(
+    users: &[&str],
+    auth: &str,
+    postgres: &str,
+) -> Option<(PgCluster, TestServer)> {
     let cluster = PgCluster::start()?;
     let settings = cluster.database("pop3d");
-    let server = TestServer::start_edited(Sections::default(), |text| {
+    let sections = Sections {
+        auth,
+        ..Sections::default()
+    };
+    let server = TestServer::start_edited(sections, |text| {
         let sqlite = text
             .lines()
             .find(|line| line.starts_with("user_db = "))
             .unwrap()
             .to_owned();
-        text.replace(&sqlite, &format!("user_db = \"{}\"", settings.url()))
+        let text = text.replace(&sqlite, &format!("user_db = \"{}\"", settings.url()));
+        if postgres.is_empty() {
+            text
+        } else {
+            format!("{text}\n[data.postgres]\n{postgres}\n")
+        }
     });
     add_users(&settings, &server.mail_root, users);
     for user in users {
@@ -51,7 +69,7 @@ fn add_users(settings: &PgSettings, mail_root: &Path, users: &[&str]) {
 }
 
 /// USER/PASS on a new connection: the PASS reply and how long it took.
-fn try_login(server: &TestServer, user: &str) -> (String, Duration) {
+pub fn try_login(server: &TestServer, user: &str) -> (String, Duration) {
     let mut client = server.greet();
     assert!(client.command(&format!("USER {user}")).starts_with("+OK"));
     let started = Instant::now();
@@ -61,7 +79,7 @@ fn try_login(server: &TestServer, user: &str) -> (String, Duration) {
     (reply, took)
 }
 
-fn stat_and_retr(client: &mut Client) {
+pub fn stat_and_retr(client: &mut Client) {
     assert_eq!(client.command("STAT"), "+OK 1 35");
     assert!(client.command("RETR 1").starts_with("+OK"));
     let body = client.body();
