@@ -21,7 +21,7 @@ use pop3_auth::{
 };
 use pop3_metrics::Metrics;
 use pop3_proto::{AuthOutcome, Credentials, Secret, escape_client_text};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::hash_permits::HashPermits;
@@ -102,6 +102,16 @@ impl Login {
                 Err(AuthOutcome::Rejected)
             }
             Ok(_) => Err(AuthOutcome::Rejected),
+            Err(CheckError::Database(
+                error @ (pop3_auth::Error::SchemaTooOld { .. }
+                | pop3_auth::Error::SchemaTooNew { .. }
+                | pop3_auth::Error::NotInitialised(_)),
+            )) => {
+                // Not transient: an operator must act (pop3-admin migrates).
+                self.metrics.auth(method, "error");
+                error!(session, error = %error, "user database schema unusable; logins fail");
+                Err(AuthOutcome::Unavailable)
+            }
             Err(CheckError::Database(error)) => {
                 self.metrics.auth(method, "error");
                 warn!(session, error = %error, "user database unavailable");
