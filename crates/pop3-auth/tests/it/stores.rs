@@ -352,7 +352,7 @@ fn review_postgres_older_schema_is_refused_by_the_server_and_migrated_by_the_adm
         .query_one("SELECT MAX(min_reader) FROM schema_version", &[])
         .unwrap()
         .get(0);
-    assert!(min_reader <= SCHEMA_VERSION && min_reader >= OLDEST_SERVED);
+    assert!((OLDEST_SERVED..=SCHEMA_VERSION).contains(&min_reader));
     assert_eq!(
         PgStore::new(&settings, false).get(&name("alice")).unwrap(),
         None
