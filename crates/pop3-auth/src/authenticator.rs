@@ -215,17 +215,47 @@ impl Authenticator {
         memory: &mut HashMemory,
     ) -> Result<Attempt> {
         let mut skipped_writes = Vec::new();
-        let outcome = self.decide(db, name, credential, memory, &mut skipped_writes)?;
+        let outcome = self.decide(db, name, None, credential, memory, &mut skipped_writes)?;
         Ok(Attempt {
             outcome,
             skipped_writes,
         })
     }
 
+    /// [`Authenticator::attempt_with`] with the user's row already read by
+    /// [`Authenticator::look_up`], so that **the read, which may wait on the database, runs
+    /// before the caller takes the memory (and the right to hash) that comes with `memory`**
+    /// (the server's hash permit). Only the best-effort writes of a success still use `db`.
+    pub fn attempt_looked_up(
+        &self,
+        db: &dyn UserStore,
+        name: &str,
+        row: Option<User>,
+        credential: Credential<'_>,
+        memory: &mut HashMemory,
+    ) -> Result<Attempt> {
+        let mut skipped_writes = Vec::new();
+        let outcome = self.decide(db, name, Some(row), credential, memory, &mut skipped_writes)?;
+        Ok(Attempt {
+            outcome,
+            skipped_writes,
+        })
+    }
+
+    /// The row [`Authenticator::attempt_looked_up`] needs: `name`'s, or none for a name that
+    /// is not valid (no query then).
+    pub fn look_up(&self, db: &dyn UserStore, name: &str) -> Result<Option<User>> {
+        match UserName::parse(name) {
+            Ok(name) => db.get(&name),
+            Err(_) => Ok(None),
+        }
+    }
+
     fn decide(
         &self,
         db: &dyn UserStore,
         name: &str,
+        row: Option<Option<User>>,
         credential: Credential<'_>,
         memory: &mut HashMemory,
         skipped: &mut Vec<SkippedWrite>,
@@ -239,7 +269,11 @@ impl Authenticator {
             self.burn(credential, memory);
             return Ok(Outcome::Rejected(RejectReason::InvalidName));
         };
-        let user = match db.get(&name)? {
+        let row = match row {
+            Some(row) => row,
+            None => db.get(&name)?,
+        };
+        let user = match row {
             Some(user) if user.enabled => user,
             Some(_) => {
                 self.burn(credential, memory);

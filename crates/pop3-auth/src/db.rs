@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
 use crate::name::UserName;
-use crate::schema::{COLUMNS, MIGRATIONS, SCHEMA_VERSION, assignment};
+use crate::schema::{COLUMNS, MIGRATIONS, MIN_READER_SINCE, SCHEMA_VERSION, assignment};
 use crate::store::{Field, NewRow, User, UserStore, now};
 
 /// How long a statement waits for a writer before failing with [`Error::Busy`].
@@ -228,6 +228,12 @@ fn apply_migrations(conn: &mut Connection, from: i64, to: i64) -> Result<()> {
             .optional()?;
         if has_table.is_some() {
             tx.execute("UPDATE schema_version SET version = ?1", [version])?;
+            if version >= MIN_READER_SINCE {
+                tx.execute(
+                    "UPDATE schema_version SET min_reader = ?1",
+                    [migration.min_reader],
+                )?;
+            }
         }
         tx.commit()?;
     }

@@ -34,12 +34,27 @@ pub enum Error {
     #[error("user {0} exists already")]
     UserExists(String),
     /// The database was written by a newer pop3d.
-    #[error("the user database has schema version {found}; this pop3d knows up to {known}")]
+    #[error(
+        "the user database has schema version {found}, which this pop3d (up to {known}) \
+         cannot use"
+    )]
     SchemaTooNew {
         /// The database's `user_version`.
         found: i64,
         /// The newest this build knows.
         known: i64,
+    },
+    /// The PostgreSQL database's schema is older than the server reads: only `pop3-admin`
+    /// migrates it.
+    #[error(
+        "the user database has schema version {found}; this pop3d needs at least {needs}: \
+         migrate it with pop3-admin (`pop3-admin user list` or any `pop3-admin user` command)"
+    )]
+    SchemaTooOld {
+        /// The database's version.
+        found: i64,
+        /// The oldest this build serves.
+        needs: i64,
     },
     /// The database is busy beyond the busy timeout, or locked.
     #[error("the user database is busy: {0}")]

@@ -84,7 +84,7 @@ pub use password::{
     MAX_YESCRYPT_WORK, PasswordHasher, Verification, classify_imported, hash_scheme,
 };
 pub use pg::{PgSettings, PgStore};
-pub use schema::SCHEMA_VERSION;
+pub use schema::{OLDEST_SERVED, SCHEMA_VERSION};
 pub use store::{
     Field, ImportFlags, LAST_LOGIN_PRECISION_SECS, NewRow, User, UserStore, default_maildir,
 };

@@ -128,9 +128,11 @@ pub struct PgStore {
 impl PgStore {
     /// A store for the database of `settings`, **connecting nothing now** (a database that is
     /// down when the server starts is an error at the first login, not at startup). With
-    /// `create`, the first connection creates the schema in an empty database (the admin
-    /// tool); without, such a database is [`Error::NotInitialised`] (the server). An older
-    /// schema is migrated either way, as the SQLite store does.
+    /// `create` (the admin tool), the first connection creates the schema in an empty
+    /// database and migrates an older one; without (the server), **nothing is ever
+    /// migrated**: a database without the schema is [`Error::NotInitialised`], one older than
+    /// [`crate::OLDEST_SERVED`] [`Error::SchemaTooOld`], a newer one whose `min_reader` is
+    /// above [`crate::SCHEMA_VERSION`] [`Error::SchemaTooNew`].
     pub fn new(settings: &PgSettings, create: bool) -> PgStore {
         let connect_settings = settings.clone();
         PgStore {
@@ -149,6 +151,13 @@ impl PgStore {
         let store = PgStore::new(settings, create);
         drop(store.session()?);
         Ok(store)
+    }
+
+    /// Creates or brings the schema of `settings`'s database to exactly `version` (at most
+    /// [`crate::SCHEMA_VERSION`]), for migration tests.
+    #[doc(hidden)]
+    pub fn migrate_to(settings: &PgSettings, version: i64) -> Result<()> {
+        schema::migrate(&mut schema::open(settings)?, version)
     }
 
     /// One connection for a series of calls.

@@ -14,6 +14,11 @@ pub(crate) struct Migration {
     pub(crate) sqlite: &'static str,
     /// PostgreSQL's statements.
     pub(crate) postgres: &'static str,
+    /// **The oldest schema version a pop3d must know to keep reading and writing a database
+    /// with this step applied** (`schema_version.min_reader`, from version 5 on): an
+    /// additive step (a new column with a default, a new table) keeps the previous one's;
+    /// a step that drops, renames or changes the meaning of a column sets its own version.
+    pub(crate) min_reader: i64,
 }
 
 /// The migrations, in order.
@@ -33,6 +38,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         last_login_at     INTEGER
     ) STRICT;
 ",
+        min_reader: 1,
         postgres: "
     CREATE TABLE users (
         id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -60,6 +66,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     ALTER TABLE users ADD COLUMN apop_only BOOLEAN NOT NULL DEFAULT FALSE;
     ALTER TABLE users DROP COLUMN password_with_apop;
 ",
+        min_reader: 2,
     },
     Migration {
         sqlite: "
@@ -71,6 +78,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: "
     ALTER TABLE users ADD COLUMN uidl_map BOOLEAN NOT NULL DEFAULT FALSE;
 ",
+        // A version-2 pop3d would ignore the map, and serve new UIDLs: not compatible.
+        min_reader: 3,
     },
     Migration {
         sqlite: "
@@ -80,11 +89,51 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
 ",
         // PostgreSQL's `schema_version` exists from the start (`pg/schema.rs`).
         postgres: "SELECT 1;",
+        min_reader: 4,
+    },
+    Migration {
+        sqlite: "
+    -- Review of issue 18: the oldest pop3d that can use this schema, so that an additive
+    -- migration leaves older servers running (a rolling upgrade).
+    ALTER TABLE schema_version ADD COLUMN min_reader INTEGER NOT NULL DEFAULT 0;
+",
+        postgres: "
+    ALTER TABLE schema_version ADD COLUMN min_reader BIGINT NOT NULL DEFAULT 0;
+",
+        // Only `schema_version` changes: a version-4 pop3d reads the users as before (but
+        // does not know `min_reader`, so it refuses version 5: upgrade every pop3d first).
+        min_reader: 4,
     },
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The first version whose `schema_version` table has `min_reader`.
+pub(crate) const MIN_READER_SINCE: i64 = 5;
+
+/// **The oldest PostgreSQL schema the server uses** (it never migrates one: `pop3-admin`
+/// does). Version 4 is the first PostgreSQL ever had; version 5 adds only `min_reader`, so
+/// this build reads both, and binaries can be upgraded before the database is.
+pub const OLDEST_SERVED: i64 = 4;
+
+/// Whether a schema at `found` whose `min_reader` is `min_reader` (none before version 5)
+/// can be used by this build: `Ok`, or the error that says why not.
+pub(crate) fn check_readable(found: i64, min_reader: Option<i64>) -> crate::Result<()> {
+    if found < OLDEST_SERVED {
+        return Err(crate::Error::SchemaTooOld {
+            found,
+            needs: OLDEST_SERVED,
+        });
+    }
+    if found > SCHEMA_VERSION && min_reader.is_none_or(|min| min > SCHEMA_VERSION) {
+        return Err(crate::Error::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
 
 /// The columns of a [`crate::User`], in the order both stores read them.
 pub(crate) const COLUMNS: &str = "name, password_hash, apop_secret, maildir, enabled, apop_only, \

@@ -1,10 +1,14 @@
 //! The login service: everything between a client's credentials and a verdict.
 //!
-//! One attempt: wait out the address's throttle penalty, take a hash permit (**at most
-//! `hash_concurrency` password hashes run at once, so a PASS flood cannot exhaust memory or
-//! CPU**, and every hash runs in the argon2 memory that comes with its permit, see
-//! `hash_permits.rs`), verify on the blocking pool through that thread's own user-database connection,
-//! then record the outcome. A failure sleeps the throttle's delay and writes the stable
+//! One attempt: wait out the address's throttle penalty, read the user's row on the blocking
+//! pool, take a hash permit (**at most `hash_concurrency` password hashes run at once, so a
+//! PASS flood cannot exhaust memory or CPU**, and every hash runs in the argon2 memory that
+//! comes with its permit, see `hash_permits.rs`), verify on the blocking pool, then record the
+//! outcome. **The row is read before the permit is taken**, so a database that stops
+//! answering holds no permit; and **with PostgreSQL the whole verification has a deadline**
+//! (`user_db::deadline`): past it the login answers `-ERR [SYS/TEMP]` while the blocking task,
+//! if stuck in a query, ends when the database answers or its connection dies (at most
+//! `pool_size` such tasks: each holds a pool connection). A failure sleeps the throttle's delay and writes the stable
 //! `auth failed:` line that fail2ban matches (`config/fail2ban-filter.conf`). The session only
 //! learns accepted, rejected or unavailable; the reason is for the log.
 
@@ -17,12 +21,12 @@ use pop3_auth::{
 };
 use pop3_metrics::Metrics;
 use pop3_proto::{AuthOutcome, Credentials, Secret, escape_client_text};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::hash_permits::HashPermits;
 use crate::peer::limit_key;
-use crate::user_db::with_user_db;
+use crate::user_db::{deadline, with_user_db};
 
 /// Verifies credentials for every session of the server.
 pub(crate) struct Login {
@@ -34,6 +38,8 @@ pub(crate) struct Login {
     metrics: Arc<Metrics>,
     /// Penalties are per address, an IPv6 address by this prefix (`peer.rs`).
     ipv6_prefix: u8,
+    /// How long a verification may take (PostgreSQL only).
+    deadline: Option<Duration>,
 }
 
 impl Login {
@@ -49,6 +55,7 @@ impl Login {
             user_db: config.user_db.clone(),
             metrics,
             ipv6_prefix: config.ipv6_prefix,
+            deadline: deadline(&config.user_db),
         })
     }
 
@@ -95,6 +102,16 @@ impl Login {
                 Err(AuthOutcome::Rejected)
             }
             Ok(_) => Err(AuthOutcome::Rejected),
+            Err(CheckError::Database(
+                error @ (pop3_auth::Error::SchemaTooOld { .. }
+                | pop3_auth::Error::SchemaTooNew { .. }
+                | pop3_auth::Error::NotInitialised(_)),
+            )) => {
+                // Not transient: an operator must act (pop3-admin migrates).
+                self.metrics.auth(method, "error");
+                error!(session, error = %error, "user database schema unusable; logins fail");
+                Err(AuthOutcome::Unavailable)
+            }
             Err(CheckError::Database(error)) => {
                 self.metrics.auth(method, "error");
                 warn!(session, error = %error, "user database unavailable");
@@ -103,6 +120,11 @@ impl Login {
             Err(CheckError::Task(error)) => {
                 self.metrics.auth(method, "error");
                 warn!(session, error = %error, "authentication task failed");
+                Err(AuthOutcome::Unavailable)
+            }
+            Err(CheckError::TimedOut(limit)) => {
+                self.metrics.auth(method, "error");
+                warn!(session, ?limit, "user database did not answer in time");
                 Err(AuthOutcome::Unavailable)
             }
             // The permits are never closed while the server runs.
@@ -124,8 +146,27 @@ impl Login {
         }
     }
 
-    /// Runs the verification on the blocking pool behind a hash permit.
+    /// Runs the verification within the deadline, if any.
     async fn check(&self, credentials: Credentials) -> Result<Attempt, CheckError> {
+        match self.deadline {
+            Some(limit) => tokio::time::timeout(limit, self.check_now(credentials))
+                .await
+                .unwrap_or(Err(CheckError::TimedOut(limit))),
+            None => self.check_now(credentials).await,
+        }
+    }
+
+    /// Reads the row on the blocking pool, then verifies there behind a hash permit.
+    async fn check_now(&self, credentials: Credentials) -> Result<Attempt, CheckError> {
+        let authenticator = self.authenticator.clone();
+        let db_path = self.user_db.clone();
+        let name = credentials.user.clone();
+        let row = tokio::task::spawn_blocking(move || {
+            with_user_db(&db_path, |db| authenticator.look_up(db, &name))
+        })
+        .await
+        .map_err(CheckError::Task)?
+        .map_err(CheckError::Database)?;
         let mut permit = self
             .hash_permits
             .acquire()
@@ -140,7 +181,13 @@ impl Login {
                 _ => return Ok(Attempt::rejected(RejectReason::ApopNotAvailable)),
             };
             with_user_db(&db_path, |db| {
-                authenticator.attempt_with(db, &credentials.user, credential, permit.memory())
+                authenticator.attempt_looked_up(
+                    db,
+                    &credentials.user,
+                    row,
+                    credential,
+                    permit.memory(),
+                )
             })
         })
         .await;
@@ -191,4 +238,6 @@ enum CheckError {
     Task(tokio::task::JoinError),
     /// The hash permits were closed.
     Closed,
+    /// The deadline passed (the database stopped answering).
+    TimedOut(Duration),
 }

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use pop3_auth::{PgSettings, PgStore, UserDb, UserDbLocation, UserStore};
 
@@ -20,6 +21,25 @@ thread_local! {
 /// The process's PostgreSQL pool and the settings it was made for (a reload that changes
 /// them makes a new one).
 static PG_POOL: Mutex<Option<(PgSettings, PgStore)>> = Mutex::new(None);
+
+/// How much longer than its statement and connect timeouts a PostgreSQL lookup may take in
+/// all (a checkout, a query, the retry of a stale connection, the hash) before the caller
+/// gives up on it.
+const DEADLINE_SLACK: Duration = Duration::from_secs(2);
+
+/// How long a login's verification or an LMTP recipient's lookup may take before it is
+/// answered as a temporary failure (`[SYS/TEMP]`, `451 4.3.0`): `connect_timeout +
+/// statement_timeout + 2 s` with PostgreSQL (9 s by default), **whose queries have no
+/// client-side deadline otherwise** (a stopped backend, or a host gone before TCP notices,
+/// never answers); none with SQLite, whose busy timeout bounds every wait.
+pub(crate) fn deadline(location: &UserDbLocation) -> Option<Duration> {
+    match location {
+        UserDbLocation::Sqlite(_) => None,
+        UserDbLocation::Postgres(settings) => {
+            Some(settings.connect_timeout + settings.statement_timeout + DEADLINE_SLACK)
+        }
+    }
+}
 
 /// Runs `f` with the store at `location`. Call only from a blocking thread.
 ///

@@ -7,6 +7,17 @@
 //! **A connection found closed is dropped together with every idle one** (after a restart
 //! of the database they are all dead), so the pool recovers by itself when the database
 //! returns: the next checkout connects afresh.
+//! **A short circuit breaker**: a connect that fails or is given up on, or a checkout that
+//! found every connection busy for `wait`, opens it for [`BREAKER`]; meanwhile every checkout
+//! fails at once, so a dead (or frozen) database costs later logins nothing. The first
+//! checkout after it closes tries again, so recovery takes at most [`BREAKER`].
+//!
+//! **What bounds the threads a frozen database holds**: a query on a connection whose server
+//! stopped answering (a stopped backend; a host gone, until TCP's `tcp_user_timeout` or
+//! keepalives notice) blocks its thread until the server answers again. Such a thread holds a
+//! connection, so at most `max` of them exist; a connect given up on holds a slot too (the
+//! same `max`); every other checkout waits at most `wait`, or not at all while the breaker is
+//! open.
 //!
 //! Why not `r2d2`: it opens connections on threads of its own and answers a caller only when
 //! its `connection_timeout` runs out, so a dead database costs every login that timeout;
@@ -18,6 +29,9 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use crate::error::{Error, Result};
+
+/// How long checkouts fail at once after a failure to reach the database.
+pub(crate) const BREAKER: Duration = Duration::from_secs(1);
 
 /// Opens one connection, ready for use (session settings and schema checked).
 pub(crate) type Connect = dyn Fn() -> Result<Client> + Send + Sync;
@@ -41,6 +55,8 @@ struct State {
     idle: Vec<Client>,
     /// Connections that exist: idle, checked out, or being opened.
     open: usize,
+    /// Until when checkouts fail at once (the breaker is open).
+    broken_until: Option<Instant>,
 }
 
 /// A checked-out connection, returned to the pool (or dropped if it is closed) by `Drop`.
@@ -68,8 +84,17 @@ impl Pool {
     /// An idle connection, else a new one if fewer than `max` exist, else the first one
     /// returned within `wait`.
     pub(crate) fn get(&self) -> Result<Conn> {
-        let deadline = Instant::now() + self.inner.wait;
+        let now = Instant::now();
+        let deadline = now + self.inner.wait;
         let mut state = self.inner.lock();
+        if let Some(until) = state.broken_until {
+            if now < until {
+                return Err(Error::Unavailable(format!(
+                    "PostgreSQL failed in the last {BREAKER:?}; not trying again yet"
+                )));
+            }
+            state.broken_until = None;
+        }
         loop {
             if let Some(client) = state.idle.pop() {
                 return Ok(self.conn(client, true));
@@ -81,6 +106,7 @@ impl Pool {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                state.broken_until = Some(Instant::now() + BREAKER);
                 return Err(Error::Unavailable(format!(
                     "all {} PostgreSQL connections stayed busy for {:?}",
                     self.inner.max, self.inner.wait
@@ -120,7 +146,7 @@ impl Pool {
                 "cannot start a PostgreSQL connect: {error}"
             )));
         }
-        match receiver.recv_timeout(self.inner.wait) {
+        let opened = match receiver.recv_timeout(self.inner.wait) {
             Ok(Ok(mut slot)) => match slot.client.take() {
                 Some(client) => Ok(self.conn(client, false)),
                 None => Err(Error::Unavailable("PostgreSQL connect lost".to_owned())),
@@ -130,7 +156,13 @@ impl Pool {
                 "PostgreSQL did not answer within {:?}",
                 self.inner.wait
             ))),
+        };
+        if let Err(error) = &opened
+            && breaks(error)
+        {
+            self.inner.lock().broken_until = Some(Instant::now() + BREAKER);
         }
+        opened
     }
 
     fn conn(&self, client: Client, reused: bool) -> Conn {
@@ -139,6 +171,17 @@ impl Pool {
             client: Some(client),
             reused,
         }
+    }
+}
+
+/// Whether a failed connect means the database is unreachable (so the breaker opens), rather
+/// than a refusal it answered (a wrong password, no schema), which the next try repeats
+/// quickly anyway.
+fn breaks(error: &Error) -> bool {
+    match error {
+        Error::Postgres(e) => e.as_db_error().is_none(),
+        Error::Unavailable(_) => true,
+        _ => false,
     }
 }
 

@@ -130,6 +130,51 @@ impl PgCluster {
         assert!(self.signal("-CONT"), "cannot continue the postmaster");
     }
 
+    /// Freezes the whole cluster: SIGSTOP to the postmaster, then to each of its children
+    /// (backends and helpers; each sits in a process group of its own, so a group signal
+    /// would miss them). Connections stay open and nobody answers on them, as with a stuck
+    /// server or a host gone silent.
+    pub fn freeze_all(&self) {
+        assert!(self.signal("-STOP"), "cannot stop the postmaster");
+        assert!(self.signal_children("-STOP"), "cannot stop the backends");
+    }
+
+    /// Lets a cluster frozen by [`PgCluster::freeze_all`] go on: the children, then the
+    /// postmaster.
+    pub fn thaw_all(&self) {
+        assert!(
+            self.signal_children("-CONT"),
+            "cannot continue the backends"
+        );
+        assert!(self.signal("-CONT"), "cannot continue the postmaster");
+    }
+
+    /// Sends `signal` to every child of the postmaster (`ps --ppid`).
+    fn signal_children(&self, signal: &str) -> bool {
+        let Some(pid) = self.postmaster() else {
+            return false;
+        };
+        let Ok(children) = Command::new("ps")
+            .args(["-o", "pid=", "--ppid", &pid])
+            .output()
+        else {
+            return false;
+        };
+        let children = String::from_utf8_lossy(&children.stdout).into_owned();
+        let pids: Vec<&str> = children.split_whitespace().collect();
+        pids.is_empty()
+            || Command::new("kill")
+                .arg(signal)
+                .args(&pids)
+                .status()
+                .is_ok_and(|s| s.success())
+    }
+
+    fn postmaster(&self) -> Option<String> {
+        let pid_file = std::fs::read_to_string(self.data().join("postmaster.pid")).ok()?;
+        Some(pid_file.lines().next()?.trim().to_owned())
+    }
+
     /// Sends `signal` to the postmaster; false if there is none or `kill` failed.
     fn signal(&self, signal: &str) -> bool {
         let Ok(pid_file) = std::fs::read_to_string(self.data().join("postmaster.pid")) else {
@@ -164,6 +209,7 @@ impl PgCluster {
     fn watchdog(&self) {
         let stop = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             kill -CONT $(ps -o pid= --ppid $(head -n 1 '{data}/postmaster.pid')) 2>/dev/null; \
              kill -CONT $(head -n 1 '{data}/postmaster.pid') 2>/dev/null; \
              {runuser}{BIN}/pg_ctl stop -m immediate -D '{data}' >/dev/null 2>&1; \
              rm -rf '{dir}'",
@@ -188,7 +234,8 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        // A test that failed while the postmaster was frozen.
+        // A test that failed while the postmaster (or the whole cluster) was frozen.
+        let _ = self.signal_children("-CONT");
         let _ = self.signal("-CONT");
         let _ = self
             .command("pg_ctl")

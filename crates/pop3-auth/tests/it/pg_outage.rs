@@ -29,7 +29,14 @@ fn issue_18_postgres_restarted_or_frozen_under_the_pool() {
     let down = store.get(&alice).unwrap_err();
     assert!(down.is_temporary(), "{down}");
     cluster.resume();
-    assert!(store.get(&alice).unwrap().is_some());
+    // The failure opened the pool's breaker: checkouts fail at once for 1 s, then recover.
+    let back = Instant::now();
+    let breaker = store.get(&alice).unwrap_err();
+    assert!(breaker.is_temporary(), "{breaker}");
+    while store.get(&alice).is_err() {
+        assert!(back.elapsed() < Duration::from_millis(1500), "no recovery");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     cluster.stop();
     cluster.resume();
     assert!(

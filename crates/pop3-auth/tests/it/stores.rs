@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use pop3_auth::test_util::PgCluster;
 use pop3_auth::{
-    Authenticator, Credential, Error, HashMemory, HashParams, ImportFlags, Outcome, PgStore,
-    RejectReason, SCHEMA_VERSION, UserDb, UserName, UserStore, classify_imported,
+    Authenticator, Credential, Error, HashMemory, HashParams, ImportFlags, OLDEST_SERVED, Outcome,
+    PgStore, RejectReason, SCHEMA_VERSION, UserDb, UserName, UserStore, classify_imported,
 };
 
 use crate::support::{authenticator, hasher};
@@ -288,12 +288,73 @@ fn issue_18_postgres_schema_is_created_only_by_the_admin_and_checked() {
     assert_eq!(server.get(&name("alice")).unwrap(), None);
     let mut client =
         postgres::Client::connect(&cluster.url("schema_checks"), postgres::NoTls).unwrap();
+    // A newer schema that this build may still use (an additive migration by a newer
+    // pop3-admin, `min_reader` unchanged): this build, the "older binary", keeps working.
     client
-        .execute("UPDATE schema_version SET version = version + 1", &[])
+        .execute(
+            "UPDATE schema_version SET version = version + 1, min_reader = $1",
+            &[&SCHEMA_VERSION],
+        )
+        .unwrap();
+    let older_binary = PgStore::new(&settings, false);
+    assert_eq!(older_binary.get(&name("alice")).unwrap(), None);
+    assert!(PgStore::open(&settings, true).is_ok());
+    // One it may not use.
+    client
+        .execute("UPDATE schema_version SET min_reader = version", &[])
         .unwrap();
     let fresh = PgStore::new(&settings, false);
     assert!(matches!(
         fresh.list(),
         Err(Error::SchemaTooNew { found, .. }) if found == SCHEMA_VERSION + 1
     ));
+    assert!(matches!(
+        PgStore::open(&settings, true),
+        Err(Error::SchemaTooNew { .. })
+    ));
+}
+
+/// Review of issue 18: the server never migrates PostgreSQL; a schema older than it serves
+/// is refused (a temporary failure for logins), and the admin's way in migrates it, after
+/// which the server uses it; the migration writes `min_reader`.
+#[test]
+fn review_postgres_older_schema_is_refused_by_the_server_and_migrated_by_the_admin() {
+    let Some(cluster) = PgCluster::shared() else {
+        return;
+    };
+    let settings = cluster.database("old_schema");
+    PgStore::migrate_to(&settings, OLDEST_SERVED - 1).unwrap();
+    let server = PgStore::new(&settings, false);
+    let refused = server.get(&name("alice"));
+    assert!(
+        matches!(refused, Err(Error::SchemaTooOld { found, needs })
+            if found == OLDEST_SERVED - 1 && needs == OLDEST_SERVED),
+        "{refused:?}"
+    );
+    // Still the old version: the server changed nothing.
+    PgStore::migrate_to(&settings, 0).unwrap();
+    let mut client =
+        postgres::Client::connect(&cluster.url("old_schema"), postgres::NoTls).unwrap();
+    let version: i64 = client
+        .query_one("SELECT MAX(version) FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, OLDEST_SERVED - 1);
+    // The oldest served works as it is: binaries can be upgraded before the database.
+    PgStore::migrate_to(&settings, OLDEST_SERVED).unwrap();
+    assert_eq!(
+        PgStore::new(&settings, false).get(&name("alice")).unwrap(),
+        None
+    );
+    let admin = PgStore::open(&settings, true).unwrap();
+    assert_eq!(admin.schema_version().unwrap(), SCHEMA_VERSION);
+    let min_reader: i64 = client
+        .query_one("SELECT MAX(min_reader) FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert!((OLDEST_SERVED..=SCHEMA_VERSION).contains(&min_reader));
+    assert_eq!(
+        PgStore::new(&settings, false).get(&name("alice")).unwrap(),
+        None
+    );
 }

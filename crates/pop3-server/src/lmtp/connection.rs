@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 use crate::lmtp::delivery::{Deliveries, Target, trace_headers};
 use crate::lmtp::recipient::{Resolved, resolve};
 use crate::shared::Shared;
+use crate::user_db::deadline;
 
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -107,10 +108,21 @@ impl Driver {
                 let delimiter = lmtp.and_then(|l| l.recipient_delimiter);
                 let db = self.shared.config.user_db.clone();
                 let looked_up = address.clone();
-                let resolved =
-                    tokio::task::spawn_blocking(move || resolve(&db, &looked_up, delimiter))
-                        .await
-                        .unwrap_or(Resolved::TempFail);
+                let limit = deadline(&db);
+                let lookup =
+                    tokio::task::spawn_blocking(move || resolve(&db, &looked_up, delimiter));
+                // With PostgreSQL, a lookup past the deadline is `451 4.3.0`; the blocking
+                // task ends when the database answers (bounded by the pool, `user_db.rs`).
+                let resolved = match limit {
+                    Some(limit) => match tokio::time::timeout(limit, lookup).await {
+                        Ok(joined) => joined.unwrap_or(Resolved::TempFail),
+                        Err(_) => {
+                            warn!(recipient = %address, ?limit, "LMTP: user database did not answer in time; answering 451");
+                            Resolved::TempFail
+                        }
+                    },
+                    None => lookup.await.unwrap_or(Resolved::TempFail),
+                };
                 let verdict = match resolved {
                     Resolved::User(maildir) => {
                         self.maildirs.insert(address.to_string(), maildir);

@@ -22,6 +22,7 @@ mod operations;
 mod pipelining;
 mod postfix;
 mod postgres;
+mod postgres_frozen;
 mod storage;
 mod support;
 mod transcripts;
