@@ -253,12 +253,7 @@ pub fn closed_without_reply(stream: &mut TcpStream) -> bool {
 /// Points a node's config at the PostgreSQL database instead of its SQLite file.
 fn on_postgres(config: &Path, postgres: &pop3_auth::PgSettings) {
     let text = std::fs::read_to_string(config).unwrap();
-    let sqlite = text
-        .lines()
-        .find(|line| line.starts_with("user_db = "))
-        .unwrap()
-        .to_owned();
-    let text = text.replace(&sqlite, &format!("user_db = \"{}\"", postgres.url()));
+    let text = crate::support::with_user_db(&text, postgres.url());
     std::fs::write(config, text).unwrap();
 }
 

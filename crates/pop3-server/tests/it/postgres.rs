@@ -38,12 +38,7 @@ pub fn server_on_postgres_with(
         ..Sections::default()
     };
     let server = TestServer::start_edited(sections, |text| {
-        let sqlite = text
-            .lines()
-            .find(|line| line.starts_with("user_db = "))
-            .unwrap()
-            .to_owned();
-        let text = text.replace(&sqlite, &format!("user_db = \"{}\"", settings.url()));
+        let text = crate::support::with_user_db(&text, settings.url());
         if postgres.is_empty() {
             text
         } else {
@@ -79,6 +74,24 @@ pub fn try_login(server: &TestServer, user: &str) -> (String, Duration) {
     let took = started.elapsed();
     client.close();
     (reply, took)
+}
+
+/// Logs in (as `bob`) until it succeeds, every failure meanwhile being `[SYS/TEMP]`, and
+/// fails the test unless that happens within `bound` of now (`what` just happened); returns
+/// how long it took. Polled with a deadline, no sleep.
+pub fn login_again_within(server: &TestServer, bound: Duration, what: &str) -> Duration {
+    let since = Instant::now();
+    loop {
+        let (reply, _) = try_login(server, "bob");
+        if reply.starts_with("+OK") {
+            return since.elapsed();
+        }
+        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+        assert!(
+            since.elapsed() < bound,
+            "no login succeeded within {bound:?} of {what}"
+        );
+    }
 }
 
 pub fn stat_and_retr(client: &mut Client) {
@@ -135,19 +148,8 @@ fn issue_18_postgres_down_fails_logins_fast_sessions_go_on_and_logins_recover() 
     assert!(failures >= 10, "only {failures} attempts during the outage");
 
     cluster.resume();
-    let back = Instant::now();
-    loop {
-        let (reply, _) = try_login(&server, "bob");
-        if reply.starts_with("+OK") {
-            break;
-        }
-        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
-        assert!(
-            back.elapsed() < RECOVERY,
-            "no login succeeded within {RECOVERY:?} of PostgreSQL's return"
-        );
-    }
-    eprintln!("logins back {:?} after PostgreSQL", back.elapsed());
+    let back = login_again_within(&server, RECOVERY, "PostgreSQL's return");
+    eprintln!("logins back {back:?} after PostgreSQL");
     stat_and_retr(&mut alice);
     assert!(alice.command("QUIT").starts_with("+OK"));
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::postgres::{server_on_postgres_with, stat_and_retr, try_login};
+use crate::postgres::{login_again_within, server_on_postgres_with, stat_and_retr, try_login};
 
 /// The pool: smaller than the number of logins in flight.
 const POOL: usize = 2;
@@ -78,20 +78,8 @@ fn review_frozen_postgres_logins_answer_sys_temp_in_bound_sessions_go_on_and_rec
     }
     cluster.thaw_all();
     let thawed = Instant::now();
-
     // Polled with a deadline: the first success after the thaw.
-    loop {
-        let (reply, _) = try_login(&server, "bob");
-        if reply.starts_with("+OK") {
-            break;
-        }
-        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
-        assert!(
-            thawed.elapsed() < RECOVERY,
-            "no login succeeded within {RECOVERY:?} of the thaw"
-        );
-    }
-    let recovered = thawed.elapsed();
+    let recovered = login_again_within(&server, RECOVERY, "the thaw");
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         worker.join().unwrap();

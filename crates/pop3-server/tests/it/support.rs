@@ -534,3 +534,13 @@ pub fn stdout_of(command: &mut std::process::Command) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Config text with its `user_db = ...` line replaced by `user_db = "<url>"`.
+pub fn with_user_db(text: &str, url: &str) -> String {
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("user_db = "))
+        .unwrap()
+        .to_owned();
+    text.replace(&line, &format!("user_db = \"{url}\""))
+}
