@@ -29,6 +29,7 @@ mod listeners;
 mod lmtp;
 mod server;
 mod settings;
+mod sni;
 
 pub use admin::{AdminNode, DEFAULT_ADMIN_SOCKET, HttpLimits, MAX_NODE_NAME, check_node_name};
 pub use cidr::Cidr;
@@ -38,3 +39,4 @@ pub use limits::Timeouts;
 pub use listeners::{Listener, TlsFiles, TlsMode};
 pub use lmtp::Lmtp;
 pub use settings::AdminSettings;
+pub use sni::{SniName, SniPair};

@@ -1,13 +1,14 @@
 //! `[[listener]]` and `[tls]`: where pop3d listens and with which certificate.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::cidr::Cidr;
 use crate::error::{Invalid, invalid};
+use crate::sni::{self, RawSni, SniPair};
 
 /// How a listener speaks TLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -33,13 +34,36 @@ pub struct Listener {
     pub trusted_proxies: Option<Vec<Cidr>>,
 }
 
-/// TLS certificate files.
+/// TLS certificate files: the default pair, and the pairs chosen by SNI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
-    /// The certificate chain, leaf first.
+    /// The default certificate chain, leaf first: for clients that send no SNI or a name no
+    /// `[[tls.sni]]` entry lists.
     pub certificate: PathBuf,
-    /// The private key.
+    /// The default private key.
     pub key: PathBuf,
+    /// `[[tls.sni]]`: pairs for named hosts, each name in one pair only.
+    pub sni: Vec<SniPair>,
+}
+
+impl TlsFiles {
+    /// Every file named, with its key as written (`tls.key`, `tls.sni[1].certificate`), in
+    /// file order: for the checks that must cover them all (readable after the privilege
+    /// drop).
+    pub fn paths(&self) -> Vec<(String, &Path)> {
+        let mut paths = vec![
+            ("tls.certificate".to_owned(), self.certificate.as_path()),
+            ("tls.key".to_owned(), self.key.as_path()),
+        ];
+        for (i, pair) in self.sni.iter().enumerate() {
+            paths.push((
+                format!("tls.sni[{i}].certificate"),
+                pair.certificate.as_path(),
+            ));
+            paths.push((format!("tls.sni[{i}].key"), pair.key.as_path()));
+        }
+        paths
+    }
 }
 
 /// One `[[listener]]` as written.
@@ -58,6 +82,8 @@ pub(crate) struct RawListener {
 pub(crate) struct RawTls {
     certificate: PathBuf,
     key: PathBuf,
+    #[serde(default)]
+    sni: Vec<RawSni>,
 }
 
 /// At least one listener, each with an address and a port; `[tls]` whenever a listener uses
@@ -85,10 +111,14 @@ pub(crate) fn validate(
         });
     }
     let needs_tls = listeners.iter().any(|l| l.tls != TlsMode::None);
-    let tls = tls.map(|t| TlsFiles {
-        certificate: t.certificate,
-        key: t.key,
-    });
+    let tls = match tls {
+        Some(t) => Some(TlsFiles {
+            certificate: t.certificate,
+            key: t.key,
+            sni: sni::validate(t.sni)?,
+        }),
+        None => None,
+    };
     if needs_tls && tls.is_none() {
         return Err(invalid(
             "tls",

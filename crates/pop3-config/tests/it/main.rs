@@ -345,3 +345,5 @@ fn issue_18_trusting_every_address_is_warned_about() {
         );
     }
 }
+
+mod sni;
