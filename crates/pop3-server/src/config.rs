@@ -2,4 +2,6 @@
 //! `pop3-admin` reads the same file with; they are re-exported here so that the server's
 //! modules and its users keep one path for them (`crate::config::*`, `pop3_server::Config`).
 
-pub use pop3_config::{Config, ConfigError, HttpLimits, Listener, Timeouts, TlsFiles, TlsMode};
+pub use pop3_config::{
+    Config, ConfigError, HttpLimits, Listener, SniName, SniPair, Timeouts, TlsFiles, TlsMode,
+};

@@ -25,6 +25,7 @@
 //! # Non-goals
 //! The protocol rules live in `pop3-proto`, storage in `pop3-maildrop`, users in `pop3-auth`.
 
+mod certificates;
 mod config;
 mod connection;
 pub mod demo;
@@ -49,6 +50,8 @@ mod tls;
 mod unix_socket;
 mod user_db;
 
-pub use config::{Config, ConfigError, HttpLimits, Listener, Timeouts, TlsFiles, TlsMode};
+pub use config::{
+    Config, ConfigError, HttpLimits, Listener, SniName, SniPair, Timeouts, TlsFiles, TlsMode,
+};
 pub use server::Server;
 pub use tls::{Tls, TlsError};

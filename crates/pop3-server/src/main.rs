@@ -160,9 +160,10 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
 /// How long the exit waits for blocking threads still running after the sessions ended.
 const BLOCKING_EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// After the privilege drop, the certificate and key must still be readable: a SIGHUP reload
-/// (certbot's deploy hook) reads them as the server's user, and would fail for good on every
-/// renewal. Refused at start, where the admin sees it, rather than at the first renewal.
+/// After the privilege drop, every certificate and key (`[tls]` and each `[[tls.sni]]`) must
+/// still be readable: a SIGHUP reload (certbot's deploy hook) reads them all as the server's
+/// user, and one unreadable pair would fail every reload for good, renewals of the other pairs
+/// included. Refused at start, where the admin sees it, rather than at the first renewal.
 fn check_tls_readable(
     files: Option<&pop3_server::TlsFiles>,
     run_as: Option<&(String, String)>,
@@ -170,10 +171,7 @@ fn check_tls_readable(
     let Some(files) = files else {
         return Ok(());
     };
-    for (key, path) in [
-        ("tls.certificate", &files.certificate),
-        ("tls.key", &files.key),
-    ] {
+    for (key, path) in files.paths() {
         if let Err(e) = std::fs::File::open(path) {
             let who = run_as.map_or("the server's user".to_owned(), |(user, group)| {
                 format!("user {user} (group {group})")

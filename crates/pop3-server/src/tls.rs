@@ -1,25 +1,25 @@
 //! TLS: rustls with its safe defaults (TLS 1.2 and 1.3 only, no 0-RTT), the `pop3` ALPN
-//! protocol, and a certificate that SIGHUP can replace without a restart.
+//! protocol, and certificates chosen by the client's SNI that SIGHUP can replace without a
+//! restart.
 //!
 //! **ALPN**: a client that offers ALPN without `pop3` is refused by rustls with a
 //! `no_application_protocol` alert, which stops cross-protocol attacks (ALPACA); a client that
-//! offers no ALPN is served. **A failed reload keeps the old certificate**; nothing ever falls
-//! back to plaintext.
+//! offers no ALPN is served. **A failed reload keeps the old certificates, all of them**: the
+//! set in use is always one that loaded whole, so "reload failed" means "nothing changed".
+//! Nothing ever falls back to plaintext.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use pop3_metrics::Metrics;
 use rustls::ServerConfig;
-use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::certificates::CertificateSet;
 use crate::config::TlsFiles;
 
 /// Why a certificate could not be loaded.
@@ -27,7 +27,13 @@ use crate::config::TlsFiles;
 #[error("TLS: {0}")]
 pub struct TlsError(String);
 
-/// The TLS side of the server: an acceptor and the reloadable certificate behind it.
+impl TlsError {
+    pub(crate) fn new(message: String) -> TlsError {
+        TlsError(message)
+    }
+}
+
+/// The TLS side of the server: an acceptor and the reloadable certificates behind it.
 #[derive(Clone)]
 pub struct Tls {
     acceptor: TlsAcceptor,
@@ -36,12 +42,13 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// Loads the certificate and key and builds the rustls configuration.
+    /// Loads every certificate and key (the default and `[[tls.sni]]`) and builds the rustls
+    /// configuration.
     pub fn load(files: &TlsFiles) -> Result<Tls, TlsError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let key = load_certified_key(files, &provider)?;
+        let set = CertificateSet::load(files, &provider)?;
         let certificate = Arc::new(Reloadable {
-            current: RwLock::new(Arc::new(key)),
+            current: RwLock::new(Arc::new(set)),
         });
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -79,46 +86,31 @@ impl Tls {
         stream
     }
 
-    /// Reloads the certificate files (SIGHUP). On failure the old certificate stays.
+    /// Reloads every certificate file (SIGHUP). If any pair fails, the whole old set stays:
+    /// a mix of renewed and stale pairs is a state no file describes, and an admin reading
+    /// "reload failed" must be able to conclude that nothing changed. The names come from the
+    /// config read at start; a reload does not reread it.
     pub fn reload(&self) -> Result<(), TlsError> {
         let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let key = load_certified_key(&self.files, &provider)?;
+        let set = CertificateSet::load(&self.files, &provider)?;
         let mut current = self
             .certificate
             .current
             .write()
             .map_err(|_| TlsError("certificate lock poisoned".into()))?;
-        *current = Arc::new(key);
+        *current = Arc::new(set);
         Ok(())
     }
 }
 
 #[derive(Debug)]
 struct Reloadable {
-    current: RwLock<Arc<CertifiedKey>>,
+    current: RwLock<Arc<CertificateSet>>,
 }
 
 impl ResolvesServerCert for Reloadable {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.current.read().ok().map(|key| key.clone())
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let set = self.current.read().ok()?.clone();
+        Some(set.choose(hello.server_name()))
     }
-}
-
-fn load_certified_key(
-    files: &TlsFiles,
-    provider: &CryptoProvider,
-) -> Result<CertifiedKey, TlsError> {
-    let chain = CertificateDer::pem_file_iter(&files.certificate)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError(format!("{}: {e}", files.certificate.display())))?;
-    if chain.is_empty() {
-        return Err(TlsError(format!(
-            "{}: no certificate",
-            files.certificate.display()
-        )));
-    }
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| TlsError(format!("{}: {e}", files.key.display())))?;
-    CertifiedKey::from_der(chain, key, provider)
-        .map_err(|e| TlsError(format!("{}: {e}", files.key.display())))
 }

@@ -34,6 +34,8 @@ pub struct TestServer {
     /// The LMTP TCP listener, when the config has `[lmtp] address`.
     pub lmtp: Option<SocketAddr>,
     pub cert: CertificateDer<'static>,
+    /// The server's TLS side: `reload` is what SIGHUP calls.
+    pub tls: Option<pop3_server::Tls>,
     pub db_path: PathBuf,
     pub mail_root: PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -171,6 +173,7 @@ impl TestServer {
                         server.local_addrs(),
                         server.metrics_addr().unwrap(),
                         server.lmtp_addr(),
+                        server.tls(),
                     ))
                     .unwrap();
                 server
@@ -181,7 +184,7 @@ impl TestServer {
                     .unwrap();
             });
         });
-        let (addrs, metrics, lmtp) = addr_rx.recv_timeout(PATIENCE).unwrap();
+        let (addrs, metrics, lmtp, tls) = addr_rx.recv_timeout(PATIENCE).unwrap();
         TestServer {
             metrics,
             lmtp,
@@ -192,6 +195,7 @@ impl TestServer {
                 plain: addrs[2],
             },
             cert,
+            tls,
             db_path: dir.path().join("users.db"),
             mail_root: dir.path().join("mail"),
             dir,
