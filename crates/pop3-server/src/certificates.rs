@@ -11,7 +11,17 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::{SniName, TlsFiles};
-use crate::tls::TlsError;
+
+/// Why a certificate could not be loaded (naming the file), or TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("TLS: {0}")]
+pub struct TlsError(String);
+
+impl TlsError {
+    pub(crate) fn new(message: String) -> TlsError {
+        TlsError(message)
+    }
+}
 
 /// Every certificate of a `[tls]` section, loaded. **Loaded whole or not at all**: one bad
 /// pair fails the load, so a server never holds a set the files did not describe.

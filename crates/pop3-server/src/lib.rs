@@ -50,8 +50,9 @@ mod tls;
 mod unix_socket;
 mod user_db;
 
+pub use certificates::TlsError;
 pub use config::{
     Config, ConfigError, HttpLimits, Listener, SniName, SniPair, Timeouts, TlsFiles, TlsMode,
 };
 pub use server::Server;
-pub use tls::{Tls, TlsError};
+pub use tls::Tls;

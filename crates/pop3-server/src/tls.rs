@@ -19,19 +19,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::certificates::CertificateSet;
+use crate::certificates::{CertificateSet, TlsError};
 use crate::config::TlsFiles;
-
-/// Why a certificate could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[error("TLS: {0}")]
-pub struct TlsError(String);
-
-impl TlsError {
-    pub(crate) fn new(message: String) -> TlsError {
-        TlsError(message)
-    }
-}
 
 /// The TLS side of the server: an acceptor and the reloadable certificates behind it.
 #[derive(Clone)]
@@ -52,7 +41,7 @@ impl Tls {
         });
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError(e.to_string()))?
+            .map_err(|e| TlsError::new(e.to_string()))?
             .with_no_client_auth()
             .with_cert_resolver(certificate.clone());
         config.alpn_protocols = vec![b"pop3".to_vec()];
@@ -97,7 +86,7 @@ impl Tls {
             .certificate
             .current
             .write()
-            .map_err(|_| TlsError("certificate lock poisoned".into()))?;
+            .map_err(|_| TlsError::new("certificate lock poisoned".into()))?;
         *current = Arc::new(set);
         Ok(())
     }

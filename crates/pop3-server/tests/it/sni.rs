@@ -75,19 +75,11 @@ fn served(addr: SocketAddr, starttls: bool, name: Option<&str>) -> Option<String
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    x509.stdin.take().unwrap().write_all_ok(&session.stdout);
+    let mut stdin = x509.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, &session.stdout).unwrap();
+    drop(stdin);
     let out = x509.wait_with_output().unwrap();
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-trait WriteAllOk {
-    fn write_all_ok(self, bytes: &[u8]);
-}
-
-impl WriteAllOk for std::process::ChildStdin {
-    fn write_all_ok(mut self, bytes: &[u8]) {
-        std::io::Write::write_all(&mut self, bytes).unwrap();
-    }
 }
 
 /// Each listener, each kind of name: the certificate served is the one the config lists it
