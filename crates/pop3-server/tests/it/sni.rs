@@ -160,3 +160,38 @@ fn a_reload_with_a_broken_pair_keeps_the_whole_old_set() {
         "{error}"
     );
 }
+
+/// `pop3d check-config` loads every pair: a `[[tls.sni]]` pair that does not load fails it,
+/// naming the file; a good one passes.
+#[test]
+fn check_config_loads_every_sni_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::support::write_config(dir.path(), Sections::default());
+    write_pair(dir.path(), "org", &["mail.example.org"]);
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "\n[data]",
+        &format!(
+            "\n[[tls.sni]]\nnames = [\"mail.example.org\"]\ncertificate = \"{d}/org.pem\"\n\
+             key = \"{d}/org.key\"\n\n[data]",
+            d = dir.path().display()
+        ),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let check = || {
+        let out = crate::daemon::pop3d()
+            .args(["check-config", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stderr) = check();
+    assert!(ok, "{stderr}");
+    std::fs::write(dir.path().join("org.key"), "not a key").unwrap();
+    let (ok, stderr) = check();
+    assert!(!ok && stderr.contains("org.key"), "{stderr}");
+}
