@@ -17,6 +17,7 @@ mod faults;
 mod haproxy;
 mod lmtp;
 mod lmtp_transcripts;
+mod login_delay;
 mod metrics;
 mod operations;
 mod pipelining;
