@@ -13,6 +13,7 @@ mod clients;
 mod cluster;
 mod daemon;
 mod exhaustion;
+mod expire;
 mod faults;
 mod haproxy;
 mod lmtp;
