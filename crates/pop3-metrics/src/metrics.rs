@@ -98,6 +98,7 @@ pub struct Metrics {
     messages_retrieved: Counter,
     messages_deleted: Counter,
     deletions_failed: Counter,
+    messages_expired: Counter,
     scan_duration: Histogram,
     tls_handshakes: Family<ResultLabels, Counter>,
     tls_reloads: Family<ResultLabels, Counter>,
@@ -220,6 +221,12 @@ impl Metrics {
             "Messages removed at UPDATE",
             messages_deleted.clone(),
         );
+        let messages_expired = Counter::default();
+        registry.register(
+            "pop3_messages_expired",
+            "Messages removed at UPDATE because they expired (EXPIRE 0), not DELE'd",
+            messages_expired.clone(),
+        );
         let deletions_failed = Counter::default();
         registry.register(
             "pop3_deletions_failed",
@@ -295,6 +302,7 @@ impl Metrics {
             retrieved_bytes,
             messages_retrieved,
             messages_deleted,
+            messages_expired,
             deletions_failed,
             scan_duration,
             tls_handshakes,
@@ -384,9 +392,11 @@ impl Metrics {
         }
     }
 
-    /// An UPDATE removed `removed` messages and failed to remove `failed`.
-    pub fn committed(&self, removed: u64, failed: u64) {
+    /// An UPDATE removed `removed` DELE'd messages and `expired` expired ones (RFC 2449
+    /// §6.7), and failed to remove `failed`.
+    pub fn committed(&self, removed: u64, expired: u64, failed: u64) {
         self.messages_deleted.inc_by(removed);
+        self.messages_expired.inc_by(expired);
         self.deletions_failed.inc_by(failed);
     }
 

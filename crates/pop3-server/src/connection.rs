@@ -266,8 +266,12 @@ impl Driver {
             Request::Retrieve { index, top_lines } => {
                 input.race(None, self.retrieve(index, top_lines)).await
             }
-            Request::Commit { deleted, retrieved } => {
-                self.commit(deleted, retrieved).await;
+            Request::Commit {
+                deleted,
+                expired,
+                retrieved,
+            } => {
+                self.commit(deleted, expired, retrieved).await;
                 return Ok(());
             }
         };
@@ -337,15 +341,15 @@ impl Driver {
     }
 
     /// UPDATE: removes the marked messages and answers the session.
-    async fn commit(&mut self, deleted: Vec<usize>, retrieved: Vec<usize>) {
+    async fn commit(&mut self, deleted: Vec<usize>, expired: Vec<usize>, retrieved: Vec<usize>) {
         self.stats.dele = deleted.len() as u64;
         let outcome = match &self.mailbox {
             Some(mailbox) => {
                 let seen = self.shared.config.mark_seen;
-                mailbox.commit(deleted, retrieved, seen).await
+                mailbox.commit(deleted, expired, retrieved, seen).await
             }
             None => CommitOutcome::Partial {
-                not_removed: deleted.len(),
+                not_removed: deleted.len() + expired.len(),
             },
         };
         self.session.handle_commit_result(outcome);

@@ -38,6 +38,7 @@ mod limits;
 mod lmtp;
 pub mod logging;
 mod login;
+mod login_delay;
 mod mailbox;
 mod message_body;
 mod peer;

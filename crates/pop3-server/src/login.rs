@@ -9,8 +9,9 @@
 //! (`user_db::deadline`): past it the login answers `-ERR [SYS/TEMP]` while the blocking task,
 //! if stuck in a query, ends when the database answers or its connection dies (at most
 //! `pool_size` such tasks: each holds a pool connection). A failure sleeps the throttle's delay and writes the stable
-//! `auth failed:` line that fail2ban matches (`config/fail2ban-filter.conf`). The session only
-//! learns accepted, rejected or unavailable; the reason is for the log.
+//! `auth failed:` line that fail2ban matches (`config/fail2ban-filter.conf`). A verified user
+//! who logged in less than the LOGIN-DELAY ago is refused (`login_delay.rs`). The session only
+//! learns accepted, rejected, login delay or unavailable; the reason is for the log.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::hash_permits::HashPermits;
+use crate::login_delay::LoginDelays;
 use crate::peer::limit_key;
 use crate::user_db::{deadline, with_user_db};
 
@@ -40,6 +42,8 @@ pub(crate) struct Login {
     ipv6_prefix: u8,
     /// How long a verification may take (PostgreSQL only).
     deadline: Option<Duration>,
+    /// LOGIN-DELAY enforced (RFC 2449 §6.5), if the site sets one.
+    login_delays: Option<LoginDelays>,
 }
 
 impl Login {
@@ -56,6 +60,7 @@ impl Login {
             metrics,
             ipv6_prefix: config.ipv6_prefix,
             deadline: deadline(&config.user_db),
+            login_delays: LoginDelays::new(config.protocol.login_delay),
         })
     }
 
@@ -90,6 +95,16 @@ impl Login {
         });
         match checked {
             Ok(Outcome::Accepted(user)) => {
+                // Checked only now, after the credentials were verified, so the refusal
+                // reveals nothing to a client that does not know the password.
+                if let Some(delays) = &self.login_delays
+                    && !delays.admit(user.name.as_str(), Instant::now())
+                {
+                    info!(session, user = %user.name, rip = %ip, mechanism = method,
+                        "login refused: LOGIN-DELAY");
+                    self.metrics.auth(method, "login_delay");
+                    return Err(AuthOutcome::LoginDelay);
+                }
                 if let Ok(mut throttle) = self.throttle.lock() {
                     throttle.after_success(user.name.as_str());
                 }

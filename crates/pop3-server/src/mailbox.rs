@@ -221,15 +221,21 @@ impl Mailbox {
         }
     }
 
-    /// UPDATE (RFC 1939 §6): removes the `deleted` messages (indices into the listing) and,
-    /// with `mark_seen`, flags the `retrieved` ones seen; syncs `cur/`.
+    /// UPDATE (RFC 1939 §6): removes the `deleted` and the `expired` messages (indices into
+    /// the listing, disjoint; expired ones are counted apart) and, with `mark_seen`, flags
+    /// the `retrieved` ones seen; syncs `cur/`.
     pub(crate) async fn commit(
         &self,
         deleted: Vec<usize>,
+        expired: Vec<usize>,
         retrieved: Vec<usize>,
         mark_seen: bool,
     ) -> CommitOutcome {
         let maildrop = self.maildrop.clone();
+        let expired_count = expired.len();
+        let mut deleted = deleted;
+        deleted.extend_from_slice(&expired);
+        deleted.sort_unstable();
         // Counted until the unlinks are done, even if this session's task is aborted, so the
         // process does not exit in the middle of them.
         let running = self.commits.start();
@@ -242,7 +248,17 @@ impl Mailbox {
             return CommitOutcome::Partial { not_removed: 0 };
         };
         let removed = (report.removed + report.already_gone) as u64;
-        self.metrics.committed(removed, report.failed.len() as u64);
+        let expired_failed = report
+            .failed
+            .iter()
+            .filter(|(index, _)| expired.binary_search(index).is_ok())
+            .count();
+        let expired_removed = expired_count.saturating_sub(expired_failed) as u64;
+        self.metrics.committed(
+            removed.saturating_sub(expired_removed),
+            expired_removed,
+            report.failed.len() as u64,
+        );
         for (index, error) in &report.failed {
             warn!(session = self.session, index, error = %error, "deletion failed");
         }

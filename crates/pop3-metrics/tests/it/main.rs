@@ -12,7 +12,7 @@ fn names_units_and_live_gauges() {
     metrics.command("UNKNOWN", false, 0.0);
     metrics.auth("user", "failure");
     metrics.retrieved(1000, true);
-    metrics.committed(2, 1);
+    metrics.committed(2, 0, 1);
     metrics.lock_released(1.5);
     let text = metrics
         .encode(LiveCounts {

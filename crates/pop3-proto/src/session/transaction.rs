@@ -14,6 +14,7 @@ use super::update::Update;
 use super::{Event, Phase, Request, RetrieveError, SharedListing};
 use crate::body::{BodyEncoder, Progress};
 use crate::command::{Command, MessageNumber};
+use crate::config::Expire;
 use crate::reply::{self, ResponseCode};
 
 /// TRANSACTION: the open maildrop and what this session did to it.
@@ -22,6 +23,9 @@ pub(super) struct Transaction {
     deleted: BitSet,
     /// RETR'd messages, for [`Request::Commit`].
     retrieved: BitSet,
+    /// RETR'd messages whose body was sent whole, terminator included: the only ones
+    /// `EXPIRE 0` removes (a RETR that failed to open, or was cut, expires nothing).
+    sent: BitSet,
     deleted_count: usize,
     deleted_octets: u64,
     total_octets: u64,
@@ -42,6 +46,7 @@ enum Busy {
     Streaming {
         encoder: BodyEncoder,
         expected: Option<u64>,
+        index: usize,
     },
     /// A LIST or UIDL listing, generated as the output drains.
     Listing { kind: ListKind, next: usize },
@@ -59,6 +64,7 @@ impl Transaction {
         Transaction {
             deleted: BitSet::new(listing.len()),
             retrieved: BitSet::new(listing.len()),
+            sent: BitSet::new(listing.len()),
             listing,
             deleted_count: 0,
             deleted_octets: 0,
@@ -278,7 +284,11 @@ impl Transaction {
                     ),
                     None => (BodyEncoder::whole(), Some(size), format!("{size} octets")),
                 };
-                self.busy = Some(Busy::Streaming { encoder, expected });
+                self.busy = Some(Busy::Streaming {
+                    encoder,
+                    expected,
+                    index,
+                });
                 reply::ok(&mut cx.out, &text);
             }
             Err(error) => {
@@ -291,7 +301,10 @@ impl Transaction {
     /// The next chunk of the body being streamed. **A RETR longer than its listed size is cut
     /// and the session closes**, so no message differing from its LIST size is sent whole.
     pub(super) fn on_body(mut self, cx: &mut Common, chunk: &[u8]) -> (Phase, Progress) {
-        let Some(Busy::Streaming { encoder, expected }) = &mut self.busy else {
+        let Some(Busy::Streaming {
+            encoder, expected, ..
+        }) = &mut self.busy
+        else {
             return (Phase::Transaction(self), Progress::Complete);
         };
         let progress = encoder.encode(chunk, &mut cx.out);
@@ -305,7 +318,12 @@ impl Transaction {
     /// The body ended: the terminator, unless a RETR came out shorter than listed, which
     /// closes without one rather than send it short.
     pub(super) fn on_body_end(mut self, cx: &mut Common) -> Phase {
-        let Some(Busy::Streaming { encoder, expected }) = self.busy.take() else {
+        let Some(Busy::Streaming {
+            encoder,
+            expected,
+            index,
+        }) = self.busy.take()
+        else {
             return Phase::Transaction(self);
         };
         if expected.is_some_and(|size| encoder.wire_octets() != size) {
@@ -313,6 +331,9 @@ impl Transaction {
             return cx.close();
         }
         encoder.finish(&mut cx.out);
+        if expected.is_some() {
+            self.sent.insert(index);
+        }
         cx.command_ok();
         Phase::Transaction(self)
     }
@@ -325,12 +346,28 @@ impl Transaction {
     /// QUIT: enters UPDATE, handing the driver the deletions to commit. **This is the only
     /// way to [`Request::Commit`]**; every other end of a TRANSACTION drops it uncommitted.
     fn into_update(self, cx: &mut Common) -> Phase {
-        let remaining = self.listing.len() - self.deleted_count;
         let deleted = self.deleted.members();
-        let update = Update::new(remaining, deleted.len());
+        let retrieved = self.retrieved.members();
+        // RFC 2449 §6.7: with EXPIRE 0, a message retrieved in this session is removed at
+        // UPDATE even without DELE. Only QUIT gets here, so a dropped connection expires
+        // nothing.
+        let expired: Vec<usize> = if cx.config.expire == Some(Expire::Days(0)) {
+            let deleted = &self.deleted;
+            self.sent
+                .members()
+                .into_iter()
+                .filter(|&index| !deleted.contains(index))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let marked = deleted.len() + expired.len();
+        let remaining = self.listing.len().saturating_sub(marked);
+        let update = Update::new(remaining, marked);
         cx.event = Some(Event::Request(Request::Commit {
             deleted,
-            retrieved: self.retrieved.members(),
+            expired,
+            retrieved,
         }));
         Phase::Update(update)
     }

@@ -206,7 +206,12 @@ impl Harness {
                 self.session.handle_maildrop_opened(result);
             }
             Request::Retrieve { index, .. } => self.retrieve(index, self.listed[index]),
-            Request::Commit { deleted, .. } => {
+            Request::Commit {
+                deleted, expired, ..
+            } => {
+                let mut deleted = deleted;
+                deleted.extend(expired);
+                deleted.sort_unstable();
                 assert_eq!(self.session.state(), State::Update);
                 let user = self
                     .open_user

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use pop3_proto::{
-    Abort, AuthOutcome, CommitOutcome, Config, Connection, Event, Listing, MAX_STATUS_LINE,
+    Abort, AuthOutcome, CommitOutcome, Config, Connection, Event, Expire, Listing, MAX_STATUS_LINE,
     OpenError, Progress, Request, RetrieveError, Session, State,
 };
 
@@ -46,8 +46,13 @@ fn expect_request(session: &mut Session) -> Request {
 
 /// A session logged in to a maildrop with messages of these sizes.
 fn logged_in(sizes: Vec<u64>) -> Session {
+    logged_in_with(Config::default(), sizes)
+}
+
+/// [`logged_in`] under `config`.
+fn logged_in_with(config: Config, sizes: Vec<u64>) -> Session {
     let mut session = Session::new(
-        Arc::new(Config::default()),
+        Arc::new(config),
         Connection {
             loopback: true,
             ..Connection::default()
@@ -105,15 +110,64 @@ fn abort_during_update_lets_the_commit_finish() {
     let mut session = logged_in(vec![10, 20]);
     session.handle_input(b"DELE 2\r\nQUIT\r\n");
     drain(&mut session);
-    let Request::Commit { deleted, retrieved } = expect_request(&mut session) else {
+    let Request::Commit {
+        deleted,
+        expired,
+        retrieved,
+    } = expect_request(&mut session)
+    else {
         panic!("expected commit");
     };
-    assert_eq!((deleted, retrieved), (vec![1], vec![]));
+    assert_eq!((deleted, expired, retrieved), (vec![1], vec![], vec![]));
     session.handle_abort(Abort::Shutdown);
     assert_eq!(drain(&mut session), "");
     session.handle_commit_result(CommitOutcome::Removed);
     assert_eq!(drain(&mut session), "+OK signing off (1 message left)\r\n");
     assert!(matches!(session.poll_event(), Some(Event::Close)));
+}
+
+/// Issue 19: with `EXPIRE 0`, QUIT also removes the messages RETR'd whole in the session,
+/// handed to the driver apart from the DELE'd ones; a RETR that failed to open, a TOP and an
+/// untouched message stay.
+#[test]
+fn issue_19_expire_0_expires_whole_retrievals_at_quit() {
+    let config = Config {
+        expire: Some(Expire::Days(0)),
+        ..Config::default()
+    };
+    let mut session = logged_in_with(config, vec![7, 7, 7, 7, 7]);
+    for (input, opened) in [
+        (&b"RETR 1\r\n"[..], Ok(())),
+        (b"RETR 2\r\n", Err(RetrieveError::Io)),
+        (b"TOP 3 0\r\n", Ok(())),
+        (b"RETR 4\r\n", Ok(())),
+    ] {
+        session.handle_input(input);
+        expect_request(&mut session);
+        let ok = opened.is_ok();
+        session.handle_retrieve_opened(opened);
+        if ok {
+            session.handle_body(b"Hello\r\n");
+            session.handle_body_end();
+        }
+        drain(&mut session);
+    }
+    session.handle_input(b"DELE 4\r\nQUIT\r\n");
+    drain(&mut session);
+    let Request::Commit {
+        deleted,
+        expired,
+        retrieved,
+    } = expect_request(&mut session)
+    else {
+        panic!("expected commit");
+    };
+    assert_eq!(deleted, vec![3]);
+    assert_eq!(expired, vec![0]);
+    assert_eq!(retrieved, vec![0, 1, 3]);
+    assert_eq!(session.marked_count(), 2);
+    session.handle_commit_result(CommitOutcome::Removed);
+    assert_eq!(drain(&mut session), "+OK signing off (3 messages left)\r\n");
 }
 
 #[test]
