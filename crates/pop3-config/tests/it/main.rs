@@ -360,7 +360,12 @@ fn issue_19_listener_names() {
     assert_eq!(listener("implicit", "").unwrap().listeners[0].name, "pop3s");
     let named = listener("none", "name = \"pop3-internal\"").unwrap();
     assert_eq!(named.listeners[0].name, "pop3-internal");
-    for bad in ["\"\"", "\"a:b\"", "\"a b\"", &format!("\"{}\"", "x".repeat(256))] {
+    for bad in [
+        "\"\"",
+        "\"a:b\"",
+        "\"a b\"",
+        &format!("\"{}\"", "x".repeat(256)),
+    ] {
         let error = listener("none", &format!("name = {bad}")).unwrap_err();
         assert!(error.contains("listener.name"), "{bad}: {error}");
     }

@@ -23,6 +23,7 @@ mod pipelining;
 mod postfix;
 mod postgres;
 mod postgres_frozen;
+mod socket_activation;
 mod storage;
 mod support;
 mod transcripts;
