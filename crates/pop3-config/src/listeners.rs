@@ -25,6 +25,10 @@ pub enum TlsMode {
 /// One listening socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listener {
+    /// The name a socket passed by systemd (`FileDescriptorName=`) must carry to be used
+    /// instead of binding `address`: `name` as written, else `pop3s` for implicit TLS and
+    /// `pop3` otherwise.
+    pub name: String,
     /// The address to bind, IPv4 or IPv6.
     pub address: SocketAddr,
     /// Its TLS mode.
@@ -70,6 +74,7 @@ impl TlsFiles {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawListener {
+    name: Option<Spanned<String>>,
     address: Spanned<String>,
     tls: TlsMode,
     proxy_protocol: Option<Spanned<bool>>,
@@ -105,6 +110,7 @@ pub(crate) fn validate(
             )
         })?;
         listeners.push(Listener {
+            name: listener_name(listener)?,
             address,
             tls: listener.tls,
             trusted_proxies: trusted_proxies(listener)?,
@@ -127,6 +133,29 @@ pub(crate) fn validate(
         ));
     }
     Ok((listeners, tls))
+}
+
+/// The listener's activation name: as written (what systemd accepts in
+/// `FileDescriptorName=`: 1 to 255 printable ASCII characters, no `:`), else derived from the
+/// TLS mode, so the shipped socket units match an unnamed configuration.
+fn listener_name(listener: &RawListener) -> Result<String, Invalid> {
+    let Some(name) = &listener.name else {
+        let derived = match listener.tls {
+            TlsMode::Implicit => "pop3s",
+            TlsMode::Starttls | TlsMode::None => "pop3",
+        };
+        return Ok(derived.to_owned());
+    };
+    let text = name.get_ref();
+    let printable = text.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+    if text.is_empty() || text.len() > 255 || !printable {
+        return Err(invalid(
+            "listener.name",
+            name,
+            "1 to 255 printable ASCII characters without spaces or `:` (systemd's FileDescriptorName)",
+        ));
+    }
+    Ok(text.clone())
 }
 
 /// `proxy_protocol` and `trusted_proxies` go together: a PROXY listener names the proxies it

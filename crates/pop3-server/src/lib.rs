@@ -25,6 +25,7 @@
 //! # Non-goals
 //! The protocol rules live in `pop3-proto`, storage in `pop3-maildrop`, users in `pop3-auth`.
 
+pub mod activation;
 mod certificates;
 mod config;
 mod connection;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser, Subcommand};
+use pop3_server::activation::Inherited;
 use pop3_server::{Config, Server, demo, logging};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
@@ -94,6 +95,8 @@ fn write_manpages(command: clap::Command, dir: &Path, date: &str) -> Result<()> 
 const MAX_BLOCKING_THREADS: usize = 64;
 
 fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
+    // First, while this is the only thread: it unsets LISTEN_FDS and friends.
+    let inherited = Inherited::from_env()?;
     let config = Config::load(config_path)?;
     logging::init(config.log_json, &config.log_level);
     for warning in config.warnings() {
@@ -110,7 +113,7 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
     let served = runtime.block_on(async move {
         let run_as = config.run_as.clone();
         let tls_files = config.tls.clone();
-        let server = Server::bind(config).await?;
+        let server = Server::bind_activated(config, inherited).await?;
         drop_privileges(run_as.as_ref())?;
         check_tls_readable(tls_files.as_ref(), run_as.as_ref())?;
         for address in server.local_addrs() {

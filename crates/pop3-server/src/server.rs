@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use pop3_metrics::Metrics;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use crate::activation::Inherited;
 use crate::config::{Config, TlsMode};
 use crate::connection;
 use crate::http;
@@ -46,14 +47,33 @@ pub struct Server {
 impl Server {
     /// Binds the listeners, loads TLS and prepares authentication (one hash, for the dummy).
     pub async fn bind(config: Config) -> Result<Server> {
+        Server::bind_activated(config, Inherited::default()).await
+    }
+
+    /// [`Server::bind`], except that a listener (POP3 or LMTP) for which the service manager
+    /// passed a socket of its name takes that socket instead of binding its own. A passed
+    /// socket of the wrong kind, or named by no listener or by several, is an error.
+    pub async fn bind_activated(config: Config, mut inherited: Inherited) -> Result<Server> {
         let tls = match &config.tls {
             Some(files) => Some(Tls::load(files)?),
             None => None,
         };
         let mut listeners = Vec::new();
         for listener in &config.listeners {
-            let socket = listen(listener.address)
-                .with_context(|| format!("cannot listen on {}", listener.address))?;
+            let name = &listener.name;
+            let sharing = config.listeners.iter().filter(|l| &l.name == name).count();
+            if sharing > 1 && inherited.names().contains(name) {
+                bail!(
+                    "socket activation: {sharing} listeners are named `{name}`; give each its \
+                     own `name` in [[listener]] to say which one takes the passed socket"
+                );
+            }
+            let key = format!("listener {name} ({})", listener.address);
+            let socket = match inherited.take_tcp(name, listener.address, &key)? {
+                Some(socket) => socket,
+                None => listen(listener.address)
+                    .with_context(|| format!("cannot listen on {}", listener.address))?,
+            };
             let kind = ListenerKind {
                 tls: listener.tls,
                 trusted_proxies: listener.trusted_proxies.clone(),
@@ -69,9 +89,10 @@ impl Server {
             None => None,
         };
         let lmtp_listeners = match &config.lmtp {
-            Some(lmtp) => Some(LmtpListeners::bind(lmtp).await?),
+            Some(lmtp) => Some(LmtpListeners::bind(lmtp, &mut inherited).await?),
             None => None,
         };
+        inherited.finish()?;
         let (shutdown_tx, shutdown) = watch::channel(false);
         let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
         let login = Login::new(&config, metrics.clone()).context("authentication setup")?;

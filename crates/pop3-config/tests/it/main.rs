@@ -346,4 +346,29 @@ fn issue_18_trusting_every_address_is_warned_about() {
     }
 }
 
+/// Issue 19: a listener's socket-activation name is `name` as written, else `pop3s` for
+/// implicit TLS and `pop3` otherwise; a name systemd could not send is refused.
+#[test]
+fn issue_19_listener_names() {
+    let listener = |tls: &str, keys: &str| {
+        let text = BASE.replace("tls = \"none\"\n", &format!("tls = \"{tls}\"\n{keys}\n"));
+        let text = format!("{text}\n[tls]\ncertificate = \"/c\"\nkey = \"/k\"\n");
+        Config::parse(&text, "t.toml").map_err(|e| e.to_string())
+    };
+    assert_eq!(listener("none", "").unwrap().listeners[0].name, "pop3");
+    assert_eq!(listener("starttls", "").unwrap().listeners[0].name, "pop3");
+    assert_eq!(listener("implicit", "").unwrap().listeners[0].name, "pop3s");
+    let named = listener("none", "name = \"pop3-internal\"").unwrap();
+    assert_eq!(named.listeners[0].name, "pop3-internal");
+    for bad in [
+        "\"\"",
+        "\"a:b\"",
+        "\"a b\"",
+        &format!("\"{}\"", "x".repeat(256)),
+    ] {
+        let error = listener("none", &format!("name = {bad}")).unwrap_err();
+        assert!(error.contains("listener.name"), "{bad}: {error}");
+    }
+}
+
 mod sni;

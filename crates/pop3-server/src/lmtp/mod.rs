@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::activation::{Inherited, LMTP_SOCKET_NAME, LMTP_TCP_NAME};
 use crate::shared::Shared;
 
 /// The bound LMTP listeners and who may use the Unix one.
@@ -38,18 +39,28 @@ pub(crate) struct LmtpListeners {
 
 impl LmtpListeners {
     /// Binds what `[lmtp]` names (`unix_socket::bind`: a stale socket is replaced, a live
-    /// one or anything else at the path is an error).
-    pub(crate) async fn bind(lmtp: &pop3_config::Lmtp) -> Result<LmtpListeners> {
+    /// one or anything else at the path is an error), or takes the socket the service
+    /// manager passed for it (`lmtp`, `lmtp-tcp`: see `activation`).
+    pub(crate) async fn bind(
+        lmtp: &pop3_config::Lmtp,
+        inherited: &mut Inherited,
+    ) -> Result<LmtpListeners> {
         let unix = match &lmtp.socket {
-            Some(path) => Some(bind_socket(path)?),
+            Some(path) => match inherited.take_unix(LMTP_SOCKET_NAME, path, "lmtp.socket")? {
+                Some(listener) => Some(listener),
+                None => Some(bind_socket(path)?),
+            },
             None => None,
         };
         let tcp = match lmtp.address {
-            Some(address) => Some(
-                TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("`lmtp.address`: cannot listen on {address}"))?,
-            ),
+            Some(address) => match inherited.take_tcp(LMTP_TCP_NAME, address, "lmtp.address")? {
+                Some(listener) => Some(listener),
+                None => Some(
+                    TcpListener::bind(address)
+                        .await
+                        .with_context(|| format!("`lmtp.address`: cannot listen on {address}"))?,
+                ),
+            },
             None => None,
         };
         let clients = lmtp.clients.clone();

@@ -26,6 +26,7 @@ mod postfix;
 mod postgres;
 mod postgres_frozen;
 mod sni;
+mod socket_activation;
 mod storage;
 mod support;
 mod transcripts;
