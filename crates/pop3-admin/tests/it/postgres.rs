@@ -12,15 +12,20 @@ fn site_on_postgres(database: &str) -> Option<(Site, pop3_auth::PgSettings)> {
     let cluster = PgCluster::shared()?;
     let settings = cluster.database(database);
     let site = Site::new();
+    set_user_db(&site, settings.url());
+    Some((site, settings))
+}
+
+/// Rewrites the site's `user_db = ...` line to `user_db = "<url>"`.
+fn set_user_db(site: &Site, url: &str) {
     let text = std::fs::read_to_string(&site.config).unwrap();
-    let sqlite = text
+    let line = text
         .lines()
         .find(|line| line.starts_with("user_db = "))
         .unwrap()
         .to_owned();
-    let text = text.replace(&sqlite, &format!("user_db = \"{}\"", settings.url()));
+    let text = text.replace(&line, &format!("user_db = \"{url}\""));
     std::fs::write(&site.config, text).unwrap();
-    Some((site, settings))
 }
 
 #[test]
@@ -70,18 +75,8 @@ fn issue_18_user_add_list_passwd_del_against_postgres() {
 #[test]
 fn issue_18_a_password_in_the_url_is_refused_and_not_repeated() {
     let site = Site::new();
-    let text = std::fs::read_to_string(&site.config).unwrap();
-    let sqlite = text
-        .lines()
-        .find(|line| line.starts_with("user_db = "))
-        .unwrap()
-        .to_owned();
     let url = "postgresql://pop3d:hunter2-secret@localhost/pop3d";
-    std::fs::write(
-        &site.config,
-        text.replace(&sqlite, &format!("user_db = \"{url}\"")),
-    )
-    .unwrap();
+    set_user_db(&site, url);
     let (code, out, err) = site.run(&["user", "list"], b"");
     assert_ne!(code, 0);
     assert!(err.contains("password_file"), "{err}");

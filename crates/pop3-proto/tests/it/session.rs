@@ -110,14 +110,7 @@ fn abort_during_update_lets_the_commit_finish() {
     let mut session = logged_in(vec![10, 20]);
     session.handle_input(b"DELE 2\r\nQUIT\r\n");
     drain(&mut session);
-    let Request::Commit {
-        deleted,
-        expired,
-        retrieved,
-    } = expect_request(&mut session)
-    else {
-        panic!("expected commit");
-    };
+    let (deleted, expired, retrieved) = expect_commit(&mut session);
     assert_eq!((deleted, expired, retrieved), (vec![1], vec![], vec![]));
     session.handle_abort(Abort::Shutdown);
     assert_eq!(drain(&mut session), "");
@@ -154,14 +147,7 @@ fn issue_19_expire_0_expires_whole_retrievals_at_quit() {
     }
     session.handle_input(b"DELE 4\r\nQUIT\r\n");
     drain(&mut session);
-    let Request::Commit {
-        deleted,
-        expired,
-        retrieved,
-    } = expect_request(&mut session)
-    else {
-        panic!("expected commit");
-    };
+    let (deleted, expired, retrieved) = expect_commit(&mut session);
     assert_eq!(deleted, vec![3]);
     assert_eq!(expired, vec![0]);
     assert_eq!(retrieved, vec![0, 1, 3]);
@@ -487,4 +473,17 @@ fn stls_event_and_input_before_the_handshake_is_ignored() {
     assert!(session.is_secure());
     assert!(session.wants_input());
     assert_eq!(drain(&mut session), "");
+}
+
+/// The commit the session asks for: (deleted, expired, retrieved).
+fn expect_commit(session: &mut Session) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let Request::Commit {
+        deleted,
+        expired,
+        retrieved,
+    } = expect_request(session)
+    else {
+        panic!("expected commit");
+    };
+    (deleted, expired, retrieved)
 }
