@@ -11,3 +11,4 @@ mod parser;
 mod properties;
 mod session;
 mod transcripts;
+mod user_terms;
