@@ -169,6 +169,12 @@ impl<M: Borrow<Maildir>> Delivery<M> {
             remove_tmp(md, &self.unique);
             return Err(io_error("rename", &tmp_path)(e.into()));
         }
+        #[cfg(test)]
+        tests::AFTER_RENAME.with(|hook| {
+            if let Some(hook) = hook.borrow_mut().as_mut() {
+                hook(md);
+            }
+        });
         // Delivered: counted. A failed append removed the file (the next check recounts), so
         // it is not an error of the delivery.
         let _ = quota::append(&md.root, md.path(), signed(raw), 1, &lock);
@@ -257,4 +263,4 @@ fn format_unique(now: std::time::Duration, pid: u32, n: u64, host: &str) -> Stri
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -145,6 +145,20 @@ pub(crate) fn lock(root: &OwnedFd, shown: &Path) -> Result<QuotaLock> {
     Ok(QuotaLock { _dir: dir })
 }
 
+/// [`lock`] without waiting: `None` when another holds it (tests).
+#[cfg(test)]
+pub(crate) fn try_lock(root: &OwnedFd, shown: &Path) -> Result<Option<QuotaLock>> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(root, ".", flags, Mode::empty())
+        .map_err(|e| io_error("open", shown)(e.into()))?;
+    let dir = File::from(fd);
+    match dir.try_lock() {
+        Ok(()) => Ok(Some(QuotaLock { _dir: dir })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error("lock", shown)(e)),
+    }
+}
+
 /// Whether a delivery of `bytes` octets fits under `limit`: `Err(usage)` when it does not.
 /// Reads `maildirsize`, recounting when the module's rules say. Call with the lock held.
 pub(crate) fn admit(
