@@ -32,8 +32,8 @@ pub enum OverQuota {
     /// Refused for good: LMTP `552 5.2.2`, `deliver` exit 73 (the MTA bounces).
     #[default]
     Reject,
-    /// Refused for now: LMTP `452 4.2.2` (the MTA retries until the user makes room or the
-    /// message expires in its queue); `deliver` still exits 73, which Postfix bounces.
+    /// Refused for now: LMTP `452 4.2.2`, `deliver` exit 75 (the MTA keeps the message and
+    /// retries until the user makes room or it expires from the queue).
     Defer,
 }
 
