@@ -22,6 +22,7 @@ mod login_delay;
 mod metrics;
 mod operations;
 mod pipelining;
+mod quota;
 mod postfix;
 mod postgres;
 mod postgres_frozen;
