@@ -177,13 +177,15 @@ fn a_damaged_file_is_recounted_never_unlimited() {
 #[test]
 fn a_file_of_5120_bytes_is_recounted() {
     let (_dir, md) = maildir();
+    foreign(&md.path().join("new"), "1.a.host,S=7", b"");
+    // Figures that would admit the message: only the length calls for the recount.
     let mut text = "0S,1000C\n".to_owned();
     while text.len() < 5120 {
-        text.push_str("1 1\n");
+        text.push_str("0 0\n");
     }
     put(&md, &text);
     deliver(&md, b"x", &limit(Some(1000), None)).unwrap();
-    assert_eq!(file(&md), "1000C\n0 0\n1 1\n");
+    assert_eq!(file(&md), "1000C\n7 1\n1 1\n");
 }
 
 #[test]
