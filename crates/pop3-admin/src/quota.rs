@@ -28,7 +28,10 @@ pub fn usage_of(site: &Quota, user: &User) -> UsageCells {
 
 /// The cells for a usage (if known) and a limit.
 pub fn cells(usage: Option<Usage>, limit: QuotaLimit) -> UsageCells {
-    let messages = against(usage.map(|u| u.messages.to_string()), limit.messages.map(|m| m.to_string()));
+    let messages = against(
+        usage.map(|u| u.messages.to_string()),
+        limit.messages.map(|m| m.to_string()),
+    );
     let bytes = against(usage.map(|u| human(u.bytes)), limit.bytes.map(human));
     UsageCells {
         messages,
@@ -81,9 +84,15 @@ mod tests {
             bytes: Some(500 << 20),
         };
         let c = cells(Some(usage), limit);
-        assert_eq!((c.messages.as_str(), c.bytes.as_str()), ("12/1000", "3M/500M"));
+        assert_eq!(
+            (c.messages.as_str(), c.bytes.as_str()),
+            ("12/1000", "3M/500M")
+        );
         let c = cells(None, limit);
-        assert_eq!((c.messages.as_str(), c.bytes.as_str()), ("-/1000", "-/500M"));
+        assert_eq!(
+            (c.messages.as_str(), c.bytes.as_str()),
+            ("-/1000", "-/500M")
+        );
         let c = cells(Some(usage), QuotaLimit::UNLIMITED);
         assert_eq!((c.messages.as_str(), c.bytes.as_str()), ("12", "3M"));
         let c = cells(None, QuotaLimit::UNLIMITED);

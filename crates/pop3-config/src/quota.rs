@@ -140,7 +140,16 @@ mod tests {
         assert_eq!(parse_size("10k"), Some(10 << 10));
         assert_eq!(parse_size("1T"), Some(1 << 40));
         assert_eq!(parse_size("1234"), Some(1234));
-        for bad in ["", "M", "-1M", "1.5G", "1 G", "1MB", "99999999999999999999", "20000000T"] {
+        for bad in [
+            "",
+            "M",
+            "-1M",
+            "1.5G",
+            "1 G",
+            "1MB",
+            "99999999999999999999",
+            "20000000T",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad:?}");
         }
     }

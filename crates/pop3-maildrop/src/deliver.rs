@@ -18,7 +18,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::error::{Error, Result, io_error};
 use crate::maildir::{Maildir, sync_dir};
-use crate::quota::{self, QuotaLimit};
+use crate::quota::{self, QuotaLimit, signed};
 use crate::scan::rename_no_replace;
 use crate::wire::SizeCounter;
 
@@ -218,12 +218,6 @@ impl<M: Borrow<Maildir>> Drop for Delivery<M> {
     }
 }
 
-/// A size as a `maildirsize` delta (sizes past `i64::MAX` do not occur: 1 TiB is the most a
-/// name is believed).
-pub(crate) fn signed(size: u64) -> i64 {
-    i64::try_from(size).unwrap_or(i64::MAX)
-}
-
 fn remove_tmp(maildir: &Maildir, unique: &str) {
     // Best effort: the error that caused this is the one worth reporting, and a leftover in
     // tmp/ is never visible to readers.
@@ -232,7 +226,7 @@ fn remove_tmp(maildir: &Maildir, unique: &str) {
 
 /// `<seconds>.M<microseconds>P<pid>Q<n>.<host>`, the usual Maildir unique name, with `/`, `:`
 /// and `,` in the host name escaped as the Maildir specification asks.
-pub(crate) fn unique_name() -> String {
+fn unique_name() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -195,10 +195,13 @@ impl Error {
 
 fn shown_limit(limit: &crate::QuotaLimit) -> String {
     let part = |n: Option<u64>, unit: &str| n.map(|n| format!("{n} {unit}"));
-    let parts: Vec<String> = [part(limit.messages, "messages"), part(limit.bytes, "octets")]
-        .into_iter()
-        .flatten()
-        .collect();
+    let parts: Vec<String> = [
+        part(limit.messages, "messages"),
+        part(limit.bytes, "octets"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     parts.join(" or ")
 }
 

@@ -17,12 +17,11 @@ use crate::holder::Holder;
 use crate::index;
 use crate::listing;
 use crate::lock::{self, LockGuard};
-use crate::deliver::signed;
 use crate::maildir::{Maildir, open_dir, sync_dir};
 use crate::message::Message;
-use crate::quota;
-use crate::reader::MessageReader;
 use crate::name::{ParsedName, with_seen_flag};
+use crate::quota::{self, signed};
+use crate::reader::MessageReader;
 use crate::scan::{self, ScanReport, rename_no_replace};
 use crate::wire::SizeCounter;
 

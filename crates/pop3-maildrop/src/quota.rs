@@ -205,6 +205,12 @@ pub(crate) fn append(
     }
 }
 
+/// A size as a `maildirsize` delta (sizes past `i64::MAX` do not occur: 1 TiB is the most a
+/// name is believed).
+pub(crate) fn signed(size: u64) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}
+
 /// Removes `maildirsize`, so that the next check recounts (best effort).
 pub(crate) fn forget(maildir: &Maildir) {
     let _ = rustix::fs::unlinkat(&maildir.root, MAILDIRSIZE, AtFlags::empty());
@@ -231,7 +237,9 @@ fn recorded(maildir: &Maildir, limit: &QuotaLimit) -> Result<Option<(Usage, bool
     if parsed.limit != *limit {
         return Ok(None);
     }
-    let age = SystemTime::now().duration_since(modified).unwrap_or_default();
+    let age = SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default();
     Ok(Some((parsed.usage, parsed.lines == 1 && age < STALE_AFTER)))
 }
 

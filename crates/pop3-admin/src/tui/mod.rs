@@ -40,7 +40,14 @@ pub fn run(settings: Settings, nodes: Nodes) -> Result<()> {
     app.update(Event::Users(load_users(&users, &settings.quota)));
     app.update(Event::Now(unix_now()));
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, &rx, &users, &admin, &settings.quota);
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &rx,
+        &users,
+        &admin,
+        &settings.quota,
+    );
     ratatui::restore();
     result
 }

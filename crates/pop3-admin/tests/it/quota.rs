@@ -14,7 +14,11 @@ fn site_with_quota(section: &str) -> Site {
 fn files(site: &Site) -> usize {
     ["new", "cur", "tmp"]
         .iter()
-        .map(|d| std::fs::read_dir(site.maildir("bob").join(d)).unwrap().count())
+        .map(|d| {
+            std::fs::read_dir(site.maildir("bob").join(d))
+                .unwrap()
+                .count()
+        })
         .sum()
 }
 
@@ -34,7 +38,10 @@ fn deliver_over_quota_exits_73_and_writes_nothing() {
     let (code, table, err) = site.run(&["user", "list"], b"");
     assert_eq!(code, 0, "{err}");
     let header = table.lines().next().unwrap();
-    assert!(header.contains("MESSAGES") && header.contains("SIZE"), "{table}");
+    assert!(
+        header.contains("MESSAGES") && header.contains("SIZE"),
+        "{table}"
+    );
     let bob = table.lines().nth(1).unwrap();
     assert!(bob.contains(" 2/2 ") && bob.contains(" 38/1K "), "{table}");
     let (_, json, _) = site.run(&["user", "list", "--json"], b"");

@@ -371,5 +371,5 @@ fn issue_19_listener_names() {
     }
 }
 
-mod sni;
 mod quota;
+mod sni;

@@ -26,8 +26,14 @@ fn values_and_defaults() {
     assert_eq!(q.over_quota, OverQuota::Defer);
     assert_eq!(quota("bytes = 2048").limit.bytes, Some(2048));
     assert_eq!(quota("bytes = \"2G\"").limit.bytes, Some(2 << 30));
-    assert_eq!(quota("messages = 0\nbytes = 0").limit, QuotaLimit::UNLIMITED);
-    assert_eq!(quota("over_quota = \"reject\"").over_quota, OverQuota::Reject);
+    assert_eq!(
+        quota("messages = 0\nbytes = 0").limit,
+        QuotaLimit::UNLIMITED
+    );
+    assert_eq!(
+        quota("over_quota = \"reject\"").over_quota,
+        OverQuota::Reject
+    );
 }
 
 #[test]

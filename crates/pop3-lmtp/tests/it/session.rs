@@ -66,9 +66,20 @@ fn over_quota_recipients_get_5_2_2_or_4_2_2_alone() {
         d.commit.insert("carol", Outcome::OverQuotaDeferred);
     });
     let codes = codes(&driver);
-    assert_eq!(codes[codes.len() - 4..], lines(&["250 2.0.0", "552 5.2.2", "452 4.2.2", "221 2.0.0"]));
-    assert!(driver.text().contains("552 5.2.2 <bob@x.example> mailbox full\r\n"));
-    assert!(driver.text().contains("452 4.2.2 <carol@x.example> mailbox full, try again later\r\n"));
+    assert_eq!(
+        codes[codes.len() - 4..],
+        lines(&["250 2.0.0", "552 5.2.2", "452 4.2.2", "221 2.0.0"])
+    );
+    assert!(
+        driver
+            .text()
+            .contains("552 5.2.2 <bob@x.example> mailbox full\r\n")
+    );
+    assert!(
+        driver
+            .text()
+            .contains("452 4.2.2 <carol@x.example> mailbox full, try again later\r\n")
+    );
 }
 
 #[test]

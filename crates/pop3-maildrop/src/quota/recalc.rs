@@ -7,6 +7,8 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
@@ -106,14 +108,35 @@ fn add_dir(dir: &OwnedFd, shown: &Path, usage: &mut Usage) -> Result<()> {
     Ok(())
 }
 
+/// `<seconds>.M<microseconds>P<pid>Q<n>.maildirsize`: unique among this process's recounts
+/// (the counter) and among processes (the pid), like a delivery's name in `tmp/`.
+fn temp_name() -> String {
+    static RECOUNTS: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let n = RECOUNTS.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}.M{:06}P{}Q{n}.maildirsize",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id()
+    )
+}
+
 /// Writes the header and one line of totals to `tmp/<unique>`, syncs it, gives it to the
 /// Maildir's owner and renames it over `maildirsize`. On error the temporary file is removed.
 fn write(maildir: &Maildir, limit: &QuotaLimit, usage: Usage) -> Result<()> {
-    let unique = format!("{}.maildirsize", crate::deliver::unique_name());
+    let unique = temp_name();
     let tmp_path = maildir.path().join("tmp").join(&unique);
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(&maildir.tmp, unique.as_str(), flags, Mode::RUSR | Mode::WUSR)
-        .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
+    let fd = rustix::fs::openat(
+        &maildir.tmp,
+        unique.as_str(),
+        flags,
+        Mode::RUSR | Mode::WUSR,
+    )
+    .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
     let mut file = std::fs::File::from(fd);
     let messages = i64::try_from(usage.messages).unwrap_or(i64::MAX);
     let bytes = i64::try_from(usage.bytes).unwrap_or(i64::MAX);

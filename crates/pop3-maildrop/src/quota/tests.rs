@@ -37,7 +37,16 @@ fn limits_line() {
         format::parse_limits("2048S,0C"),
         Some(limit(None, Some(2048)))
     );
-    for bad in ["", "S", "12", "12X", "-1S", "1S,,2C", "1 S", "99999999999999999999999S"] {
+    for bad in [
+        "",
+        "S",
+        "12",
+        "12X",
+        "-1S",
+        "1S,,2C",
+        "1 S",
+        "99999999999999999999999S",
+    ] {
         assert_eq!(format::parse_limits(bad), None, "{bad:?}");
     }
     for limit in [
@@ -64,7 +73,12 @@ fn damaged_files_do_not_parse() {
         b"junk\n10 1\n",
     ];
     for text in damaged {
-        assert_eq!(format::parse(text), None, "{:?}", String::from_utf8_lossy(text));
+        assert_eq!(
+            format::parse(text),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
     }
 }
 
@@ -150,7 +164,10 @@ fn over_quota_is_refused_and_not_written() {
     assert_eq!(std::fs::read_dir(md.path().join("tmp")).unwrap().count(), 0);
     // A message that would cross the byte limit is refused too.
     let bytes = limit(None, Some(10));
-    assert!(matches!(deliver(&md, b"abc", &bytes), Err(Error::OverQuota { .. })));
+    assert!(matches!(
+        deliver(&md, b"abc", &bytes),
+        Err(Error::OverQuota { .. })
+    ));
     assert!(deliver(&md, b"ab", &bytes).is_ok());
 }
 
@@ -170,7 +187,10 @@ fn a_damaged_file_is_recounted_never_unlimited() {
     foreign(&md.path().join("new"), "1.a.host,S=5", b"");
     put(&md, "5C\n1 x\n");
     let refused = deliver(&md, b"x", &limit(Some(1), None));
-    assert!(matches!(refused, Err(Error::OverQuota { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::OverQuota { .. })),
+        "{refused:?}"
+    );
     assert_eq!(file(&md), "1C\n5 1\n");
 }
 
@@ -196,15 +216,30 @@ fn a_refusal_on_stale_or_many_lined_figures_recounts_first() {
     put(&md, "1C\n0 0\n9 1\n");
     deliver(&md, b"x", &l).unwrap();
     // One line, but 16 minutes old: recounted as well.
-    std::fs::remove_file(std::fs::read_dir(md.path().join("new")).unwrap().next().unwrap().unwrap().path()).unwrap();
+    std::fs::remove_file(
+        std::fs::read_dir(md.path().join("new"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
     put(&md, "1C\n9 1\n");
-    let f = std::fs::File::options().append(true).open(md.path().join(MAILDIRSIZE)).unwrap();
-    f.set_modified(SystemTime::now() - Duration::from_secs(16 * 60)).unwrap();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(md.path().join(MAILDIRSIZE))
+        .unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(16 * 60))
+        .unwrap();
     deliver(&md, b"y", &l).unwrap();
     assert_eq!(file(&md), "1C\n0 0\n1 1\n");
     // Fresh and one line: the refusal stands on it.
     put(&md, "1C\n1 1\n");
-    assert!(matches!(deliver(&md, b"z", &l), Err(Error::OverQuota { .. })));
+    assert!(matches!(
+        deliver(&md, b"z", &l),
+        Err(Error::OverQuota { .. })
+    ));
 }
 
 #[test]

@@ -19,7 +19,10 @@ fn body(n: usize) -> String {
 fn deliver(server: &TestServer, to: &[&str], text: &str) -> Vec<String> {
     let mut lmtp = Lmtp::unix(&socket(server));
     let (rcpts, data) = lmtp.envelope("s@remote.test", to);
-    assert!(rcpts.iter().all(|r| r.starts_with("250 2.1.5")), "{rcpts:?}");
+    assert!(
+        rcpts.iter().all(|r| r.starts_with("250 2.1.5")),
+        "{rcpts:?}"
+    );
     assert!(data.starts_with("354"), "{data}");
     let replies = lmtp.message(text, to.len());
     assert!(lmtp.command("QUIT")[0].starts_with("221"));
@@ -42,7 +45,12 @@ fn quota_under_250_over_552_then_dele_quit_makes_room() {
     assert!(replies[0].starts_with("552 5.2.2 <alice> "), "{replies:?}");
     // Not written: two messages, nothing left in tmp/.
     assert_eq!(server.message_count("alice"), 2);
-    assert_eq!(std::fs::read_dir(server.maildir("alice").join("tmp")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(server.maildir("alice").join("tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
     let metrics = scrape(&server);
     assert!(
         metrics.contains("pop3_lmtp_recipients_total{result=\"over_quota\"} 1"),
@@ -181,7 +189,10 @@ fn quota_dovecot_reads_what_pop3d_recorded_and_pop3d_reads_dovecot() {
     // Dovecot saves a message and appends its own line; pop3d counts it: the next delivery
     // fills the fourth place, the one after is refused.
     doveadm(&dir, &maildir, &["save"], b"Subject: from dovecot\n\nhi\n");
-    assert_eq!(pop3_maildrop::read_usage(&maildir).map(|u| u.messages), Some(3));
+    assert_eq!(
+        pop3_maildrop::read_usage(&maildir).map(|u| u.messages),
+        Some(3)
+    );
     assert!(deliver(&server, &["alice"], &body(5))[0].starts_with("250 2.0.0"));
     let replies = deliver(&server, &["alice"], &body(5));
     assert!(replies[0].starts_with("552 5.2.2"), "{replies:?}");
