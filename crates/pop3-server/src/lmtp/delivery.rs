@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use pop3_config::OverQuota;
 use pop3_lmtp::Outcome;
 use pop3_maildrop::{Delivery, Maildir, QuotaLimit};
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 /// One recipient's delivery: in progress, or failed with the outcome to report.
 enum Slot {
@@ -96,7 +96,7 @@ impl Deliveries {
                 Slot::Writing(delivery, quota) => match delivery.commit_within(&quota) {
                     Ok(delivered) => (Outcome::Delivered, delivered.raw_size),
                     Err(e @ pop3_maildrop::Error::OverQuota { .. }) => {
-                        info!(error = %e, "LMTP: a recipient is over quota");
+                        debug!(error = %e, "LMTP: a recipient is over quota");
                         let outcome = match over_quota {
                             OverQuota::Reject => Outcome::OverQuota,
                             OverQuota::Defer => Outcome::OverQuotaDeferred,
