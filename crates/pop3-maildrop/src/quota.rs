@@ -37,7 +37,10 @@
 //! most), and if the directories keep changing it removes the file, so the next check
 //! recounts. The new file is written in `tmp/` under a unique name, synced and renamed over
 //! `maildirsize`, so a reader sees the old file or the new one. It is given to the Maildir's
-//! owner like every file this crate creates ([`Maildir::give_to_owner`]).
+//! owner like every file this crate creates ([`Maildir::give_to_owner`]), read-write for
+//! the group like the lock file when a delivering user shares the Maildir through its group
+//! (0660), since both sides append to it. A recount whose file cannot be written (a full
+//! disk, a root the delivering user may not write) still decides with its count.
 //!
 //! # The rule
 //! **A delivery is refused when the usage plus this message would exceed a limit** (one more

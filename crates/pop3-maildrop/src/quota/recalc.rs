@@ -16,6 +16,7 @@ use super::{MAILDIRSIZE, QuotaLimit, Usage, format};
 use crate::error::{Result, io_error};
 use crate::maildir::{Maildir, open_dir};
 use crate::name::ParsedName;
+use crate::ownership::Access;
 use crate::scan::{self, ScanReport};
 
 /// How many times a recount is repeated while other programs keep changing the directories.
@@ -36,7 +37,12 @@ pub(crate) fn recount(maildir: &Maildir, limit: &QuotaLimit) -> Result<Usage> {
         for (dir, shown) in &dirs {
             add_dir(dir, shown, &mut usage)?;
         }
-        write(maildir, limit, usage)?;
+        if write(maildir, limit, usage).is_err() {
+            // The count is right, only its record failed (a full disk, or a delivering user
+            // who may write `tmp/` and `new/` but not the Maildir's root): the check goes on
+            // with the count, and the next one counts again.
+            return Ok(usage);
+        }
         if mtimes(&dirs)? == before {
             return Ok(usage);
         }
@@ -145,8 +151,10 @@ fn write(maildir: &Maildir, limit: &QuotaLimit, usage: Usage) -> Result<()> {
         format::header(limit),
         format::delta_line(bytes, messages)
     );
+    // Read-write for the Maildir's group when shared: the server appends to a file a
+    // delivering user made, and that user to the server's.
     let written = maildir
-        .give_to_owner(&file, &tmp_path)
+        .give_to_owner_for(&file, &tmp_path, Access::ReadWrite)
         .and_then(|()| {
             file.write_all(text.as_bytes())
                 .map_err(io_error("write", &tmp_path))
