@@ -341,3 +341,31 @@ fn a_recount_cannot_run_between_a_rename_and_its_append() {
     assert!(!recounted.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(read_usage(md.path()), Some(usage(2, 13)));
 }
+
+/// QUIT's side of the same race: a recount between an unlink and QUIT's negative line would
+/// leave the message out twice (not listed, and subtracted). The recount here runs after the
+/// first unlink, only if it can take the lock.
+#[test]
+fn a_recount_cannot_run_between_quits_unlinks_and_its_line() {
+    let (_dir, md) = maildir();
+    let l = limit(Some(100), None);
+    for body in [&b"aaaa\n"[..], b"bb\n", b"c\n"] {
+        deliver(&md, body, &l).unwrap();
+    }
+    let path = md.path().to_owned();
+    let drop_ = Maildrop::open(&path, &OpenOptions::default()).unwrap();
+    let mut recounted = false;
+    let report = drop_.commit_observed(&[0, 1], &[], false, &mut |_| {
+        let path = path.clone();
+        recounted |= std::thread::spawn(move || {
+            let md = Maildir::open(&path).unwrap();
+            let guard = super::try_lock(&md.root, &path).unwrap();
+            guard.is_some() && super::recalc::recount(&md, &l).is_ok()
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(report.removed, 2);
+    assert!(!recounted);
+    assert_eq!(read_usage(&path), Some(usage(1, 2)));
+}
