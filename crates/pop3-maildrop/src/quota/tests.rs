@@ -195,6 +195,22 @@ fn a_damaged_file_is_recounted_never_unlimited() {
 }
 
 #[test]
+fn a_symlinked_file_is_never_followed_but_replaced() {
+    let (dir, md) = maildir();
+    let target = dir.path().join("elsewhere");
+    std::fs::write(&target, "0S\n0 0\n").unwrap();
+    std::os::unix::fs::symlink(&target, md.path().join(MAILDIRSIZE)).unwrap();
+    foreign(&md.path().join("new"), "1.a.host,S=5", b"");
+    let refused = deliver(&md, b"x", &limit(Some(1), None));
+    assert!(
+        matches!(refused, Err(Error::OverQuota { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(file(&md), "1C\n5 1\n");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "0S\n0 0\n");
+}
+
+#[test]
 fn a_file_of_5120_bytes_is_recounted() {
     let (_dir, md) = maildir();
     foreign(&md.path().join("new"), "1.a.host,S=7", b"");
