@@ -41,6 +41,9 @@
 //!   and remembered in `.pop3d.index`, where later scans look them up by name without a stat
 //!   (files are never modified in place; one that was is refused when read, then re-measured). A login to a maildrop whose `cur/` has not changed
 //!   since a settled scan reads the listing from `.pop3d.listing` instead of listing `cur/`.
+//! - **A message over its quota is never renamed into `new/`; every change pop3d makes to what
+//!   `maildirsize` counts holds the quota lock; a damaged `maildirsize` is recounted, never
+//!   read as "no quota"** (`quota.rs`).
 //!
 //! # Non-goals
 //! No IMAP keywords, no directory creation except [`Maildir::provision`] for the
