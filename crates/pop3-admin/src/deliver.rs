@@ -52,7 +52,9 @@ fn deliver_to(
     let maildir = Maildir::open(&account.maildir)
         .map_err(|e| (EX_TEMPFAIL, format!("{name}'s Maildir: {e}")))?;
     // The one place a user's limit is decided, as for LMTP.
-    let limit = pop3_config::quota_for(&settings.quota, &account);
+    let limit = pop3_config::quota_for(&settings.quota, &account, &mut |invalid| {
+        eprintln!("pop3-admin: warning: {invalid}; the site's quota applies");
+    });
     let over_quota = settings.quota.over_quota;
     copy(maildir, message)
         .and_then(|delivery| delivery.commit_within(&limit))

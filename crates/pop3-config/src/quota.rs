@@ -8,6 +8,7 @@
 //! over_quota = "reject"  # or "defer": 452 4.2.2 instead of 552 5.2.2
 //! ```
 
+use pop3_auth::Resolved;
 use pop3_maildrop::QuotaLimit;
 use serde::Deserialize;
 use toml::Spanned;
@@ -37,11 +38,26 @@ pub enum OverQuota {
     Defer,
 }
 
-/// The limit for `user`: **the one function the server and `pop3-admin deliver` ask**, so
-/// a per-user override from the user database is routed here and nowhere else. For now the
-/// site's value; `_user` is where the override will be read.
-pub fn quota_for(site: &Quota, _user: &pop3_auth::User) -> QuotaLimit {
-    site.limit
+/// The limit for `user`: **the one function the server and `pop3-admin` ask**. Each of the
+/// user's own values (`pop3-admin user set --quota-messages/--quota-bytes`) replaces the
+/// site's; **a stored value that cannot be read gives the site's, never "unlimited"**, and
+/// is handed to `unreadable` for the caller to report.
+pub fn quota_for(
+    site: &Quota,
+    user: &pop3_auth::User,
+    unreadable: &mut dyn FnMut(&pop3_auth::InvalidSetting),
+) -> QuotaLimit {
+    let mut value = |resolved: Resolved<Option<u64>>| match resolved {
+        Resolved::Own(limit) | Resolved::Site(limit) => limit,
+        Resolved::Unreadable(limit, invalid) => {
+            unreadable(&invalid);
+            limit
+        }
+    };
+    QuotaLimit {
+        messages: value(user.policy.quota_messages(site.limit.messages)),
+        bytes: value(user.policy.quota_bytes(site.limit.bytes)),
+    }
 }
 
 /// `[quota]` as written.

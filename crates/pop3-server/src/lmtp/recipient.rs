@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use pop3_auth::{UserDbLocation, UserName};
 use pop3_lmtp::Address;
 use pop3_maildrop::QuotaLimit;
+use tracing::warn;
 
 use crate::user_db::with_user_db;
 
@@ -66,7 +67,10 @@ pub(crate) fn resolve(
     let found = with_user_db(db_path, |db| {
         for name in &names {
             if let Some(user) = db.get(name)? {
-                let quota = pop3_config::quota_for(site_quota, &user);
+                let quota = pop3_config::quota_for(site_quota, &user, &mut |invalid| {
+                    warn!(user = %user.name, error = %invalid,
+                        "per-user quota unreadable; the site's applies");
+                });
                 return Ok(Some((user.maildir, quota)));
             }
         }

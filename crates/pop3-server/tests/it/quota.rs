@@ -206,3 +206,49 @@ fn quota_dovecot_reads_what_pop3d_recorded_and_pop3d_reads_dovecot() {
     let listing = doveadm(&dir, &maildir, &["quota", "get"], b"");
     assert_eq!(dovecot_quota(&listing, "MESSAGE").0, "4", "{listing}");
 }
+
+/// Issue 19: a user's own limit replaces the site's (`pop3-admin user set --quota-*`): lower,
+/// higher, or none; one the database cannot parse gives the site's, never "unlimited".
+#[test]
+fn issue_19_a_users_own_quota_replaces_the_sites() {
+    use pop3_auth::{Setting, UserName, UserStore};
+
+    let server = server_with_lmtp("\n[quota]\nmessages = 2\n");
+    let db = server.db();
+    for (name, own) in [
+        ("bob", Some("1")),
+        ("carol", None),
+        ("dave", Some("unlimited")),
+        ("erin", None),
+    ] {
+        server.add_user(name, "secret");
+        let user = UserName::parse(name).unwrap();
+        db.set_policy(&user, Setting::QuotaMessages, own).unwrap();
+    }
+    let conn = rusqlite::Connection::open(server.dir.path().join("users.db")).unwrap();
+    conn.execute(
+        "UPDATE users SET quota_messages = 'lots' WHERE name = 'erin'",
+        [],
+    )
+    .unwrap();
+    let mut accepted = |name: &str| {
+        let mut taken = 0;
+        for _ in 0..4 {
+            let replies = deliver(&server, &[name], &body(10));
+            if replies[0].starts_with("250 ") {
+                taken += 1;
+            } else {
+                assert!(replies[0].starts_with("552 5.2.2"), "{replies:?}");
+            }
+        }
+        taken
+    };
+    assert_eq!(accepted("bob"), 1);
+    assert_eq!(accepted("carol"), 2);
+    assert_eq!(accepted("dave"), 4);
+    assert_eq!(accepted("erin"), 2);
+    // The limit in force is the one maildirsize records for other tools ("0S" or none for
+    // bytes: no byte limit).
+    let header = maildirsize(&server, "bob");
+    assert!(header.lines().next().unwrap().ends_with("1C"), "{header}");
+}
