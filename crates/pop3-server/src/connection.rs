@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use pop3_auth::User;
 use pop3_proto::{
-    Abort, AuthOutcome, CommitOutcome, Event, OpenError, Request, RetrieveError, Session, State,
+    Abort, AuthOutcome, CommitOutcome, Event, Expire, OpenError, Request, RetrieveError, Session,
+    State,
 };
 use tokio::net::TcpStream;
 use tracing::{debug, info};
@@ -20,7 +21,7 @@ use tracing::{debug, info};
 use crate::config::TlsMode;
 use crate::fault;
 use crate::input::{Input, Interruption};
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Mailbox, Retrievals};
 use crate::message_body;
 use crate::peer::Peer;
 use crate::registry::{SessionEntry, unix_now};
@@ -270,8 +271,10 @@ impl Driver {
                 deleted,
                 expired,
                 retrieved,
+                sent,
             } => {
-                self.commit(deleted, expired, retrieved).await;
+                let retrievals = Retrievals { retrieved, sent };
+                self.commit(deleted, expired, retrievals).await;
                 return Ok(());
             }
         };
@@ -340,18 +343,28 @@ impl Driver {
         Ok(())
     }
 
-    /// UPDATE: removes the marked messages and answers the session.
-    async fn commit(&mut self, deleted: Vec<usize>, expired: Vec<usize>, retrieved: Vec<usize>) {
+    /// UPDATE: removes the marked messages (and, under `EXPIRE`, the expired ones) and
+    /// answers the session.
+    async fn commit(&mut self, deleted: Vec<usize>, expired: Vec<usize>, retrievals: Retrievals) {
         self.stats.dele = deleted.len() as u64;
+        let expire = self.effective_expire();
         let outcome = match &self.mailbox {
             Some(mailbox) => {
                 let seen = self.shared.config.mark_seen;
-                mailbox.commit(deleted, expired, retrieved, seen).await
+                mailbox
+                    .commit(deleted, expired, retrievals, seen, expire)
+                    .await
             }
             None => CommitOutcome::Partial {
                 not_removed: deleted.len() + expired.len(),
             },
         };
         self.session.handle_commit_result(outcome);
+    }
+
+    /// The `EXPIRE` policy of this session (RFC 2449 §6.7), which the commit enforces: today
+    /// the site's `[server] expire`; a per-user value is routed in here.
+    fn effective_expire(&self) -> Option<Expire> {
+        self.shared.config.protocol.expire
     }
 }

@@ -58,6 +58,11 @@ pub enum Request {
         /// Indices of the messages retrieved by RETR in this session, ascending (for a server
         /// that marks retrieved mail as seen).
         retrieved: Vec<usize>,
+        /// Indices of the messages RETR'd whole in this session (terminator sent) and not in
+        /// `deleted`, ascending, whatever the EXPIRE policy: under `EXPIRE n` (n ≥ 1) the
+        /// driver records when each was first retrieved (RFC 2449 §6.7). Under `EXPIRE 0`
+        /// the same as `expired`.
+        sent: Vec<usize>,
     },
 }
 
