@@ -161,7 +161,7 @@ fn entries_of_deleted_and_vanished_messages_are_dropped_and_dele_is_not_expiry()
     std::fs::write(
         md.path.join(RETRIEVED_FILE),
         retrieval_file(&[
-            ("1700000000.m0.host", T0, "boot-a", 1_000),
+            ("1700000000.m0.host", T0 - 5 * DAY, "boot-a", 1_000 - 5 * DAY),
             ("1700000001.m1.host", T0, "boot-a", 1_000),
             ("1699999999.gone.host", T0, "boot-a", 1_000),
         ]),

@@ -183,7 +183,7 @@ fn issue_19_expire_n_removes_at_quit_n_days_after_the_first_retrieval() {
         retrieval_file(&[
             (&uids[0], wall - 4 * DAY, &boot, secs - 4 * DAY),
             (&uids[1], wall - 2 * DAY, &boot, secs - 2 * DAY),
-            (&uids[2], wall + DAY, other_boot, 100),
+            (&uids[2], wall + 5 * DAY, other_boot, 100),
             (&uids[3], wall - 10 * DAY, &boot, secs - DAY),
         ]),
     )
