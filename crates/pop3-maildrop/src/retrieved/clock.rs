@@ -56,11 +56,15 @@ pub(crate) fn days_secs(days: u32) -> i64 {
 /// clock when both are of the same boot, else on the wall clock; a recorded time ahead of
 /// now counts as none.
 pub fn elapsed_secs(recorded: &Moment, now: &Moment) -> i64 {
-    let delta = match (&recorded.boot, &now.boot) {
-        (Some(then), Some(current)) if then.id == current.id => {
-            current.secs.saturating_sub(then.secs)
-        }
-        _ => now.wall.saturating_sub(recorded.wall),
+    let boot = recorded.boot.as_ref().map(|b| (b.id.as_str(), b.secs));
+    elapsed_from(recorded.wall, boot, now)
+}
+
+/// [`elapsed_secs`] from a recorded wall time and boot (id and boot clock), borrowed.
+pub(crate) fn elapsed_from(wall: i64, boot: Option<(&str, i64)>, now: &Moment) -> i64 {
+    let delta = match (boot, &now.boot) {
+        (Some((id, secs)), Some(current)) if id == current.id => current.secs.saturating_sub(secs),
+        _ => now.wall.saturating_sub(wall),
     };
     delta.max(0)
 }

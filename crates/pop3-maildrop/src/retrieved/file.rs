@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use super::clock::{BootTime, Moment, valid_boot_id};
+use super::clock::{BootTime, Moment, days_secs, elapsed_from, valid_boot_id};
 use crate::atomic;
 use crate::error::{Error, Result, io_error};
 use crate::index::{Fnv, escape_into, unescape};
@@ -72,6 +72,18 @@ impl Times {
         })
     }
 
+    /// Whether message `index` has a time at least `days` days before `now` (see
+    /// [`super::clock::has_expired`]), without building a [`Moment`].
+    pub(crate) fn expired(&self, index: usize, now: &Moment, days: u32) -> bool {
+        let Some(Some(stamp)) = self.stamps.get(index) else {
+            return false;
+        };
+        let boot = stamp
+            .boot
+            .and_then(|(b, secs)| Some((self.boots.get(b as usize)?.as_str(), secs)));
+        elapsed_from(stamp.wall, boot, now) >= days_secs(days)
+    }
+
     /// Whether message `index` has a time.
     pub(crate) fn has(&self, index: usize) -> bool {
         matches!(self.stamps.get(index), Some(Some(_)))
@@ -79,12 +91,15 @@ impl Times {
 
     /// Records `moment` for message `index`.
     pub(crate) fn set(&mut self, index: usize, moment: &Moment) {
-        let boot = moment.boot.as_ref().map(|b| (self.intern(&b.id), b.secs));
+        let boot = moment.boot.as_ref().map(|b| (b.id.as_str(), b.secs));
+        self.set_raw(index, moment.wall, boot);
+    }
+
+    /// [`Times::set`] from borrowed parts (the parser's, allocating nothing per entry).
+    fn set_raw(&mut self, index: usize, wall: i64, boot: Option<(&str, i64)>) {
+        let boot = boot.map(|(id, secs)| (self.intern(id), secs));
         if let Some(slot) = self.stamps.get_mut(index) {
-            *slot = Some(Stamp {
-                wall: moment.wall,
-                boot,
-            });
+            *slot = Some(Stamp { wall, boot });
         }
     }
 
@@ -190,7 +205,7 @@ fn parse(
             }
             continue;
         } else {
-            let Some((base, moment)) = parse_entry(body) else {
+            let Some((base, wall, boot)) = parse_entry(body) else {
                 return Ok(Err(format!("line {number}: not a valid entry")));
             };
             entries += 1;
@@ -198,7 +213,7 @@ fn parse(
                 Some(Some(index)) if times.has(*index) => {
                     return Ok(Err(format!("line {number}: unique part listed twice")));
                 }
-                Some(Some(index)) => times.set(*index, &moment),
+                Some(Some(index)) => times.set_raw(*index, wall, boot),
                 _ => times.unmatched += 1,
             }
         }
@@ -232,8 +247,11 @@ fn parse_trailer(rest: &[u8]) -> Option<(usize, u64)> {
     Some((count.parse().ok()?, u64::from_str_radix(sum, 16).ok()?))
 }
 
+/// The parts of one entry: unique part, wall time, boot (id and boot clock) if known.
+type Entry<'a> = (Cow<'a, [u8]>, i64, Option<(&'a str, i64)>);
+
 /// `<unique part, %-escaped> <wall> <boot id or -> <boot secs>`.
-fn parse_entry(line: &[u8]) -> Option<(Cow<'_, [u8]>, Moment)> {
+fn parse_entry(line: &[u8]) -> Option<Entry<'_>> {
     let mut fields = line.split(|&b| b == b' ');
     let (Some(base), Some(wall), Some(boot_id), Some(boot_secs), None) = (
         fields.next(),
@@ -261,16 +279,12 @@ fn parse_entry(line: &[u8]) -> Option<(Cow<'_, [u8]>, Moment)> {
     };
     let wall = number(wall)?;
     let secs = number(boot_secs)?;
-    let boot_id = std::str::from_utf8(boot_id).ok()?;
-    let boot = match boot_id {
+    let boot = match std::str::from_utf8(boot_id).ok()? {
         "-" => None,
-        id if valid_boot_id(id) => Some(BootTime {
-            id: id.to_owned(),
-            secs,
-        }),
+        id if valid_boot_id(id) => Some((id, secs)),
         _ => return None,
     };
-    Some((base, Moment { wall, boot }))
+    Some((base, wall, boot))
 }
 
 /// Writes the times of `messages` that have one, in listing order, atomically and durably.

@@ -134,11 +134,7 @@ impl Maildrop {
         sorted_deleted.sort_unstable();
         report.expired = (0..messages.len())
             .filter(|i| sorted_deleted.binary_search(i).is_err())
-            .filter(|&i| {
-                times
-                    .get(i)
-                    .is_some_and(|then| has_expired(&then, &expiry.now, expiry.days))
-            })
+            .filter(|&i| times.expired(i, &expiry.now, expiry.days))
             .collect();
         let mut removing = sorted_deleted;
         removing.extend_from_slice(&report.expired);
