@@ -106,7 +106,9 @@ pub(crate) const MAX_EXPIRE_DAYS: u32 = 36_500;
 fn expire(value: &Spanned<toml::Value>) -> Result<Expire, Invalid> {
     let days = match value.get_ref() {
         toml::Value::String(text) if text == "never" => return Ok(Expire::Never),
-        toml::Value::String(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+        toml::Value::String(text)
+            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) =>
+        {
             text.parse::<u32>().ok()
         }
         toml::Value::Integer(days) => u32::try_from(*days).ok(),

@@ -32,7 +32,11 @@ fn main() {
     Maildir::create(&path).unwrap();
     let wire = BODY.len() + BODY.iter().filter(|&&b| b == b'\n').count();
     for i in 0..count {
-        let name = format!("{}.M{i}P1.bench,S={},W={wire}:2,", T0 + i as i64, BODY.len());
+        let name = format!(
+            "{}.M{i}P1.bench,S={},W={wire}:2,",
+            T0 + i as i64,
+            BODY.len()
+        );
         std::fs::write(path.join("cur").join(name), BODY).unwrap();
     }
     println!("EXPIRE n commit benchmark: {count} messages, median of {ROUNDS} rounds\n");
@@ -77,7 +81,11 @@ fn main() {
         Some(plain),
     );
     report("read the file, nothing due or new", read_only, Some(plain));
-    report("read the file, one entry pruned, rewrite", rewrite, Some(plain));
+    report(
+        "read the file, one entry pruned, rewrite",
+        rewrite,
+        Some(plain),
+    );
     println!("\nfile: {size} bytes ({} per entry)", size / count as u64);
     println!("peak resident memory of this process: {}", peak_rss());
 }
@@ -130,6 +138,10 @@ fn report(what: &str, took: Duration, against: Option<Duration>) {
 fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| "unknown".into())
 }

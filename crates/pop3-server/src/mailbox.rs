@@ -14,7 +14,9 @@ use std::time::Instant;
 use pop3_auth::User;
 use pop3_maildrop::{Expiry, ExpiryReport, Maildrop, OpenOptions, UidlMapPolicy};
 use pop3_metrics::Metrics;
-use pop3_proto::{CommitOutcome, Expire, Listing, OpenError, RetrieveError, Session, SharedListing};
+use pop3_proto::{
+    CommitOutcome, Expire, Listing, OpenError, RetrieveError, Session, SharedListing,
+};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
@@ -320,8 +322,13 @@ impl Mailbox {
                 "retrieval times not read or written (EXPIRE deletions only delayed)");
         }
         if !expiry.expired.is_empty() || expiry.recorded > 0 {
-            debug!(session = self.session, expired = expiry.expired.len(),
-                recorded = expiry.recorded, pruned = expiry.pruned, "EXPIRE retrieval times");
+            debug!(
+                session = self.session,
+                expired = expiry.expired.len(),
+                recorded = expiry.recorded,
+                pruned = expiry.pruned,
+                "EXPIRE retrieval times"
+            );
         }
     }
 }

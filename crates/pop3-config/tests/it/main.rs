@@ -404,7 +404,9 @@ fn issue_19_expire_out_of_range_or_garbage_is_refused_with_key_and_line() {
         "true",
         "[3]",
     ] {
-        let error = Config::parse(&with(value), "t.toml").unwrap_err().to_string();
+        let error = Config::parse(&with(value), "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("server.expire") && error.contains("line 10:"),
             "{value}: {error}"

@@ -175,7 +175,9 @@ fn parse(
     let mut number = 0usize;
     loop {
         line.clear();
-        let n = (&mut *reader).take(MAX_LINE + 1).read_until(b'\n', &mut line)?;
+        let n = (&mut *reader)
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
             break;
         }

@@ -51,7 +51,11 @@ fn across_boots_and_without_a_boot_id_the_wall_clock_counts() {
     let now = at(T0 + 4 * DAY, Some(("boot-b", 60)));
     assert_eq!(elapsed_secs(&then, &now), 4 * DAY);
     assert!(has_expired(&then, &now, 3));
-    assert!(!has_expired(&then, &at(T0 + 2 * DAY, Some(("boot-b", 60))), 3));
+    assert!(!has_expired(
+        &then,
+        &at(T0 + 2 * DAY, Some(("boot-b", 60))),
+        3
+    ));
     // A boot id missing on either side: the wall clock.
     assert!(has_expired(&at(T0, None), &now, 3));
     assert!(has_expired(&then, &at(T0 + 4 * DAY, None), 3));
@@ -115,7 +119,10 @@ fn the_written_text_reads_back() {
     assert_eq!(lines[1], format!("1700.M1.host {T0} boot-a {}", -3 * DAY));
     assert_eq!(lines[2], format!("odd%20name%25%ff {} - 0", T0 - 7));
     assert!(lines[3].starts_with("end 2 "), "{shown}");
-    let read = times(load_text(&text, &[b"odd name%\xff", b"1700.M1.host", b"other"]));
+    let read = times(load_text(
+        &text,
+        &[b"odd name%\xff", b"1700.M1.host", b"other"],
+    ));
     assert_eq!(read.get(1), Some(a));
     assert_eq!(read.get(0), Some(b));
     assert_eq!(read.get(2), None);

@@ -105,7 +105,10 @@ fn a_flag_rename_by_another_program_keeps_the_time() {
     .unwrap();
     let due = update(&md, &[], &[], now(4));
     assert_eq!(due.expired.len(), 1);
-    assert!(!md.names("cur").contains(&b"1700000001.m1.host:2,FS".to_vec()));
+    assert!(
+        !md.names("cur")
+            .contains(&b"1700000001.m1.host:2,FS".to_vec())
+    );
     assert_eq!(md.names("cur").len(), 2);
 }
 
@@ -161,7 +164,12 @@ fn entries_of_deleted_and_vanished_messages_are_dropped_and_dele_is_not_expiry()
     std::fs::write(
         md.path.join(RETRIEVED_FILE),
         retrieval_file(&[
-            ("1700000000.m0.host", T0 - 5 * DAY, "boot-a", 1_000 - 5 * DAY),
+            (
+                "1700000000.m0.host",
+                T0 - 5 * DAY,
+                "boot-a",
+                1_000 - 5 * DAY,
+            ),
             ("1700000001.m1.host", T0, "boot-a", 1_000),
             ("1699999999.gone.host", T0, "boot-a", 1_000),
         ]),

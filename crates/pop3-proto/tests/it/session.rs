@@ -500,15 +500,16 @@ fn stls_event_and_input_before_the_handshake_is_ignored() {
     assert_eq!(drain(&mut session), "");
 }
 
-/// The commit the session asks for: (deleted, expired, retrieved), and sent apart.
-fn expect_commit(session: &mut Session) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+/// The commit's (deleted, expired, retrieved).
+type Commit = (Vec<usize>, Vec<usize>, Vec<usize>);
+
+/// The commit the session asks for: (deleted, expired, retrieved).
+fn expect_commit(session: &mut Session) -> Commit {
     expect_commit_sent(session).0
 }
 
 /// [`expect_commit`] with the commit's `sent`.
-fn expect_commit_sent(
-    session: &mut Session,
-) -> ((Vec<usize>, Vec<usize>, Vec<usize>), Vec<usize>) {
+fn expect_commit_sent(session: &mut Session) -> (Commit, Vec<usize>) {
     let Request::Commit {
         deleted,
         expired,

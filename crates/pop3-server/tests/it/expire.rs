@@ -163,9 +163,15 @@ fn issue_19_expire_n_retr_and_quit_records_the_first_retrieval_and_removes_nothi
     client.login("alice", "secret");
     retr(&mut client, 1);
     assert!(client.command("QUIT").starts_with("+OK"));
-    assert_eq!(std::fs::read_to_string(retrieved_path(&server)).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(retrieved_path(&server)).unwrap(),
+        text
+    );
     let metrics = scrape(&server);
-    assert!(metrics.contains("pop3_messages_expired_total 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("pop3_messages_expired_total 0\n"),
+        "{metrics}"
+    );
 }
 
 /// 4 days ago in this boot: removed at the next QUIT without DELE, counted as expired. Kept:
@@ -203,8 +209,14 @@ fn issue_19_expire_n_removes_at_quit_n_days_after_the_first_retrieval() {
     left.sort();
     assert_eq!(bases(&server), left);
     let metrics = scrape(&server);
-    assert!(metrics.contains("pop3_messages_expired_total 1\n"), "{metrics}");
-    assert!(metrics.contains("pop3_messages_deleted_total 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("pop3_messages_expired_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pop3_messages_deleted_total 0\n"),
+        "{metrics}"
+    );
     let text = std::fs::read_to_string(retrieved_path(&server)).unwrap();
     assert_eq!(text.lines().count(), 5, "{text}");
     assert!(!text.contains(&uids[0]), "{text}");
@@ -226,7 +238,10 @@ fn issue_19_expire_n_a_dropped_connection_records_and_removes_nothing() {
     let mut client = server.greet();
     client.login("alice", "secret");
     assert!(client.command("STAT").starts_with("+OK 2 "));
-    assert_eq!(std::fs::read_to_string(retrieved_path(&server)).unwrap(), due);
+    assert_eq!(
+        std::fs::read_to_string(retrieved_path(&server)).unwrap(),
+        due
+    );
     // Its own QUIT expires message 1 (and records nothing: it retrieved nothing).
     assert!(client.command("QUIT").starts_with("+OK"));
     assert_eq!(bases(&server), [uids[1].clone()]);
