@@ -283,3 +283,66 @@ fn issue_19_expire_never_records_nothing() {
         assert!(!retrieved_path(&server).exists(), "{line}");
     }
 }
+
+/// A damaged retrieval file (here edited to look older, its checksum left stale) expires
+/// nothing, is set aside with a logged warning, and times restart from this QUIT.
+#[test]
+fn issue_19_expire_n_a_damaged_retrieval_file_is_set_aside_with_a_warning() {
+    let daemon = crate::daemon::Daemon::start(
+        Sections {
+            server: "expire = 3",
+            ..Sections::default()
+        },
+        "",
+    );
+    let maildir = daemon.add_user("alice", "secret");
+    let opened = pop3_maildrop::Maildir::open(&maildir).unwrap();
+    pop3_maildrop::deliver(&opened, &b"Subject: 1\r\n\r\nbody\r\n"[..]).unwrap();
+    let mut client = daemon.greet();
+    client.login("alice", "secret");
+    let uid = client
+        .command("UIDL 1")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    retr(&mut client, 1);
+    assert!(client.command("QUIT").starts_with("+OK"));
+    let path = maildir.join(pop3_maildrop::RETRIEVED_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (boot, secs, wall) = clocks();
+    let entry = text.lines().nth(1).unwrap().to_owned();
+    let old = format!("{uid} {} {boot} {}", wall - 9 * DAY, secs - 9 * DAY);
+    let edited = text.replace(&entry, &old);
+    std::fs::write(&path, &edited).unwrap();
+    let mut client = daemon.greet();
+    client.login("alice", "secret");
+    retr(&mut client, 1);
+    assert!(client.command("QUIT").starts_with("+OK"));
+    daemon.wait_for("retrieval times damaged", 1);
+    let line = daemon
+        .log()
+        .lines()
+        .find(|line| line.contains("retrieval times damaged"))
+        .unwrap()
+        .to_owned();
+    assert!(line.contains("WARN") && line.contains("checksum"), "{line}");
+    let left = ["new", "cur"]
+        .iter()
+        .map(|sub| std::fs::read_dir(maildir.join(sub)).unwrap().count())
+        .sum::<usize>();
+    assert_eq!(left, 1);
+    assert_eq!(
+        std::fs::read_to_string(maildir.join(pop3_maildrop::RETRIEVED_DAMAGED_FILE)).unwrap(),
+        edited
+    );
+    let restarted = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        restarted
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("{uid} "))
+    );
+    assert_ne!(restarted, edited);
+}
