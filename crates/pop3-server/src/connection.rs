@@ -269,12 +269,15 @@ impl Driver {
             }
             Request::Commit {
                 deleted,
-                expired,
+                // The session's own EXPIRE 0 list, from its config; the commit decides from
+                // `sent` and the session's effective policy instead, so a per-user value
+                // (never, 0 or n) routed into `effective_expire` is the only one that counts.
+                expired: _,
                 retrieved,
                 sent,
             } => {
                 let retrievals = Retrievals { retrieved, sent };
-                self.commit(deleted, expired, retrievals).await;
+                self.commit(deleted, retrievals).await;
                 return Ok(());
             }
         };
@@ -345,18 +348,16 @@ impl Driver {
 
     /// UPDATE: removes the marked messages (and, under `EXPIRE`, the expired ones) and
     /// answers the session.
-    async fn commit(&mut self, deleted: Vec<usize>, expired: Vec<usize>, retrievals: Retrievals) {
+    async fn commit(&mut self, deleted: Vec<usize>, retrievals: Retrievals) {
         self.stats.dele = deleted.len() as u64;
         let expire = self.effective_expire();
         let outcome = match &self.mailbox {
             Some(mailbox) => {
                 let seen = self.shared.config.mark_seen;
-                mailbox
-                    .commit(deleted, expired, retrievals, seen, expire)
-                    .await
+                mailbox.commit(deleted, retrievals, seen, expire).await
             }
             None => CommitOutcome::Partial {
-                not_removed: deleted.len() + expired.len(),
+                not_removed: deleted.len(),
             },
         };
         self.session.handle_commit_result(outcome);

@@ -224,34 +224,35 @@ impl Mailbox {
         }
     }
 
-    /// UPDATE (RFC 1939 §6): removes the `deleted` and the `expired` messages (indices into
-    /// the listing, disjoint; expired ones are counted apart) and, with `mark_seen`, flags
-    /// the `retrieved` ones seen; syncs `cur/`. Under `expire` = `EXPIRE n` (n ≥ 1, RFC 2449
-    /// §6.7) it also removes, as expired, the messages first retrieved at least n days ago,
-    /// and records the first retrieval of those `sent` whole in this session
-    /// (`.pop3d.retrieved`, see `pop3_maildrop::Maildrop::commit_expiring`). `expire` is the
-    /// session's effective policy (the caller's to choose: site or user value).
+    /// UPDATE (RFC 1939 §6): removes the `deleted` messages (indices into the listing) and
+    /// the ones that expire under `expire` (RFC 2449 §6.7), counted apart; with `mark_seen`,
+    /// flags the retrieved ones seen; syncs `cur/`. `expire` is the session's effective
+    /// policy, the caller's to choose (site or user value), and the only one that counts. `EXPIRE 0`: the messages `sent` whole in this
+    /// session. `EXPIRE n` (n ≥ 1): those first retrieved at least n days ago, and the first
+    /// retrievals of this session's `sent` are recorded (`.pop3d.retrieved`, see
+    /// `pop3_maildrop::Maildrop::commit_expiring`). `NEVER` or none: nothing expires.
     pub(crate) async fn commit(
         &self,
         deleted: Vec<usize>,
-        expired: Vec<usize>,
         retrievals: Retrievals,
         mark_seen: bool,
         expire: Option<Expire>,
     ) -> CommitOutcome {
         let maildrop = self.maildrop.clone();
+        let Retrievals { retrieved, sent } = retrievals;
+        let (expired, days) = match expire {
+            Some(Expire::Days(0)) => (sent.clone(), None),
+            Some(Expire::Days(days)) => (Vec::new(), Some(days)),
+            Some(Expire::Never) | None => (Vec::new(), None),
+        };
         let mut deleted = deleted;
+        // `sent` leaves out the DELE'd messages; dedup keeps a driver bug from counting twice.
         deleted.extend_from_slice(&expired);
         deleted.sort_unstable();
-        let days = match expire {
-            Some(Expire::Days(days)) if days >= 1 => Some(days),
-            // EXPIRE 0 is the session's own `expired`; NEVER (or none) records nothing.
-            _ => None,
-        };
+        deleted.dedup();
         // Counted until the unlinks are done, even if this session's task is aborted, so the
         // process does not exit in the middle of them.
         let running = self.commits.start();
-        let Retrievals { retrieved, sent } = retrievals;
         let report = tokio::task::spawn_blocking(move || {
             let _running = running;
             let after_unlink = &mut fault::after_unlink;
