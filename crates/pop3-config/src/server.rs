@@ -59,7 +59,7 @@ pub(crate) struct RawServer {
     greeting: Option<String>,
     last_command: bool,
     login_delay_secs: Option<Spanned<u32>>,
-    expire: Option<Spanned<String>>,
+    expire: Option<Spanned<toml::Value>>,
 }
 
 /// `[server]`, validated.
@@ -76,17 +76,7 @@ impl RawServer {
     /// EXPIRE is `never` or days (RFC 2449 §6.7); IMPLEMENTATION is printable ASCII, and `""`
     /// announces none. The host name defaults to the system's.
     pub(crate) fn validate(self) -> Result<ServerSection, Invalid> {
-        let expire = match &self.expire {
-            None => None,
-            Some(value) if value.get_ref() == "never" => Some(Expire::Never),
-            Some(value) => Some(Expire::Days(value.get_ref().parse().map_err(|_| {
-                invalid(
-                    "server.expire",
-                    value,
-                    "must be \"never\" or a number of days",
-                )
-            })?)),
-        };
+        let expire = self.expire.as_ref().map(expire).transpose()?;
         // One day at most: more locks a user out for good (the same bound as per-user values).
         if let Some(secs) = &self.login_delay_secs
             && *secs.get_ref() > pop3_auth::MAX_LOGIN_DELAY_SECS
@@ -114,6 +104,39 @@ impl RawServer {
             login_delay: self.login_delay_secs.map(Spanned::into_inner),
             expire,
         })
+    }
+}
+
+/// The most days `server.expire` accepts: a hundred years. More is a typo, not a policy.
+pub(crate) const MAX_EXPIRE_DAYS: u32 = 36_500;
+
+/// `server.expire`: `"never"`, or days from 0 to [`MAX_EXPIRE_DAYS`] as a number or a
+/// string of digits (RFC 2449 §6.7). Anything else, negative or out of range, is refused
+/// with the key and its line.
+fn expire(value: &Spanned<toml::Value>) -> Result<Expire, Invalid> {
+    let days = match value.get_ref() {
+        toml::Value::String(text) if text == "never" => return Ok(Expire::Never),
+        toml::Value::String(text)
+            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            text.parse::<u32>().ok()
+        }
+        toml::Value::Integer(days) => u32::try_from(*days).ok(),
+        _ => {
+            return Err(invalid(
+                "server.expire",
+                value,
+                "must be \"never\" or a number of days",
+            ));
+        }
+    };
+    match days {
+        Some(days) if days <= MAX_EXPIRE_DAYS => Ok(Expire::Days(days)),
+        _ => Err(invalid(
+            "server.expire",
+            value,
+            &format!("days must be from 0 to {MAX_EXPIRE_DAYS}"),
+        )),
     }
 }
 

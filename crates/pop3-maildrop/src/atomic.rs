@@ -1,5 +1,6 @@
 //! Atomic replacement of a file in the Maildir's root, for the caches `.pop3d.index` and
-//! `.pop3d.listing` and, durably, the map of carried-over UIDLs `.pop3d.uidl`: a reader sees
+//! `.pop3d.listing` and, durably, the map of carried-over UIDLs `.pop3d.uidl` and the
+//! retrieval times `.pop3d.retrieved`: a reader sees
 //! the old file or the new one, never a torn one.
 //!
 //! The steps: create `<name>.tmp.<pid>` afresh (a leftover of that name is removed first,
@@ -12,7 +13,7 @@
 //! (the next store of the same process removes it and creates its own).
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
@@ -22,6 +23,16 @@ use crate::maildir::{Maildir, sync_dir};
 /// Replaces `name` in the Maildir's root with `bytes`, atomically. Errors name the temp
 /// file's path (`create`, `write`, `rename`).
 pub(crate) fn replace(maildir: &Maildir, name: &str, bytes: &[u8]) -> Result<()> {
+    replace_with(maildir, name, &mut |file| file.write_all(bytes))
+}
+
+/// [`replace`], the content written by `write` through a buffer, so a large file is
+/// streamed out instead of built in memory first.
+pub(crate) fn replace_with(
+    maildir: &Maildir,
+    name: &str,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let tmp_name = format!("{name}.tmp.{}", std::process::id());
     let tmp_path = maildir.path().join(&tmp_name);
     // A leftover (a crashed writer of the same pid) is removed, never truncated and reused:
@@ -31,10 +42,15 @@ pub(crate) fn replace(maildir: &Maildir, name: &str, bytes: &[u8]) -> Result<()>
     let mode = Mode::RUSR | Mode::WUSR;
     let fd = rustix::fs::openat(&maildir.root, tmp_name.as_str(), flags, mode)
         .map_err(|e| io_error("create", &tmp_path)(e.into()))?;
-    let mut file = File::from(fd);
+    let file = File::from(fd);
     let renamed = maildir
         .give_to_owner(&file, &tmp_path)
-        .and_then(|()| file.write_all(bytes).map_err(io_error("write", &tmp_path)))
+        .and_then(|()| {
+            let mut buffered = BufWriter::new(&file);
+            write(&mut buffered)
+                .and_then(|()| buffered.flush())
+                .map_err(io_error("write", &tmp_path))
+        })
         .and_then(|()| file.sync_all().map_err(io_error("write", &tmp_path)))
         .and_then(|()| {
             rustix::fs::renameat(&maildir.root, tmp_name.as_str(), &maildir.root, name)
@@ -54,6 +70,17 @@ pub(crate) fn replace(maildir: &Maildir, name: &str, bytes: &[u8]) -> Result<()>
 /// messages, harmless, but a map written by `carry_over` must not vanish).
 pub(crate) fn replace_durable(maildir: &Maildir, name: &str, bytes: &[u8]) -> Result<()> {
     replace(maildir, name, bytes)?;
+    sync_dir(&maildir.root, maildir.path())
+}
+
+/// [`replace_with`], then an fsync of the Maildir: for the retrieval times of `EXPIRE n`
+/// (`.pop3d.retrieved`), not a cache either.
+pub(crate) fn replace_durable_with(
+    maildir: &Maildir,
+    name: &str,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    replace_with(maildir, name, write)?;
     sync_dir(&maildir.root, maildir.path())
 }
 

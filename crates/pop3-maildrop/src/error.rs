@@ -107,6 +107,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The retrieval times of `EXPIRE n` (`.pop3d.retrieved`) are damaged. Reported, never
+    /// fatal: the file is set aside and times restart from now, which can only delay
+    /// deletion.
+    #[error("retrieval times {path}: {reason}")]
+    RetrievedFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A file this process created in a Maildir could not be made readable by the server
     /// (issue 17): the process is not root, not the Maildir's owner, and not a member of the
     /// Maildir's group. The operation fails rather than leave a file pop3d can never open;

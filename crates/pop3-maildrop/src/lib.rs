@@ -15,6 +15,10 @@
 //!   [`courier_filenames`] read them ([`ForeignUidls`]), [`carry_over`] writes them into the
 //!   maildrop's map (`.pop3d.uidl`), which [`Maildrop::open`] applies ([`UidlMapPolicy`]);
 //!   [`plan_carry_over`] reports what it would carry, read-only (a migration's dry run).
+//! - `EXPIRE n` (RFC 2449 §6.7): [`Maildrop::commit_expiring`] removes the messages whose
+//!   first retrieval, kept in `.pop3d.retrieved` ([`RETRIEVED_FILE`]), is n days past, and
+//!   records the first retrievals of the session; the time logic is [`has_expired`] on
+//!   [`Moment`]s the caller reads from the clocks.
 //!
 //! # Invariants
 //! - **A maildrop's path comes from the user database, never from client text**; the Maildir
@@ -33,6 +37,8 @@
 //! - **Only messages marked deleted are ever unlinked** (a file is taken for a message renamed
 //!   since the scan only with the same unique part and size); delivery never exposes a partial
 //!   file.
+//! - **Losing or damaging `.pop3d.retrieved` can only delay an `EXPIRE n` deletion, never
+//!   hasten it**, and a clock jump never hastens one within a boot (`CLOCK_BOOTTIME`).
 //! - **One bad file does not fail the open**: a message that cannot be read to be measured is
 //!   left out ([`ScanReport::unreadable`]), one a full disk keeps in `new/` is served from
 //!   there ([`ScanReport::left_in_new`]); message files are opened non-blocking and checked
@@ -68,6 +74,7 @@ mod peek;
 mod provision;
 mod quota;
 mod reader;
+mod retrieved;
 mod scan;
 mod wire;
 
@@ -92,5 +99,9 @@ pub use peek::{Peek, peek};
 pub use provision::{Existing, Provisioned};
 pub use quota::{MAILDIRSIZE, QuotaLimit, RECOUNT_AT_BYTES, STALE_AFTER, Usage, read_usage};
 pub use reader::MessageReader;
+pub use retrieved::{
+    BootTime, Expiry, ExpiryReport, MAX_BOOT_ID, Moment, RETRIEVED_DAMAGED_FILE, RETRIEVED_FILE,
+    elapsed_secs, has_expired,
+};
 pub use scan::ScanReport;
 pub use wire::{SizeCounter, wire_size};

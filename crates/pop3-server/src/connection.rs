@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use pop3_auth::User;
 use pop3_proto::{
-    Abort, AuthOutcome, CommitOutcome, Event, OpenError, Request, RetrieveError, Session, State,
+    Abort, AuthOutcome, CommitOutcome, Event, Expire, OpenError, Request, RetrieveError, Session,
+    State,
 };
 use tokio::net::TcpStream;
 use tracing::{debug, info};
@@ -20,7 +21,7 @@ use tracing::{debug, info};
 use crate::config::TlsMode;
 use crate::fault;
 use crate::input::{Input, Interruption};
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Mailbox, Retrievals};
 use crate::message_body;
 use crate::peer::Peer;
 use crate::registry::{SessionEntry, unix_now};
@@ -268,10 +269,15 @@ impl Driver {
             }
             Request::Commit {
                 deleted,
-                expired,
+                // The session's own EXPIRE 0 list; the commit decides from
+                // `sent` and the session's effective policy instead, so a per-user value
+                // (never, 0 or n), given to the session at login, is the only one that counts.
+                expired: _,
                 retrieved,
+                sent,
             } => {
-                self.commit(deleted, expired, retrieved).await;
+                let retrievals = Retrievals { retrieved, sent };
+                self.commit(deleted, retrievals).await;
                 return Ok(());
             }
         };
@@ -341,18 +347,26 @@ impl Driver {
         Ok(())
     }
 
-    /// UPDATE: removes the marked messages and answers the session.
-    async fn commit(&mut self, deleted: Vec<usize>, expired: Vec<usize>, retrieved: Vec<usize>) {
+    /// UPDATE: removes the marked messages (and, under `EXPIRE`, the expired ones) and
+    /// answers the session.
+    async fn commit(&mut self, deleted: Vec<usize>, retrievals: Retrievals) {
         self.stats.dele = deleted.len() as u64;
+        let expire = self.effective_expire();
         let outcome = match &self.mailbox {
             Some(mailbox) => {
                 let seen = self.shared.config.mark_seen;
-                mailbox.commit(deleted, expired, retrieved, seen).await
+                mailbox.commit(deleted, retrievals, seen, expire).await
             }
             None => CommitOutcome::Partial {
-                not_removed: deleted.len() + expired.len(),
+                not_removed: deleted.len(),
             },
         };
         self.session.handle_commit_result(outcome);
+    }
+
+    /// The `EXPIRE` policy of this session (RFC 2449 §6.7), which the commit enforces: the
+    /// user's own (`user_terms.rs`), else the site's `[server] expire`.
+    fn effective_expire(&self) -> Option<Expire> {
+        self.session.expire()
     }
 }

@@ -27,6 +27,7 @@
 
 pub mod activation;
 mod certificates;
+mod clock;
 mod config;
 mod connection;
 pub mod demo;

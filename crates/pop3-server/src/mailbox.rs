@@ -12,12 +12,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use pop3_auth::User;
-use pop3_maildrop::{Maildrop, OpenOptions, UidlMapPolicy};
+use pop3_maildrop::{Expiry, ExpiryReport, Maildrop, OpenOptions, UidlMapPolicy};
 use pop3_metrics::Metrics;
-use pop3_proto::{CommitOutcome, Listing, OpenError, RetrieveError, Session, SharedListing};
+use pop3_proto::{
+    CommitOutcome, Expire, Listing, OpenError, RetrieveError, Session, SharedListing,
+};
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::clock;
 use crate::fault;
 use crate::message_body::{BODY_CHUNK, MessageBody};
 use crate::registry::{LockEntry, SessionEntry};
@@ -221,39 +224,68 @@ impl Mailbox {
         }
     }
 
-    /// UPDATE (RFC 1939 §6): removes the `deleted` and the `expired` messages (indices into
-    /// the listing, disjoint; expired ones are counted apart) and, with `mark_seen`, flags
-    /// the `retrieved` ones seen; syncs `cur/`.
+    /// UPDATE (RFC 1939 §6): removes the `deleted` messages (indices into the listing) and
+    /// the ones that expire under `expire` (RFC 2449 §6.7), counted apart; with `mark_seen`,
+    /// flags the retrieved ones seen; syncs `cur/`. `expire` is the session's effective
+    /// policy, the caller's to choose (site or user value), and the only one that counts. `EXPIRE 0`: the messages `sent` whole in this
+    /// session. `EXPIRE n` (n ≥ 1): those first retrieved at least n days ago, and the first
+    /// retrievals of this session's `sent` are recorded (`.pop3d.retrieved`, see
+    /// `pop3_maildrop::Maildrop::commit_expiring`). `NEVER` or none: nothing expires.
     pub(crate) async fn commit(
         &self,
         deleted: Vec<usize>,
-        expired: Vec<usize>,
-        retrieved: Vec<usize>,
+        retrievals: Retrievals,
         mark_seen: bool,
+        expire: Option<Expire>,
     ) -> CommitOutcome {
         let maildrop = self.maildrop.clone();
-        let expired_count = expired.len();
+        let Retrievals { retrieved, sent } = retrievals;
+        let (expired, days) = match expire {
+            Some(Expire::Days(0)) => (sent.clone(), None),
+            Some(Expire::Days(days)) => (Vec::new(), Some(days)),
+            Some(Expire::Never) | None => (Vec::new(), None),
+        };
         let mut deleted = deleted;
+        // `sent` leaves out the DELE'd messages; dedup keeps a driver bug from counting twice.
         deleted.extend_from_slice(&expired);
         deleted.sort_unstable();
+        deleted.dedup();
         // Counted until the unlinks are done, even if this session's task is aborted, so the
         // process does not exit in the middle of them.
         let running = self.commits.start();
         let report = tokio::task::spawn_blocking(move || {
             let _running = running;
-            maildrop.commit_observed(&deleted, &retrieved, mark_seen, &mut fault::after_unlink)
+            let after_unlink = &mut fault::after_unlink;
+            match days {
+                Some(days) => {
+                    let expiry = Expiry {
+                        days,
+                        now: clock::now(),
+                        retrieved: &sent,
+                    };
+                    maildrop.commit_expiring(&deleted, &retrieved, mark_seen, &expiry, after_unlink)
+                }
+                None => (
+                    maildrop.commit_observed(&deleted, &retrieved, mark_seen, after_unlink),
+                    ExpiryReport::default(),
+                ),
+            }
         })
         .await;
-        let Ok(report) = report else {
+        let Ok((report, expiry)) = report else {
             return CommitOutcome::Partial { not_removed: 0 };
         };
+        self.log_expiry(&expiry);
+        let mut expired = expired;
+        expired.extend_from_slice(&expiry.expired);
+        expired.sort_unstable();
         let removed = (report.removed + report.already_gone) as u64;
         let expired_failed = report
             .failed
             .iter()
             .filter(|(index, _)| expired.binary_search(index).is_ok())
             .count();
-        let expired_removed = expired_count.saturating_sub(expired_failed) as u64;
+        let expired_removed = expired.len().saturating_sub(expired_failed) as u64;
         self.metrics.committed(
             removed.saturating_sub(expired_removed),
             expired_removed,
@@ -281,6 +313,38 @@ impl Mailbox {
             }
         }
     }
+}
+
+impl Mailbox {
+    /// Logs what `EXPIRE n` did to the retrieval times, if anything is worth saying.
+    fn log_expiry(&self, expiry: &ExpiryReport) {
+        if let Some(error) = &expiry.damaged {
+            warn!(session = self.session, %error,
+                "retrieval times damaged: set aside, times restart now (EXPIRE deletions only delayed)");
+        }
+        if let Some(error) = &expiry.error {
+            warn!(session = self.session, %error,
+                "retrieval times not read or written (EXPIRE deletions only delayed)");
+        }
+        if !expiry.expired.is_empty() || expiry.recorded > 0 {
+            debug!(
+                session = self.session,
+                expired = expiry.expired.len(),
+                recorded = expiry.recorded,
+                pruned = expiry.pruned,
+                "EXPIRE retrieval times"
+            );
+        }
+    }
+}
+
+/// What the session retrieved, for the commit: every RETR (for the seen flag), and those
+/// sent whole (for `EXPIRE`).
+pub(crate) struct Retrievals {
+    /// Messages RETR'd, whole or not.
+    pub(crate) retrieved: Vec<usize>,
+    /// Messages RETR'd whole and not deleted.
+    pub(crate) sent: Vec<usize>,
 }
 
 impl Drop for Mailbox {

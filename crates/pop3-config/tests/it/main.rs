@@ -389,3 +389,44 @@ fn issue_19_policy_values_out_of_range_name_key_and_line() {
     let (config, _) = check(&format!("{BASE}\n[server]\nlogin_delay_secs = 86400\n"));
     assert_eq!(config.unwrap().protocol.login_delay, Some(86_400));
 }
+
+/// Issue 19: `server.expire` is `"never"` or days from 0 to 36500, as a number or digits;
+/// anything else is refused naming the key and its line.
+#[test]
+fn issue_19_expire_out_of_range_or_garbage_is_refused_with_key_and_line() {
+    use pop3_proto::Expire;
+    let with = |value: &str| format!("{BASE}\n[server]\nexpire = {value}\n");
+    for (value, expected) in [
+        ("\"never\"", Expire::Never),
+        ("\"0\"", Expire::Days(0)),
+        ("0", Expire::Days(0)),
+        ("3", Expire::Days(3)),
+        ("\"3\"", Expire::Days(3)),
+        ("36500", Expire::Days(36_500)),
+    ] {
+        let config = Config::parse(&with(value), "t.toml").unwrap();
+        assert_eq!(config.protocol.expire, Some(expected), "{value}");
+    }
+    for value in [
+        "36501",
+        "\"36501\"",
+        "-1",
+        "\"-1\"",
+        "\"3 days\"",
+        "\"\"",
+        "\"NEVER\"",
+        "99999999999",
+        "\"99999999999\"",
+        "3.5",
+        "true",
+        "[3]",
+    ] {
+        let error = Config::parse(&with(value), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("server.expire") && error.contains("line 10:"),
+            "{value}: {error}"
+        );
+    }
+}

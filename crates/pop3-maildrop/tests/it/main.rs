@@ -6,6 +6,7 @@
 
 mod child;
 mod deliver;
+mod expire;
 mod faults;
 mod issue15;
 mod listing;

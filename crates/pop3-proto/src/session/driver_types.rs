@@ -51,13 +51,19 @@ pub enum Request {
     Commit {
         /// Indices into the listing of the messages to remove, ascending.
         deleted: Vec<usize>,
-        /// Indices of the messages to remove as well because they expired (RFC 2449 §6.7,
-        /// `EXPIRE 0`: retrieved in this session and not in `deleted`), ascending; removed
-        /// like `deleted`, counted apart.
+        /// Indices of the messages to remove as well because they expired under the
+        /// session's [`crate::Config::expire`] (RFC 2449 §6.7, `EXPIRE 0`: retrieved in this
+        /// session and not in `deleted`), ascending; removed like `deleted`, counted apart.
+        /// A driver whose policy differs per user decides from `sent` instead (pop3d does).
         expired: Vec<usize>,
         /// Indices of the messages retrieved by RETR in this session, ascending (for a server
         /// that marks retrieved mail as seen).
         retrieved: Vec<usize>,
+        /// Indices of the messages RETR'd whole in this session (terminator sent) and not in
+        /// `deleted`, ascending, whatever the EXPIRE policy: under `EXPIRE n` (n ≥ 1) the
+        /// driver records when each was first retrieved (RFC 2449 §6.7). Under `EXPIRE 0`
+        /// the same as `expired`.
+        sent: Vec<usize>,
     },
 }
 

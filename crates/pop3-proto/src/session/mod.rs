@@ -215,6 +215,12 @@ impl Session {
         self.common.event.take()
     }
 
+    /// The EXPIRE in effect (RFC 2449 §6.7): the logged-in user's
+    /// ([`Session::handle_user_terms`]), else the site's.
+    pub fn expire(&self) -> Option<crate::Expire> {
+        self.common.expire()
+    }
+
     /// The values that apply to the user being accepted (their own LOGIN-DELAY and EXPIRE,
     /// or the site's): call before [`Session::handle_auth_result`] with
     /// [`AuthOutcome::Accepted`]. Without it the site's values apply.

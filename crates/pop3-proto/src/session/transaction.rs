@@ -348,16 +348,18 @@ impl Transaction {
     fn into_update(self, cx: &mut Common) -> Phase {
         let deleted = self.deleted.members();
         let retrieved = self.retrieved.members();
+        let deleted_set = &self.deleted;
+        let sent: Vec<usize> = self
+            .sent
+            .members()
+            .into_iter()
+            .filter(|&index| !deleted_set.contains(index))
+            .collect();
         // RFC 2449 §6.7: with EXPIRE 0, a message retrieved in this session is removed at
-        // UPDATE even without DELE. Only QUIT gets here, so a dropped connection expires
-        // nothing.
+        // UPDATE even without DELE (with EXPIRE n the driver times them from `sent`). Only
+        // QUIT gets here, so a dropped connection expires nothing.
         let expired: Vec<usize> = if cx.expire() == Some(Expire::Days(0)) {
-            let deleted = &self.deleted;
-            self.sent
-                .members()
-                .into_iter()
-                .filter(|&index| !deleted.contains(index))
-                .collect()
+            sent.clone()
         } else {
             Vec::new()
         };
@@ -368,6 +370,7 @@ impl Transaction {
             deleted,
             expired,
             retrieved,
+            sent,
         }));
         Phase::Update(update)
     }

@@ -124,8 +124,39 @@ fn abort_during_update_lets_the_commit_finish() {
 /// untouched message stay.
 #[test]
 fn issue_19_expire_0_expires_whole_retrievals_at_quit() {
+    let mut session = retrieve_some_then_quit(Expire::Days(0));
+    let ((deleted, expired, retrieved), sent) = expect_commit_sent(&mut session);
+    assert_eq!(deleted, vec![3]);
+    assert_eq!(expired, vec![0]);
+    assert_eq!(retrieved, vec![0, 1, 3]);
+    assert_eq!(sent, vec![0]);
+    assert_eq!(session.marked_count(), 2);
+    session.handle_commit_result(CommitOutcome::Removed);
+    assert_eq!(drain(&mut session), "+OK signing off (3 messages left)\r\n");
+}
+
+/// Issue 19: with `EXPIRE n` (n ≥ 1) the session expires nothing itself but hands the driver
+/// the whole retrievals (`sent`, DELE'd ones left out) to time; so does `EXPIRE NEVER`, whose
+/// driver ignores them.
+#[test]
+fn issue_19_expire_n_hands_whole_retrievals_to_the_driver() {
+    for expire in [Expire::Days(3), Expire::Never] {
+        let mut session = retrieve_some_then_quit(expire);
+        let ((deleted, expired, retrieved), sent) = expect_commit_sent(&mut session);
+        assert_eq!(deleted, vec![3]);
+        assert_eq!(expired, Vec::<usize>::new());
+        assert_eq!(retrieved, vec![0, 1, 3]);
+        assert_eq!(sent, vec![0]);
+        assert_eq!(session.marked_count(), 1);
+        session.handle_commit_result(CommitOutcome::Removed);
+        assert_eq!(drain(&mut session), "+OK signing off (4 messages left)\r\n");
+    }
+}
+
+/// RETR 1 whole, RETR 2 failing to open, TOP 3, RETR 4 whole then DELE 4, QUIT.
+fn retrieve_some_then_quit(expire: Expire) -> Session {
     let config = Config {
-        expire: Some(Expire::Days(0)),
+        expire: Some(expire),
         ..Config::default()
     };
     let mut session = logged_in_with(config, vec![7, 7, 7, 7, 7]);
@@ -147,13 +178,7 @@ fn issue_19_expire_0_expires_whole_retrievals_at_quit() {
     }
     session.handle_input(b"DELE 4\r\nQUIT\r\n");
     drain(&mut session);
-    let (deleted, expired, retrieved) = expect_commit(&mut session);
-    assert_eq!(deleted, vec![3]);
-    assert_eq!(expired, vec![0]);
-    assert_eq!(retrieved, vec![0, 1, 3]);
-    assert_eq!(session.marked_count(), 2);
-    session.handle_commit_result(CommitOutcome::Removed);
-    assert_eq!(drain(&mut session), "+OK signing off (3 messages left)\r\n");
+    session
 }
 
 #[test]
@@ -475,15 +500,24 @@ fn stls_event_and_input_before_the_handshake_is_ignored() {
     assert_eq!(drain(&mut session), "");
 }
 
+/// The commit's (deleted, expired, retrieved).
+type Commit = (Vec<usize>, Vec<usize>, Vec<usize>);
+
 /// The commit the session asks for: (deleted, expired, retrieved).
-fn expect_commit(session: &mut Session) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+fn expect_commit(session: &mut Session) -> Commit {
+    expect_commit_sent(session).0
+}
+
+/// [`expect_commit`] with the commit's `sent`.
+fn expect_commit_sent(session: &mut Session) -> (Commit, Vec<usize>) {
     let Request::Commit {
         deleted,
         expired,
         retrieved,
+        sent,
     } = expect_request(session)
     else {
         panic!("expected commit");
     };
-    (deleted, expired, retrieved)
+    ((deleted, expired, retrieved), sent)
 }

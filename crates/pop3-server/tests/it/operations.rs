@@ -58,6 +58,8 @@ fn check_config_names_the_key_and_the_line() {
         ("[auth]\ncleartext = \"sometimes\"\n", "auth.cleartext", 10),
         ("[limits]\nmax_line = 100\n", "limits.max_line", 10),
         ("[log]\nformat = \"xml\"\n", "log.format", 10),
+        ("[server]\nexpire = 36501\n", "server.expire", 10),
+        ("[server]\nexpire = \"-3\"\n", "server.expire", 10),
     ] {
         let (ok, stderr) = check_config(&format!("{base}\n{extra}"));
         assert!(!ok, "{extra} accepted");
