@@ -66,6 +66,7 @@ mod name;
 mod password;
 mod pg;
 mod schema;
+pub mod scram;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
