@@ -48,8 +48,8 @@ use std::sync::Arc;
 
 pub use common::CommandRecord;
 pub use driver_types::{
-    Abort, AuthOutcome, CommitOutcome, Credentials, Event, Listing, OpenError, Request,
-    RetrieveError, Secret, SharedListing,
+    Abort, AuthOutcome, ChallengeAnswer, CommitOutcome, Credentials, Event, Listing, OpenError,
+    Request, RetrieveError, Secret, SharedListing,
 };
 
 use crate::body::Progress;
@@ -213,6 +213,15 @@ impl Session {
     /// The next event for the driver, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.common.event.take()
+    }
+
+    /// Answers [`Request::SaslChallenge`].
+    pub fn handle_sasl_challenge(&mut self, answer: ChallengeAnswer) {
+        self.step(|phase, cx| match phase {
+            Phase::Authorization(auth) => auth.on_sasl_challenge(cx, answer),
+            other => other,
+        });
+        self.process();
     }
 
     /// Answers [`Request::Authenticate`].

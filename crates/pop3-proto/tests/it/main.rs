@@ -9,5 +9,6 @@ mod encoder;
 mod model;
 mod parser;
 mod properties;
+mod scram;
 mod session;
 mod transcripts;
