@@ -11,6 +11,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
 use crate::name::UserName;
+use crate::policy::{PolicyOverrides, UserPolicy};
+use crate::schema::OVERRIDES_QUERY;
 use crate::schema::{COLUMNS, MIGRATIONS, MIN_READER_SINCE, SCHEMA_VERSION, assignment};
 use crate::store::{Field, NewRow, User, UserStore, now};
 
@@ -141,6 +143,9 @@ impl UserStore for UserDb {
             Field::PasswordHash(hash) => self
                 .conn
                 .execute(&sql, params![name.as_str(), hash, None::<bool>, now])?,
+            Field::ScramSha256(text) | Field::Policy(_, text) => self
+                .conn
+                .execute(&sql, params![name.as_str(), text, None::<bool>, now])?,
             Field::Enabled(value) | Field::UidlMap(value) => self
                 .conn
                 .execute(&sql, params![name.as_str(), value, None::<bool>, now])?,
@@ -180,6 +185,16 @@ impl UserStore for UserDb {
             params![name.as_str(), now()],
         )?;
         Ok(())
+    }
+
+    fn policy_overrides(&self) -> Result<PolicyOverrides> {
+        let (expire, login_delay): (i64, i64) =
+            self.conn
+                .query_row(OVERRIDES_QUERY, [], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(PolicyOverrides {
+            expire: expire > 0,
+            login_delay: login_delay > 0,
+        })
     }
 
     fn best_effort(&self, write: &mut dyn FnMut(&dyn UserStore) -> Result<()>) -> Result<()> {
@@ -257,5 +272,12 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         updated_at: row.get(7)?,
         last_login_at: row.get(8)?,
         uidl_map: row.get(9)?,
+        policy: UserPolicy {
+            expire: row.get(10)?,
+            login_delay: row.get(11)?,
+            quota_messages: row.get(12)?,
+            quota_bytes: row.get(13)?,
+        },
+        scram_sha256: row.get(14)?,
     })
 }

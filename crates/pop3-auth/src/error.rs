@@ -17,6 +17,9 @@ pub enum Error {
     /// An APOP secret that cannot be set.
     #[error("invalid APOP secret: {0}")]
     InvalidApopSecret(&'static str),
+    /// A per-user setting's value that is not one it takes.
+    #[error(transparent)]
+    InvalidSetting(#[from] crate::policy::InvalidSetting),
     /// A Maildir path that is not absolute or not valid UTF-8.
     #[error("invalid maildir path {0}: it must be absolute UTF-8")]
     InvalidMaildir(PathBuf),

@@ -65,6 +65,7 @@ mod memory;
 mod name;
 mod password;
 mod pg;
+mod policy;
 mod schema;
 pub mod scram;
 mod store;
@@ -85,6 +86,10 @@ pub use password::{
     MAX_YESCRYPT_WORK, PasswordHasher, Verification, classify_imported, hash_scheme,
 };
 pub use pg::{PgSettings, PgStore};
+pub use policy::{
+    InvalidSetting, MAX_EXPIRE_DAYS, MAX_LOGIN_DELAY_SECS, PolicyOverrides, Resolved, Setting,
+    UserPolicy,
+};
 pub use schema::{OLDEST_SERVED, SCHEMA_VERSION};
 pub use store::{
     Field, ImportFlags, LAST_LOGIN_PRECISION_SECS, NewRow, User, UserStore, default_maildir,

@@ -21,6 +21,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -28,7 +30,8 @@ use postgres::{Client, Row};
 
 use crate::error::{Error, Result};
 use crate::name::UserName;
-use crate::schema::{COLUMNS, assignment};
+use crate::policy::{PolicyOverrides, UserPolicy};
+use crate::schema::{OVERRIDES_QUERY, POLICY_SINCE, SCHEMA_VERSION, assignment, columns};
 use crate::store::{Field, NewRow, User, UserStore, now};
 
 use pool::{Conn, Pool};
@@ -123,6 +126,8 @@ impl fmt::Debug for PgSettings {
 pub struct PgStore {
     pool: Pool,
     url: String,
+    /// The schema version the last connection found (the columns to read depend on it).
+    schema: Arc<AtomicI64>,
 }
 
 impl PgStore {
@@ -135,13 +140,16 @@ impl PgStore {
     /// above [`crate::SCHEMA_VERSION`] [`Error::SchemaTooNew`].
     pub fn new(settings: &PgSettings, create: bool) -> PgStore {
         let connect_settings = settings.clone();
+        let seen = Arc::new(AtomicI64::new(SCHEMA_VERSION));
+        let schema = Arc::clone(&seen);
         PgStore {
             pool: Pool::new(
-                Box::new(move || schema::connect(&connect_settings, create)),
+                Box::new(move || schema::connect(&connect_settings, create, &seen)),
                 settings.pool_size,
                 settings.connect_timeout,
             ),
             url: settings.url.clone(),
+            schema,
         }
     }
 
@@ -162,9 +170,11 @@ impl PgStore {
 
     /// One connection for a series of calls.
     fn session(&self) -> Result<PgSession> {
+        let conn = self.pool.get()?;
         Ok(PgSession {
-            conn: RefCell::new(self.pool.get()?),
+            conn: RefCell::new(conn),
             url: self.url.clone(),
+            schema: self.schema.load(Ordering::Relaxed),
         })
     }
 
@@ -211,6 +221,9 @@ impl UserStore for PgStore {
     fn record_login(&self, name: &UserName) -> Result<()> {
         self.session()?.record_login(name)
     }
+    fn policy_overrides(&self) -> Result<PolicyOverrides> {
+        self.read(|s| s.policy_overrides())
+    }
     fn best_effort(&self, write: &mut dyn FnMut(&dyn UserStore) -> Result<()>) -> Result<()> {
         self.session()?.best_effort(write)
     }
@@ -221,6 +234,8 @@ impl UserStore for PgStore {
 struct PgSession {
     conn: RefCell<Conn>,
     url: String,
+    /// The schema version of the database, as its last connection found it.
+    schema: i64,
 }
 
 impl PgSession {
@@ -252,14 +267,14 @@ impl UserStore for PgSession {
     }
 
     fn get(&self, name: &UserName) -> Result<Option<User>> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE name = $1");
+        let sql = format!("SELECT {} FROM users WHERE name = $1", columns(self.schema));
         self.with(|c| c.query_opt(&sql, &[&name.as_str()]))?
             .map(|row| user_from_row(&row))
             .transpose()
     }
 
     fn list(&self) -> Result<Vec<User>> {
-        let sql = format!("SELECT {COLUMNS} FROM users ORDER BY name");
+        let sql = format!("SELECT {} FROM users ORDER BY name", columns(self.schema));
         self.with(|c| c.query(&sql, &[]))?
             .iter()
             .map(user_from_row)
@@ -271,7 +286,8 @@ impl UserStore for PgSession {
             "INSERT INTO users (name, password_hash, maildir, enabled, uidl_map, created_at,
                                 updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO NOTHING
-             RETURNING {COLUMNS}"
+             RETURNING {}",
+            columns(self.schema)
         );
         let now = now();
         let params: [&(dyn postgres::types::ToSql + Sync); 6] = [
@@ -302,6 +318,10 @@ impl UserStore for PgSession {
                 let sql = format!("UPDATE users SET {set}, updated_at = $3 WHERE name = $1");
                 self.with(|c| c.execute(&sql, &[&name.as_str(), &value, &now]))?
             }
+            Field::ScramSha256(text) | Field::Policy(_, text) => {
+                let sql = format!("UPDATE users SET {set}, updated_at = $3 WHERE name = $1");
+                self.with(|c| c.execute(&sql, &[&name.as_str(), &text, &now]))?
+            }
             Field::Apop { secret, only } => {
                 let sql = format!("UPDATE users SET {set}, updated_at = $4 WHERE name = $1");
                 self.with(|c| c.execute(&sql, &[&name.as_str(), &secret, &only, &now]))?
@@ -311,7 +331,10 @@ impl UserStore for PgSession {
     }
 
     fn remove_row(&self, name: &UserName) -> Result<Option<User>> {
-        let sql = format!("DELETE FROM users WHERE name = $1 RETURNING {COLUMNS}");
+        let sql = format!(
+            "DELETE FROM users WHERE name = $1 RETURNING {}",
+            columns(self.schema)
+        );
         self.with(|c| c.query_opt(&sql, &[&name.as_str()]))?
             .map(|row| user_from_row(&row))
             .transpose()
@@ -342,6 +365,18 @@ impl UserStore for PgSession {
             )
         })?;
         Ok(())
+    }
+
+    fn policy_overrides(&self) -> Result<PolicyOverrides> {
+        if self.schema < POLICY_SINCE {
+            return Ok(PolicyOverrides::default());
+        }
+        let row = self.with(|c| c.query_one(OVERRIDES_QUERY, &[]))?;
+        let (expire, login_delay): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(PolicyOverrides {
+            expire: expire > 0,
+            login_delay: login_delay > 0,
+        })
     }
 
     fn best_effort(&self, write: &mut dyn FnMut(&dyn UserStore) -> Result<()>) -> Result<()> {
@@ -376,6 +411,13 @@ fn user_from_row(row: &Row) -> Result<User> {
         updated_at: row.try_get(7)?,
         last_login_at: row.try_get(8)?,
         uidl_map: row.try_get(9)?,
+        policy: UserPolicy {
+            expire: row.try_get(10)?,
+            login_delay: row.try_get(11)?,
+            quota_messages: row.try_get(12)?,
+            quota_bytes: row.try_get(13)?,
+        },
+        scram_sha256: row.try_get(14)?,
     })
 }
 

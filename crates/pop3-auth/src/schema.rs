@@ -104,6 +104,29 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         // does not know `min_reader`, so it refuses version 5: upgrade every pop3d first).
         min_reader: 4,
     },
+    Migration {
+        sqlite: "
+    -- Issue 19: a user's own EXPIRE, LOGIN-DELAY and quotas (text, NULL: the site default;
+    -- `policy.rs` reads and writes them), and the SCRAM-SHA-256 keys derived from the
+    -- password (PostgreSQL's `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`).
+    ALTER TABLE users ADD COLUMN expire TEXT;
+    ALTER TABLE users ADD COLUMN login_delay TEXT;
+    ALTER TABLE users ADD COLUMN quota_messages TEXT;
+    ALTER TABLE users ADD COLUMN quota_bytes TEXT;
+    ALTER TABLE users ADD COLUMN scram_sha256 TEXT;
+",
+        postgres: "
+    ALTER TABLE users ADD COLUMN expire TEXT;
+    ALTER TABLE users ADD COLUMN login_delay TEXT;
+    ALTER TABLE users ADD COLUMN quota_messages TEXT;
+    ALTER TABLE users ADD COLUMN quota_bytes TEXT;
+    ALTER TABLE users ADD COLUMN scram_sha256 TEXT;
+",
+        // Not additive in meaning: a version-5 pop3d would ignore a user's quota and EXPIRE,
+        // and a version-5 `pop3-admin` changing a password would leave SCRAM keys of the old
+        // one usable.
+        min_reader: 6,
+    },
 ];
 
 /// The schema version this build writes.
@@ -137,14 +160,43 @@ pub(crate) fn check_readable(found: i64, min_reader: Option<i64>) -> crate::Resu
 
 /// The columns of a [`crate::User`], in the order both stores read them.
 pub(crate) const COLUMNS: &str = "name, password_hash, apop_secret, maildir, enabled, apop_only, \
-                                  created_at, updated_at, last_login_at, uidl_map";
+                                  created_at, updated_at, last_login_at, uidl_map, expire, \
+                                  login_delay, quota_messages, quota_bytes, scram_sha256";
+
+/// The first version with the per-user policy and SCRAM columns.
+pub(crate) const POLICY_SINCE: i64 = 6;
+
+/// The columns to read from a schema at `version`: [`COLUMNS`], or on a PostgreSQL schema
+/// older than [`POLICY_SINCE`] (which the server uses as it is, so binaries can be upgraded
+/// before the database) the same list with `NULL` for the columns it does not have yet.
+pub(crate) fn columns(version: i64) -> &'static str {
+    if version >= POLICY_SINCE {
+        COLUMNS
+    } else {
+        "name, password_hash, apop_secret, maildir, enabled, apop_only, created_at, updated_at, \
+         last_login_at, uidl_map, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text"
+    }
+}
+
+/// Which per-user settings some row sets ([`crate::UserStore::policy_overrides`]): the same
+/// SQL in both dialects (`COUNT(column)` counts the non-NULL values).
+pub(crate) const OVERRIDES_QUERY: &str = "SELECT COUNT(expire), COUNT(login_delay) FROM users";
 
 /// The SQL of a [`crate::store::Field`] change: the assignment, with the value as `$2`/`?2`
 /// (and APOP-only as `$3`/`?3`) and `updated_at` as the last parameter.
+///
+/// **A new password hash clears the SCRAM keys in the same UPDATE**: keys derived from the
+/// old password must never outlive it (they are derived again at the next password login).
 pub(crate) fn assignment(field: &crate::store::Field<'_>) -> &'static str {
+    use crate::policy::Setting;
     use crate::store::Field;
     match field {
-        Field::PasswordHash(_) => "password_hash = $2",
+        Field::PasswordHash(_) => "password_hash = $2, scram_sha256 = NULL",
+        Field::ScramSha256(_) => "scram_sha256 = $2",
+        Field::Policy(Setting::Expire, _) => "expire = $2",
+        Field::Policy(Setting::LoginDelay, _) => "login_delay = $2",
+        Field::Policy(Setting::QuotaMessages, _) => "quota_messages = $2",
+        Field::Policy(Setting::QuotaBytes, _) => "quota_bytes = $2",
         Field::Enabled(_) => "enabled = $2",
         Field::UidlMap(_) => "uidl_map = $2",
         Field::Apop { .. } => "apop_secret = $2, apop_only = $3",

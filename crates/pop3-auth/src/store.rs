@@ -19,6 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::{Error, Result};
 use crate::name::UserName;
 use crate::password::{ImportedPassword, LOCKED_HASH, PasswordHasher, check_password};
+use crate::policy::{PolicyOverrides, Setting, UserPolicy};
 
 /// How stale `last_login_at` may be: logins within this many seconds of the recorded one are
 /// not written again.
@@ -52,6 +53,12 @@ pub struct User {
     pub updated_at: i64,
     /// Seconds since the epoch of the last successful login.
     pub last_login_at: Option<i64>,
+    /// The user's own EXPIRE, LOGIN-DELAY and quotas, as stored (`None`: the site's).
+    pub policy: UserPolicy,
+    /// The SCRAM-SHA-256 keys derived from the password, in PostgreSQL's format
+    /// (`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`); cleared whenever the
+    /// password hash changes.
+    pub scram_sha256: Option<String>,
 }
 
 /// Debug never shows the hash or the APOP secret.
@@ -65,6 +72,8 @@ impl fmt::Debug for User {
             .field("apop_only", &self.apop_only)
             .field("uidl_map", &self.uidl_map)
             .field("last_login_at", &self.last_login_at)
+            .field("policy", &self.policy)
+            .field("scram", &self.scram_sha256.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -112,6 +121,10 @@ pub enum Field<'a> {
         /// APOP-only; false whenever `secret` is `None`.
         only: bool,
     },
+    /// [`User::scram_sha256`].
+    ScramSha256(Option<&'a str>),
+    /// One of [`User::policy`], already in canonical form ([`Setting::canonical`]).
+    Policy(Setting, Option<&'a str>),
 }
 
 /// The user database, SQLite or PostgreSQL. **No cache: every call reads or writes the store
@@ -148,6 +161,9 @@ pub trait UserStore: Send {
 
     /// Records a successful login now (no `updated_at`: nothing of the account changed).
     fn record_login(&self, name: &UserName) -> Result<()>;
+
+    /// Which settings some user has a value of their own for (one aggregate query).
+    fn policy_overrides(&self) -> Result<PolicyOverrides>;
 
     /// Runs the best-effort writes of a login (last login, rehash) with a short wait for
     /// locks: **a writer holding the store must not hold up a correct login** (nor the hash
@@ -290,6 +306,14 @@ pub trait UserStore: Send {
         }
         let only = only && secret.is_some();
         self.update(name, Field::Apop { secret, only })
+    }
+
+    /// Sets a user's own value of `setting` as typed (`"30"`, `"never"`, `"2G"`), or with
+    /// `None` returns them to the site default; the value is checked and stored in
+    /// canonical form ([`Error::InvalidSetting`]).
+    fn set_policy(&self, name: &UserName, setting: Setting, value: Option<&str>) -> Result<()> {
+        let canonical = value.map(|text| setting.canonical(text)).transpose()?;
+        self.update(name, Field::Policy(setting, canonical.as_deref()))
     }
 
     /// Records whether the user's maildrop has a map of carried-over UIDLs (set after

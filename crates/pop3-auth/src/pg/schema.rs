@@ -3,6 +3,7 @@
 //! of pop3d that can use it, `min_reader`, in `schema_version`). **The server only checks;
 //! `pop3-admin` migrates.**
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -33,13 +34,18 @@ const MIGRATION_TRIES: u32 = 15;
 /// use the version found ([`check_readable`]): a schema older than
 /// [`crate::schema::OLDEST_SERVED`] is [`Error::SchemaTooOld`], a newer one is used when its
 /// `min_reader` allows, else [`Error::SchemaTooNew`].
-pub(super) fn connect(settings: &PgSettings, migrate: bool) -> Result<Client> {
+///
+/// The version found is stored in `seen` (the rows a store reads depend on it: see
+/// [`crate::schema::columns`]).
+pub(super) fn connect(settings: &PgSettings, migrate: bool, seen: &AtomicI64) -> Result<Client> {
     let mut client = open(settings)?;
-    if migrate {
+    let found = if migrate {
         self::migrate(&mut client, SCHEMA_VERSION)?;
+        SCHEMA_VERSION
     } else {
-        check(&mut client)?;
-    }
+        check(&mut client)?
+    };
+    seen.store(found, Ordering::Relaxed);
     Ok(client)
 }
 
@@ -72,8 +78,9 @@ pub(super) fn open(settings: &PgSettings) -> Result<Client> {
     Ok(client)
 }
 
-/// The server's check: the schema exists and this build can use its version.
-fn check(client: &mut Client) -> Result<()> {
+/// The server's check: the schema exists and this build can use its version, which it
+/// returns.
+fn check(client: &mut Client) -> Result<i64> {
     let exists: bool = client
         .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
         .get(0);
@@ -85,7 +92,8 @@ fn check(client: &mut Client) -> Result<()> {
         ));
     }
     let found = version(client)?;
-    check_readable(found, min_reader(client, found)?)
+    check_readable(found, min_reader(client, found)?)?;
+    Ok(found)
 }
 
 /// `schema_version.min_reader`, from the version that has it.

@@ -16,6 +16,7 @@ mod mutations;
 mod names;
 mod passwords;
 mod pg_outage;
+mod policy;
 mod stores;
 mod support;
 mod throttle;

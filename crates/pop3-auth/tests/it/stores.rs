@@ -14,7 +14,7 @@ use pop3_auth::{
 use crate::support::{authenticator, hasher};
 
 /// Runs `check` against a fresh SQLite file and a fresh PostgreSQL database.
-fn on_both(check: fn(&dyn UserStore)) {
+pub fn on_both(check: fn(&dyn UserStore)) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = UserDb::open(&dir.path().join("users.db")).unwrap();
     check(&sqlite);
@@ -345,6 +345,11 @@ fn review_postgres_older_schema_is_refused_by_the_server_and_migrated_by_the_adm
     assert_eq!(
         PgStore::new(&settings, false).get(&name("alice")).unwrap(),
         None
+    );
+    // Issue 19: the per-user columns it lacks read as the site's values.
+    assert_eq!(
+        PgStore::new(&settings, false).policy_overrides().unwrap(),
+        pop3_auth::PolicyOverrides::default()
     );
     let admin = PgStore::open(&settings, true).unwrap();
     assert_eq!(admin.schema_version().unwrap(), SCHEMA_VERSION);

@@ -1,0 +1,120 @@
+//! Issue 19: a user's own EXPIRE, LOGIN-DELAY and quotas, and the SCRAM keys column, on both
+//! stores.
+
+use pop3_auth::{
+    Error, Field, PolicyOverrides, Resolved, Setting, UserDb, UserName, UserPolicy, UserStore,
+};
+
+use crate::stores::on_both;
+use crate::support::hasher;
+
+fn name(text: &str) -> UserName {
+    UserName::parse(text).unwrap()
+}
+
+fn add(db: &dyn UserStore, user: &str) {
+    let maildir = std::path::Path::new("/var/mail").join(user).join("Maildir");
+    db.add(&name(user), b"secret", &maildir, &hasher()).unwrap();
+}
+
+#[test]
+fn issue_19_own_values_are_stored_canonical_and_cleared_back_to_the_site() {
+    on_both(|db| {
+        add(db, "bob");
+        let bob = db.get(&name("bob")).unwrap().unwrap();
+        assert_eq!(bob.policy, UserPolicy::default());
+        db.set_policy(&name("bob"), Setting::Expire, Some("NEVER"))
+            .unwrap();
+        db.set_policy(&name("bob"), Setting::LoginDelay, Some("900"))
+            .unwrap();
+        db.set_policy(&name("bob"), Setting::QuotaBytes, Some("2G"))
+            .unwrap();
+        db.set_policy(&name("bob"), Setting::QuotaMessages, Some("unlimited"))
+            .unwrap();
+        let policy = db.get(&name("bob")).unwrap().unwrap().policy;
+        assert_eq!(policy.expire.as_deref(), Some("never"));
+        assert_eq!(policy.login_delay.as_deref(), Some("900"));
+        assert_eq!(policy.quota_bytes.as_deref(), Some("2147483648"));
+        assert_eq!(policy.quota_messages.as_deref(), Some("unlimited"));
+        assert_eq!(policy.expire(Some(30)), Resolved::Own(None));
+        assert_eq!(policy.quota_bytes(None), Resolved::Own(Some(2 << 30)));
+
+        // A bad value is refused and changes nothing.
+        assert!(matches!(
+            db.set_policy(&name("bob"), Setting::LoginDelay, Some("a week")),
+            Err(Error::InvalidSetting(_))
+        ));
+        assert!(matches!(
+            db.set_policy(&name("nobody"), Setting::Expire, Some("3")),
+            Err(Error::NoSuchUser(_))
+        ));
+        let again = db.get(&name("bob")).unwrap().unwrap().policy;
+        assert_eq!(again, policy);
+
+        db.set_policy(&name("bob"), Setting::Expire, None).unwrap();
+        let cleared = db.get(&name("bob")).unwrap().unwrap().policy;
+        assert_eq!(cleared.expire, None);
+        assert_eq!(cleared.expire(Some(30)), Resolved::Site(Some(30)));
+    });
+}
+
+#[test]
+fn issue_19_overrides_say_which_settings_vary_per_user() {
+    on_both(|db| {
+        add(db, "bob");
+        add(db, "carol");
+        assert_eq!(db.policy_overrides().unwrap(), PolicyOverrides::default());
+        // Quotas are not announced in CAPA: they do not count.
+        db.set_policy(&name("bob"), Setting::QuotaBytes, Some("1M"))
+            .unwrap();
+        assert_eq!(db.policy_overrides().unwrap(), PolicyOverrides::default());
+        db.set_policy(&name("carol"), Setting::LoginDelay, Some("60"))
+            .unwrap();
+        let overrides = db.policy_overrides().unwrap();
+        assert!(overrides.login_delay && !overrides.expire);
+        db.set_policy(&name("bob"), Setting::Expire, Some("0"))
+            .unwrap();
+        assert!(db.policy_overrides().unwrap().expire);
+    });
+}
+
+#[test]
+fn issue_19_a_new_password_clears_the_scram_keys_in_the_same_write() {
+    on_both(|db| {
+        add(db, "bob");
+        let keys = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy";
+        db.update(&name("bob"), Field::ScramSha256(Some(keys)))
+            .unwrap();
+        assert_eq!(
+            db.get(&name("bob"))
+                .unwrap()
+                .unwrap()
+                .scram_sha256
+                .as_deref(),
+            Some(keys)
+        );
+        db.set_password(&name("bob"), b"another", &hasher())
+            .unwrap();
+        assert_eq!(db.get(&name("bob")).unwrap().unwrap().scram_sha256, None);
+    });
+}
+
+#[test]
+fn issue_19_a_value_written_by_hand_that_does_not_parse_falls_back_to_the_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.db");
+    let db = UserDb::open(&path).unwrap();
+    add(&db, "bob");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE users SET quota_bytes = 'lots', expire = '-1'", [])
+        .unwrap();
+    let policy = db.get(&name("bob")).unwrap().unwrap().policy;
+    assert!(matches!(
+        policy.quota_bytes(Some(1000)),
+        Resolved::Unreadable(Some(1000), _)
+    ));
+    assert!(matches!(
+        policy.expire(Some(7)),
+        Resolved::Unreadable(Some(7), _)
+    ));
+}
