@@ -159,7 +159,7 @@ impl ScramKeys {
     /// HMAC-SHA-256 of `name` under `secret` (a per-process random key), so **the same name
     /// sees the same salt on every attempt** and nothing tells it from a real user.
     pub(crate) fn fake(secret: &[u8; 32], name: &str, iterations: u32) -> ScramKeys {
-        let mut mac = |label: &[u8]| {
+        let mac = |label: &[u8]| {
             let mut input = label.to_vec();
             input.extend_from_slice(name.as_bytes());
             hmac(secret, &input)
@@ -301,9 +301,7 @@ impl ServerFirst {
     /// Parses a client-final-message and checks its channel binding data and nonce.
     pub fn parse_final(&self, message: &[u8]) -> Result<ClientFinal, ScramError> {
         let message = text(message)?;
-        let (without_proof, proof) = message
-            .rsplit_once(",p=")
-            .ok_or(ScramError::Malformed)?;
+        let (without_proof, proof) = message.rsplit_once(",p=").ok_or(ScramError::Malformed)?;
         let mut fields = without_proof.split(',');
         let binding = fields
             .next()

@@ -82,7 +82,11 @@ fn wrong_proof_fails() {
 fn wrong_password_fails() {
     let salt = BASE64.decode(SALT).unwrap();
     let first = ClientFirst::parse(CLIENT_FIRST.as_bytes()).unwrap();
-    let first = ServerFirst::new(first, ScramKeys::derive(b"pencil2", &salt, 4096), SERVER_NONCE);
+    let first = ServerFirst::new(
+        first,
+        ScramKeys::derive(b"pencil2", &salt, 4096),
+        SERVER_NONCE,
+    );
     let client_final = first.parse_final(CLIENT_FINAL.as_bytes()).unwrap();
     assert!(!first.verify(&client_final));
 }
@@ -111,10 +115,8 @@ fn wrong_nonce_is_refused() {
         "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k1",
         "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0x",
     ] {
-        let tampered = CLIENT_FINAL.replace(
-            "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
-            nonce,
-        );
+        let tampered =
+            CLIENT_FINAL.replace("rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", nonce);
         assert_eq!(
             first.parse_final(tampered.as_bytes()).unwrap_err(),
             ScramError::NonceMismatch
@@ -179,10 +181,7 @@ fn names_are_unescaped_and_authzid_may_repeat_the_user() {
     let first = ClientFirst::parse(b"n,a=A=2Cb,n=a=2Cb,r=x").unwrap();
     assert_eq!(first.user(), "a,b");
     assert_eq!(first.gs2_header, "n,a=A=2Cb,");
-    assert_eq!(
-        ClientFirst::parse(b"n,,n=a=3Db,r=x").unwrap().user(),
-        "a=b"
-    );
+    assert_eq!(ClientFirst::parse(b"n,,n=a=3Db,r=x").unwrap().user(), "a=b");
 }
 
 #[test]
