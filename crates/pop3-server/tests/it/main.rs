@@ -25,6 +25,7 @@ mod pipelining;
 mod postfix;
 mod postgres;
 mod postgres_frozen;
+mod scram;
 mod sni;
 mod socket_activation;
 mod storage;
