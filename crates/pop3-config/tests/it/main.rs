@@ -389,8 +389,16 @@ fn scram_is_off_by_default_and_on_adds_the_mechanism_for_both() {
     use pop3_proto::sasl::Mechanism;
     let (config, settings) = check(BASE);
     let (config, settings) = (config.unwrap(), settings.unwrap());
-    assert_eq!((config.scram_iterations, settings.scram_iterations), (None, None));
-    assert!(!config.protocol.sasl_mechanisms.contains(&Mechanism::ScramSha256));
+    assert_eq!(
+        (config.scram_iterations, settings.scram_iterations),
+        (None, None)
+    );
+    assert!(
+        !config
+            .protocol
+            .sasl_mechanisms
+            .contains(&Mechanism::ScramSha256)
+    );
     let on = format!("{BASE}\n[auth]\nscram_sha256 = true\nscram_iterations = 8192\n");
     let (config, settings) = check(&on);
     let (config, settings) = (config.unwrap(), settings.unwrap());
@@ -403,5 +411,8 @@ fn scram_is_off_by_default_and_on_adds_the_mechanism_for_both() {
     // Listing the mechanism without turning SCRAM on is a mistake, named with its line.
     let listed = format!("{BASE}\n[auth]\nsasl = [\"PLAIN\", \"SCRAM-SHA-256\"]\n");
     let error = check(&listed).0.unwrap_err();
-    assert!(error.contains("auth.sasl") && error.contains("line 10"), "{error}");
+    assert!(
+        error.contains("auth.sasl") && error.contains("line 10"),
+        "{error}"
+    );
 }

@@ -47,7 +47,8 @@ fn add(server: &TestServer, name: &str, password: &str, hasher: &PasswordHasher)
     let db = UserDb::open(&server.db_path).unwrap();
     let user = UserName::parse(name).unwrap();
     let maildir = default_maildir(&server.mail_root, &user);
-    db.add(&user, password.as_bytes(), &maildir, hasher).unwrap();
+    db.add(&user, password.as_bytes(), &maildir, hasher)
+        .unwrap();
     Maildir::create(&maildir).unwrap();
     server.deliver(name, format!("Subject: for {name}\n\nhello\n").as_bytes());
 }
@@ -213,7 +214,11 @@ fn scram_off_by_default_is_neither_listed_nor_accepted_nor_derived() {
     );
     client.login("alice", "pencil");
     client.close();
-    assert_eq!(keys(&server, "alice"), None, "no keys on a site without SCRAM");
+    assert_eq!(
+        keys(&server, "alice"),
+        None,
+        "no keys on a site without SCRAM"
+    );
     let (ok, log) = pop3test(&server, "alice", "pencil");
     assert!(!ok, "{log}");
 }
@@ -226,7 +231,10 @@ fn scram_is_listed_without_tls_and_malformed_messages_get_a_reason() {
     let capa = client.command("CAPA");
     let mut lines = vec![capa];
     lines.extend(client.body());
-    assert!(lines.contains(&"SASL SCRAM-SHA-256".to_owned()), "{lines:?}");
+    assert!(
+        lines.contains(&"SASL SCRAM-SHA-256".to_owned()),
+        "{lines:?}"
+    );
     let exchange = |client: &mut crate::support::Client, first: &[u8]| {
         assert_eq!(client.command("AUTH SCRAM-SHA-256"), "+ ");
         client.command(&sasl::encode(first))
@@ -252,7 +260,7 @@ fn scram_is_listed_without_tls_and_malformed_messages_get_a_reason() {
     assert_eq!(client.command("*"), "-ERR authentication cancelled");
     let again = exchange(&mut client, b"n,,n=nobody,r=abc");
     let salt = |challenge: &str| {
-        let decoded = sasl::decode_response(challenge[2..].as_bytes()).unwrap();
+        let decoded = sasl::decode_response(&challenge.as_bytes()[2..]).unwrap();
         let text = String::from_utf8(decoded).unwrap();
         text.split_once(",s=").unwrap().1.to_owned()
     };
