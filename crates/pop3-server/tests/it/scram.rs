@@ -154,6 +154,31 @@ fn scram_cyrus_pop3test_authenticates() {
     let (ok, log) = pop3test(&server, "alice", "wrong");
     assert!(!ok, "{log}");
     assert!(log.contains("-ERR [AUTH] Authentication failed"), "{log}");
+    // Both went through the login path of every mechanism: counted, and (for the failure)
+    // throttled and logged there.
+    let metrics = crate::support::scrape(&server);
+    for line in [
+        r#"pop3_auth_attempts_total{mechanism="scram-sha-256",result="success"} 1"#,
+        r#"pop3_auth_attempts_total{mechanism="scram-sha-256",result="failure"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
+}
+
+#[test]
+fn scram_failures_wait_the_failure_delay_like_any_other() {
+    let server = TestServer::start(&format!("{ON}\nfailure_delay_ms = 700"), "", "");
+    add(&server, "alice", "pencil", &admin_hasher(&server));
+    for name in ["alice", "nobody"] {
+        let started = std::time::Instant::now();
+        let (ok, log) = pop3test(&server, name, "wrong");
+        assert!(!ok, "{log}");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(700),
+            "{name}: answered after {:?}",
+            started.elapsed()
+        );
+    }
 }
 
 #[test]
