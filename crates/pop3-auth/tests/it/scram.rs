@@ -247,3 +247,31 @@ fn unknown_disabled_and_keyless_users_see_a_stable_fake_salt() {
     let message = String::from_utf8(first.message().to_vec()).unwrap();
     assert!(!message.contains(&salt_of("nobody")));
 }
+
+#[test]
+fn issue_19_scram_keys_on_both_stores() {
+    crate::stores::on_both(|db| {
+        let alice = UserName::parse("alice").unwrap();
+        let bob = UserName::parse("bob").unwrap();
+        let maildir = std::path::Path::new("/var/mail/alice/Maildir");
+        let with_scram = hasher().with_scram(Some(ITERATIONS)).unwrap();
+        let keys = |name: &UserName| db.get(name).unwrap().unwrap().scram_sha256;
+        let added = db.add(&alice, b"old", maildir, &with_scram).unwrap();
+        let first = added.scram_sha256.clone().unwrap();
+        assert_eq!(keys(&alice).as_ref(), Some(&first));
+        db.set_password(&alice, b"new", &with_scram).unwrap();
+        let second = keys(&alice).unwrap();
+        assert_ne!(first, second);
+        db.set_password(&alice, b"newer", &hasher()).unwrap();
+        assert_eq!(keys(&alice), None);
+        // A verified password writes them back.
+        db.add(&bob, b"pencil", maildir, &hasher()).unwrap();
+        let auth = scram_auth();
+        let outcome = auth
+            .authenticate(db, "bob", Credential::Password(b"pencil"))
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Accepted(_)));
+        let derived = ScramKeys::parse(&keys(&bob).unwrap()).unwrap();
+        assert_eq!(derived.iterations(), ITERATIONS);
+    });
+}
