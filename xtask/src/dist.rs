@@ -35,7 +35,10 @@ pub(crate) use install::install_test;
 pub(crate) const FILES: &[(&str, u32)] = &[
     ("etc/fail2ban/filter.d/pop3d.conf", 0o644),
     ("etc/pop3d/pop3d.toml", 0o644),
+    ("lib/systemd/system/pop3d-lmtp.socket", 0o644),
+    ("lib/systemd/system/pop3d-pop3s.socket", 0o644),
     ("lib/systemd/system/pop3d.service", 0o644),
+    ("lib/systemd/system/pop3d.socket", 0o644),
     ("usr/sbin/pop3-admin", 0o755),
     ("usr/sbin/pop3d", 0o755),
     ("usr/share/bash-completion/completions/pop3-admin", 0o644),
@@ -55,6 +58,10 @@ pub(crate) const FILES: &[(&str, u32)] = &[
     ("usr/share/man/man8/pop3d.8.gz", 0o644),
     ("usr/share/zsh/vendor-completions/_pop3-admin", 0o644),
 ];
+
+/// The systemd socket units (issue 19), shipped disabled.
+pub(crate) const SOCKET_UNITS: [&str; 3] =
+    ["pop3d.socket", "pop3d-pop3s.socket", "pop3d-lmtp.socket"];
 
 /// The package's conffiles, exactly.
 pub(crate) const CONFFILES: &[&str] =
@@ -129,6 +136,12 @@ pub(crate) fn build(root: &Path) -> Result<Package> {
     )?;
     let unit = adapt::unit(&read(&config.join("pop3d.service"))?)?;
     write(&tree.join("lib/systemd/system/pop3d.service"), &unit)?;
+    // The socket units, installed but not enabled: pop3d.service binds its own ports unless
+    // the admin chooses socket activation (docs/install.md).
+    for socket in SOCKET_UNITS {
+        let text = adapt::socket(&read(&config.join(socket))?)?;
+        write(&tree.join("lib/systemd/system").join(socket), &text)?;
+    }
     // Documentation.
     let doc = tree.join("usr/share/doc/pop3d");
     for file in [

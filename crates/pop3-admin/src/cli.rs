@@ -309,6 +309,26 @@ pub enum UserCommand {
     Enable { name: String },
     /// Stop a user from logging in (mail is still delivered).
     Disable { name: String },
+    /// Set a user's own EXPIRE, LOGIN-DELAY or quotas, overriding the site's values from
+    /// pop3d.toml; `default` returns one to the site's value. Every value is checked before
+    /// any is written. pop3d uses them from the user's next login (and LMTP's next delivery).
+    #[command(group(clap::ArgGroup::new("setting").required(true).multiple(true)))]
+    Set {
+        name: String,
+        /// Days a retrieved message is kept (RFC 2449 EXPIRE): 0 removes it at the QUIT of
+        /// the session that retrieved it; `never` keeps it until DELE.
+        #[arg(long, value_name = "DAYS|never|default", group = "setting")]
+        expire: Option<String>,
+        /// The least seconds between two logins (RFC 2449 LOGIN-DELAY), 0 to 86400.
+        #[arg(long, value_name = "SECONDS|default", group = "setting")]
+        login_delay: Option<String>,
+        /// The most messages the maildrop may hold.
+        #[arg(long, value_name = "N|unlimited|default", group = "setting")]
+        quota_messages: Option<String>,
+        /// The most octets the maildrop may hold (K, M, G suffixes, 1024-based).
+        #[arg(long, value_name = "OCTETS|unlimited|default", group = "setting")]
+        quota_bytes: Option<String>,
+    },
     /// Set or clear a user's APOP secret (APOP must also be enabled in pop3d.toml).
     ///
     /// An APOP secret adds APOP and takes nothing away: the user can still log in with the

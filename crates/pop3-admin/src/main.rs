@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser};
-use pop3_auth::User;
+use pop3_auth::{Setting, User};
 
 use cli::{ApopCommand, Cli, Command, UserCommand};
 use settings::Settings;
@@ -219,6 +219,25 @@ fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Resu
             users.set_enabled(&name, false)?;
             writeln!(out, "{name} disabled")?;
         }
+        UserCommand::Set {
+            name,
+            expire,
+            login_delay,
+            quota_messages,
+            quota_bytes,
+        } => {
+            let changes = [
+                (Setting::Expire, expire),
+                (Setting::LoginDelay, login_delay),
+                (Setting::QuotaMessages, quota_messages),
+                (Setting::QuotaBytes, quota_bytes),
+            ];
+            let user = users.set_policy(&name, &changes)?;
+            for (setting, _) in changes.iter().filter(|(_, value)| value.is_some()) {
+                let value = user.policy.get(*setting).unwrap_or("default (the site's)");
+                writeln!(out, "{} of {}: {value}", setting, user.name)?;
+            }
+        }
         UserCommand::Apop(ApopCommand::Set {
             name,
             secret_stdin,
@@ -274,6 +293,11 @@ fn user_json(user: &User) -> serde_json::Value {
         "created_at": user.created_at,
         "updated_at": user.updated_at,
         "last_login_at": user.last_login_at,
+        // The user's own values; null: the site's.
+        "expire": user.policy.expire,
+        "login_delay": user.policy.login_delay,
+        "quota_messages": user.policy.quota_messages,
+        "quota_bytes": user.policy.quota_bytes,
     })
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use pop3_auth::{PasswordHasher, User, UserName, UserStore, default_maildir};
+use pop3_auth::{PasswordHasher, Setting, User, UserName, UserStore, default_maildir};
 use pop3_maildrop::{Existing, Maildir, Provisioned};
 
 use crate::migrate;
@@ -234,6 +234,26 @@ impl Users {
 
     pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<()> {
         Ok(self.db.set_enabled(&UserName::parse(name)?, enabled)?)
+    }
+
+    /// Sets a user's own policy values as typed (`default`: back to the site's), **all checked
+    /// before any is written**, and returns the user as now stored.
+    pub fn set_policy(&self, name: &str, changes: &[(Setting, Option<String>)]) -> Result<User> {
+        let name = UserName::parse(name)?;
+        let mut checked = Vec::new();
+        for (setting, value) in changes {
+            match value.as_deref() {
+                None => {}
+                Some("default") => checked.push((*setting, None)),
+                Some(text) => checked.push((*setting, Some(setting.canonical(text)?))),
+            }
+        }
+        for (setting, value) in &checked {
+            self.db.set_policy(&name, *setting, value.as_deref())?;
+        }
+        self.db
+            .get(&name)?
+            .ok_or_else(|| anyhow!("no such user: {name}"))
     }
 
     /// Sets (with `only`: APOP-only, RFC 1939 §7) or clears the APOP secret.

@@ -61,7 +61,8 @@ pub enum Credential<'a> {
 /// The verdict.
 #[derive(Debug)]
 #[non_exhaustive]
-// One value per login attempt, moved once: boxing the user would only add an allocation.
+// Made once per login and matched at once: boxing the user would cost an allocation per
+// login for nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// Authenticated as this user.

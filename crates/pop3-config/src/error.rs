@@ -41,7 +41,10 @@ pub(crate) fn parse_and_validate<T: DeserializeOwned, V>(
     let raw: T = toml::from_str(text).map_err(|e| ConfigError {
         file: file.to_owned(),
         message: match e.span() {
-            Some(span) => format!("line {}: {}", line_of(text, &span), e.message()),
+            Some(span) => match key_at(text, &span) {
+                Some(key) => format!("line {}: `{key}`: {}", line_of(text, &span), e.message()),
+                None => format!("line {}: {}", line_of(text, &span), e.message()),
+            },
             None => e.message().to_owned(),
         },
     })?;
@@ -52,6 +55,17 @@ pub(crate) fn parse_and_validate<T: DeserializeOwned, V>(
             None => message,
         },
     })
+}
+
+/// The key written on the line of `span`, when it is a `key = value` line (a type error of
+/// the TOML reader names the line only).
+fn key_at<'t>(text: &'t str, span: &Range<usize>) -> Option<&'t str> {
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split_once('=')?.0.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    (!key.is_empty() && key.chars().all(bare)).then_some(key)
 }
 
 fn line_of(text: &str, span: &Range<usize>) -> usize {

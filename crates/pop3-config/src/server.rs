@@ -58,7 +58,7 @@ pub(crate) struct RawServer {
     implementation: Option<String>,
     greeting: Option<String>,
     last_command: bool,
-    login_delay_secs: Option<u32>,
+    login_delay_secs: Option<Spanned<u32>>,
     expire: Option<Spanned<String>>,
 }
 
@@ -87,6 +87,16 @@ impl RawServer {
                 )
             })?)),
         };
+        // One day at most: more locks a user out for good (the same bound as per-user values).
+        if let Some(secs) = &self.login_delay_secs
+            && *secs.get_ref() > pop3_auth::MAX_LOGIN_DELAY_SECS
+        {
+            return Err(invalid(
+                "server.login_delay_secs",
+                secs,
+                "must be at most 86400 (one day)",
+            ));
+        }
         let defaults = pop3_proto::Config::default();
         let implementation = match self.implementation {
             Some(text) if text.is_empty() => None,
@@ -101,7 +111,7 @@ impl RawServer {
             implementation,
             greeting: self.greeting.unwrap_or(defaults.greeting),
             last_command: self.last_command,
-            login_delay: self.login_delay_secs,
+            login_delay: self.login_delay_secs.map(Spanned::into_inner),
             expire,
         })
     }

@@ -108,6 +108,30 @@ pub struct Connection {
     /// The APOP timestamp for the greeting, `<random.clock@host>`, made by the driver. Only sent
     /// when APOP is enabled; without one, APOP is refused.
     pub apop_timestamp: Option<String>,
+    /// Which of the site's announced values some user has a value of their own for: CAPA
+    /// before login then adds `USER` (RFC 2449 §6.5, §6.7). Known to the driver when the
+    /// connection starts.
+    pub per_user: PerUser,
+}
+
+/// Which policy values vary per user ([`Connection::per_user`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PerUser {
+    /// Some user has their own LOGIN-DELAY.
+    pub login_delay: bool,
+    /// Some user has their own EXPIRE.
+    pub expire: bool,
+}
+
+/// The values that apply to the user who logged in, given by the driver with
+/// `Session::handle_user_terms` before it accepts the login: CAPA after login announces them
+/// (without `USER`), and EXPIRE 0 follows them at QUIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct UserTerms {
+    /// The user's LOGIN-DELAY in seconds; `None`: none announced.
+    pub login_delay: Option<u32>,
+    /// The user's EXPIRE; `None`: none announced (the server never expires mail).
+    pub expire: Option<Expire>,
 }
 
 impl Connection {

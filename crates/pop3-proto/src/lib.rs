@@ -47,7 +47,9 @@ pub mod test_util;
 
 pub use body::{BodyEncoder, Progress, WireSizeCounter, wire_size};
 pub use command::{Command, MessageNumber, ParseError, parse_message_number};
-pub use config::{CleartextPolicy, Config, Connection, Expire, Limits, MIN_LINE_OCTETS};
+pub use config::{
+    CleartextPolicy, Config, Connection, Expire, Limits, MIN_LINE_OCTETS, PerUser, UserTerms,
+};
 pub use reply::{MAX_STATUS_LINE, ResponseCode, escape_client_text};
 pub use session::{
     Abort, AuthOutcome, ChallengeAnswer, CommandRecord, CommitOutcome, Credentials, Event, Listing,

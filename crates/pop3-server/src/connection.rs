@@ -330,10 +330,11 @@ impl Driver {
             .login
             .verify(self.id, self.peer.ip(), credentials, scram);
         let outcome = match verdict.await {
-            Ok(user) => {
+            Ok((user, terms)) => {
                 self.entry
                     .update(|info| info.user = Some(user.name.to_string()));
                 self.user = Some(user);
+                self.session.handle_user_terms(terms);
                 match server_final {
                     Some(data) => AuthOutcome::AcceptedWith(data),
                     None => AuthOutcome::Accepted,

@@ -51,6 +51,7 @@ mod stream;
 mod tls;
 mod unix_socket;
 mod user_db;
+mod user_terms;
 
 pub use certificates::TlsError;
 pub use config::{

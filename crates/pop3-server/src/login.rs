@@ -22,7 +22,9 @@ use pop3_auth::{
     Attempt, Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User,
 };
 use pop3_metrics::Metrics;
-use pop3_proto::{AuthOutcome, ChallengeAnswer, Credentials, Secret, escape_client_text};
+use pop3_proto::{
+    AuthOutcome, ChallengeAnswer, Credentials, Secret, UserTerms, escape_client_text,
+};
 use tracing::{error, info, warn};
 
 use crate::config::Config;
@@ -30,6 +32,7 @@ use crate::hash_permits::HashPermits;
 use crate::login_delay::LoginDelays;
 use crate::peer::limit_key;
 use crate::user_db::{deadline, with_user_db};
+use crate::user_terms::terms_for;
 
 /// Verifies credentials for every session of the server.
 pub(crate) struct Login {
@@ -43,8 +46,10 @@ pub(crate) struct Login {
     ipv6_prefix: u8,
     /// How long a verification may take (PostgreSQL only).
     deadline: Option<Duration>,
-    /// LOGIN-DELAY enforced (RFC 2449 §6.5), if the site sets one.
-    login_delays: Option<LoginDelays>,
+    /// LOGIN-DELAY enforced (RFC 2449 §6.5): the site's or the user's own.
+    login_delays: LoginDelays,
+    /// The site's LOGIN-DELAY and EXPIRE, which a user's own values override.
+    site: pop3_proto::Config,
 }
 
 impl Login {
@@ -62,7 +67,8 @@ impl Login {
             metrics,
             ipv6_prefix: config.ipv6_prefix,
             deadline: deadline(&config.user_db),
-            login_delays: LoginDelays::new(config.protocol.login_delay),
+            login_delays: LoginDelays::new(),
+            site: config.protocol.clone(),
         })
     }
 
@@ -101,17 +107,18 @@ impl Login {
         }
     }
 
-    /// Verifies one attempt of session `session` from `ip`: the user on success, else the
-    /// answer for the session (`Rejected` after the failure delay, or `Unavailable`). A SCRAM
-    /// attempt ([`Secret::Scram`]) comes with its exchange, already checked by the caller
-    /// (nonce, channel binding): it goes through the same penalty, delay, log and metrics.
+    /// Verifies one attempt of session `session` from `ip`: the user and the values that
+    /// apply to them on success, else the answer for the session (`Rejected` after the
+    /// failure delay, `LoginDelay`, or `Unavailable`). A SCRAM attempt ([`Secret::Scram`])
+    /// comes with its exchange, already checked by the caller (nonce, channel binding): it
+    /// goes through the same penalty, delay, log and metrics.
     pub(crate) async fn verify(
         &self,
         session: u64,
         ip: IpAddr,
         credentials: Credentials,
         scram: Option<(ServerFirst, ClientFinal)>,
-    ) -> Result<User, AuthOutcome> {
+    ) -> Result<(User, UserTerms), AuthOutcome> {
         self.wait_penalty(ip).await;
         // The failure delay counts from here, so a rejection answers at the same moment
         // whatever the verification cost: an unknown user (the dummy hash) and a migrated
@@ -137,8 +144,11 @@ impl Login {
             Ok(Outcome::Accepted(user)) => {
                 // Checked only now, after the credentials were verified, so the refusal
                 // reveals nothing to a client that does not know the password.
-                if let Some(delays) = &self.login_delays
-                    && !delays.admit(user.name.as_str(), Instant::now())
+                let terms = terms_for(&self.site, &user);
+                let delay = terms.login_delay.unwrap_or(0);
+                if !self
+                    .login_delays
+                    .admit(user.name.as_str(), delay, Instant::now())
                 {
                     info!(session, user = %user.name, rip = %ip, mechanism = method,
                         "login refused: LOGIN-DELAY");
@@ -150,7 +160,7 @@ impl Login {
                 }
                 info!(session, user = %user.name, rip = %ip, mechanism = method, "login");
                 self.metrics.auth(method, "success");
-                Ok(user)
+                Ok((user, terms))
             }
             Ok(Outcome::Rejected(reason)) => {
                 self.rejected(ip, &name, method, reason, started).await;

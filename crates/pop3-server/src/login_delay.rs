@@ -12,43 +12,46 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Past this many recorded users, entries older than the delay are dropped on the next login.
+/// Past this many recorded users, entries older than their delay are dropped on the next login.
 const PRUNE_ABOVE: usize = 4096;
 
-/// The time of each user's last admitted login, for one delay.
+/// The time of each user's last admitted login (and the delay then, to prune by). **The delay
+/// checked is the user's current one** (issue 19: their own value, else the site's), given
+/// with each login: an administrator who lowers it sees it apply at once.
+#[derive(Default)]
 pub(crate) struct LoginDelays {
-    delay: Duration,
-    last: Mutex<HashMap<String, Instant>>,
+    last: Mutex<HashMap<String, (Instant, Duration)>>,
 }
 
 impl LoginDelays {
-    /// A tracker for `secs` seconds between logins; `None` when there is no delay (`None` or 0).
-    pub(crate) fn new(secs: Option<u32>) -> Option<LoginDelays> {
-        let secs = secs.filter(|&secs| secs > 0)?;
-        Some(LoginDelays {
-            delay: Duration::from_secs(u64::from(secs)),
-            last: Mutex::new(HashMap::new()),
-        })
+    /// An empty tracker.
+    pub(crate) fn new() -> LoginDelays {
+        LoginDelays::default()
     }
 
-    /// Whether `user`, whose credentials were just verified, may log in at `now`; an admitted
-    /// login is recorded. A poisoned lock admits (the delay is a courtesy to the server, not
-    /// a security boundary).
-    pub(crate) fn admit(&self, user: &str, now: Instant) -> bool {
+    /// Whether `user`, whose credentials were just verified and whose delay is `secs`, may
+    /// log in at `now`: refused less than `secs` after their last admitted login. An
+    /// admitted login with a delay is recorded. A poisoned lock admits (the delay is a
+    /// courtesy to the server, not a security boundary).
+    pub(crate) fn admit(&self, user: &str, secs: u32, now: Instant) -> bool {
         let Ok(mut last) = self.last.lock() else {
             return true;
         };
+        let delay = Duration::from_secs(u64::from(secs));
         if last
             .get(user)
-            .is_some_and(|&at| now.saturating_duration_since(at) < self.delay)
+            .is_some_and(|&(at, _)| now.saturating_duration_since(at) < delay)
         {
             return false;
         }
-        if last.len() >= PRUNE_ABOVE {
-            let delay = self.delay;
-            last.retain(|_, at| now.saturating_duration_since(*at) < delay);
+        if secs == 0 {
+            last.remove(user);
+            return true;
         }
-        last.insert(user.to_owned(), now);
+        if last.len() >= PRUNE_ABOVE {
+            last.retain(|_, (at, delay)| now.saturating_duration_since(*at) < *delay);
+        }
+        last.insert(user.to_owned(), (now, delay));
         true
     }
 }

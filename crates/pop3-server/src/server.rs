@@ -33,6 +33,9 @@ use crate::peer::{self, canonical_peer};
 use crate::shared::Shared;
 use crate::tls::Tls;
 
+/// How long startup waits for the first read of which users have their own values.
+const PER_USER_FIRST_READ: Duration = Duration::from_secs(2);
+
 /// A server with its listeners bound.
 pub struct Server {
     shared: Arc<Shared>,
@@ -102,6 +105,9 @@ impl Server {
             config.ipv6_prefix,
         );
         let shared = Arc::new(Shared::new(config, login, tls, shutdown, metrics));
+        // Whether some user has their own LOGIN-DELAY or EXPIRE, known before the first
+        // client (a database that does not answer in time is read again later).
+        let _ = tokio::time::timeout(PER_USER_FIRST_READ, shared.per_user.read()).await;
         Ok(Server {
             shared,
             limits,

@@ -21,6 +21,7 @@ use crate::peer::Peer;
 use crate::registry::{Registry, unix_now};
 use crate::stream::Stream;
 use crate::tls::Tls;
+use crate::user_terms::PerUserCache;
 
 /// What every connection shares.
 pub(crate) struct Shared {
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     /// UPDATEs in progress, which shutdown waits for.
     pub(crate) commits: Commits,
+    /// Whether some user has their own LOGIN-DELAY or EXPIRE (CAPA before login).
+    pub(crate) per_user: Arc<PerUserCache>,
     next_session: AtomicU64,
 }
 
@@ -96,6 +99,7 @@ impl Shared {
             registry: Arc::new(Registry::default()),
             metrics,
             commits: Commits::default(),
+            per_user: PerUserCache::new(config.user_db.clone()),
             next_session: AtomicU64::new(0),
             config,
         }
@@ -135,6 +139,7 @@ impl Shared {
             secure,
             loopback: self.config.trust_loopback && peer.is_loopback(),
             apop_timestamp,
+            per_user: self.per_user.current(),
         }
     }
 

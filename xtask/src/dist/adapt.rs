@@ -57,6 +57,17 @@ pub(crate) fn unit(source: &str) -> Result<String> {
     ))
 }
 
+/// A socket unit as packaged: documented by the man pages (the package has no install.md).
+pub(crate) fn socket(source: &str) -> Result<String> {
+    replace_all(
+        source,
+        &[(
+            "Documentation=file:///usr/share/doc/pop3d/install.md\n",
+            "Documentation=man:pop3d(8) man:pop3d.toml(5)\n",
+        )],
+    )
+}
+
 fn replace_all(text: &str, replacements: &[(&str, &str)]) -> Result<String> {
     let mut out = text.to_owned();
     for (from, to) in replacements {

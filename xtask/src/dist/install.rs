@@ -163,6 +163,7 @@ fn check_installed() -> Result<()> {
     if target != Path::new("/lib/systemd/system/pop3d.service") {
         bail!("{WANTS} points to {}", target.display());
     }
+    check_socket_units()?;
     run(
         "/usr/sbin/pop3d",
         &["check-config", "--config", "/etc/pop3d/pop3d.toml"],
@@ -179,6 +180,35 @@ fn check_installed() -> Result<()> {
         ]),
         &[],
     )
+}
+
+/// The socket units are installed, valid for systemd (`systemd-analyze verify` says nothing)
+/// and not enabled: the packaged service binds its own ports unless the admin chooses socket
+/// activation.
+fn check_socket_units() -> Result<()> {
+    let mut units = vec!["/lib/systemd/system/pop3d.service".to_owned()];
+    for socket in super::SOCKET_UNITS {
+        let wants = Path::new("/etc/systemd/system/sockets.target.wants").join(socket);
+        if wants.symlink_metadata().is_ok() {
+            bail!("{} exists: the package enabled {socket}", wants.display());
+        }
+        units.push(format!("/lib/systemd/system/{socket}"));
+    }
+    let args: Vec<&str> = std::iter::once("verify")
+        .chain(units.iter().map(String::as_str))
+        .collect();
+    let verified = Command::new("systemd-analyze")
+        .args(&args)
+        .output()
+        .context("cannot start systemd-analyze")?;
+    let said = String::from_utf8_lossy(&verified.stderr);
+    if !verified.status.success() || !said.trim().is_empty() {
+        bail!(
+            "systemd-analyze verify of the units: {}{said}",
+            verified.status
+        );
+    }
+    Ok(())
 }
 
 /// Runs the installed pop3d as the pop3d user on loopback ports and logs in with poplib over

@@ -19,3 +19,4 @@ mod support;
 mod tui_tmux;
 mod uidl;
 mod user_add;
+mod user_set;

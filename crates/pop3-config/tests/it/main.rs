@@ -416,3 +416,19 @@ fn scram_is_off_by_default_and_on_adds_the_mechanism_for_both() {
         "{error}"
     );
 }
+
+/// Issue 19: values out of range are refused naming the key and the line.
+#[test]
+fn issue_19_policy_values_out_of_range_name_key_and_line() {
+    for (keys, key) in [
+        ("login_delay_secs = 86401", "server.login_delay_secs"),
+        ("login_delay_secs = -1", "login_delay_secs"),
+    ] {
+        let (config, _) = check(&format!("{BASE}\n[server]\n{keys}\n"));
+        let error = config.unwrap_err();
+        assert!(error.contains(key), "{keys}: {error}");
+        assert!(error.contains("line 10:"), "{keys}: {error}");
+    }
+    let (config, _) = check(&format!("{BASE}\n[server]\nlogin_delay_secs = 86400\n"));
+    assert_eq!(config.unwrap().protocol.login_delay, Some(86_400));
+}

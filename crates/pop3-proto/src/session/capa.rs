@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::common::Common;
-use crate::config::Expire;
+use crate::config::{Expire, PerUser};
 
 impl Common {
     /// Writes the CAPA reply for the connection, before or after login (the caller is the
@@ -31,14 +31,28 @@ impl Common {
                 capa.push_str("STLS\r\n");
             }
         }
-        // Writing to a String cannot fail.
-        if let Some(delay) = self.config.login_delay {
-            let _ = write!(capa, "LOGIN-DELAY {delay}\r\n");
+        // Writing to a String cannot fail. Before login, a value some user has their own of
+        // is the site's followed by USER (RFC 2449 §6.5, §6.7); after login, the user's.
+        let (login_delay, expire, per_user) = match (&self.terms, before_login) {
+            (Some(terms), false) => (terms.login_delay, terms.expire, PerUser::default()),
+            _ => (
+                self.config.login_delay,
+                self.config.expire,
+                self.conn.per_user,
+            ),
+        };
+        let login_delay = login_delay.or(per_user.login_delay.then_some(0));
+        let expire = expire.or(per_user.expire.then_some(Expire::Never));
+        let tag = |varies: bool| if varies { " USER" } else { "" };
+        if let Some(delay) = login_delay {
+            let _ = write!(capa, "LOGIN-DELAY {delay}{}\r\n", tag(per_user.login_delay));
         }
-        match self.config.expire {
-            Some(Expire::Never) => capa.push_str("EXPIRE NEVER\r\n"),
+        match expire {
+            Some(Expire::Never) => {
+                let _ = write!(capa, "EXPIRE NEVER{}\r\n", tag(per_user.expire));
+            }
             Some(Expire::Days(days)) => {
-                let _ = write!(capa, "EXPIRE {days}\r\n");
+                let _ = write!(capa, "EXPIRE {days}{}\r\n", tag(per_user.expire));
             }
             None => {}
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Event, Phase};
 use crate::command::{Command, ParseError};
-use crate::config::{Config, Connection};
+use crate::config::{Config, Connection, Expire, UserTerms};
 use crate::reply::{self, ResponseCode};
 use crate::sasl::Mechanism;
 
@@ -30,6 +30,8 @@ const MAX_RECORDS: usize = 256;
 pub(super) struct Common {
     pub(super) config: Arc<Config>,
     pub(super) conn: Connection,
+    /// The logged-in user's values, once the driver gave them.
+    pub(super) terms: Option<UserTerms>,
     pub(super) out: Vec<u8>,
     /// How much of `out` the driver has sent.
     pub(super) sent: usize,
@@ -52,6 +54,7 @@ impl Common {
         Common {
             config,
             conn,
+            terms: None,
             out: Vec::new(),
             sent: 0,
             event: None,
@@ -59,6 +62,14 @@ impl Common {
             failed_auths: 0,
             current: "INVALID",
             records: VecDeque::new(),
+        }
+    }
+
+    /// The EXPIRE in effect: the user's once logged in, else the site's.
+    pub(super) fn expire(&self) -> Option<Expire> {
+        match &self.terms {
+            Some(terms) => terms.expire,
+            None => self.config.expire,
         }
     }
 

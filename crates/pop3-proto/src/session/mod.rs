@@ -54,7 +54,7 @@ pub use driver_types::{
 
 use crate::body::Progress;
 use crate::command::Command;
-use crate::config::{Config, Connection};
+use crate::config::{Config, Connection, UserTerms};
 use crate::line::{InvalidLine, Line, LineReader};
 use crate::reply::{self, ResponseCode};
 use authorization::Authorization;
@@ -222,6 +222,13 @@ impl Session {
             other => other,
         });
         self.process();
+    }
+
+    /// The values that apply to the user being accepted (their own LOGIN-DELAY and EXPIRE,
+    /// or the site's): call before [`Session::handle_auth_result`] with
+    /// [`AuthOutcome::Accepted`]. Without it the site's values apply.
+    pub fn handle_user_terms(&mut self, terms: UserTerms) {
+        self.common.terms = Some(terms);
     }
 
     /// Answers [`Request::Authenticate`].

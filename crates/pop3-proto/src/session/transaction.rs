@@ -351,7 +351,7 @@ impl Transaction {
         // RFC 2449 §6.7: with EXPIRE 0, a message retrieved in this session is removed at
         // UPDATE even without DELE. Only QUIT gets here, so a dropped connection expires
         // nothing.
-        let expired: Vec<usize> = if cx.config.expire == Some(Expire::Days(0)) {
+        let expired: Vec<usize> = if cx.expire() == Some(Expire::Days(0)) {
             let deleted = &self.deleted;
             self.sent
                 .members()

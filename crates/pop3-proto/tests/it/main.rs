@@ -12,3 +12,4 @@ mod properties;
 mod scram;
 mod session;
 mod transcripts;
+mod user_terms;

@@ -300,7 +300,7 @@ proptest! {
             messages: messages.clone(),
             ..User::default()
         });
-        let conn = Connection { loopback: true, secure: false, apop_timestamp: None };
+        let conn = Connection { loopback: true, ..Connection::default() };
         let mut harness = Harness::new(config(), conn, store, Chunking::WHOLE);
         prop_assert!(harness.take_output().starts_with(b"+OK"));
         let mut model = Model { messages: messages.clone(), phase: Phase::Authorization { user: None } };

@@ -26,6 +26,7 @@ pub fn setup(t: &Transcript) -> (Config, Connection, Store) {
         secure: false,
         loopback: true,
         apop_timestamp: Some(RFC_TIMESTAMP.to_owned()),
+        ..Connection::default()
     };
     let mut store = Store::new();
     for setup in &t.setup {

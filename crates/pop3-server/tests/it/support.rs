@@ -151,10 +151,24 @@ impl TestServer {
 
     /// Starts a server from the config of `sections` as rewritten by `edit`.
     pub fn start_edited(sections: Sections<'_>, edit: impl FnOnce(String) -> String) -> TestServer {
+        TestServer::start_seeded(sections, edit, |_| {})
+    }
+
+    /// [`TestServer::start_edited`] with `seed` run on the user database before the server
+    /// starts (what the server reads once at startup, e.g. which users have their own values).
+    pub fn start_seeded(
+        sections: Sections<'_>,
+        edit: impl FnOnce(String) -> String,
+        seed: impl FnOnce(&Seed),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let config_path = write_config(dir.path(), sections);
         let text = std::fs::read_to_string(&config_path).unwrap();
         std::fs::write(&config_path, edit(text)).unwrap();
+        seed(&Seed {
+            db_path: dir.path().join("users.db"),
+            mail_root: dir.path().join("mail"),
+        });
         let config = Config::load(&config_path).unwrap();
         let cert_pem = std::fs::read(dir.path().join("cert.pem")).unwrap();
         let cert = rustls_pemfile_cert(&cert_pem);
@@ -213,13 +227,11 @@ impl TestServer {
 
     /// Adds a user with a Maildir; returns the Maildir path.
     pub fn add_user(&self, name: &str, password: &str) -> PathBuf {
-        let db = UserDb::open(&self.db_path).unwrap();
-        let name = UserName::parse(name).unwrap();
-        let maildir = default_maildir(&self.mail_root, &name);
-        db.add(&name, password.as_bytes(), &maildir, &cheap_hasher())
-            .unwrap();
-        Maildir::create(&maildir).unwrap();
-        maildir
+        Seed {
+            db_path: self.db_path.clone(),
+            mail_root: self.mail_root.clone(),
+        }
+        .add_user(name, password)
     }
 
     pub fn db(&self) -> UserDb {
@@ -547,4 +559,27 @@ pub fn with_user_db(text: &str, url: &str) -> String {
         .unwrap()
         .to_owned();
     text.replace(&line, &format!("user_db = \"{url}\""))
+}
+
+/// The user database and mail root of a server about to start ([`TestServer::start_seeded`]).
+pub struct Seed {
+    pub db_path: PathBuf,
+    pub mail_root: PathBuf,
+}
+
+impl Seed {
+    /// Adds a user (cheap hash) and creates their Maildir.
+    pub fn add_user(&self, name: &str, password: &str) -> PathBuf {
+        let db = UserDb::open(&self.db_path).unwrap();
+        let name = UserName::parse(name).unwrap();
+        let maildir = default_maildir(&self.mail_root, &name);
+        db.add(&name, password.as_bytes(), &maildir, &cheap_hasher())
+            .unwrap();
+        Maildir::create(&maildir).unwrap();
+        maildir
+    }
+
+    pub fn db(&self) -> UserDb {
+        UserDb::open(&self.db_path).unwrap()
+    }
 }
