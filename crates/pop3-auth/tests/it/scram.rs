@@ -275,3 +275,19 @@ fn issue_19_scram_keys_on_both_stores() {
         assert_eq!(derived.iterations(), ITERATIONS);
     });
 }
+
+#[test]
+fn an_apop_only_user_gets_fake_keys_and_is_refused() {
+    let t = TempDb::new();
+    let alice = UserName::parse("alice").unwrap();
+    let with_scram = hasher().with_scram(Some(ITERATIONS)).unwrap();
+    t.db.add(&alice, b"pencil", &t.dir.path().join("a"), &with_scram)
+        .unwrap();
+    let auth = scram_auth();
+    assert_eq!(scram_login(&t, &auth, "alice", "pencil"), None);
+    t.db.set_apop(&alice, Some("an apop secret"), true).unwrap();
+    assert_eq!(
+        scram_login(&t, &auth, "alice", "pencil"),
+        Some(RejectReason::PasswordNotAllowed)
+    );
+}
