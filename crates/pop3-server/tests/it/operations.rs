@@ -58,6 +58,12 @@ fn check_config_names_the_key_and_the_line() {
         ("[auth]\ncleartext = \"sometimes\"\n", "auth.cleartext", 10),
         ("[limits]\nmax_line = 100\n", "limits.max_line", 10),
         ("[log]\nformat = \"xml\"\n", "log.format", 10),
+        // Issue 19: RFC 7677 §4's floor.
+        (
+            "[auth]\nscram_sha256 = true\nscram_iterations = 1000\n",
+            "auth.scram_iterations",
+            11,
+        ),
     ] {
         let (ok, stderr) = check_config(&format!("{base}\n{extra}"));
         assert!(!ok, "{extra} accepted");
