@@ -170,6 +170,7 @@ fuzz_target!(|data: &[u8]| {
         loopback: split & 4 == 4,
         secure: split & 8 == 8,
         apop_timestamp: Some("<1.2@h>".into()),
+        ..Connection::default()
     };
     let mut driver = Driver {
         session: Session::new(Arc::new(config), conn),
