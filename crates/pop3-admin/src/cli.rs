@@ -60,7 +60,8 @@ Examples:
     pop3-admin completions bash > /etc/bash_completion.d/pop3-admin
 
 Exit codes: 0 success, 1 error, 2 usage; sessions and locks with named nodes: 3 when some
-nodes did not answer (the others are listed), 1 when none did; deliver: 67 unknown user, 75 temporary failure
+nodes did not answer (the others are listed), 1 when none did; deliver: 67 unknown user, 73 over quota
+(75 with quota.over_quota = \"defer\"), 75 temporary failure
 (disk full, database locked or missing, configuration unreadable).";
 
 #[derive(Parser, Debug)]

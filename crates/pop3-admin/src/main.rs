@@ -12,6 +12,7 @@ mod cli;
 mod deliver;
 mod live;
 mod migrate;
+mod quota;
 mod server_user;
 mod settings;
 mod tui;
@@ -205,10 +206,11 @@ fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Resu
         UserCommand::List { json } => {
             let list = users.list()?;
             if json {
-                let rows: Vec<serde_json::Value> = list.iter().map(user_json).collect();
+                let rows: Vec<serde_json::Value> =
+                    list.iter().map(|u| user_json(u, &settings.quota)).collect();
                 writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
             } else {
-                print_users(out, &list)?;
+                print_users(out, &list, &settings.quota)?;
             }
         }
         UserCommand::Enable { name } => {
@@ -283,7 +285,8 @@ fn read_secret(what: &str, from_stdin: bool) -> Result<String> {
     Ok(first)
 }
 
-fn user_json(user: &User) -> serde_json::Value {
+fn user_json(user: &User, site: &pop3_config::Quota) -> serde_json::Value {
+    let quota = quota::usage_of(site, user);
     serde_json::json!({
         "name": user.name.as_str(),
         "enabled": user.enabled,
@@ -298,27 +301,38 @@ fn user_json(user: &User) -> serde_json::Value {
         "login_delay": user.policy.login_delay,
         "quota_messages": user.policy.quota_messages,
         "quota_bytes": user.policy.quota_bytes,
+        "quota": {
+            "messages": quota.usage.map(|u| u.messages),
+            "bytes": quota.usage.map(|u| u.bytes),
+            "limit_messages": quota.limit.messages,
+            "limit_bytes": quota.limit.bytes,
+        },
     })
 }
 
-fn print_users(out: &mut impl Write, users: &[User]) -> Result<()> {
+/// The table of `user list`; MESSAGES and SIZE are the usage against the quota, read from
+/// `maildirsize` without a rescan (`-` when it cannot be read).
+fn print_users(out: &mut impl Write, users: &[User], site: &pop3_config::Quota) -> Result<()> {
     writeln!(
         out,
-        "{:<24} {:<8} {:<5} {:<10} {:<20} MAILDIR",
-        "NAME", "ENABLED", "APOP", "APOP-ONLY", "LAST LOGIN"
+        "{:<24} {:<8} {:<5} {:<10} {:<20} {:<13} {:<13} MAILDIR",
+        "NAME", "ENABLED", "APOP", "APOP-ONLY", "LAST LOGIN", "MESSAGES", "SIZE"
     )?;
     for user in users {
         let last = user.last_login_at.map_or("never".to_owned(), |t| {
             pop3_maildrop::utc_timestamp(u64::try_from(t).unwrap_or(0))
         });
+        let quota = quota::usage_of(site, user);
         writeln!(
             out,
-            "{:<24} {:<8} {:<5} {:<10} {:<20} {}",
+            "{:<24} {:<8} {:<5} {:<10} {:<20} {:<13} {:<13} {}",
             user.name.as_str(),
             yes_no(user.enabled),
             yes_no(user.apop_secret.is_some()),
             yes_no(apop_only(user)),
             last,
+            quota.messages,
+            quota.bytes,
             user.maildir.display()
         )?;
     }

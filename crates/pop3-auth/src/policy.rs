@@ -85,8 +85,10 @@ impl Setting {
         match self {
             Setting::Expire => "a number of days from 0 to 36500, or \"never\"",
             Setting::LoginDelay => "a number of seconds from 0 to 86400",
-            Setting::QuotaMessages => "a number of messages, or \"unlimited\"",
-            Setting::QuotaBytes => "a number of octets (K, M, G: 1024-based), or \"unlimited\"",
+            Setting::QuotaMessages => "a number of messages, or \"unlimited\" (or 0)",
+            Setting::QuotaBytes => {
+                "a number of octets (K, M, G: 1024-based), or \"unlimited\" (or 0)"
+            }
         }
     }
 
@@ -261,7 +263,8 @@ fn parse_login_delay(text: &str) -> Result<u32, ()> {
     }
 }
 
-/// `unlimited` (any case) or a count; octets may end in `K`, `M` or `G` (1024-based).
+/// `unlimited` (any case) or a count; octets may end in `K`, `M` or `G` (1024-based). **0
+/// means no limit**, as in the site's `[quota]` and in Maildir++.
 fn parse_limit(text: &str, octets: bool) -> Result<Option<u64>, ()> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("unlimited") {
@@ -273,7 +276,11 @@ fn parse_limit(text: &str, octets: bool) -> Result<Option<u64>, ()> {
         Some(b'G') if octets => (&text[..text.len() - 1], 1 << 30),
         _ => (text, 1),
     };
-    number(digits)?.checked_mul(scale).map(Some).ok_or(())
+    match number(digits)?.checked_mul(scale) {
+        Some(0) => Ok(None),
+        Some(limit) if limit <= i64::MAX as u64 => Ok(Some(limit)),
+        _ => Err(()),
+    }
 }
 
 /// Plain decimal digits only (no sign, no spaces inside), at most 18 of them.

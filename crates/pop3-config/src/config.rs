@@ -16,6 +16,7 @@ use crate::error::{ConfigError, Invalid, parse_and_validate};
 use crate::limits::{RFC_MIN_IDLE, RawLimits, RawMailbox, RawTimeouts, Timeouts};
 use crate::listeners::{self, Listener, RawListener, RawTls, TlsFiles};
 use crate::lmtp::{Lmtp, RawLmtp};
+use crate::quota::RawQuota;
 use crate::server::{RawLog, RawPrivileges, RawServer};
 
 /// The validated configuration.
@@ -75,6 +76,8 @@ pub struct Config {
     pub admin_socket: Option<PathBuf>,
     /// LMTP delivery (`[lmtp]`), if configured.
     pub lmtp: Option<Lmtp>,
+    /// `[quota]`: the site's Maildir++ quota (a user's limit: [`crate::quota_for`]).
+    pub quota: crate::Quota,
 }
 
 impl Config {
@@ -150,6 +153,8 @@ struct RawConfig {
     #[serde(default)]
     admin: RawAdmin,
     lmtp: Option<Spanned<RawLmtp>>,
+    #[serde(default)]
+    quota: RawQuota,
 }
 
 impl RawConfig {
@@ -174,6 +179,7 @@ impl RawConfig {
             }
             None => None,
         };
+        let quota = self.quota.validate()?;
         let protocol = pop3_proto::Config {
             cleartext: auth.cleartext,
             starttls: false,
@@ -212,6 +218,7 @@ impl RawConfig {
             http_limits,
             admin_socket: self.admin.enabled.then_some(self.admin.socket),
             lmtp,
+            quota,
         })
     }
 }

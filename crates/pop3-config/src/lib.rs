@@ -8,9 +8,11 @@
 //!   section validated by its own function. [`Config::warnings`] lists accepted settings that
 //!   are outside what an RFC asks for.
 //! - [`AdminSettings`]: the sections `pop3-admin` needs (`[data]`, the argon2 keys of `[auth]`,
-//!   `[admin]` with the nodes it watches, [`AdminNode`], `[privileges]`), read with the same section types, defaults and checks; the
+//!   `[admin]` with the nodes it watches, [`AdminNode`], `[privileges]`, `[quota]` for
+//!   `deliver` and `user list`), read with the same section types, defaults and checks; the
 //!   sections it does not need are left to the server, so a bad `[metrics]` cannot stop mail
 //!   delivery.
+//! - [`Quota`] (`[quota]`) and [`quota_for`], the one function that decides a user's limit.
 //! - [`ConfigError`]: what is wrong, naming the file, the key and the line.
 //!
 //! # Non-goals
@@ -27,6 +29,7 @@ mod error;
 mod limits;
 mod listeners;
 mod lmtp;
+mod quota;
 mod server;
 mod settings;
 mod sni;
@@ -38,5 +41,6 @@ pub use error::ConfigError;
 pub use limits::Timeouts;
 pub use listeners::{Listener, TlsFiles, TlsMode};
 pub use lmtp::Lmtp;
+pub use quota::{MAX_QUOTA, OverQuota, Quota, quota_for};
 pub use settings::AdminSettings;
 pub use sni::{SniName, SniPair};

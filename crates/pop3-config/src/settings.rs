@@ -10,6 +10,7 @@ use crate::admin::{AdminNode, RawAdmin};
 use crate::auth::RawAuth;
 use crate::data::RawData;
 use crate::error::{ConfigError, Invalid, parse_and_validate};
+use crate::quota::RawQuota;
 use crate::server::RawPrivileges;
 
 /// What the admin tool reads from `pop3d.toml`: where the user database, the mail root and
@@ -42,6 +43,8 @@ pub struct AdminSettings {
     /// gives what it creates (the user database, new Maildirs) to them; without the section
     /// it looks for the systemd unit's `User=`.
     pub owner: Option<(String, String)>,
+    /// `[quota]`: `deliver` refuses over it (exit 73), `user list` shows usage against it.
+    pub quota: crate::Quota,
 }
 
 impl AdminSettings {
@@ -62,6 +65,8 @@ struct RawAdminSections {
     #[serde(default)]
     admin: RawAdmin,
     privileges: Option<RawPrivileges>,
+    #[serde(default)]
+    quota: RawQuota,
 }
 
 impl RawAdminSections {
@@ -78,6 +83,7 @@ impl RawAdminSections {
             argon2,
             scram_iterations,
             owner: self.privileges.map(RawPrivileges::into_pair),
+            quota: self.quota.validate()?,
         })
     }
 }

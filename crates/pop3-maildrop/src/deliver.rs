@@ -18,6 +18,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::error::{Error, Result, io_error};
 use crate::maildir::{Maildir, sync_dir};
+use crate::quota::{self, QuotaLimit, signed};
 use crate::scan::rename_no_replace;
 use crate::wire::SizeCounter;
 
@@ -114,8 +115,18 @@ impl<M: Borrow<Maildir>> Delivery<M> {
     /// durably delivered; on `Err` it was not (the temporary file is removed), except when
     /// only the final sync of `new/` failed, where the message may be in `new/` without being
     /// durable. **Report success to the sender only on `Ok`**: a retry after an error may
-    /// deliver a second copy, never lose the message.
-    pub fn commit(mut self) -> Result<Delivered> {
+    /// deliver a second copy, never lose the message. No quota is checked; an existing
+    /// `maildirsize` is kept current.
+    pub fn commit(self) -> Result<Delivered> {
+        self.commit_within(&QuotaLimit::UNLIMITED)
+    }
+
+    /// [`Delivery::commit`] under a quota: **a message that would take the Maildir past
+    /// `limit` is not delivered** ([`Error::OverQuota`], the temporary file removed). The
+    /// check, the rename into `new/` and the line appended to `maildirsize` happen under the
+    /// quota lock (`quota.rs`), so concurrent deliveries cannot both take the last place, and
+    /// a recount never sees the message without its line or the line without the message.
+    pub fn commit_within(mut self, limit: &QuotaLimit) -> Result<Delivered> {
         let Some(file) = self.file.take() else {
             return Err(self.dead());
         };
@@ -129,10 +140,45 @@ impl<M: Borrow<Maildir>> Delivery<M> {
         let (raw, wire) = (self.counter.raw(), self.counter.wire());
         let final_name = OsString::from(format!("{},S={raw},W={wire}", self.unique));
         let md = self.maildir();
+        let lock = match quota::lock(&md.root, md.path()) {
+            Ok(lock) => lock,
+            Err(e) => {
+                remove_tmp(md, &self.unique);
+                return Err(e);
+            }
+        };
+        if !limit.is_unlimited() {
+            match quota::admit(md, limit, raw, &lock) {
+                Ok(Ok(_)) => {}
+                Ok(Err(usage)) => {
+                    remove_tmp(md, &self.unique);
+                    return Err(Error::OverQuota {
+                        path: md.path().to_owned(),
+                        usage,
+                        limit: *limit,
+                        size: raw,
+                    });
+                }
+                Err(e) => {
+                    remove_tmp(md, &self.unique);
+                    return Err(e);
+                }
+            }
+        }
         if let Err(e) = rename_no_replace(&md.tmp, self.unique.as_ref(), &md.new, &final_name) {
             remove_tmp(md, &self.unique);
             return Err(io_error("rename", &tmp_path)(e.into()));
         }
+        #[cfg(test)]
+        tests::AFTER_RENAME.with(|hook| {
+            if let Some(hook) = hook.borrow_mut().as_mut() {
+                hook(md);
+            }
+        });
+        // Delivered: counted. A failed append removed the file (the next check recounts), so
+        // it is not an error of the delivery.
+        let _ = quota::append(&md.root, md.path(), signed(raw), 1, &lock);
+        drop(lock);
         // Once renamed the message is delivered; the sync makes that survive a power cut. If
         // it fails the caller must not report success, or the sender would drop a message
         // that may not be on disk: report the error (a temporary failure), and a retry
@@ -211,4 +257,4 @@ fn format_unique(now: std::time::Duration, pid: u32, n: u64, host: &str) -> Stri
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -126,6 +126,23 @@ pub enum Error {
         /// The Maildir's group.
         group: u32,
     },
+    /// The message would take the Maildir past its quota (Maildir++ `maildirsize`): it was
+    /// not delivered. Whether the sender should retry is the caller's policy, so
+    /// [`Error::is_temporary`] says no.
+    #[error(
+        "{path}: over quota: {} messages, {} octets, and {size} more octets would exceed {}",
+        usage.messages, usage.bytes, shown_limit(limit)
+    )]
+    OverQuota {
+        /// The Maildir.
+        path: PathBuf,
+        /// What it holds.
+        usage: crate::Usage,
+        /// Its limits.
+        limit: crate::QuotaLimit,
+        /// The refused message's size.
+        size: u64,
+    },
     /// An I/O error, with the operation and path it happened on.
     #[error("{op} {path}: {source}")]
     Io {
@@ -153,7 +170,8 @@ impl Error {
             | Error::Refused { .. }
             | Error::Exists { .. }
             | Error::Foreign { .. }
-            | Error::UidlFormat { .. } => false,
+            | Error::UidlFormat { .. }
+            | Error::OverQuota { .. } => false,
             Error::Io { source, .. } => !matches!(
                 source.kind(),
                 io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound
@@ -173,6 +191,18 @@ impl Error {
             _ => false,
         }
     }
+}
+
+fn shown_limit(limit: &crate::QuotaLimit) -> String {
+    let part = |n: Option<u64>, unit: &str| n.map(|n| format!("{n} {unit}"));
+    let parts: Vec<String> = [
+        part(limit.messages, "messages"),
+        part(limit.bytes, "octets"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    parts.join(" or ")
 }
 
 /// `Result` with this crate's [`Error`].

@@ -7,6 +7,9 @@
 //!   [`Maildrop::open_message`] to stream one, [`Maildrop::commit`] for UPDATE.
 //! - [`deliver`]: atomic delivery through `tmp/`.
 //! - [`lock_status`]: who holds a maildrop's lock, without taking it.
+//! - Maildir++ quotas ([`QuotaLimit`], [`Usage`]): [`Delivery::commit_within`] refuses a
+//!   message over the limit ([`Error::OverQuota`]) and, like [`Maildrop::commit`], keeps
+//!   `maildirsize` current by appending; [`read_usage`] reads it for display.
 //! - [`peek`]: the listing the next session would serve, read-only and without the lock.
 //! - UIDLs carried over from another server: [`dovecot_uidlist`], [`courier_sizelist`] and
 //!   [`courier_filenames`] read them ([`ForeignUidls`]), [`carry_over`] writes them into the
@@ -38,9 +41,12 @@
 //!   and remembered in `.pop3d.index`, where later scans look them up by name without a stat
 //!   (files are never modified in place; one that was is refused when read, then re-measured). A login to a maildrop whose `cur/` has not changed
 //!   since a settled scan reads the listing from `.pop3d.listing` instead of listing `cur/`.
+//! - **A message over its quota is never renamed into `new/`; every change pop3d makes to what
+//!   `maildirsize` counts holds the quota lock; a damaged `maildirsize` is recounted, never
+//!   read as "no quota"** (`quota.rs`).
 //!
 //! # Non-goals
-//! No IMAP keywords, no quota, no directory creation except [`Maildir::provision`] for the
+//! No IMAP keywords, no directory creation except [`Maildir::provision`] for the
 //! admin tool (and [`Maildir::create`] for tests and tools that own their path). Synchronous: the server calls it from blocking threads.
 
 mod atomic;
@@ -60,6 +66,8 @@ mod name;
 mod ownership;
 mod peek;
 mod provision;
+mod quota;
+mod reader;
 mod scan;
 mod wire;
 
@@ -77,10 +85,12 @@ pub use index::INDEX_FILE;
 pub use listing::LISTING_FILE;
 pub use lock::{LOCK_FILE, LockGuard, lock, lock_status};
 pub use maildir::Maildir;
-pub use maildrop::{CommitReport, Maildrop, MessageReader, OpenOptions};
+pub use maildrop::{CommitReport, Maildrop, OpenOptions};
 pub use message::Message;
 pub use name::ParsedName;
 pub use peek::{Peek, peek};
 pub use provision::{Existing, Provisioned};
+pub use quota::{MAILDIRSIZE, QuotaLimit, RECOUNT_AT_BYTES, STALE_AFTER, Usage, read_usage};
+pub use reader::MessageReader;
 pub use scan::ScanReport;
 pub use wire::{SizeCounter, wire_size};

@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -18,9 +17,11 @@ use crate::holder::Holder;
 use crate::index;
 use crate::listing;
 use crate::lock::{self, LockGuard};
-use crate::maildir::{Maildir, sync_dir};
+use crate::maildir::{Maildir, open_dir, sync_dir};
 use crate::message::Message;
 use crate::name::{ParsedName, with_seen_flag};
+use crate::quota::{self, signed};
+use crate::reader::MessageReader;
 use crate::scan::{self, ScanReport, rename_no_replace};
 use crate::wire::SizeCounter;
 
@@ -78,6 +79,11 @@ pub struct CommitReport {
     /// The map could not be rewritten: the removals happened, and the entries of removed
     /// messages stay in the map, harmless, until a later commit rewrites it.
     pub uidl_map_error: Option<Error>,
+    /// The removals could not be recorded in `maildirsize` (the quota lock could not be
+    /// taken, or the append failed): the removals happened anyway (**POP3 never refuses to
+    /// delete because of quota**), and the file was removed so that the next delivery under
+    /// a quota recounts.
+    pub quota_error: Option<Error>,
 }
 
 impl Maildrop {
@@ -195,14 +201,24 @@ impl Maildrop {
         // `cur/` read at most once, at the first message not found under its listed name.
         let mut renamed: Option<RenamedFiles> = None;
         let mut gone = std::collections::HashSet::new();
+        // The quota lock is held across the unlinks and the append of their line, so a
+        // concurrent recount sees either the messages or the negative line, never both or
+        // neither (`quota.rs`).
+        let quota = match deleted.is_empty() {
+            true => None,
+            false => Some(self.quota_lock()),
+        };
+        let mut freed = 0u64;
         for &index in deleted {
             let Some(message) = self.messages.get(index) else {
                 report.failed.push((index, Error::NoSuchMessage(index)));
                 continue;
             };
+            let size = self.quota_size(message);
             match self.unlink_current(message, &mut renamed, &mut report.dir_reads) {
                 Ok(true) => {
                     report.removed += 1;
+                    freed = freed.saturating_add(size);
                     gone.insert(index);
                     after_unlink(report.removed);
                 }
@@ -213,6 +229,19 @@ impl Maildrop {
                 Err(e) => report.failed.push((index, e)),
             }
         }
+        report.quota_error = match quota {
+            Some(Ok((root, lock))) => {
+                let count = i64::try_from(report.removed).unwrap_or(i64::MAX);
+                quota::append(&root, &self.path, -signed(freed), -count, &lock).err()
+            }
+            Some(Err(e)) => {
+                // Without the lock the line could race a recount: the file goes instead, and
+                // the next check recounts.
+                let _ = Maildir::open(&self.path).map(|m| quota::forget(&m));
+                Some(e)
+            }
+            None => None,
+        };
         if mark_seen {
             for &index in retrieved.iter().filter(|i| !deleted.contains(i)) {
                 // One left in `new/` by a full disk stays there unflagged (as delivered).
@@ -246,6 +275,26 @@ impl Maildrop {
             }
         }
         report
+    }
+
+    /// The Maildir's root and the quota lock on it.
+    fn quota_lock(&self) -> Result<(OwnedFd, quota::QuotaLock)> {
+        let root = open_dir(rustix::fs::CWD, &self.path, &self.path)?;
+        let lock = quota::lock(&root, &self.path)?;
+        Ok((root, lock))
+    }
+
+    /// A message's size as Maildir++ counts it: `S=` (the listed raw size), else the file's
+    /// size, else the wire size (an upper bound; a later recount corrects it).
+    fn quota_size(&self, message: &Message) -> u64 {
+        if let Some(raw) = message.raw_size {
+            return raw;
+        }
+        let (dir, _) = self.dir_of(message);
+        match rustix::fs::statat(dir, message.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => u64::try_from(stat.st_size).unwrap_or(message.wire_size),
+            Err(_) => message.wire_size,
+        }
     }
 
     /// A message no longer has the size it was listed with: a scan took its sizes from the
@@ -406,57 +455,3 @@ impl Maildrop {
 
 /// `cur/` read once by a commit: file names by their unique part.
 type RenamedFiles = std::collections::HashMap<Vec<u8>, Vec<Box<[u8]>>>;
-
-/// Streams one message. It never returns more octets than the message was listed with, and
-/// reports [`Error::SizeChanged`] if the file turns out longer or shorter, so a message is
-/// never sent silently short or long.
-#[derive(Debug)]
-pub struct MessageReader {
-    file: File,
-    name: String,
-    expected_wire: u64,
-    counter: SizeCounter,
-}
-
-impl MessageReader {
-    /// Reads the next chunk into `buf`; `Ok(0)` at the end, once the size was verified.
-    pub fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize> {
-        loop {
-            match self.file.read(buf) {
-                Ok(0) => {
-                    return if self.counter.wire() == self.expected_wire {
-                        Ok(0)
-                    } else {
-                        Err(self.size_changed())
-                    };
-                }
-                Ok(n) => {
-                    self.counter.update(&buf[..n]);
-                    if self.counter.wire() > self.expected_wire {
-                        return Err(self.size_changed());
-                    }
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(Error::Io {
-                        op: "read",
-                        path: self.name.clone().into(),
-                        source: e,
-                    });
-                }
-            }
-        }
-    }
-
-    /// The wire size the message was listed with.
-    pub fn expected_wire_size(&self) -> u64 {
-        self.expected_wire
-    }
-
-    fn size_changed(&self) -> Error {
-        Error::SizeChanged {
-            name: self.name.clone(),
-        }
-    }
-}

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | root | the Maildir's owner and group (`fchown`) | 0600 (the lock file too) |
 //! | the Maildir's owner (pipe transport as `pop3d`, the server itself) | unchanged | 0600 |
-//! | another user in the Maildir's group (`mailbox_command` run as the recipient) | the caller, the Maildir's group (`fchown(-1, gid)`) | 0640 (the lock file 0660) |
+//! | another user in the Maildir's group (`mailbox_command` run as the recipient) | the caller, the Maildir's group (`fchown(-1, gid)`) | 0640 (the lock file and `maildirsize` 0660) |
 //! | another user not in the Maildir's group | refused: [`Error::Unshareable`](crate::Error::Unshareable) | |
 //!
 //! **A file the server could not read is never left behind**: when the rule cannot be met
@@ -23,7 +23,8 @@ pub(crate) enum Access {
     /// Read it: a message, the size index, the listing, the UIDL map. (The server replaces
     /// the caches by renaming a file of its own over them; it never writes into them.)
     Read,
-    /// Open it read-write: the lock file, where the holder is recorded.
+    /// Open it read-write: the lock file, where the holder is recorded, and `maildirsize`,
+    /// to which both the server and a delivering user append.
     ReadWrite,
 }
 

@@ -256,7 +256,7 @@ impl Metrics {
         registry.register(
             "pop3_lmtp_recipients",
             "LMTP recipients by result: delivered, unknown (550), too_big (552), \
-             temp_failure (4xx: retried by the MTA)",
+             over_quota (552 5.2.2 or 452 4.2.2), temp_failure (4xx: retried by the MTA)",
             lmtp_recipients.clone(),
         );
         let lmtp_delivered_bytes = Counter::default();
@@ -414,7 +414,8 @@ impl Metrics {
             .inc();
     }
 
-    /// An LMTP recipient's outcome: `delivered`, `unknown`, `too_big` or `temp_failure`.
+    /// An LMTP recipient's outcome: `delivered`, `unknown`, `too_big`, `over_quota` or
+    /// `temp_failure`.
     pub fn lmtp_recipient(&self, result: &'static str) {
         self.lmtp_recipients
             .get_or_create(&ResultLabels { result })

@@ -269,6 +269,10 @@ impl Mailbox {
             warn!(session = self.session, error = %error,
                 "UIDL map not rewritten after deletions; its stale entries are harmless");
         }
+        if let Some(error) = &report.quota_error {
+            warn!(session = self.session, error = %error,
+                "deletions not recorded in maildirsize; the next delivery under a quota recounts");
+        }
         if report.failed.is_empty() {
             CommitOutcome::Removed
         } else {

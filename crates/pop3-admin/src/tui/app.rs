@@ -36,6 +36,8 @@ pub struct UserRow {
     pub enabled: bool,
     pub apop: bool,
     pub last_login: Option<u64>,
+    /// Usage against quota, messages then size (`12/1000 3.1M/500M`), from `maildirsize`.
+    pub quota: String,
     pub maildir: String,
 }
 

@@ -37,10 +37,17 @@ pub fn run(settings: Settings, nodes: Nodes) -> Result<()> {
     spawn_poller(admin.clone(), tx.clone());
     let mut app = App::new(settings.admin_socket.display().to_string());
     app.named = admin.is_named();
-    app.update(Event::Users(load_users(&users)));
+    app.update(Event::Users(load_users(&users, &settings.quota)));
     app.update(Event::Now(unix_now()));
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, &rx, &users, &admin);
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &rx,
+        &users,
+        &admin,
+        &settings.quota,
+    );
     ratatui::restore();
     result
 }
@@ -51,6 +58,7 @@ fn event_loop(
     events: &Receiver<Event>,
     users: &Users,
     admin: &Nodes,
+    quota: &pop3_config::Quota,
 ) -> Result<()> {
     loop {
         terminal.draw(|frame| frame.render_widget(&*app, frame.area()))?;
@@ -63,7 +71,7 @@ fn event_loop(
             }
             let done = apply(effect, users, admin);
             app.update(Event::Done(done));
-            app.update(Event::Users(load_users(users)));
+            app.update(Event::Users(load_users(users, quota)));
             app.update(Event::Live(snapshot(admin)));
         }
     }
@@ -104,17 +112,21 @@ fn apply(effect: Effect, users: &Users, admin: &Nodes) -> Result<String, String>
     result.map_err(|e| format!("{e:#}"))
 }
 
-fn load_users(users: &Users) -> Result<Vec<UserRow>, String> {
+fn load_users(users: &Users, site: &pop3_config::Quota) -> Result<Vec<UserRow>, String> {
     users
         .list()
         .map(|list| {
             list.into_iter()
-                .map(|u| UserRow {
-                    name: u.name.to_string(),
-                    enabled: u.enabled,
-                    apop: u.apop_secret.is_some(),
-                    last_login: u.last_login_at.and_then(|t| u64::try_from(t).ok()),
-                    maildir: u.maildir.display().to_string(),
+                .map(|u| {
+                    let quota = crate::quota::usage_of(site, &u);
+                    UserRow {
+                        name: u.name.to_string(),
+                        enabled: u.enabled,
+                        apop: u.apop_secret.is_some(),
+                        last_login: u.last_login_at.and_then(|t| u64::try_from(t).ok()),
+                        quota: format!("{} {}", quota.messages, quota.bytes),
+                        maildir: u.maildir.display().to_string(),
+                    }
                 })
                 .collect()
         })

@@ -109,6 +109,7 @@ fn users(app: &App, area: Rect, buf: &mut Buffer) {
             if u.enabled { "yes" } else { "no" }.to_owned(),
             if u.apop { "yes" } else { "no" }.to_owned(),
             u.last_login.map_or("never".to_owned(), utc_timestamp),
+            u.quota.clone(),
             u.maildir.clone(),
         ])
     });
@@ -119,11 +120,13 @@ fn users(app: &App, area: Rect, buf: &mut Buffer) {
             Constraint::Length(8),
             Constraint::Length(5),
             Constraint::Length(21),
+            Constraint::Length(20),
             Constraint::Fill(1),
         ],
     )
     .header(
-        Row::new(["NAME", "ENABLED", "APOP", "LAST LOGIN", "MAILDIR"]).style(Style::new().bold()),
+        Row::new(["NAME", "ENABLED", "APOP", "LAST LOGIN", "QUOTA", "MAILDIR"])
+            .style(Style::new().bold()),
     )
     .row_highlight_style(highlight())
     .block(Block::new().borders(Borders::TOP).title(title));

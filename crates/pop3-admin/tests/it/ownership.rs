@@ -303,6 +303,58 @@ fn issue_17_deliver_as_the_recipient_into_a_group_writable_maildir_is_served() {
     drop(held);
 }
 
+/// Issue 19: under a quota, `maildirsize` made by the recipient's delivery is shared
+/// read-write with the Maildir's group (0660), so pop3d, running as its own user, appends
+/// QUIT's deletions to it, and the recipient's next delivery appends its own line.
+#[test]
+fn issue_19_maildirsize_made_by_the_recipient_is_kept_by_both() {
+    if !needs_root("issue_19_maildirsize_made_by_the_recipient_is_kept_by_both") {
+        return;
+    }
+    let mut f = Fixture::new("q", Via::Privileges);
+    let config = std::fs::read_to_string(&f.site.config).unwrap();
+    std::fs::write(&f.site.config, config + "\n[quota]\nmessages = 2\n").unwrap();
+    let maildir = f.add_user("rcpt");
+    let recipient = format!("{}r", f.server);
+    add_account(&mut f.accounts, &recipient);
+    {
+        let _serial = ACCOUNTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run(
+            Command::new("usermod").args(["-a", "-G", &f.server, &recipient]),
+            "",
+        );
+    }
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, PermissionsExt::from_mode(mode)).unwrap();
+    };
+    mode(maildir.parent().unwrap(), 0o750);
+    for sub in ["", "new", "cur", "tmp"] {
+        mode(&maildir.join(sub), 0o770);
+    }
+    let _pop3d = f.pop3d();
+    let held = pop3_auth::UserDb::open(&f.db()).unwrap();
+    held.list().unwrap();
+    for _ in 0..2 {
+        let (code, _, err) = f.deliver_as(&recipient, "rcpt");
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, _, err) = f.deliver_as(&recipient, "rcpt");
+    assert_eq!(code, 73, "{err}");
+    let size_file = maildir.join("maildirsize");
+    let (recipient_uid, _) = ids(&recipient);
+    assert_eq!(owner_and_mode(&size_file), (recipient_uid, f.gid, 0o660));
+    pop3(f.port, "rcpt", "pw", &["DELE 1"]).unwrap();
+    let text = std::fs::read_to_string(&size_file).unwrap();
+    assert!(text.ends_with(" -1\n"), "{text}");
+    let (code, _, err) = f.deliver_as(&recipient, "rcpt");
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&size_file).unwrap();
+    assert!(text.lines().count() > 2 && text.ends_with(" 1\n"), "{text}");
+    drop(held);
+}
+
 #[test]
 fn issue_17_root_without_a_server_user_is_warned_and_a_world_readable_database_too() {
     let site = Site::new();

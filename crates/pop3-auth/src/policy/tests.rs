@@ -12,6 +12,8 @@ fn typed_values_are_stored_in_one_canonical_form() {
         (Setting::QuotaBytes, "2G", "2147483648"),
         (Setting::QuotaBytes, "500m", "524288000"),
         (Setting::QuotaBytes, "1024", "1024"),
+        (Setting::QuotaBytes, "0", "unlimited"),
+        (Setting::QuotaMessages, "0", "unlimited"),
     ];
     for (setting, typed, stored) in cases {
         assert_eq!(

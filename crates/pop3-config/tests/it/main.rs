@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use pop3_config::{AdminSettings, Config, DEFAULT_ADMIN_SOCKET};
 
-const BASE: &str = "[[listener]]\naddress = \"127.0.0.1:110\"\ntls = \"none\"\n\n[data]\n\
+pub(crate) const BASE: &str = "[[listener]]\naddress = \"127.0.0.1:110\"\ntls = \"none\"\n\n[data]\n\
                     user_db = \"/tmp/u.db\"\nmail_root = \"/var/mail\"\n";
 
 /// Parses `text` as the server and as the admin tool: each error, or `Ok`.
-fn check(text: &str) -> (Result<Config, String>, Result<AdminSettings, String>) {
+pub(crate) fn check(text: &str) -> (Result<Config, String>, Result<AdminSettings, String>) {
     (
         Config::parse(text, "t.toml").map_err(|e| e.to_string()),
         AdminSettings::parse(text, "t.toml").map_err(|e| e.to_string()),
@@ -382,6 +382,7 @@ fn issue_19_listener_names() {
     }
 }
 
+mod quota;
 mod sni;
 
 #[test]

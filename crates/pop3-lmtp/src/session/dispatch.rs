@@ -96,6 +96,13 @@ pub(super) fn outcome_reply(out: &mut Vec<u8>, outcome: Outcome, address: Option
             "4.3.0",
             format_args!("{who}local error in processing, try again later"),
         ),
+        Outcome::OverQuota => reply(out, 552, "5.2.2", format_args!("{who}mailbox full")),
+        Outcome::OverQuotaDeferred => reply(
+            out,
+            452,
+            "4.2.2",
+            format_args!("{who}mailbox full, try again later"),
+        ),
     }
 }
 

@@ -64,6 +64,11 @@ pub enum Outcome {
     DiskFull,
     /// Any other failure: `451 4.3.0` (retried).
     TempFail,
+    /// The recipient's mailbox is over quota, refused for good: `552 5.2.2` (RFC 3463 §3.3,
+    /// "mailbox full"; the MTA bounces).
+    OverQuota,
+    /// Over quota, where the site wants the MTA to retry: `452 4.2.2`.
+    OverQuotaDeferred,
 }
 
 /// One transaction, from MAIL to the end of DATA.

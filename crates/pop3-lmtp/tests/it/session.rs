@@ -54,6 +54,34 @@ fn a_pipelined_transaction_gets_one_reply_per_recipient_after_data() {
     assert!(driver.closed);
 }
 
+/// Issue 19: an over-quota recipient gets its own `552 5.2.2` (or `452 4.2.2` where the site
+/// defers), the others of the same message theirs.
+#[test]
+fn over_quota_recipients_get_5_2_2_or_4_2_2_alone() {
+    let input = "LHLO mx.example\r\nMAIL FROM:<s@x.example>\r\n\
+                 RCPT TO:<alice@x.example>\r\nRCPT TO:<bob@x.example>\r\n\
+                 RCPT TO:<carol@x.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n";
+    let driver = run(input, |d| {
+        d.commit.insert("bob", Outcome::OverQuota);
+        d.commit.insert("carol", Outcome::OverQuotaDeferred);
+    });
+    let codes = codes(&driver);
+    assert_eq!(
+        codes[codes.len() - 4..],
+        lines(&["250 2.0.0", "552 5.2.2", "452 4.2.2", "221 2.0.0"])
+    );
+    assert!(
+        driver
+            .text()
+            .contains("552 5.2.2 <bob@x.example> mailbox full\r\n")
+    );
+    assert!(
+        driver
+            .text()
+            .contains("452 4.2.2 <carol@x.example> mailbox full, try again later\r\n")
+    );
+}
+
 #[test]
 fn sequence_errors_and_lmtp_has_no_ehlo() {
     let input = "MAIL FROM:<>\r\nEHLO x\r\nLHLO x\r\nRCPT TO:<alice@x>\r\nDATA\r\n\

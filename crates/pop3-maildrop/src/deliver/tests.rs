@@ -1,6 +1,19 @@
 use std::time::Duration;
 
+use std::cell::RefCell;
+
 use super::format_unique;
+use crate::Maildir;
+
+/// A hook on a Maildir.
+pub(crate) type Hook = Box<dyn FnMut(&Maildir)>;
+
+thread_local! {
+    /// Called by `commit_within` between the rename into `new/` and the append to
+    /// `maildirsize` (tests of the quota lock).
+    pub(crate) static AFTER_RENAME: RefCell<Option<Hook>> =
+        RefCell::new(None);
+}
 
 #[test]
 fn names_of_one_second_sort_in_delivery_order() {

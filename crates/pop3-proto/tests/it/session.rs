@@ -24,7 +24,7 @@ impl Listing for Sizes {
     }
 }
 
-fn drain(session: &mut Session) -> String {
+pub fn drain(session: &mut Session) -> String {
     let mut out = Vec::new();
     loop {
         let pending = session.poll_transmit();
@@ -37,7 +37,7 @@ fn drain(session: &mut Session) -> String {
     }
 }
 
-fn expect_request(session: &mut Session) -> Request {
+pub fn expect_request(session: &mut Session) -> Request {
     match session.poll_event() {
         Some(Event::Request(request)) => request,
         other => panic!("expected a request, got {other:?}"),

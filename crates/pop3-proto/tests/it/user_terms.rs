@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use pop3_proto::{
-    AuthOutcome, Config, Connection, Event, Expire, Listing, PerUser, Request, Session, UserTerms,
+    AuthOutcome, Config, Connection, Expire, Listing, PerUser, Request, Session, UserTerms,
 };
+
+use crate::session::{drain, expect_request};
 
 struct One;
 
@@ -19,26 +21,6 @@ impl Listing for One {
     }
     fn uid(&self, _index: usize) -> &str {
         "0123456789abcdef0123456789abcdef"
-    }
-}
-
-fn drain(session: &mut Session) -> String {
-    let mut out = Vec::new();
-    loop {
-        let pending = session.poll_transmit();
-        if pending.is_empty() {
-            return String::from_utf8(out).unwrap();
-        }
-        out.extend_from_slice(pending);
-        let n = pending.len();
-        session.advance_transmit(n);
-    }
-}
-
-fn request(session: &mut Session) -> Request {
-    match session.poll_event() {
-        Some(Event::Request(request)) => request,
-        other => panic!("expected a request, got {other:?}"),
     }
 }
 
@@ -63,10 +45,16 @@ fn session(config: Config, per_user: PerUser, terms: Option<UserTerms>) -> Sessi
     drain(&mut session);
     if let Some(terms) = terms {
         session.handle_input(b"USER bob\r\nPASS secret\r\n");
-        assert!(matches!(request(&mut session), Request::Authenticate(_)));
+        assert!(matches!(
+            expect_request(&mut session),
+            Request::Authenticate(_)
+        ));
         session.handle_user_terms(terms);
         session.handle_auth_result(AuthOutcome::Accepted);
-        assert!(matches!(request(&mut session), Request::OpenMaildrop));
+        assert!(matches!(
+            expect_request(&mut session),
+            Request::OpenMaildrop
+        ));
         session.handle_maildrop_opened(Ok(Arc::new(One)));
         drain(&mut session);
     }
@@ -143,13 +131,13 @@ fn issue_19_expire_0_at_quit_follows_the_users_value() {
     let mut carol = session(zero_site, PerUser::default(), Some(keep));
     for (session, expired) in [(&mut bob, vec![0]), (&mut carol, vec![])] {
         session.handle_input(b"RETR 1\r\n");
-        request(session);
+        expect_request(session);
         session.handle_retrieve_opened(Ok(()));
         session.handle_body(b"Hello\r\n");
         session.handle_body_end();
         session.handle_input(b"QUIT\r\n");
         drain(session);
-        let Request::Commit { expired: got, .. } = request(session) else {
+        let Request::Commit { expired: got, .. } = expect_request(session) else {
             panic!("expected the commit");
         };
         assert_eq!(got, expired);

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pop3_lmtp::{Event, Outcome, Session, Verdict};
+use pop3_maildrop::QuotaLimit;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{debug, info, warn};
 
@@ -24,8 +25,9 @@ const READ_BUFFER: usize = 64 * 1024;
 /// the message in flight.
 struct Driver {
     shared: Arc<Shared>,
-    /// Maildirs of the recipients accepted in this transaction, by address as given.
-    maildirs: HashMap<String, PathBuf>,
+    /// Maildirs and quotas of the recipients accepted in this transaction, by address as
+    /// given.
+    maildirs: HashMap<String, (PathBuf, QuotaLimit)>,
     deliveries: Option<Deliveries>,
 }
 
@@ -109,8 +111,10 @@ impl Driver {
                 let db = self.shared.config.user_db.clone();
                 let looked_up = address.clone();
                 let limit = deadline(&db);
-                let lookup =
-                    tokio::task::spawn_blocking(move || resolve(&db, &looked_up, delimiter));
+                let site_quota = self.shared.config.quota;
+                let lookup = tokio::task::spawn_blocking(move || {
+                    resolve(&db, &looked_up, delimiter, &site_quota)
+                });
                 // With PostgreSQL, a lookup past the deadline is `451 4.3.0`; the blocking
                 // task ends when the database answers (bounded by the pool, `user_db.rs`).
                 let resolved = match limit {
@@ -124,8 +128,8 @@ impl Driver {
                     None => lookup.await.unwrap_or(Resolved::TempFail),
                 };
                 let verdict = match resolved {
-                    Resolved::User(maildir) => {
-                        self.maildirs.insert(address.to_string(), maildir);
+                    Resolved::User { maildir, quota } => {
+                        self.maildirs.insert(address.to_string(), (maildir, quota));
                         Verdict::Accept
                     }
                     Resolved::Unknown => {
@@ -169,8 +173,13 @@ impl Driver {
             .iter()
             .map(|address| {
                 let shown = address.to_string();
+                let (maildir, quota) = match self.maildirs.get(&shown) {
+                    Some((maildir, quota)) => (Some(maildir.clone()), *quota),
+                    None => (None, QuotaLimit::UNLIMITED),
+                };
                 Target {
-                    maildir: self.maildirs.get(&shown).cloned(),
+                    maildir,
+                    quota,
                     headers: trace_headers(sender.as_deref(), &shown),
                 }
             })
@@ -206,7 +215,8 @@ impl Driver {
         let Some(deliveries) = self.deliveries.take() else {
             return vec![Outcome::TempFail; session.recipients().len()];
         };
-        let results = tokio::task::spawn_blocking(move || deliveries.commit())
+        let over_quota = self.shared.config.quota.over_quota;
+        let results = tokio::task::spawn_blocking(move || deliveries.commit(over_quota))
             .await
             .unwrap_or_default();
         let metrics = &self.shared.metrics;
@@ -214,6 +224,9 @@ impl Driver {
             if *outcome == Outcome::Delivered {
                 metrics.lmtp_delivered(*octets);
                 info!(recipient = %address, octets, "LMTP: delivered");
+            } else if matches!(outcome, Outcome::OverQuota | Outcome::OverQuotaDeferred) {
+                metrics.lmtp_recipient("over_quota");
+                info!(recipient = %address, ?outcome, "LMTP: over quota, not delivered");
             } else {
                 metrics.lmtp_recipient("temp_failure");
                 warn!(recipient = %address, ?outcome, "LMTP: not delivered, the MTA will retry");

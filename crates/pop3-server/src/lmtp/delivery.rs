@@ -8,13 +8,14 @@
 
 use std::path::PathBuf;
 
+use pop3_config::OverQuota;
 use pop3_lmtp::Outcome;
-use pop3_maildrop::{Delivery, Maildir};
-use tracing::warn;
+use pop3_maildrop::{Delivery, Maildir, QuotaLimit};
+use tracing::{debug, warn};
 
 /// One recipient's delivery: in progress, or failed with the outcome to report.
 enum Slot {
-    Writing(Delivery<Maildir>),
+    Writing(Delivery<Maildir>, QuotaLimit),
     Failed(Outcome),
 }
 
@@ -27,6 +28,8 @@ pub(crate) struct Deliveries {
 /// the trace headers that start their copy.
 pub(crate) struct Target {
     pub(crate) maildir: Option<PathBuf>,
+    /// The recipient's quota, checked when the copy is committed (its size is known then).
+    pub(crate) quota: QuotaLimit,
     pub(crate) headers: String,
 }
 
@@ -60,7 +63,7 @@ impl Deliveries {
         let mut outcome = None;
         for slot in &self.slots {
             match slot {
-                Slot::Writing(_) => return None,
+                Slot::Writing(..) => return None,
                 Slot::Failed(Outcome::DiskFull) => outcome = Some(Outcome::DiskFull),
                 Slot::Failed(o) => outcome = outcome.or(Some(*o)),
             }
@@ -72,7 +75,7 @@ impl Deliveries {
     /// keeps its outcome.
     pub(crate) fn write(&mut self, bytes: &[u8]) {
         for slot in &mut self.slots {
-            if let Slot::Writing(delivery) = slot
+            if let Slot::Writing(delivery, _) = slot
                 && let Err(e) = delivery.write(bytes)
             {
                 warn!(error = %e, "LMTP: a delivery failed while writing");
@@ -81,15 +84,25 @@ impl Deliveries {
         }
     }
 
-    /// Commits every delivery still going; one outcome per recipient, in order, with the
-    /// octets stored for the delivered ones.
-    pub(crate) fn commit(self) -> Vec<(Outcome, u64)> {
+    /// Commits every delivery still going, each within its recipient's quota; one outcome
+    /// per recipient, in order, with the octets stored for the delivered ones. **A recipient
+    /// over quota gets its own refusal** (`552 5.2.2`, or `452 4.2.2` when `over_quota` is
+    /// `defer`) and its copy is not written; the others are committed as if it were not there.
+    pub(crate) fn commit(self, over_quota: OverQuota) -> Vec<(Outcome, u64)> {
         self.slots
             .into_iter()
             .map(|slot| match slot {
                 Slot::Failed(outcome) => (outcome, 0),
-                Slot::Writing(delivery) => match delivery.commit() {
+                Slot::Writing(delivery, quota) => match delivery.commit_within(&quota) {
                     Ok(delivered) => (Outcome::Delivered, delivered.raw_size),
+                    Err(e @ pop3_maildrop::Error::OverQuota { .. }) => {
+                        debug!(error = %e, "LMTP: a recipient is over quota");
+                        let outcome = match over_quota {
+                            OverQuota::Reject => Outcome::OverQuota,
+                            OverQuota::Defer => Outcome::OverQuotaDeferred,
+                        };
+                        (outcome, 0)
+                    }
                     Err(e) => {
                         warn!(error = %e, "LMTP: a delivery failed at commit");
                         (outcome_of(&e), 0)
@@ -110,7 +123,7 @@ fn start(target: Target) -> Slot {
         Ok(delivery)
     });
     match started {
-        Ok(delivery) => Slot::Writing(delivery),
+        Ok(delivery) => Slot::Writing(delivery, target.quota),
         Err(e) => {
             warn!(maildir = %path.display(), error = %e, "LMTP: cannot start a delivery");
             Slot::Failed(outcome_of(&e))

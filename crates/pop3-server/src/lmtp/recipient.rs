@@ -6,14 +6,22 @@ use std::path::PathBuf;
 
 use pop3_auth::{UserDbLocation, UserName};
 use pop3_lmtp::Address;
+use pop3_maildrop::QuotaLimit;
+use tracing::warn;
 
 use crate::user_db::with_user_db;
 
 /// The answer for one recipient.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Resolved {
-    /// A user (enabled or not: a disabled user still receives mail), and their Maildir.
-    User(PathBuf),
+    /// A user (enabled or not: a disabled user still receives mail): their Maildir and their
+    /// quota ([`pop3_config::quota_for`]).
+    User {
+        /// The Maildir.
+        maildir: PathBuf,
+        /// The limit a delivery is checked against.
+        quota: QuotaLimit,
+    },
     /// No user by any of the names the address can stand for.
     Unknown,
     /// The database could not answer (busy, missing, unreadable): the MTA retries.
@@ -47,6 +55,7 @@ pub(crate) fn resolve(
     db_path: &UserDbLocation,
     address: &Address,
     delimiter: Option<char>,
+    site_quota: &pop3_config::Quota,
 ) -> Resolved {
     let names: Vec<UserName> = candidates(address, delimiter)
         .iter()
@@ -58,13 +67,17 @@ pub(crate) fn resolve(
     let found = with_user_db(db_path, |db| {
         for name in &names {
             if let Some(user) = db.get(name)? {
-                return Ok(Some(user.maildir));
+                let quota = pop3_config::quota_for(site_quota, &user, &mut |invalid| {
+                    warn!(user = %user.name, error = %invalid,
+                        "per-user quota unreadable; the site's applies");
+                });
+                return Ok(Some((user.maildir, quota)));
             }
         }
         Ok(None)
     });
     match found {
-        Ok(Some(maildir)) => Resolved::User(maildir),
+        Ok(Some((maildir, quota))) => Resolved::User { maildir, quota },
         Ok(None) => Resolved::Unknown,
         Err(e) => {
             tracing::warn!(error = %e, "LMTP: user database unavailable; answering 451");

@@ -30,13 +30,13 @@ pub fn socket(server: &TestServer) -> PathBuf {
 }
 
 /// A blocking LMTP client.
-struct Lmtp {
+pub(crate) struct Lmtp {
     reader: BufReader<Box<dyn std::io::Read>>,
     writer: Box<dyn Write>,
 }
 
 impl Lmtp {
-    fn unix(path: &Path) -> Lmtp {
+    pub(crate) fn unix(path: &Path) -> Lmtp {
         let stream = UnixStream::connect(path).unwrap();
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let writer = stream.try_clone().unwrap();
@@ -83,7 +83,7 @@ impl Lmtp {
         }
     }
 
-    fn command(&mut self, line: &str) -> Vec<String> {
+    pub(crate) fn command(&mut self, line: &str) -> Vec<String> {
         self.send(&format!("{line}\r\n"));
         self.reply()
     }
@@ -93,7 +93,7 @@ impl Lmtp {
     }
 
     /// MAIL, the RCPTs (their replies), DATA's reply.
-    fn envelope(&mut self, from: &str, to: &[&str]) -> (Vec<String>, String) {
+    pub(crate) fn envelope(&mut self, from: &str, to: &[&str]) -> (Vec<String>, String) {
         assert!(self.command(&format!("MAIL FROM:<{from}>"))[0].starts_with("250 2.1.0"));
         let rcpts = to
             .iter()
@@ -104,7 +104,7 @@ impl Lmtp {
     }
 
     /// Sends the message (already CRLF and dot-stuffed) and its final dot; `n` replies.
-    fn message(&mut self, text: &str, n: usize) -> Vec<String> {
+    pub(crate) fn message(&mut self, text: &str, n: usize) -> Vec<String> {
         self.send(text);
         self.send(".\r\n");
         (0..n).map(|_| self.reply().remove(0)).collect()

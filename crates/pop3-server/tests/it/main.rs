@@ -26,6 +26,7 @@ mod pipelining;
 mod postfix;
 mod postgres;
 mod postgres_frozen;
+mod quota;
 mod scram;
 mod sni;
 mod socket_activation;

@@ -23,6 +23,12 @@ fn user(name: &str, enabled: bool, apop: bool) -> UserRow {
         enabled,
         apop,
         last_login: enabled.then_some(NOW - 3600),
+        quota: if enabled {
+            "12/1000 3.1M/500M"
+        } else {
+            "- -/500M"
+        }
+        .into(),
         maildir: format!("/var/mail/{name}/Maildir"),
     }
 }
