@@ -231,7 +231,7 @@ fn issue_19_a_users_own_quota_replaces_the_sites() {
         [],
     )
     .unwrap();
-    let mut accepted = |name: &str| {
+    let accepted = |name: &str| {
         let mut taken = 0;
         for _ in 0..4 {
             let replies = deliver(&server, &[name], &body(10));
