@@ -1,4 +1,5 @@
-//! SASL on arbitrary client lines: base64 decoding and the PLAIN and LOGIN exchanges.
+//! SASL on arbitrary client lines: base64 decoding and the PLAIN, LOGIN and (ferried)
+//! SCRAM-SHA-256 exchanges.
 //! Checked: no panic; decoding is bounded and canonical (what decodes re-encodes to the same
 //! line, so one password has one spelling); encoding round-trips; a finished exchange yields a
 //! non-empty identity without control characters and a non-empty password without NUL.
@@ -32,7 +33,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // An exchange: lines after the first are the client's responses.
-    let mechanism = if mode & 1 == 0 { Mechanism::Plain } else { Mechanism::Login };
+    let mechanism = match mode & 5 {
+        0 => Mechanism::Plain,
+        1 => Mechanism::Login,
+        _ => Mechanism::ScramSha256,
+    };
     let mut lines = rest.split(|&b| b == b'\n');
     let initial = if mode & 2 == 2 { lines.next() } else { None };
     let Ok((mut exchange, mut step)) = Exchange::start(mechanism, initial) else {
@@ -47,6 +52,23 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!credentials.password.contains(&0));
                 return;
             }
+            // SCRAM: the driver answers the client-first (as `pop3-auth` would), the
+            // client-final goes to verification; both are bounded like any response.
+            Step::Relay(response) => {
+                assert!(response.len() <= MAX_DECODED_RESPONSE);
+                exchange.challenge_sent("u".into());
+                let Some(line) = lines.next() else { return };
+                step = match exchange.step(line) {
+                    Ok(next) => next,
+                    Err(_) => return,
+                };
+            }
+            Step::Verify { user, response } => {
+                assert_eq!(user, "u");
+                assert!(response.len() <= MAX_DECODED_RESPONSE);
+                return;
+            }
+            Step::Acknowledged => return,
             Step::Challenge(_) => {
                 let Some(line) = lines.next() else { return };
                 step = match exchange.step(line) {

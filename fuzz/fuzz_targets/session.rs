@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use pop3_proto::{
-    AuthOutcome, Command, CommitOutcome, Config, Connection, Event, Listing, Progress, Request,
+    AuthOutcome, ChallengeAnswer, Command, CommitOutcome, Config, Connection, Event, Listing, Progress, Request,
     Secret, Session, State, wire_size,
 };
 
@@ -94,10 +94,25 @@ impl Driver {
         match request {
             Request::Authenticate(c) => {
                 let ok = matches!(&c.secret, Secret::Password { password, .. } if password == b"pw");
+                let scram = matches!(&c.secret, Secret::Scram { client_final } if client_final == b"pw");
                 self.session.handle_auth_result(if ok {
                     AuthOutcome::Accepted
+                } else if scram {
+                    AuthOutcome::AcceptedWith(b"v=x".to_vec())
                 } else {
                     AuthOutcome::Rejected
+                });
+            }
+            // A stand-in for `pop3-auth`'s SCRAM: a challenge for anything that looks like a
+            // client-first-message, a refusal otherwise.
+            Request::SaslChallenge { response, .. } => {
+                self.session.handle_sasl_challenge(if response.starts_with(b"n,") {
+                    ChallengeAnswer::Challenge {
+                        user: "u".into(),
+                        data: b"r=x,s=eA==,i=4096".to_vec(),
+                    }
+                } else {
+                    ChallengeAnswer::Invalid("malformed".into())
                 });
             }
             Request::OpenMaildrop => self.session.handle_maildrop_opened(Ok(Arc::new(Mem))),
@@ -155,6 +170,7 @@ fuzz_target!(|data: &[u8]| {
         loopback: split & 4 == 4,
         secure: split & 8 == 8,
         apop_timestamp: Some("<1.2@h>".into()),
+        ..Connection::default()
     };
     let mut driver = Driver {
         session: Session::new(Arc::new(config), conn),

@@ -51,7 +51,7 @@ impl Users {
         let mut warnings = Vec::new();
         let db = user_db::open(settings, &mut warnings)?;
         Ok(Users {
-            hasher: PasswordHasher::new(settings.argon2)?,
+            hasher: PasswordHasher::new(settings.argon2)?.with_scram(settings.scram_iterations)?,
             settings: settings.clone(),
             db,
             warnings,

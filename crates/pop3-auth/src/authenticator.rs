@@ -18,13 +18,23 @@
 //! best effort**: a read-only database, a full disk or a writer holding the lock past the
 //! busy timeout does not turn a correct password into a failure; the write is skipped and
 //! reported in [`Attempt::skipped_writes`] for the caller to log and count (issue 15 item 9).
+//!
+//! **SCRAM-SHA-256 (issue 19) reveals no more than a password**: an unknown, disabled or
+//! APOP-only user, or one without stored keys, gets a server-first-message with fake keys
+//! (salt and keys from a per-process secret and the name, so the same on every attempt; the
+//! site's iteration count) and fails at the end as a wrong proof does. A password login on a
+//! site with SCRAM writes the keys when they are missing or have other iterations (best
+//! effort, like the rehash), so users gain them at their next password login.
 
 use crate::apop;
 use crate::error::{Error, Result};
 use crate::memory::HashMemory;
 use crate::name::UserName;
 use crate::password::{HashParams, MAX_PASSWORD, PasswordHasher, Verification};
+use crate::scram::{ClientFinal, ScramKeys, ServerFirst};
 use crate::store::{User, UserStore};
+
+mod scram;
 
 /// What the client presented.
 #[derive(Clone, Copy)]
@@ -37,6 +47,14 @@ pub enum Credential<'a> {
         timestamp: &'a str,
         /// The client's digest, hex.
         digest: &'a str,
+    },
+    /// A SCRAM-SHA-256 client-final-message, parsed against the exchange's server-first
+    /// ([`Authenticator::scram_server_first`]; nonce and channel binding already checked).
+    Scram {
+        /// The server's half of the exchange, with the keys it ran with.
+        first: &'a ServerFirst,
+        /// The client's final message.
+        client_final: &'a ClientFinal,
     },
 }
 
@@ -91,6 +109,8 @@ pub enum BestEffortWrite {
     LastLogin,
     /// Replacing a hash made with older parameters.
     Rehash,
+    /// Writing the SCRAM-SHA-256 keys of a verified password.
+    ScramKeys,
 }
 
 impl BestEffortWrite {
@@ -99,6 +119,7 @@ impl BestEffortWrite {
         match self {
             BestEffortWrite::LastLogin => "last_login",
             BestEffortWrite::Rehash => "rehash",
+            BestEffortWrite::ScramKeys => "scram_keys",
         }
     }
 }
@@ -123,6 +144,9 @@ pub enum RejectReason {
     ApopNotAvailable,
     /// The stored hash cannot be used (malformed, absurd parameters): fails closed.
     UnusableHash,
+    /// SCRAM-SHA-256 for a user without (usable) stored keys, or whose keys changed during
+    /// the exchange.
+    ScramNotAvailable,
 }
 
 impl RejectReason {
@@ -137,6 +161,7 @@ impl RejectReason {
             RejectReason::PasswordNotAllowed => "password-not-allowed",
             RejectReason::ApopNotAvailable => "apop-not-available",
             RejectReason::UnusableHash => "unusable-hash",
+            RejectReason::ScramNotAvailable => "scram-not-available",
         }
     }
 }
@@ -146,6 +171,8 @@ pub struct Authenticator {
     hasher: PasswordHasher,
     dummy_hash: String,
     apop_enabled: bool,
+    /// The per-process key of the fake SCRAM salts and keys.
+    scram_secret: [u8; 32],
 }
 
 /// The stand-in APOP secret for users without one, so that the digest is always computed.
@@ -170,11 +197,21 @@ impl Authenticator {
         getrandom::fill(&mut random).map_err(|e| crate::Error::Random(e.to_string()))?;
         let dummy_password: String = random.iter().map(|b| format!("{b:02x}")).collect();
         let dummy_hash = hasher.hash_with(dummy_password.as_bytes(), memory)?;
+        let mut scram_secret = [0u8; 32];
+        getrandom::fill(&mut scram_secret).map_err(|e| crate::Error::Random(e.to_string()))?;
         Ok(Authenticator {
             hasher,
             dummy_hash,
             apop_enabled,
+            scram_secret,
         })
+    }
+
+    /// The same authenticator with SCRAM-SHA-256 keys derived at each password login with
+    /// `iterations` (`None`: SCRAM is off for the site; see [`PasswordHasher::with_scram`]).
+    pub fn with_scram(mut self, iterations: Option<u32>) -> Result<Authenticator> {
+        self.hasher = self.hasher.with_scram(iterations)?;
+        Ok(self)
     }
 
     /// The hasher with the current parameters (for the admin tool).
@@ -304,21 +341,36 @@ impl Authenticator {
                 }
                 match checked.verification {
                     Verification::Match { needs_rehash } => {
-                        if needs_rehash
-                            && let Err(error) =
-                                self.hasher.hash_with(password, memory).and_then(|hash| {
-                                    db.best_effort(&mut |db| db.replace_hash(&user.name, &hash))
-                                })
-                        {
-                            skipped.push(SkippedWrite {
-                                write: BestEffortWrite::Rehash,
-                                error,
-                            });
-                        }
+                        self.after_password_match(
+                            db,
+                            &user,
+                            password,
+                            needs_rehash,
+                            memory,
+                            skipped,
+                        );
                         Ok(())
                     }
                     Verification::Mismatch => Err(RejectReason::WrongSecret),
                     Verification::Unusable => Err(RejectReason::UnusableHash),
+                }
+            }
+            Credential::Scram {
+                first,
+                client_final,
+            } => {
+                // The keys now stored must be those the exchange ran with: a password changed
+                // (or keys cleared) since the server-first-message ends it.
+                let stored = user.scram_sha256.as_deref().and_then(ScramKeys::parse);
+                let verified = first.verify(client_final);
+                if user.apop_only && user.apop_secret.is_some() {
+                    Err(RejectReason::PasswordNotAllowed)
+                } else if stored.as_ref() != Some(first.keys()) {
+                    Err(RejectReason::ScramNotAvailable)
+                } else if verified {
+                    Ok(())
+                } else {
+                    Err(RejectReason::WrongSecret)
                 }
             }
             Credential::Apop { timestamp, digest } => {
@@ -356,6 +408,12 @@ impl Authenticator {
             }
             Credential::Apop { timestamp, digest } => {
                 let _ = apop::verify(timestamp, DUMMY_APOP_SECRET, digest);
+            }
+            Credential::Scram {
+                first,
+                client_final,
+            } => {
+                let _ = first.verify(client_final);
             }
         }
     }

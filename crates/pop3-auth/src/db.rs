@@ -114,15 +114,16 @@ impl UserStore for UserDb {
     fn insert_row(&self, row: NewRow<'_>) -> Result<User> {
         let inserted = self.conn.execute(
             "INSERT INTO users (name, password_hash, maildir, enabled, uidl_map, created_at,
-                                updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (name) DO NOTHING",
+                                updated_at, scram_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (name) DO NOTHING",
             params![
                 row.name.as_str(),
                 row.hash,
                 row.maildir,
                 row.enabled,
                 row.uidl_map,
-                now()
+                now(),
+                row.scram,
             ],
         )?;
         if inserted == 0 {
@@ -149,6 +150,9 @@ impl UserStore for UserDb {
             Field::Enabled(value) | Field::UidlMap(value) => self
                 .conn
                 .execute(&sql, params![name.as_str(), value, None::<bool>, now])?,
+            Field::Password { hash, scram } => self
+                .conn
+                .execute(&sql, params![name.as_str(), hash, scram, now])?,
             Field::Apop { secret, only } => self
                 .conn
                 .execute(&sql, params![name.as_str(), secret, only, now])?,

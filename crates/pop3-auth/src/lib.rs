@@ -28,6 +28,10 @@
 //!   [`hash_scheme`] names the scheme of a stored hash.
 //! - [`HashMemory`]: argon2's block memory, kept by the caller and reused hash after hash.
 //! - [`apop`]: the greeting timestamp and the digest check.
+//! - [`scram`]: SCRAM-SHA-256 (RFC 5802, RFC 7677) as a pure state machine, and the stored
+//!   keys in PostgreSQL's format; [`Authenticator::scram_server_first`] picks the user's keys
+//!   or fake ones, [`Credential::Scram`] is its final step, and a [`PasswordHasher`] made
+//!   [`PasswordHasher::with_scram`] writes keys with every password it sets.
 //! - [`Throttle`]: failure delays, per-address penalties, the per-user spraying signal.
 //!
 //! # Invariants
@@ -50,6 +54,8 @@
 //!   cost; the others use a temporary one. (A legacy yescrypt hash allocates its own
 //!   memory, bounded, for that one check: it is replaced at the first login.)
 //! - **No cache**: every login reads the row, so changes apply at the next login.
+//! - **SCRAM keys never outlive their password**: a new password writes its keys, or NULL,
+//!   in the same UPDATE as its hash; users without keys fail SCRAM as a wrong password does.
 //!
 //! # Non-goals
 //! Sessions, sockets and timing of replies belong to the server; the throttle only computes.
@@ -67,6 +73,7 @@ mod password;
 mod pg;
 mod policy;
 mod schema;
+pub mod scram;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;

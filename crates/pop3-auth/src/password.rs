@@ -29,6 +29,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::error::{Error, Result};
 use crate::memory::{EngineError, HashMemory, Job};
+use crate::scram::{SCRAM_MAX_ITERATIONS, SCRAM_MIN_ITERATIONS, ScramKeys};
 
 pub use crypt::{MAX_BCRYPT_COST, MAX_SHA_CRYPT_ROUNDS, MAX_YESCRYPT_WORK};
 pub use import::{ImportedPassword, LOCKED_HASH, classify_imported};
@@ -101,11 +102,14 @@ pub enum Verification {
     Unusable,
 }
 
-/// Hashes and verifies with fixed current parameters.
+/// Hashes and verifies with fixed current parameters; with [`PasswordHasher::with_scram`],
+/// also derives the SCRAM-SHA-256 keys stored beside each new hash.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: HashParams,
     argon2: Argon2<'static>,
+    /// The PBKDF2 iterations of SCRAM keys, when the site enables SCRAM-SHA-256.
+    scram_iterations: Option<u32>,
 }
 
 impl PasswordHasher {
@@ -114,12 +118,41 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             argon2: params.argon2()?,
             params,
+            scram_iterations: None,
         })
+    }
+
+    /// The same hasher, also deriving SCRAM-SHA-256 keys with `iterations` (4096 to
+    /// [`crate::scram::SCRAM_MAX_ITERATIONS`]) wherever a password is set or verified; `None`
+    /// for a site without SCRAM, where a new password clears the keys instead.
+    pub fn with_scram(mut self, iterations: Option<u32>) -> Result<PasswordHasher> {
+        if let Some(i) = iterations
+            && !(SCRAM_MIN_ITERATIONS..=SCRAM_MAX_ITERATIONS).contains(&i)
+        {
+            return Err(Error::InvalidParams(format!(
+                "SCRAM iterations must be {SCRAM_MIN_ITERATIONS} to {SCRAM_MAX_ITERATIONS}"
+            )));
+        }
+        self.scram_iterations = iterations;
+        Ok(self)
     }
 
     /// The current parameters.
     pub fn params(&self) -> HashParams {
         self.params
+    }
+
+    /// The SCRAM-SHA-256 iterations, when the site enables it.
+    pub fn scram_iterations(&self) -> Option<u32> {
+        self.scram_iterations
+    }
+
+    /// The SCRAM-SHA-256 keys of `password` in their stored form, with a fresh salt, when the
+    /// site enables SCRAM; `None` otherwise.
+    pub fn scram_keys(&self, password: &[u8]) -> Result<Option<String>> {
+        self.scram_iterations
+            .map(|i| ScramKeys::generate(password, i).map(|keys| keys.to_string()))
+            .transpose()
     }
 
     /// Hashes a password with a fresh 16-byte random salt into a PHC string, in memory

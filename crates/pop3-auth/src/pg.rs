@@ -284,19 +284,20 @@ impl UserStore for PgSession {
     fn insert_row(&self, row: NewRow<'_>) -> Result<User> {
         let sql = format!(
             "INSERT INTO users (name, password_hash, maildir, enabled, uidl_map, created_at,
-                                updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO NOTHING
+                                updated_at, scram_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (name) DO NOTHING
              RETURNING {}",
             columns(self.schema)
         );
         let now = now();
-        let params: [&(dyn postgres::types::ToSql + Sync); 6] = [
+        let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
             &row.name.as_str(),
             &row.hash,
             &row.maildir,
             &row.enabled,
             &row.uidl_map,
             &now,
+            &row.scram,
         ];
         match self.with(|c| c.query_opt(&sql, &params))? {
             Some(inserted) => user_from_row(&inserted),
@@ -321,6 +322,10 @@ impl UserStore for PgSession {
             Field::ScramSha256(text) | Field::Policy(_, text) => {
                 let sql = format!("UPDATE users SET {set}, updated_at = $3 WHERE name = $1");
                 self.with(|c| c.execute(&sql, &[&name.as_str(), &text, &now]))?
+            }
+            Field::Password { hash, scram } => {
+                let sql = format!("UPDATE users SET {set}, updated_at = $4 WHERE name = $1");
+                self.with(|c| c.execute(&sql, &[&name.as_str(), &hash, &scram, &now]))?
             }
             Field::Apop { secret, only } => {
                 let sql = format!("UPDATE users SET {set}, updated_at = $4 WHERE name = $1");

@@ -193,6 +193,7 @@ pub(crate) fn assignment(field: &crate::store::Field<'_>) -> &'static str {
     match field {
         Field::PasswordHash(_) => "password_hash = $2, scram_sha256 = NULL",
         Field::ScramSha256(_) => "scram_sha256 = $2",
+        Field::Password { .. } => "password_hash = $2, scram_sha256 = $3",
         Field::Policy(Setting::Expire, _) => "expire = $2",
         Field::Policy(Setting::LoginDelay, _) => "login_delay = $2",
         Field::Policy(Setting::QuotaMessages, _) => "quota_messages = $2",

@@ -103,6 +103,8 @@ pub struct NewRow<'a> {
     pub enabled: bool,
     /// [`User::uidl_map`].
     pub uidl_map: bool,
+    /// [`User::scram_sha256`], derived from the same password as `hash`.
+    pub scram: Option<&'a str>,
 }
 
 /// One field of a row to change ([`UserStore::update_field`]); `updated_at` is set with it.
@@ -123,6 +125,14 @@ pub enum Field<'a> {
     },
     /// [`User::scram_sha256`].
     ScramSha256(Option<&'a str>),
+    /// A new password: its hash and its SCRAM keys (`None`: cleared), **in one UPDATE**, so
+    /// keys of the old password never outlive it.
+    Password {
+        /// The stored hash.
+        hash: &'a str,
+        /// The SCRAM-SHA-256 keys of the same password, or `None`.
+        scram: Option<&'a str>,
+    },
     /// One of [`User::policy`], already in canonical form ([`Setting::canonical`]).
     Policy(Setting, Option<&'a str>),
 }
@@ -194,12 +204,14 @@ pub trait UserStore: Send {
     ) -> Result<User> {
         let maildir = maildir_text(maildir)?;
         let hash = hasher.hash(password)?;
+        let scram = hasher.scram_keys(password)?;
         self.insert_row(NewRow {
             name,
             hash: &hash,
             maildir,
             enabled: true,
             uidl_map,
+            scram: scram.as_deref(),
         })
     }
 
@@ -218,6 +230,7 @@ pub trait UserStore: Send {
             maildir,
             enabled: true,
             uidl_map: false,
+            scram: None,
         })
     }
 
@@ -232,6 +245,7 @@ pub trait UserStore: Send {
             maildir,
             enabled: false,
             uidl_map: false,
+            scram: None,
         })
     }
 
@@ -256,6 +270,7 @@ pub trait UserStore: Send {
             maildir,
             enabled,
             uidl_map: flags.uidl_map,
+            scram: None,
         })
     }
 
@@ -274,7 +289,14 @@ pub trait UserStore: Send {
     ) -> Result<()> {
         check_password(password)?;
         let hash = hasher.hash(password)?;
-        self.update(name, Field::PasswordHash(&hash))
+        let scram = hasher.scram_keys(password)?;
+        self.update(
+            name,
+            Field::Password {
+                hash: &hash,
+                scram: scram.as_deref(),
+            },
+        )
     }
 
     /// Replaces the stored hash (a rehash with current parameters after a login).

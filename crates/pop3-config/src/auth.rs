@@ -1,7 +1,9 @@
-//! `[auth]`: the cleartext policy, SASL, APOP, argon2id and the login throttle.
+//! `[auth]`: the cleartext policy, SASL, APOP, SCRAM-SHA-256, argon2id and the login
+//! throttle.
 
 use std::time::Duration;
 
+use pop3_auth::scram::{SCRAM_MAX_ITERATIONS, SCRAM_MIN_ITERATIONS};
 use pop3_auth::{HashParams, ThrottleConfig};
 use pop3_proto::{CleartextPolicy, sasl::Mechanism};
 use serde::Deserialize;
@@ -16,6 +18,8 @@ pub(crate) struct RawAuth {
     cleartext: Spanned<String>,
     sasl: Spanned<Vec<String>>,
     apop: bool,
+    scram_sha256: bool,
+    scram_iterations: Spanned<u32>,
     argon2_m_kib: u32,
     argon2_t: u32,
     argon2_p: u32,
@@ -34,6 +38,8 @@ impl Default for RawAuth {
             cleartext: Spanned::new(0..0, "loopback".into()),
             sasl: Spanned::new(0..0, vec!["PLAIN".into(), "LOGIN".into()]),
             apop: false,
+            scram_sha256: false,
+            scram_iterations: Spanned::new(0..0, SCRAM_MIN_ITERATIONS),
             argon2_m_kib: params.m_kib,
             argon2_t: params.t,
             argon2_p: params.p,
@@ -52,6 +58,8 @@ pub(crate) struct Auth {
     pub(crate) cleartext: CleartextPolicy,
     pub(crate) sasl_mechanisms: Vec<Mechanism>,
     pub(crate) apop: bool,
+    /// SCRAM-SHA-256's PBKDF2 iterations when the site enables it.
+    pub(crate) scram_iterations: Option<u32>,
     pub(crate) argon2: HashParams,
     pub(crate) hash_concurrency: usize,
     pub(crate) throttle: ThrottleConfig,
@@ -73,12 +81,23 @@ impl RawAuth {
                 ));
             }
         };
+        let scram_iterations = self.scram()?;
         let mut sasl_mechanisms = Vec::new();
         for name in self.sasl.get_ref() {
-            let mechanism = Mechanism::from_name(name.as_bytes()).ok_or_else(|| {
-                invalid("auth.sasl", &self.sasl, "mechanisms are PLAIN and LOGIN")
-            })?;
+            let mechanism = Mechanism::from_name(name.as_bytes())
+                .filter(|m| *m != Mechanism::ScramSha256 || scram_iterations.is_some())
+                .ok_or_else(|| {
+                    invalid(
+                        "auth.sasl",
+                        &self.sasl,
+                        "mechanisms are PLAIN and LOGIN (SCRAM-SHA-256 with scram_sha256 = true)",
+                    )
+                })?;
             sasl_mechanisms.push(mechanism);
+        }
+        // `scram_sha256 = true` offers it, listed in `sasl` or not.
+        if scram_iterations.is_some() && !sasl_mechanisms.contains(&Mechanism::ScramSha256) {
+            sasl_mechanisms.push(Mechanism::ScramSha256);
         }
         let argon2 = self.argon2()?;
         let hash_concurrency = match self.hash_concurrency {
@@ -89,6 +108,7 @@ impl RawAuth {
             cleartext,
             sasl_mechanisms,
             apop: self.apop,
+            scram_iterations,
             argon2,
             hash_concurrency,
             throttle: ThrottleConfig {
@@ -100,6 +120,28 @@ impl RawAuth {
             },
             trust_loopback: self.trust_loopback,
         })
+    }
+
+    /// SCRAM-SHA-256's iterations if `scram_sha256` is on, `None` if off; the count is
+    /// checked either way (RFC 7677 §4: at least 4096). The admin tool needs it too: a new
+    /// password gets keys on a site with SCRAM, and clears them on one without.
+    pub(crate) fn scram(&self) -> Result<Option<u32>, Invalid> {
+        let iterations = *self.scram_iterations.get_ref();
+        if iterations < SCRAM_MIN_ITERATIONS {
+            return Err(invalid(
+                "auth.scram_iterations",
+                &self.scram_iterations,
+                "must be at least 4096 (RFC 7677 section 4)",
+            ));
+        }
+        if iterations > SCRAM_MAX_ITERATIONS {
+            return Err(invalid(
+                "auth.scram_iterations",
+                &self.scram_iterations,
+                &format!("must be at most {SCRAM_MAX_ITERATIONS}"),
+            ));
+        }
+        Ok(self.scram_sha256.then_some(iterations))
     }
 
     /// The argon2id parameters new hashes are made with, within `pop3-auth`'s bounds; the one

@@ -34,6 +34,9 @@ pub struct Config {
     pub protocol: pop3_proto::Config,
     /// argon2id parameters.
     pub argon2: HashParams,
+    /// SCRAM-SHA-256's PBKDF2 iterations when the site enables it (`[auth] scram_sha256`),
+    /// else `None`.
+    pub scram_iterations: Option<u32>,
     /// Concurrent password hashes at most.
     pub hash_concurrency: usize,
     /// The login throttle.
@@ -196,6 +199,7 @@ impl RawConfig {
             mail_root: data.mail_root,
             protocol,
             argon2: auth.argon2,
+            scram_iterations: auth.scram_iterations,
             hash_concurrency: auth.hash_concurrency,
             throttle: auth.throttle,
             max_connections: limits.max_connections,

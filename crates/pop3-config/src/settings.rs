@@ -36,6 +36,9 @@ pub struct AdminSettings {
     pub nodes: Vec<AdminNode>,
     /// argon2id parameters for new password hashes.
     pub argon2: HashParams,
+    /// SCRAM-SHA-256's iterations for the keys of new passwords, when the site enables it;
+    /// `None`: a new password clears the keys.
+    pub scram_iterations: Option<u32>,
     /// `[privileges]`: the user and group the server drops to. The admin tool, run as root,
     /// gives what it creates (the user database, new Maildirs) to them; without the section
     /// it looks for the systemd unit's `User=`.
@@ -70,6 +73,7 @@ impl RawAdminSections {
     fn validate(self) -> Result<AdminSettings, Invalid> {
         let data = self.data.validate()?;
         let argon2 = self.auth.argon2()?;
+        let scram_iterations = self.auth.scram()?;
         let nodes = self.admin.nodes()?;
         Ok(AdminSettings {
             user_db: data.user_db,
@@ -77,6 +81,7 @@ impl RawAdminSections {
             admin_socket: self.admin.socket,
             nodes,
             argon2,
+            scram_iterations,
             owner: self.privileges.map(RawPrivileges::into_pair),
             quota: self.quota.validate()?,
         })

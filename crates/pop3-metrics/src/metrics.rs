@@ -356,8 +356,8 @@ impl Metrics {
         self.auth_throttled.inc();
     }
 
-    /// A best-effort write of a successful login failed: `write` is `last_login` or
-    /// `rehash`. The login still succeeded.
+    /// A best-effort write of a successful login failed: `write` is `last_login`, `rehash`
+    /// or `scram_keys`. The login still succeeded.
     pub fn auth_db_write_failed(&self, write: &'static str) {
         self.auth_db_write_failures
             .get_or_create(&WriteLabels { write })

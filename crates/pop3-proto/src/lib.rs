@@ -7,7 +7,8 @@
 //! message, commit deletions).
 //!
 //! It implements RFC 1939 (POP3), RFC 2449 (CAPA, response codes, PIPELINING), RFC 2595
-//! (STLS), RFC 5034 (AUTH, with PLAIN and LOGIN), RFC 3206 (SYS and AUTH response codes) and,
+//! (STLS), RFC 5034 (AUTH, with PLAIN, LOGIN and SCRAM-SHA-256, whose
+//! messages the driver reads and writes with `pop3-auth`), RFC 3206 (SYS and AUTH response codes) and,
 //! when enabled, the RFC 1460 LAST command.
 //!
 //! # Main types
@@ -51,6 +52,6 @@ pub use config::{
 };
 pub use reply::{MAX_STATUS_LINE, ResponseCode, escape_client_text};
 pub use session::{
-    Abort, AuthOutcome, CommandRecord, CommitOutcome, Credentials, Event, Listing, OpenError,
-    Request, RetrieveError, Secret, Session, SharedListing, State,
+    Abort, AuthOutcome, ChallengeAnswer, CommandRecord, CommitOutcome, Credentials, Event, Listing,
+    OpenError, Request, RetrieveError, Secret, Session, SharedListing, State,
 };

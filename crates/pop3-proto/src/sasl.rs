@@ -1,7 +1,13 @@
-//! SASL for the AUTH command (RFC 5034): the PLAIN (RFC 4616) and LOGIN mechanisms.
+//! SASL for the AUTH command (RFC 5034): the PLAIN (RFC 4616), LOGIN and SCRAM-SHA-256
+//! (RFC 5802, RFC 7677) mechanisms.
 //!
-//! Both carry a cleartext password, so the session offers them only when cleartext
-//! authentication is allowed on the connection. Decoding is strict and bounded: base64 must be
+//! PLAIN and LOGIN carry a cleartext password, so the session offers them only when cleartext
+//! authentication is allowed on the connection. SCRAM-SHA-256 never sends the password and is
+//! offered on any connection, like APOP; this crate only ferries its messages: the driver
+//! (with `pop3-auth`) reads the client-first-message and makes the server-first-message
+//! ([`Step::Relay`]), verifies the client-final-message ([`Step::Verify`]), and hands back the
+//! server-final-message, which is sent as a last challenge that the client acknowledges with
+//! an empty response ([`Step::Acknowledged`]; RFC 5034 §4 has no additional data on `+OK`). Decoding is strict and bounded: base64 must be
 //! canonical (padding required, no stray bits, no whitespace), PLAIN must hold exactly two NULs,
 //! the authentication identity must not be empty, and the authorization identity must be empty
 //! or equal to it. Every failure is a [`SaslError`], which the session answers with `-ERR`.
@@ -23,6 +29,8 @@ pub enum Mechanism {
     Plain,
     /// LOGIN (draft-murchison-sasl-login), still used by Outlook.
     Login,
+    /// SCRAM-SHA-256 (RFC 7677), without channel binding.
+    ScramSha256,
 }
 
 impl Mechanism {
@@ -31,12 +39,19 @@ impl Mechanism {
         match self {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
+            Mechanism::ScramSha256 => "SCRAM-SHA-256",
         }
+    }
+
+    /// Whether the mechanism sends the password itself (PLAIN, LOGIN): such a mechanism is
+    /// offered only where cleartext passwords are allowed.
+    pub fn carries_cleartext(self) -> bool {
+        matches!(self, Mechanism::Plain | Mechanism::Login)
     }
 
     /// Looks a mechanism up by name, case-insensitively.
     pub fn from_name(name: &[u8]) -> Option<Mechanism> {
-        [Mechanism::Plain, Mechanism::Login]
+        [Mechanism::Plain, Mechanism::Login, Mechanism::ScramSha256]
             .into_iter()
             .find(|m| m.name().as_bytes().eq_ignore_ascii_case(name))
     }
@@ -63,6 +78,8 @@ pub enum SaslError {
     AuthzidMismatch,
     /// An identity that is not UTF-8 or holds control characters.
     InvalidIdentity,
+    /// SCRAM: a response where an empty one was due (after the server-final-message).
+    UnexpectedData,
 }
 
 impl fmt::Display for SaslError {
@@ -78,6 +95,7 @@ impl fmt::Display for SaslError {
                 "authorization identity must be empty or equal to the user"
             }
             SaslError::InvalidIdentity => "invalid user name",
+            SaslError::UnexpectedData => "expected an empty response",
         })
     }
 }
@@ -109,6 +127,19 @@ pub enum Step {
     Challenge(&'static str),
     /// The exchange is complete.
     Done(PlainCredentials),
+    /// SCRAM: the driver must answer this client message (the client-first-message) with
+    /// the next challenge, or refuse it.
+    Relay(Vec<u8>),
+    /// SCRAM: the client's last message (the client-final-message) of `user`'s exchange,
+    /// for the driver to verify.
+    Verify {
+        /// The user name the driver read from the client-first-message.
+        user: String,
+        /// The client-final-message.
+        response: Vec<u8>,
+    },
+    /// SCRAM: the client acknowledged the server-final-message; the exchange succeeded.
+    Acknowledged,
 }
 
 /// An exchange in progress: the state between two client lines.
@@ -126,6 +157,12 @@ enum ExchangeState {
     LoginUser,
     /// LOGIN, waiting for the password.
     LoginPassword(String),
+    /// SCRAM, waiting for the client-first-message (or for the driver's answer to it).
+    ScramClientFirst,
+    /// SCRAM, waiting for the client-final-message of this user's exchange.
+    ScramClientFinal(String),
+    /// SCRAM, the server-final-message was sent: waiting for the empty response.
+    ScramServerFinal,
 }
 
 /// LOGIN's challenges, base64 of `Username:` and `Password:`.
@@ -144,16 +181,32 @@ impl Exchange {
             state: match mechanism {
                 Mechanism::Plain => ExchangeState::Plain,
                 Mechanism::Login => ExchangeState::LoginUser,
+                Mechanism::ScramSha256 => ExchangeState::ScramClientFirst,
             },
         };
         let step = match initial_response {
             Some(response) => exchange.step(response)?,
             None => Step::Challenge(match mechanism {
-                Mechanism::Plain => "",
+                Mechanism::Plain | Mechanism::ScramSha256 => "",
                 Mechanism::Login => LOGIN_USER_CHALLENGE,
             }),
         };
         Ok((exchange, step))
+    }
+
+    /// SCRAM: the driver answered the client-first-message of `user` with a challenge, which
+    /// the session sent; the next line is the client-final-message.
+    pub fn challenge_sent(&mut self, user: String) {
+        self.state = ExchangeState::ScramClientFinal(user);
+    }
+
+    /// SCRAM: the driver accepted the exchange and its server-final-message was sent; the
+    /// next line must be empty.
+    pub fn server_final_sent(mechanism: Mechanism) -> Exchange {
+        Exchange {
+            mechanism,
+            state: ExchangeState::ScramServerFinal,
+        }
     }
 
     /// The mechanism of this exchange.
@@ -177,6 +230,16 @@ impl Exchange {
                 self.state = ExchangeState::LoginPassword(user);
                 Ok(Step::Challenge(LOGIN_PASSWORD_CHALLENGE))
             }
+            ExchangeState::ScramClientFirst => {
+                self.state = ExchangeState::ScramClientFirst;
+                Ok(Step::Relay(decoded))
+            }
+            ExchangeState::ScramClientFinal(user) => Ok(Step::Verify {
+                user,
+                response: decoded,
+            }),
+            ExchangeState::ScramServerFinal if decoded.is_empty() => Ok(Step::Acknowledged),
+            ExchangeState::ScramServerFinal => Err(SaslError::UnexpectedData),
             ExchangeState::LoginPassword(user) => {
                 if decoded.is_empty() {
                     return Err(SaslError::EmptyPassword);

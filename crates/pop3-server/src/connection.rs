@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use pop3_auth::User;
+use pop3_auth::scram::ServerFirst;
 use pop3_proto::{
-    Abort, AuthOutcome, CommitOutcome, Event, Expire, OpenError, Request, RetrieveError, Session,
-    State,
+    Abort, AuthOutcome, ChallengeAnswer, CommitOutcome, Event, Expire, OpenError, Request,
+    RetrieveError, Secret, Session, State,
 };
 use tokio::net::TcpStream;
 use tracing::{debug, info};
@@ -60,6 +61,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, client: Peer, mod
         entry,
         step_started: Instant::now(),
         user: None,
+        scram: None,
         mailbox: None,
         stats: Stats::default(),
     };
@@ -81,6 +83,8 @@ struct Driver {
     step_started: Instant,
     /// The authenticated user, once there is one.
     user: Option<User>,
+    /// The SCRAM-SHA-256 exchange between its server-first and client-final messages.
+    scram: Option<ServerFirst>,
     /// The open maildrop, from a successful login to the end.
     mailbox: Option<Mailbox>,
     stats: Stats,
@@ -263,6 +267,10 @@ impl Driver {
                 .race(deadline, self.authenticate(credentials))
                 .await
                 .map(Ok),
+            Request::SaslChallenge { response, .. } => input
+                .race(deadline, self.sasl_challenge(response))
+                .await
+                .map(Ok),
             Request::OpenMaildrop => input.race(deadline, self.open_mailbox()).await.map(Ok),
             Request::Retrieve { index, top_lines } => {
                 input.race(None, self.retrieve(index, top_lines)).await
@@ -284,19 +292,58 @@ impl Driver {
         raced.unwrap_or_else(|interruption| self.interrupted(interruption))
     }
 
-    /// Verifies the credentials and answers the session.
+    /// SCRAM's client-first-message: the server-first-message, kept for the final step.
+    async fn sasl_challenge(&mut self, client_first: Vec<u8>) {
+        self.scram = None;
+        let answer = match self.shared.login.scram_first(&client_first).await {
+            Ok(first) => {
+                let answer = ChallengeAnswer::Challenge {
+                    user: first.user().to_owned(),
+                    data: first.message().to_vec(),
+                };
+                self.scram = Some(first);
+                answer
+            }
+            Err(answer) => answer,
+        };
+        self.session.handle_sasl_challenge(answer);
+    }
+
+    /// Verifies the credentials and answers the session. A SCRAM client-final-message is
+    /// checked against the exchange first (nonce, channel binding: `-ERR` with the reason);
+    /// on success the server-final-message goes back with the verdict.
     async fn authenticate(&mut self, credentials: pop3_proto::Credentials) {
+        let mut server_final = None;
+        let scram = match (&credentials.secret, self.scram.take()) {
+            (Secret::Scram { client_final }, Some(first)) => {
+                match first.parse_final(client_final) {
+                    Ok(parsed) => {
+                        server_final = Some(first.server_final(&parsed));
+                        Some((first, parsed))
+                    }
+                    Err(error) => {
+                        self.session
+                            .handle_auth_result(AuthOutcome::Invalid(error.to_string()));
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
         let verdict = self
             .shared
             .login
-            .verify(self.id, self.peer.ip(), credentials);
+            .verify(self.id, self.peer.ip(), credentials, scram);
         let outcome = match verdict.await {
             Ok((user, terms)) => {
                 self.entry
                     .update(|info| info.user = Some(user.name.to_string()));
                 self.user = Some(user);
                 self.session.handle_user_terms(terms);
-                AuthOutcome::Accepted
+                match server_final {
+                    Some(data) => AuthOutcome::AcceptedWith(data),
+                    None => AuthOutcome::Accepted,
+                }
             }
             Err(outcome) => outcome,
         };

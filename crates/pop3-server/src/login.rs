@@ -17,11 +17,14 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pop3_auth::scram::{self, ClientFinal, ClientFirst, ServerFirst};
 use pop3_auth::{
     Attempt, Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User,
 };
 use pop3_metrics::Metrics;
-use pop3_proto::{AuthOutcome, Credentials, Secret, UserTerms, escape_client_text};
+use pop3_proto::{
+    AuthOutcome, ChallengeAnswer, Credentials, Secret, UserTerms, escape_client_text,
+};
 use tracing::{error, info, warn};
 
 use crate::config::Config;
@@ -54,7 +57,8 @@ impl Login {
     /// in memory freed right after).
     pub(crate) fn new(config: &Config, metrics: Arc<Metrics>) -> pop3_auth::Result<Login> {
         let authenticator =
-            Authenticator::new_with(config.argon2, config.protocol.apop, &mut HashMemory::new())?;
+            Authenticator::new_with(config.argon2, config.protocol.apop, &mut HashMemory::new())?
+                .with_scram(config.scram_iterations)?;
         Ok(Login {
             authenticator: Arc::new(authenticator),
             hash_permits: HashPermits::new(config.hash_concurrency),
@@ -68,14 +72,52 @@ impl Login {
         })
     }
 
+    /// The server-first-message of a SCRAM-SHA-256 exchange (issue 19): the client-first
+    /// parsed, the user's row read on the blocking pool (within the deadline, as a login's),
+    /// a fresh nonce from the OS. **Unknown, disabled and keyless users get fake keys** (see
+    /// `Authenticator::scram_server_first`); nothing here is logged or throttled, the final
+    /// step is ([`Login::verify`]).
+    pub(crate) async fn scram_first(
+        &self,
+        client_first: &[u8],
+    ) -> Result<ServerFirst, ChallengeAnswer> {
+        let first = ClientFirst::parse(client_first)
+            .map_err(|error| ChallengeAnswer::Invalid(error.to_string()))?;
+        let nonce = scram::server_nonce().map_err(|error| {
+            warn!(error = %error, "no server nonce for SCRAM");
+            ChallengeAnswer::Unavailable
+        })?;
+        let authenticator = self.authenticator.clone();
+        let db_path = self.user_db.clone();
+        let name = first.user().to_owned();
+        let read = tokio::task::spawn_blocking(move || {
+            with_user_db(&db_path, |db| authenticator.look_up(db, &name))
+        });
+        let row = match self.deadline {
+            Some(limit) => tokio::time::timeout(limit, read).await.ok(),
+            None => Some(read.await),
+        };
+        match row {
+            Some(Ok(Ok(row))) => Ok(self.authenticator.scram_server_first(row, first, &nonce)),
+            Some(Ok(Err(error))) => {
+                warn!(error = %error, "user database unavailable");
+                Err(ChallengeAnswer::Unavailable)
+            }
+            _ => Err(ChallengeAnswer::Unavailable),
+        }
+    }
+
     /// Verifies one attempt of session `session` from `ip`: the user and the values that
     /// apply to them on success, else the answer for the session (`Rejected` after the
-    /// failure delay, `LoginDelay`, or `Unavailable`).
+    /// failure delay, `LoginDelay`, or `Unavailable`). A SCRAM attempt ([`Secret::Scram`])
+    /// comes with its exchange, already checked by the caller (nonce, channel binding): it
+    /// goes through the same penalty, delay, log and metrics.
     pub(crate) async fn verify(
         &self,
         session: u64,
         ip: IpAddr,
         credentials: Credentials,
+        scram: Option<(ServerFirst, ClientFinal)>,
     ) -> Result<(User, UserTerms), AuthOutcome> {
         self.wait_penalty(ip).await;
         // The failure delay counts from here, so a rejection answers at the same moment
@@ -85,7 +127,7 @@ impl Login {
         let started = tokio::time::Instant::now();
         let method = credentials.secret.method();
         let name = credentials.user.clone();
-        let checked = self.check(credentials).await.map(|attempt| {
+        let checked = self.check(credentials, scram).await.map(|attempt| {
             // Best-effort writes of a success that failed: the login stands (issue 15 item 9).
             for skipped in &attempt.skipped_writes {
                 self.metrics.auth_db_write_failed(skipped.write.as_str());
@@ -170,17 +212,25 @@ impl Login {
     }
 
     /// Runs the verification within the deadline, if any.
-    async fn check(&self, credentials: Credentials) -> Result<Attempt, CheckError> {
+    async fn check(
+        &self,
+        credentials: Credentials,
+        scram: Option<(ServerFirst, ClientFinal)>,
+    ) -> Result<Attempt, CheckError> {
         match self.deadline {
-            Some(limit) => tokio::time::timeout(limit, self.check_now(credentials))
+            Some(limit) => tokio::time::timeout(limit, self.check_now(credentials, scram))
                 .await
                 .unwrap_or(Err(CheckError::TimedOut(limit))),
-            None => self.check_now(credentials).await,
+            None => self.check_now(credentials, scram).await,
         }
     }
 
     /// Reads the row on the blocking pool, then verifies there behind a hash permit.
-    async fn check_now(&self, credentials: Credentials) -> Result<Attempt, CheckError> {
+    async fn check_now(
+        &self,
+        credentials: Credentials,
+        scram: Option<(ServerFirst, ClientFinal)>,
+    ) -> Result<Attempt, CheckError> {
         let authenticator = self.authenticator.clone();
         let db_path = self.user_db.clone();
         let name = credentials.user.clone();
@@ -201,6 +251,13 @@ impl Login {
             let credential = match &credentials.secret {
                 Secret::Password { password, .. } => Credential::Password(password),
                 Secret::Apop { timestamp, digest } => Credential::Apop { timestamp, digest },
+                Secret::Scram { .. } => match &scram {
+                    Some((first, client_final)) => Credential::Scram {
+                        first,
+                        client_final,
+                    },
+                    None => return Ok(Attempt::rejected(RejectReason::ScramNotAvailable)),
+                },
                 _ => return Ok(Attempt::rejected(RejectReason::ApopNotAvailable)),
             };
             with_user_db(&db_path, |db| {

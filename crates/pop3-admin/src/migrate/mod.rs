@@ -175,7 +175,7 @@ fn import(
     missing: NoUidls,
 ) -> Result<Report> {
     let db = Database::open(settings, options.dry_run)?;
-    let hasher = PasswordHasher::new(settings.argon2)?;
+    let hasher = PasswordHasher::new(settings.argon2)?.with_scram(settings.scram_iterations)?;
     let server = ServerUser::of(settings)?;
     let mut entries: Vec<Option<Entry>> = Vec::new();
     let mut checked: Vec<(usize, Checked)> = Vec::new();

@@ -281,3 +281,42 @@ fn new_maildirs_belong_to_the_servers_user_when_run_as_root() {
         );
     }
 }
+
+/// Issue 19: on a site with `scram_sha256`, `user add` and `user passwd` write SCRAM keys
+/// with the hash; on a site without, `user passwd` clears them, so no key of an old password
+/// stays usable.
+#[test]
+fn issue_19_scram_keys_follow_the_password() {
+    let site = Site::new();
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let on = text.replace(
+        "[auth]\n",
+        "[auth]\nscram_sha256 = true\nscram_iterations = 5000\n",
+    );
+    std::fs::write(&site.config, &on).unwrap();
+    let keys = || {
+        use pop3_auth::UserStore as _;
+        site.db()
+            .get(&pop3_auth::UserName::parse("alice").unwrap())
+            .unwrap()
+            .unwrap()
+            .scram_sha256
+    };
+    let (code, _, err) = site.run(&["user", "add", "alice", "--password-stdin"], b"first\n");
+    assert_eq!(code, 0, "{err}");
+    let first = keys().unwrap();
+    let parsed = pop3_auth::scram::ScramKeys::parse(&first).unwrap();
+    assert_eq!(parsed.iterations(), 5000);
+    let (code, _, err) = site.run(
+        &["user", "passwd", "alice", "--password-stdin"],
+        b"second\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let second = keys().unwrap();
+    assert_ne!(first, second);
+    std::fs::write(&site.config, &text).unwrap();
+    let (code, _, err) = site.run(&["user", "passwd", "alice", "--password-stdin"], b"third\n");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(keys(), None);
+    assert!(can_log_in(&site, "alice", "third"));
+}

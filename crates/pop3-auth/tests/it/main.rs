@@ -17,6 +17,7 @@ mod names;
 mod passwords;
 mod pg_outage;
 mod policy;
+mod scram;
 mod stores;
 mod support;
 mod throttle;

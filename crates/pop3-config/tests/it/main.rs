@@ -74,6 +74,17 @@ fn sections_both_read_fail_the_same_way_naming_key_and_line() {
             "group",
             Some(9),
         ),
+        // Issue 19: RFC 7677 §4's floor, whether SCRAM is on or not.
+        (
+            format!("{BASE}\n[auth]\nscram_sha256 = true\nscram_iterations = 4095\n"),
+            "auth.scram_iterations",
+            Some(11),
+        ),
+        (
+            format!("{BASE}\n[auth]\nscram_iterations = 100\n"),
+            "auth.scram_iterations",
+            Some(10),
+        ),
     ] {
         let (config, settings) = check(&text);
         let (config, settings) = (config.unwrap_err(), settings.unwrap_err());
@@ -373,6 +384,39 @@ fn issue_19_listener_names() {
 
 mod quota;
 mod sni;
+
+#[test]
+fn scram_is_off_by_default_and_on_adds_the_mechanism_for_both() {
+    use pop3_proto::sasl::Mechanism;
+    let (config, settings) = check(BASE);
+    let (config, settings) = (config.unwrap(), settings.unwrap());
+    assert_eq!(
+        (config.scram_iterations, settings.scram_iterations),
+        (None, None)
+    );
+    assert!(
+        !config
+            .protocol
+            .sasl_mechanisms
+            .contains(&Mechanism::ScramSha256)
+    );
+    let on = format!("{BASE}\n[auth]\nscram_sha256 = true\nscram_iterations = 8192\n");
+    let (config, settings) = check(&on);
+    let (config, settings) = (config.unwrap(), settings.unwrap());
+    assert_eq!(config.scram_iterations, Some(8192));
+    assert_eq!(settings.scram_iterations, Some(8192));
+    assert_eq!(
+        config.protocol.sasl_mechanisms,
+        [Mechanism::Plain, Mechanism::Login, Mechanism::ScramSha256]
+    );
+    // Listing the mechanism without turning SCRAM on is a mistake, named with its line.
+    let listed = format!("{BASE}\n[auth]\nsasl = [\"PLAIN\", \"SCRAM-SHA-256\"]\n");
+    let error = check(&listed).0.unwrap_err();
+    assert!(
+        error.contains("auth.sasl") && error.contains("line 10"),
+        "{error}"
+    );
+}
 
 /// Issue 19: values out of range are refused naming the key and the line.
 #[test]

@@ -6,10 +6,13 @@
 
 use super::common::Common;
 use super::transaction::Transaction;
-use super::{AuthOutcome, Credentials, Event, OpenError, Phase, Request, Secret, SharedListing};
+use super::{
+    AuthOutcome, ChallengeAnswer, Credentials, Event, OpenError, Phase, Request, Secret,
+    SharedListing,
+};
 use crate::command::Command;
 use crate::reply::{self, ResponseCode};
-use crate::sasl::{Exchange, Mechanism, SaslError, Step};
+use crate::sasl::{self, Exchange, Mechanism, SaslError, Step};
 
 /// The reply to every failed authentication, whatever the reason, so that it reveals nothing
 /// about which users exist (RFC 3206 §5 `[AUTH]`).
@@ -28,6 +31,8 @@ pub(super) struct Authorization {
 
 #[derive(Debug)]
 enum Waiting {
+    /// [`Request::SaslChallenge`] is with the driver; the exchange resumes with its answer.
+    Challenge(Exchange),
     /// [`Request::Authenticate`] is with the driver.
     Verifying,
     /// [`Request::OpenMaildrop`] is with the driver.
@@ -99,6 +104,32 @@ impl Authorization {
         self.sasl_step(cx, exchange, step)
     }
 
+    /// Answers [`Request::SaslChallenge`]; ignored unless that is what the state waits for.
+    pub(super) fn on_sasl_challenge(mut self, cx: &mut Common, answer: ChallengeAnswer) -> Phase {
+        if !matches!(self.waiting, Some(Waiting::Challenge(_))) {
+            return Phase::Authorization(self);
+        }
+        let Some(Waiting::Challenge(mut exchange)) = self.waiting.take() else {
+            return Phase::Authorization(self);
+        };
+        match answer {
+            ChallengeAnswer::Challenge { user, data } => {
+                write_challenge(cx, &data);
+                exchange.challenge_sent(user);
+                self.sasl = Some(exchange);
+                Phase::Authorization(self)
+            }
+            ChallengeAnswer::Invalid(reason) => self.bad_command(cx, &reason),
+            ChallengeAnswer::Unavailable => {
+                cx.record_err(
+                    Some(ResponseCode::SysTemp),
+                    "authentication temporarily unavailable",
+                );
+                Phase::Authorization(self)
+            }
+        }
+    }
+
     /// Answers [`Request::Authenticate`]; ignored unless that is what the state waits for.
     pub(super) fn on_auth_result(mut self, cx: &mut Common, outcome: AuthOutcome) -> Phase {
         if !matches!(self.waiting, Some(Waiting::Verifying)) {
@@ -110,6 +141,13 @@ impl Authorization {
                 self.waiting = Some(Waiting::Opening);
                 cx.event = Some(Event::Request(Request::OpenMaildrop));
             }
+            AuthOutcome::AcceptedWith(data) => {
+                // RFC 5034 §4: additional data with success goes in a challenge, which the
+                // client answers with an empty response; the maildrop is opened after it.
+                write_challenge(cx, &data);
+                self.sasl = Some(Exchange::server_final_sent(Mechanism::ScramSha256));
+            }
+            AuthOutcome::Invalid(reason) => return self.bad_command(cx, &reason),
             AuthOutcome::Rejected => {
                 cx.record(false);
                 cx.failed_auths += 1;
@@ -235,8 +273,8 @@ impl Authorization {
                 return self.bad_command(cx, &format!("unsupported mechanism: {name}"));
             }
         };
-        // PLAIN and LOGIN both carry the password in the clear.
-        if !cx.cleartext_allowed() {
+        // PLAIN and LOGIN both carry the password in the clear; SCRAM does not.
+        if mechanism.carries_cleartext() && !cx.cleartext_allowed() {
             return self.refuse(cx, CLEARTEXT_REFUSED);
         }
         self.user = None;
@@ -258,6 +296,29 @@ impl Authorization {
                 cx.out.extend_from_slice(challenge.as_bytes());
                 cx.out.extend_from_slice(b"\r\n");
                 self.sasl = Some(exchange);
+                Phase::Authorization(self)
+            }
+            Ok(Step::Relay(response)) => {
+                let mechanism = exchange.mechanism();
+                self.waiting = Some(Waiting::Challenge(exchange));
+                cx.event = Some(Event::Request(Request::SaslChallenge {
+                    mechanism,
+                    response,
+                }));
+                Phase::Authorization(self)
+            }
+            Ok(Step::Verify { user, response }) => self.request_auth(
+                cx,
+                Credentials {
+                    user,
+                    secret: Secret::Scram {
+                        client_final: response,
+                    },
+                },
+            ),
+            Ok(Step::Acknowledged) => {
+                self.waiting = Some(Waiting::Opening);
+                cx.event = Some(Event::Request(Request::OpenMaildrop));
                 Phase::Authorization(self)
             }
             Ok(Step::Done(credentials)) => self.request_auth(
@@ -321,6 +382,13 @@ impl Authorization {
         cx.event = Some(Event::Request(Request::Authenticate(credentials)));
         Phase::Authorization(self)
     }
+}
+
+/// A SASL challenge carrying data: `+ <base64>`.
+fn write_challenge(cx: &mut Common, data: &[u8]) {
+    cx.out.extend_from_slice(b"+ ");
+    cx.out.extend_from_slice(sasl::encode(data).as_bytes());
+    cx.out.extend_from_slice(b"\r\n");
 }
 
 /// The reply to a maildrop that could not be opened.

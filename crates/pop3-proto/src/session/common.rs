@@ -154,12 +154,15 @@ impl Common {
         self.conn.cleartext_allowed(self.config.cleartext)
     }
 
-    /// The mechanisms AUTH accepts now: none while cleartext is not allowed.
+    /// The mechanisms AUTH accepts now: those that carry a cleartext password only while
+    /// cleartext is allowed (SCRAM-SHA-256 always, like APOP).
     pub(super) fn offered_mechanisms(&self) -> Vec<Mechanism> {
-        if self.cleartext_allowed() {
-            self.config.sasl_mechanisms.clone()
-        } else {
-            Vec::new()
-        }
+        let cleartext = self.cleartext_allowed();
+        self.config
+            .sasl_mechanisms
+            .iter()
+            .copied()
+            .filter(|m| cleartext || !m.carries_cleartext())
+            .collect()
     }
 }

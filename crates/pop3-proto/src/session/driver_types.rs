@@ -30,6 +30,15 @@ pub enum Event {
 pub enum Request {
     /// Verify these credentials; answer with [`super::Session::handle_auth_result`].
     Authenticate(Credentials),
+    /// A SASL message the driver answers (SCRAM's client-first-message, RFC 5802 §7, still
+    /// unchecked); answer with [`super::Session::handle_sasl_challenge`].
+    SaslChallenge {
+        /// The exchange's mechanism.
+        mechanism: Mechanism,
+        /// The client's message, base64-decoded (at most
+        /// [`crate::sasl::MAX_DECODED_RESPONSE`] octets).
+        response: Vec<u8>,
+    },
     /// Lock and scan the maildrop of the user the driver just accepted; answer with
     /// [`super::Session::handle_maildrop_opened`]. Only ever asked right after
     /// [`AuthOutcome::Accepted`], so the lock is never taken for an unauthenticated client, and
@@ -87,6 +96,12 @@ pub enum Secret {
         /// `None` for USER/PASS, else the SASL mechanism that carried it.
         mechanism: Option<Mechanism>,
     },
+    /// A SCRAM client-final-message (RFC 5802 §7), to verify against the exchange the
+    /// driver started when it answered [`Request::SaslChallenge`].
+    Scram {
+        /// The client-final-message, base64-decoded.
+        client_final: Vec<u8>,
+    },
     /// An APOP digest (RFC 1939 §7): MD5 of the greeting timestamp and the shared secret.
     Apop {
         /// The timestamp from the greeting, `<` and `>` included.
@@ -97,7 +112,8 @@ pub enum Secret {
 }
 
 impl Secret {
-    /// A name for the method, for logs and metric labels: `user`, `apop`, `plain` or `login`.
+    /// A name for the method, for logs and metric labels: `user`, `apop`, `plain`, `login`
+    /// or `scram-sha-256`.
     pub fn method(&self) -> &'static str {
         match self {
             Secret::Password {
@@ -111,6 +127,11 @@ impl Secret {
                 mechanism: Some(Mechanism::Login),
                 ..
             } => "login",
+            Secret::Password {
+                mechanism: Some(Mechanism::ScramSha256),
+                ..
+            }
+            | Secret::Scram { .. } => "scram-sha-256",
             Secret::Apop { .. } => "apop",
         }
     }
@@ -133,11 +154,36 @@ pub enum AuthOutcome {
     /// The credentials are right; the session answers with [`Request::OpenMaildrop`] for the
     /// user the driver accepted.
     Accepted,
+    /// The credentials are right and the mechanism has data for the client (SCRAM's
+    /// server-final-message): the session sends it as a challenge, and asks for
+    /// [`Request::OpenMaildrop`] once the client acknowledged it with an empty response.
+    AcceptedWith(Vec<u8>),
+    /// The mechanism's last message was malformed (SCRAM: a wrong nonce or channel binding
+    /// data): `-ERR` with this reason, counted as an invalid command; no credentials were
+    /// checked.
+    Invalid(String),
     /// Wrong password, unknown or disabled user, or a method this user may not use. The reply
     /// is the same in every case, so it reveals nothing: `-ERR [AUTH] Authentication failed`.
     Rejected,
     /// The user may not log in again yet (RFC 2449 §8.1.2): `-ERR [LOGIN-DELAY]`.
     LoginDelay,
+    /// The user database is unavailable: `-ERR [SYS/TEMP]`.
+    Unavailable,
+}
+
+/// The driver's answer to [`Request::SaslChallenge`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChallengeAnswer {
+    /// Send `data` as the next challenge; the exchange is `user`'s.
+    Challenge {
+        /// The user name the message gave (for the credentials of the final step).
+        user: String,
+        /// The challenge (SCRAM's server-first-message), sent base64-encoded.
+        data: Vec<u8>,
+    },
+    /// The message was malformed: `-ERR` with this reason, counted as an invalid command.
+    Invalid(String),
     /// The user database is unavailable: `-ERR [SYS/TEMP]`.
     Unavailable,
 }

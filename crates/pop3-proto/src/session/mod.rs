@@ -48,8 +48,8 @@ use std::sync::Arc;
 
 pub use common::CommandRecord;
 pub use driver_types::{
-    Abort, AuthOutcome, CommitOutcome, Credentials, Event, Listing, OpenError, Request,
-    RetrieveError, Secret, SharedListing,
+    Abort, AuthOutcome, ChallengeAnswer, CommitOutcome, Credentials, Event, Listing, OpenError,
+    Request, RetrieveError, Secret, SharedListing,
 };
 
 use crate::body::Progress;
@@ -219,6 +219,15 @@ impl Session {
     /// ([`Session::handle_user_terms`]), else the site's.
     pub fn expire(&self) -> Option<crate::Expire> {
         self.common.expire()
+    }
+
+    /// Answers [`Request::SaslChallenge`].
+    pub fn handle_sasl_challenge(&mut self, answer: ChallengeAnswer) {
+        self.step(|phase, cx| match phase {
+            Phase::Authorization(auth) => auth.on_sasl_challenge(cx, answer),
+            other => other,
+        });
+        self.process();
     }
 
     /// The values that apply to the user being accepted (their own LOGIN-DELAY and EXPIRE,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use md5::{Digest, Md5};
 use pop3_proto::{
-    AuthOutcome, CommitOutcome, Config, Connection, Event, Listing, OpenError, Progress, Request,
-    RetrieveError, Secret, Session, State, wire_size,
+    AuthOutcome, ChallengeAnswer, CommitOutcome, Config, Connection, Event, Listing, OpenError,
+    Progress, Request, RetrieveError, Secret, Session, State, wire_size,
 };
 
 /// The timestamp of the RFC 1939 §7 example, so that its digest is a known answer.
@@ -184,6 +184,10 @@ impl Harness {
                 self.accepted_user = (outcome == AuthOutcome::Accepted).then_some(user);
                 self.session.handle_auth_result(outcome);
             }
+            // SCRAM's messages are `pop3-auth`'s; its ferrying is tested in `scram.rs`.
+            Request::SaslChallenge { .. } => self.session.handle_sasl_challenge(
+                ChallengeAnswer::Invalid("no SCRAM in the in-memory driver".into()),
+            ),
             Request::OpenMaildrop => {
                 let user = self
                     .accepted_user

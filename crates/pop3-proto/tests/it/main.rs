@@ -9,6 +9,7 @@ mod encoder;
 mod model;
 mod parser;
 mod properties;
+mod scram;
 mod session;
 mod transcripts;
 mod user_terms;

@@ -27,6 +27,7 @@ mod postfix;
 mod postgres;
 mod postgres_frozen;
 mod quota;
+mod scram;
 mod sni;
 mod socket_activation;
 mod storage;

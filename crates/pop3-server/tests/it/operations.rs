@@ -60,6 +60,12 @@ fn check_config_names_the_key_and_the_line() {
         ("[log]\nformat = \"xml\"\n", "log.format", 10),
         ("[server]\nexpire = 36501\n", "server.expire", 10),
         ("[server]\nexpire = \"-3\"\n", "server.expire", 10),
+        // Issue 19: RFC 7677 §4's floor.
+        (
+            "[auth]\nscram_sha256 = true\nscram_iterations = 1000\n",
+            "auth.scram_iterations",
+            11,
+        ),
     ] {
         let (ok, stderr) = check_config(&format!("{base}\n{extra}"));
         assert!(!ok, "{extra} accepted");
