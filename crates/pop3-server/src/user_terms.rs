@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pop3_auth::{Resolved, User, UserDbLocation};
+use pop3_auth::{PolicyOverrides, Resolved, User, UserDbLocation};
 use pop3_proto::{Expire, PerUser, UserTerms};
 use tracing::warn;
 
@@ -63,6 +63,8 @@ struct CacheState {
     value: PerUser,
     read_at: Option<Instant>,
     reading: bool,
+    /// The last read failed (logged once per run of failures).
+    failing: bool,
 }
 
 impl PerUserCache {
@@ -74,28 +76,34 @@ impl PerUserCache {
         })
     }
 
-    /// Reads the database now (on the blocking pool) and keeps the answer; a failure keeps
-    /// the previous one and is logged.
+    /// Reads the database now (on the blocking pool) and keeps the answer. A SQLite file that
+    /// does not exist yet has no users, so none of their own (the server never creates it,
+    /// and says so at the first login). A failure keeps the previous answer and is logged
+    /// once, when reads start failing.
     pub(crate) async fn read(self: &Arc<Self>) {
         let cache = Arc::clone(self);
-        let read = tokio::task::spawn_blocking(move || {
-            with_user_db(&cache.user_db, |db| db.policy_overrides())
+        let read = tokio::task::spawn_blocking(move || match &cache.user_db {
+            UserDbLocation::Sqlite(path) if !path.exists() => Ok(PolicyOverrides::default()),
+            location => with_user_db(location, |db| db.policy_overrides()),
         })
         .await;
         let mut state = self.lock();
         state.reading = false;
         state.read_at = Some(Instant::now());
-        match read {
+        let failure = match read {
             Ok(Ok(overrides)) => {
                 state.value = PerUser {
                     login_delay: overrides.login_delay,
                     expire: overrides.expire,
                 };
+                state.failing = false;
+                return;
             }
-            Ok(Err(error)) => {
-                warn!(%error, "cannot read which users have their own LOGIN-DELAY or EXPIRE")
-            }
-            Err(error) => warn!(%error, "per-user policy read failed"),
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        if !std::mem::replace(&mut state.failing, true) {
+            warn!(error = %failure, "cannot read which users have their own LOGIN-DELAY or EXPIRE; CAPA before login keeps the last answer");
         }
     }
 
