@@ -21,9 +21,9 @@ use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
 use postgres::{Client, Row};
@@ -31,7 +31,7 @@ use postgres::{Client, Row};
 use crate::error::{Error, Result};
 use crate::name::UserName;
 use crate::policy::{PolicyOverrides, UserPolicy};
-use crate::schema::{OVERRIDES_QUERY, POLICY_SINCE, SCHEMA_VERSION, assignment, columns};
+use crate::schema::{OVERRIDES_QUERY, POLICY_SINCE, SCHEMA_VERSION, assignment_at, columns};
 use crate::store::{Field, NewRow, User, UserStore, now};
 
 use pool::{Conn, Pool};
@@ -128,7 +128,14 @@ pub struct PgStore {
     url: String,
     /// The schema version the last connection found (the columns to read depend on it).
     schema: Arc<AtomicI64>,
+    /// When the version was last read; it is read again on a checkout after
+    /// [`SCHEMA_RECHECK`], so a server running while `pop3-admin` migrates sees the new
+    /// columns without a restart.
+    schema_checked: Arc<Mutex<Option<Instant>>>,
 }
+
+/// How often a long-running store reads the schema version again.
+pub(crate) const SCHEMA_RECHECK: Duration = Duration::from_secs(30);
 
 impl PgStore {
     /// A store for the database of `settings`, **connecting nothing now** (a database that is
@@ -150,6 +157,16 @@ impl PgStore {
             ),
             url: settings.url.clone(),
             schema,
+            schema_checked: Arc::new(Mutex::new(Some(Instant::now()))),
+        }
+    }
+
+    /// Makes the next checkout read the schema version again (tests; in service it happens
+    /// every [`SCHEMA_RECHECK`]).
+    #[doc(hidden)]
+    pub fn recheck_schema(&self) {
+        if let Ok(mut checked) = self.schema_checked.lock() {
+            *checked = None;
         }
     }
 
@@ -170,7 +187,25 @@ impl PgStore {
 
     /// One connection for a series of calls.
     fn session(&self) -> Result<PgSession> {
-        let conn = self.pool.get()?;
+        let mut conn = self.pool.get()?;
+        let due = self
+            .schema_checked
+            .lock()
+            .map(|mut checked| {
+                let due = checked.is_none_or(|at| at.elapsed() >= SCHEMA_RECHECK);
+                if due {
+                    *checked = Some(Instant::now());
+                }
+                due
+            })
+            .unwrap_or(false);
+        if due && let Some(client) = conn.client() {
+            // A failure here leaves the version as it was; the call itself will report a
+            // database that stopped answering.
+            if let Ok(found) = schema::version(client) {
+                self.schema.store(found, Ordering::Relaxed);
+            }
+        }
         Ok(PgSession {
             conn: RefCell::new(conn),
             url: self.url.clone(),
@@ -308,7 +343,19 @@ impl UserStore for PgSession {
     fn update_field(&self, name: &UserName, field: Field<'_>) -> Result<bool> {
         // The assignment is one of `schema.rs`'s constants; values are bound parameters.
         // PostgreSQL types every parameter, so each gets exactly the ones it uses.
-        let set = assignment(&field);
+        // Below version 6 (a server upgraded before its database) there are no SCRAM or
+        // per-user columns: a new password writes its hash alone, the rest is refused.
+        let field = match field {
+            Field::Password { hash, .. } if self.schema < POLICY_SINCE => Field::PasswordHash(hash),
+            Field::ScramSha256(_) | Field::Policy(..) if self.schema < POLICY_SINCE => {
+                return Err(Error::SchemaTooOld {
+                    found: self.schema,
+                    needs: POLICY_SINCE,
+                });
+            }
+            field => field,
+        };
+        let set = assignment_at(&field, self.schema);
         let now = now();
         let changed = match field {
             Field::PasswordHash(hash) => {

@@ -182,6 +182,15 @@ pub(crate) fn columns(version: i64) -> &'static str {
 /// SQL in both dialects (`COUNT(column)` counts the non-NULL values).
 pub(crate) const OVERRIDES_QUERY: &str = "SELECT COUNT(expire), COUNT(login_delay) FROM users";
 
+/// [`assignment`] for a schema at `version`: below [`POLICY_SINCE`] a new hash has no SCRAM
+/// column to clear (the caller refuses the fields that need the new columns).
+pub(crate) fn assignment_at(field: &crate::store::Field<'_>, version: i64) -> &'static str {
+    match field {
+        crate::store::Field::PasswordHash(_) if version < POLICY_SINCE => "password_hash = $2",
+        field => assignment(field),
+    }
+}
+
 /// The SQL of a [`crate::store::Field`] change: the assignment, with the value as `$2`/`?2`
 /// (and APOP-only as `$3`/`?3`) and `updated_at` as the last parameter.
 ///

@@ -118,3 +118,62 @@ fn issue_19_a_value_written_by_hand_that_does_not_parse_falls_back_to_the_site()
         Resolved::Unreadable(Some(7), _)
     ));
 }
+
+/// Review of issue 19: a server upgraded before its PostgreSQL database (schema 5) writes new
+/// password hashes without the SCRAM column, refuses per-user values, and once `pop3-admin`
+/// has migrated, reads the new columns without a restart.
+#[test]
+fn issue_19_a_server_on_schema_5_keeps_working_and_sees_the_migration() {
+    use pop3_auth::PgStore;
+    use pop3_auth::test_util::PgCluster;
+
+    let Some(cluster) = PgCluster::shared() else {
+        return;
+    };
+    let settings = cluster.database("policy_v5");
+    PgStore::migrate_to(&settings, 5).unwrap();
+    // bob was added before the upgrade.
+    let mut client = postgres::Client::connect(&cluster.url("policy_v5"), postgres::NoTls).unwrap();
+    client
+        .execute(
+            "INSERT INTO users (name, password_hash, maildir, created_at, updated_at) \
+             VALUES ('bob', 'x', '/var/mail/bob/Maildir', 0, 0)",
+            &[],
+        )
+        .unwrap();
+    let server = PgStore::new(&settings, false);
+    server
+        .set_password(&name("bob"), b"changed", &hasher())
+        .unwrap();
+    server
+        .replace_hash(
+            &name("bob"),
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        )
+        .unwrap();
+    assert!(matches!(
+        server.set_policy(&name("bob"), Setting::Expire, Some("3")),
+        Err(Error::SchemaTooOld { found: 5, needs: 6 })
+    ));
+    assert_eq!(
+        server.policy_overrides().unwrap(),
+        PolicyOverrides::default()
+    );
+
+    let admin = PgStore::open(&settings, true).unwrap();
+    admin
+        .set_policy(&name("bob"), Setting::Expire, Some("3"))
+        .unwrap();
+    server.recheck_schema();
+    assert_eq!(
+        server
+            .get(&name("bob"))
+            .unwrap()
+            .unwrap()
+            .policy
+            .expire
+            .as_deref(),
+        Some("3")
+    );
+    assert!(server.policy_overrides().unwrap().expire);
+}
