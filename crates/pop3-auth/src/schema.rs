@@ -114,6 +114,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     ALTER TABLE users ADD COLUMN quota_messages TEXT;
     ALTER TABLE users ADD COLUMN quota_bytes TEXT;
     ALTER TABLE users ADD COLUMN scram_sha256 TEXT;
+    -- SCRAM keys never outlive the password they were derived from, whoever changes it (a
+    -- script updating password_hash directly): a new hash without new keys clears them.
+    CREATE TRIGGER users_scram_follows_password AFTER UPDATE OF password_hash ON users
+    WHEN NEW.password_hash IS NOT OLD.password_hash
+         AND NEW.scram_sha256 IS OLD.scram_sha256
+         AND NEW.scram_sha256 IS NOT NULL
+    BEGIN
+        UPDATE users SET scram_sha256 = NULL WHERE id = NEW.id;
+    END;
 ",
         postgres: "
     ALTER TABLE users ADD COLUMN expire TEXT;
@@ -121,6 +130,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     ALTER TABLE users ADD COLUMN quota_messages TEXT;
     ALTER TABLE users ADD COLUMN quota_bytes TEXT;
     ALTER TABLE users ADD COLUMN scram_sha256 TEXT;
+    CREATE FUNCTION pop3d_scram_follows_password() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.password_hash IS DISTINCT FROM OLD.password_hash
+           AND NEW.scram_sha256 IS NOT DISTINCT FROM OLD.scram_sha256 THEN
+            NEW.scram_sha256 := NULL;
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER users_scram_follows_password BEFORE UPDATE OF password_hash ON users
+        FOR EACH ROW EXECUTE FUNCTION pop3d_scram_follows_password();
 ",
         // Not additive in meaning: a version-5 pop3d would ignore a user's quota and EXPIRE,
         // and a version-5 `pop3-admin` changing a password would leave SCRAM keys of the old

@@ -177,3 +177,61 @@ fn issue_19_a_server_on_schema_5_keeps_working_and_sees_the_migration() {
     );
     assert!(server.policy_overrides().unwrap().expire);
 }
+
+/// Review of issue 19: a password hash changed by anything but pop3d (a script's UPDATE)
+/// clears the SCRAM keys, so the old password cannot go on working over SCRAM; pop3d's own
+/// change, which writes new keys with the hash, keeps them.
+#[test]
+fn issue_19_scram_keys_never_outlive_a_hash_changed_by_hand() {
+    let keys = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy";
+    let newer = "SCRAM-SHA-256$4096:bmV3$bmV3:bmV3";
+    let check = |db: &dyn UserStore, by_hand: &dyn Fn(&str)| {
+        add(db, "bob");
+        db.update(&name("bob"), Field::ScramSha256(Some(keys)))
+            .unwrap();
+        by_hand("UPDATE users SET password_hash = 'changed' WHERE name = 'bob'");
+        assert_eq!(db.get(&name("bob")).unwrap().unwrap().scram_sha256, None);
+        let field = Field::Password {
+            hash: "again",
+            scram: Some(newer),
+        };
+        db.update(&name("bob"), field).unwrap();
+        assert_eq!(
+            db.get(&name("bob"))
+                .unwrap()
+                .unwrap()
+                .scram_sha256
+                .as_deref(),
+            Some(newer)
+        );
+        // Other columns change freely.
+        by_hand("UPDATE users SET enabled = enabled WHERE name = 'bob'");
+        assert!(
+            db.get(&name("bob"))
+                .unwrap()
+                .unwrap()
+                .scram_sha256
+                .is_some()
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.db");
+    let sqlite = UserDb::open(&path).unwrap();
+    check(&sqlite, &|sql| {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(sql, [])
+            .unwrap();
+    });
+    if let Some(cluster) = pop3_auth::test_util::PgCluster::shared() {
+        let settings = cluster.database("scram_trigger");
+        let pg = pop3_auth::PgStore::open(&settings, true).unwrap();
+        let url = cluster.url("scram_trigger");
+        check(&pg, &|sql| {
+            postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap()
+                .execute(sql, &[])
+                .unwrap();
+        });
+    }
+}
