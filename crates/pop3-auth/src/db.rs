@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use crate::error::{Error, Result};
 use crate::name::UserName;
 use crate::policy::{PolicyOverrides, UserPolicy};
-use crate::schema::OVERRIDES_QUERY;
+use crate::schema::OVERRIDES_QUERIES;
 use crate::schema::{COLUMNS, MIGRATIONS, MIN_READER_SINCE, SCHEMA_VERSION, assignment};
 use crate::store::{Field, NewRow, User, UserStore, now};
 
@@ -192,13 +192,14 @@ impl UserStore for UserDb {
     }
 
     fn policy_overrides(&self) -> Result<PolicyOverrides> {
-        let (expire, login_delay): (i64, i64) =
-            self.conn
-                .query_row(OVERRIDES_QUERY, [], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(PolicyOverrides {
-            expire: expire > 0,
-            login_delay: login_delay > 0,
-        })
+        let mut values: [Vec<String>; 2] = Default::default();
+        for (query, found) in OVERRIDES_QUERIES.iter().zip(values.iter_mut()) {
+            let mut statement = self.conn.prepare(query)?;
+            *found = statement
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(PolicyOverrides::from_values(&values[0], &values[1]))
     }
 
     fn best_effort(&self, write: &mut dyn FnMut(&dyn UserStore) -> Result<()>) -> Result<()> {

@@ -31,7 +31,7 @@ use postgres::{Client, Row};
 use crate::error::{Error, Result};
 use crate::name::UserName;
 use crate::policy::{PolicyOverrides, UserPolicy};
-use crate::schema::{OVERRIDES_QUERY, POLICY_SINCE, SCHEMA_VERSION, assignment_at, columns};
+use crate::schema::{OVERRIDES_QUERIES, POLICY_SINCE, SCHEMA_VERSION, assignment_at, columns};
 use crate::store::{Field, NewRow, User, UserStore, now};
 
 use pool::{Conn, Pool};
@@ -423,12 +423,15 @@ impl UserStore for PgSession {
         if self.schema < POLICY_SINCE {
             return Ok(PolicyOverrides::default());
         }
-        let row = self.with(|c| c.query_one(OVERRIDES_QUERY, &[]))?;
-        let (expire, login_delay): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-        Ok(PolicyOverrides {
-            expire: expire > 0,
-            login_delay: login_delay > 0,
-        })
+        let mut values: [Vec<String>; 2] = Default::default();
+        for (query, found) in OVERRIDES_QUERIES.iter().zip(values.iter_mut()) {
+            *found = self
+                .with(|c| c.query(*query, &[]))?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(PolicyOverrides::from_values(&values[0], &values[1]))
     }
 
     fn best_effort(&self, write: &mut dyn FnMut(&dyn UserStore) -> Result<()>) -> Result<()> {

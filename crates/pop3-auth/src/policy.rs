@@ -219,14 +219,37 @@ impl UserPolicy {
     }
 }
 
-/// Which settings some user has a value of their own for ([`crate::UserStore::policy_overrides`]):
-/// CAPA before login then says `USER` after that capability (RFC 2449 §6.5, §6.7).
+/// The least of the values users have of their own ([`crate::UserStore::policy_overrides`]),
+/// `None` where no user has one: CAPA before login announces the least of these and the
+/// site's, tagged `USER` (RFC 2449 §6.5, §6.7: EXPIRE is the retention the server
+/// guarantees, LOGIN-DELAY the delay every user gets at least). Values that do not parse are
+/// left out: those users get the site's value, which CAPA counts anyway.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PolicyOverrides {
-    /// Some user has their own EXPIRE.
-    pub expire: bool,
-    /// Some user has their own LOGIN-DELAY.
-    pub login_delay: bool,
+    /// The shortest EXPIRE of a user's own: `Some(None)` when all of them are `never`.
+    pub expire: Option<Option<u32>>,
+    /// The shortest LOGIN-DELAY of a user's own, in seconds.
+    pub login_delay: Option<u32>,
+}
+
+impl PolicyOverrides {
+    /// The least of the stored texts of each setting (as the stores read them: the distinct
+    /// non-NULL values).
+    pub(crate) fn from_values(expire: &[String], login_delay: &[String]) -> PolicyOverrides {
+        let expire = expire
+            .iter()
+            .filter_map(|text| parse_expire(text).ok())
+            // `None` (never) sorts after every number of days.
+            .min_by_key(|days| days.map_or(u64::MAX, u64::from));
+        let login_delay = login_delay
+            .iter()
+            .filter_map(|text| parse_login_delay(text).ok())
+            .min();
+        PolicyOverrides {
+            expire,
+            login_delay,
+        }
+    }
 }
 
 fn resolve<T>(

@@ -197,9 +197,13 @@ pub(crate) fn columns(version: i64) -> &'static str {
     }
 }
 
-/// Which per-user settings some row sets ([`crate::UserStore::policy_overrides`]): the same
-/// SQL in both dialects (`COUNT(column)` counts the non-NULL values).
-pub(crate) const OVERRIDES_QUERY: &str = "SELECT COUNT(expire), COUNT(login_delay) FROM users";
+/// The distinct values of users' own EXPIRE and LOGIN-DELAY
+/// ([`crate::UserStore::policy_overrides`]), one query per column, the same SQL in both
+/// dialects; bounded, as a site has a handful of distinct values.
+pub(crate) const OVERRIDES_QUERIES: [&str; 2] = [
+    "SELECT DISTINCT expire FROM users WHERE expire IS NOT NULL LIMIT 1000",
+    "SELECT DISTINCT login_delay FROM users WHERE login_delay IS NOT NULL LIMIT 1000",
+];
 
 /// [`assignment`] for a schema at `version`: below [`POLICY_SINCE`] a new hash has no SCRAM
 /// column to clear (the caller refuses the fields that need the new columns).

@@ -108,19 +108,20 @@ pub struct Connection {
     /// The APOP timestamp for the greeting, `<random.clock@host>`, made by the driver. Only sent
     /// when APOP is enabled; without one, APOP is refused.
     pub apop_timestamp: Option<String>,
-    /// Which of the site's announced values some user has a value of their own for: CAPA
-    /// before login then adds `USER` (RFC 2449 §6.5, §6.7). Known to the driver when the
-    /// connection starts.
+    /// The least of the values users have of their own: CAPA before login announces the
+    /// least of these and the site's, followed by `USER` (RFC 2449 §6.5, §6.7). Known to the
+    /// driver when the connection starts.
     pub per_user: PerUser,
 }
 
-/// Which policy values vary per user ([`Connection::per_user`]).
+/// The least of the values users have of their own ([`Connection::per_user`]), `None` where
+/// no user has one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct PerUser {
-    /// Some user has their own LOGIN-DELAY.
-    pub login_delay: bool,
-    /// Some user has their own EXPIRE.
-    pub expire: bool,
+    /// The shortest LOGIN-DELAY of a user's own.
+    pub login_delay: Option<u32>,
+    /// The shortest EXPIRE of a user's own.
+    pub expire: Option<Expire>,
 }
 
 /// The values that apply to the user who logged in, given by the driver with

@@ -94,7 +94,9 @@ impl PerUserCache {
             Ok(Ok(overrides)) => {
                 state.value = PerUser {
                     login_delay: overrides.login_delay,
-                    expire: overrides.expire,
+                    expire: overrides
+                        .expire
+                        .map(|days| days.map_or(Expire::Never, Expire::Days)),
                 };
                 state.failing = false;
                 return;

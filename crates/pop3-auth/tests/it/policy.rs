@@ -59,22 +59,30 @@ fn issue_19_own_values_are_stored_canonical_and_cleared_back_to_the_site() {
 }
 
 #[test]
-fn issue_19_overrides_say_which_settings_vary_per_user() {
+fn issue_19_overrides_are_the_least_of_the_users_own_values() {
     on_both(|db| {
-        add(db, "bob");
-        add(db, "carol");
+        for user in ["bob", "carol", "dave"] {
+            add(db, user);
+        }
         assert_eq!(db.policy_overrides().unwrap(), PolicyOverrides::default());
         // Quotas are not announced in CAPA: they do not count.
         db.set_policy(&name("bob"), Setting::QuotaBytes, Some("1M"))
             .unwrap();
         assert_eq!(db.policy_overrides().unwrap(), PolicyOverrides::default());
-        db.set_policy(&name("carol"), Setting::LoginDelay, Some("60"))
+        db.set_policy(&name("carol"), Setting::LoginDelay, Some("600"))
+            .unwrap();
+        db.set_policy(&name("dave"), Setting::LoginDelay, Some("60"))
+            .unwrap();
+        db.set_policy(&name("bob"), Setting::Expire, Some("never"))
             .unwrap();
         let overrides = db.policy_overrides().unwrap();
-        assert!(overrides.login_delay && !overrides.expire);
-        db.set_policy(&name("bob"), Setting::Expire, Some("0"))
+        assert_eq!(overrides.login_delay, Some(60));
+        assert_eq!(overrides.expire, Some(None));
+        db.set_policy(&name("carol"), Setting::Expire, Some("30"))
             .unwrap();
-        assert!(db.policy_overrides().unwrap().expire);
+        db.set_policy(&name("dave"), Setting::Expire, Some("7"))
+            .unwrap();
+        assert_eq!(db.policy_overrides().unwrap().expire, Some(Some(7)));
     });
 }
 
@@ -175,7 +183,7 @@ fn issue_19_a_server_on_schema_5_keeps_working_and_sees_the_migration() {
             .as_deref(),
         Some("3")
     );
-    assert!(server.policy_overrides().unwrap().expire);
+    assert_eq!(server.policy_overrides().unwrap().expire, Some(Some(3)));
 }
 
 /// Review of issue 19: a password hash changed by anything but pop3d (a script's UPDATE)

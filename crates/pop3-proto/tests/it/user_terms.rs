@@ -70,31 +70,47 @@ fn site() -> Config {
 }
 
 #[test]
-fn issue_19_capa_before_login_tags_values_that_vary_per_user() {
-    let both = PerUser {
-        login_delay: true,
-        expire: true,
+fn issue_19_capa_before_login_shows_the_least_value_tagged_user() {
+    // Some users have their own: a longer delay and keeping mail for good.
+    let longer = PerUser {
+        login_delay: Some(900),
+        expire: Some(Expire::Never),
     };
-    let mut varies = session(site(), both, None);
+    let mut varies = session(site(), longer, None);
     assert_eq!(
         policy_lines(&mut varies),
         ["LOGIN-DELAY 60 USER", "EXPIRE 30 USER"]
     );
+    // Some user has shorter values than the site's: those are what everyone is sure of.
+    let shorter = PerUser {
+        login_delay: Some(10),
+        expire: Some(Expire::Days(7)),
+    };
+    let mut least = session(site(), shorter, None);
+    assert_eq!(
+        policy_lines(&mut least),
+        ["LOGIN-DELAY 10 USER", "EXPIRE 7 USER"]
+    );
     let mut fixed = session(site(), PerUser::default(), None);
     assert_eq!(policy_lines(&mut fixed), ["LOGIN-DELAY 60", "EXPIRE 30"]);
-    // The site announces nothing, some user has their own: the site's value is "none".
-    let mut unset = session(Config::default(), both, None);
+    // The site announces nothing (no delay, mail kept): the least is 0, or the users'.
+    let mut unset = session(Config::default(), longer, None);
     assert_eq!(
         policy_lines(&mut unset),
         ["LOGIN-DELAY 0 USER", "EXPIRE NEVER USER"]
+    );
+    let mut unset_short = session(Config::default(), shorter, None);
+    assert_eq!(
+        policy_lines(&mut unset_short),
+        ["LOGIN-DELAY 0 USER", "EXPIRE 7 USER"]
     );
 }
 
 #[test]
 fn issue_19_capa_after_login_shows_the_users_own_values() {
     let both = PerUser {
-        login_delay: true,
-        expire: true,
+        login_delay: Some(900),
+        expire: Some(Expire::Never),
     };
     let terms = UserTerms {
         login_delay: Some(900),
@@ -109,6 +125,9 @@ fn issue_19_capa_after_login_shows_the_users_own_values() {
     };
     let mut carol = session(site(), both, Some(site_terms));
     assert_eq!(policy_lines(&mut carol), ["LOGIN-DELAY 60", "EXPIRE 30"]);
+    // Where the site announces nothing, a user without values of their own has "none".
+    let mut dave = session(Config::default(), both, Some(UserTerms::default()));
+    assert_eq!(policy_lines(&mut dave), ["LOGIN-DELAY 0", "EXPIRE NEVER"]);
 }
 
 #[test]

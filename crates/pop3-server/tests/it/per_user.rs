@@ -58,7 +58,7 @@ fn issue_19_capa_before_and_after_login_with_per_user_values() {
     let mut client = server.greet();
     assert_eq!(
         policy_lines(&mut client),
-        ["LOGIN-DELAY 0 USER", "EXPIRE NEVER USER"]
+        ["LOGIN-DELAY 0 USER", "EXPIRE 0 USER"]
     );
     assert!(login(&mut client, "bob").starts_with("+OK"));
     assert_eq!(policy_lines(&mut client), ["LOGIN-DELAY 3600", "EXPIRE 0"]);
