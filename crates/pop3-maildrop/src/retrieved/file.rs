@@ -370,3 +370,31 @@ pub(crate) fn encode(entries: &[(&[u8], Moment)]) -> Vec<u8> {
     out.extend_from_slice(format!("end {} {sum:016x}\n", entries.len()).as_bytes());
     out
 }
+
+/// The header, `body` (entry lines as given, each to end in LF) and a correct `end` line:
+/// for tests that feed the entry parser arbitrary lines past the checksum.
+#[cfg(test)]
+pub(crate) fn seal(body: &[u8], count: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(HEADER);
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    let sum = fnv(FNV_OFFSET, &out);
+    out.extend_from_slice(format!("end {count} {sum:016x}\n").as_bytes());
+    out
+}
+
+/// [`parse`] of `text` against `bases` (message `i` has `bases[i]`), in memory.
+#[cfg(test)]
+pub(crate) fn parse_bytes(text: &[u8], bases: &[&[u8]]) -> Result<Times, String> {
+    let mut by_base: FnvMap<&[u8], Option<usize>> = FnvMap::default();
+    for (i, base) in bases.iter().enumerate() {
+        by_base.insert(base, Some(i));
+    }
+    let mut times = Times::new(bases.len());
+    match parse(&mut std::io::Cursor::new(text), &mut times, &by_base) {
+        Ok(Ok(())) => Ok(times),
+        Ok(Err(reason)) => Err(reason),
+        Err(e) => Err(e.to_string()),
+    }
+}
