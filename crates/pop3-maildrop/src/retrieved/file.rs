@@ -204,7 +204,7 @@ fn parse(
             break;
         }
         number += 1;
-        total += n as u64;
+        total = total.saturating_add(n as u64);
         if total > MAX_FILE_BYTES {
             return Ok(Err("larger than 256 MiB".into()));
         }

@@ -129,7 +129,9 @@ impl Deliveries {
                             (outcome_of(&e), 0)
                         }
                         Err(_) => {
-                            error!("LMTP: a delivery panicked at commit; this recipient only gets 451");
+                            error!(
+                                "LMTP: a delivery panicked at commit; this recipient only gets 451"
+                            );
                             (Outcome::TempFail, 0)
                         }
                     }

@@ -172,7 +172,9 @@ fn quota_dovecot_reads_what_pop3d_recorded_and_pop3d_reads_dovecot() {
         None
     };
     if let Some(why) = why {
-        let line = format!("!!! SKIPPED quota_dovecot_reads_what_pop3d_recorded_and_pop3d_reads_dovecot: {why}");
+        let line = format!(
+            "!!! SKIPPED quota_dovecot_reads_what_pop3d_recorded_and_pop3d_reads_dovecot: {why}"
+        );
         eprintln!("{line}");
         // Under CI, where the peer is installed and tests run as root, a skip would hide it.
         assert!(std::env::var_os("CI").is_none(), "{line}");
