@@ -326,7 +326,7 @@ pub enum UserCommand {
         /// The most messages the maildrop may hold.
         #[arg(long, value_name = "N|unlimited|default", group = "setting")]
         quota_messages: Option<String>,
-        /// The most octets the maildrop may hold (K, M, G suffixes, 1024-based).
+        /// The most octets the maildrop may hold (K, M, G, T suffixes, 1024-based).
         #[arg(long, value_name = "OCTETS|unlimited|default", group = "setting")]
         quota_bytes: Option<String>,
     },

@@ -87,7 +87,7 @@ impl Setting {
             Setting::LoginDelay => "a number of seconds from 0 to 86400",
             Setting::QuotaMessages => "a number of messages, or \"unlimited\" (or 0)",
             Setting::QuotaBytes => {
-                "a number of octets (K, M, G: 1024-based), or \"unlimited\" (or 0)"
+                "a number of octets (K, M, G, T: 1024-based), or \"unlimited\" (or 0)"
             }
         }
     }
@@ -286,17 +286,24 @@ fn parse_login_delay(text: &str) -> Result<u32, ()> {
     }
 }
 
-/// `unlimited` (any case) or a count; octets may end in `K`, `M` or `G` (1024-based). **0
-/// means no limit**, as in the site's `[quota]` and in Maildir++.
+/// `unlimited` (any case) or a count; octets may end in `K`, `M`, `G` or `T` (1024-based,
+/// as the site's `[quota] bytes`). **0 means no limit**, as in the site's `[quota]` and in
+/// Maildir++.
 fn parse_limit(text: &str, octets: bool) -> Result<Option<u64>, ()> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("unlimited") {
         return Ok(None);
     }
-    let (digits, scale) = match text.as_bytes().last().map(u8::to_ascii_uppercase) {
-        Some(b'K') if octets => (&text[..text.len() - 1], 1u64 << 10),
-        Some(b'M') if octets => (&text[..text.len() - 1], 1 << 20),
-        Some(b'G') if octets => (&text[..text.len() - 1], 1 << 30),
+    // By suffix, never by byte index.
+    let unit = |suffix: char| {
+        text.strip_suffix(suffix)
+            .or_else(|| text.strip_suffix(suffix.to_ascii_lowercase()))
+    };
+    let scaled = [('K', 10), ('M', 20), ('G', 30), ('T', 40)]
+        .into_iter()
+        .find_map(|(suffix, shift)| Some((unit(suffix)?, 1u64 << shift)));
+    let (digits, scale) = match scaled {
+        Some(scaled) if octets => scaled,
         _ => (text, 1),
     };
     match number(digits)?.checked_mul(scale) {

@@ -101,7 +101,7 @@ pub use quota::{MAILDIRSIZE, QuotaLimit, RECOUNT_AT_BYTES, STALE_AFTER, Usage, r
 pub use reader::MessageReader;
 pub use retrieved::{
     BootTime, Expiry, ExpiryReport, MAX_BOOT_ID, Moment, RETRIEVED_DAMAGED_FILE, RETRIEVED_FILE,
-    elapsed_secs, has_expired,
+    WALL_FLOOR, elapsed_secs, has_expired,
 };
 pub use scan::ScanReport;
 pub use wire::{SizeCounter, wire_size};

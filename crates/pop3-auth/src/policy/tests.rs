@@ -10,6 +10,9 @@ fn typed_values_are_stored_in_one_canonical_form() {
         (Setting::QuotaMessages, "1000", "1000"),
         (Setting::QuotaMessages, "Unlimited", "unlimited"),
         (Setting::QuotaBytes, "2G", "2147483648"),
+        (Setting::QuotaBytes, "2T", "2199023255552"),
+        (Setting::QuotaBytes, " 1t ", "1099511627776"),
+        (Setting::QuotaBytes, "8388607T", "9223370937343148032"),
         (Setting::QuotaBytes, "500m", "524288000"),
         (Setting::QuotaBytes, "1024", "1024"),
         (Setting::QuotaBytes, "0", "unlimited"),
@@ -37,6 +40,10 @@ fn out_of_range_and_garbage_are_refused_with_what_the_setting_takes() {
         (Setting::QuotaBytes, "99999999999999999G"),
         (Setting::QuotaBytes, "1.5G"),
         (Setting::QuotaBytes, "+5"),
+        (Setting::QuotaBytes, "8388608T"),
+        (Setting::QuotaBytes, "1€"),
+        (Setting::QuotaBytes, "T"),
+        (Setting::QuotaMessages, "2T"),
     ];
     for (setting, typed) in cases {
         let error = setting.canonical(typed).unwrap_err();

@@ -48,9 +48,11 @@ pub(crate) fn parse(text: &[u8]) -> Option<Parsed> {
         let (Some(b), Some(m), None) = (fields.next(), fields.next(), fields.next()) else {
             return None;
         };
-        bytes += i128::from(b.parse::<i64>().ok()?);
-        messages += i128::from(m.parse::<i64>().ok()?);
-        count += 1;
+        // Checked, though i128 holds the sum of far more i64 lines than a file of
+        // `READ_LIMIT` bytes can have: file input never overflows silently or panics.
+        bytes = bytes.checked_add(i128::from(b.parse::<i64>().ok()?))?;
+        messages = messages.checked_add(i128::from(m.parse::<i64>().ok()?))?;
+        count = count.checked_add(1)?;
     }
     if count == 0 {
         return None;
@@ -70,17 +72,20 @@ pub(crate) fn parse(text: &[u8]) -> Option<Parsed> {
 pub(crate) fn parse_limits(line: &str) -> Option<QuotaLimit> {
     let mut limit = QuotaLimit::UNLIMITED;
     for item in line.trim().split(',') {
-        let (digits, unit) = item.split_at(item.len().checked_sub(1)?);
+        // By suffix, never by byte index: the line is any UTF-8 a file holds (`1€` must be
+        // refused, not split inside a character).
+        let (digits, slot) = if let Some(digits) = item.strip_suffix('S') {
+            (digits, &mut limit.bytes)
+        } else if let Some(digits) = item.strip_suffix('C') {
+            (digits, &mut limit.messages)
+        } else {
+            return None;
+        };
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let value = digits.parse::<u64>().ok()?;
-        let value = (value != 0).then_some(value);
-        match unit {
-            "S" => limit.bytes = value,
-            "C" => limit.messages = value,
-            _ => return None,
-        }
+        *slot = (value != 0).then_some(value);
     }
     Some(limit)
 }

@@ -108,7 +108,7 @@ fn add_dir(dir: &OwnedFd, shown: &Path, usage: &mut Usage) -> Result<()> {
                 }
             }
         };
-        usage.messages += 1;
+        usage.messages = usage.messages.saturating_add(1);
         usage.bytes = usage.bytes.saturating_add(size);
     }
     Ok(())

@@ -61,6 +61,61 @@ fn limits_line() {
 }
 
 #[test]
+fn a_limits_line_ending_in_a_multibyte_character_is_damaged_not_a_panic() {
+    // Before the fix `split_at(len - 1)` fell inside `€` and panicked (not a char boundary).
+    for bad in ["1€", "€", "1S,2€", "é", "1S,1C€", "5\u{10FFFF}"] {
+        assert_eq!(format::parse_limits(bad), None, "{bad:?}");
+    }
+    assert_eq!(format::parse("1€\n10 1\n".as_bytes()), None);
+    assert_eq!(format::parse("1S,2€\n10 1\n".as_bytes()), None);
+}
+
+#[test]
+fn a_hostile_maildirsize_is_recounted_by_a_delivery_and_unread_by_read_usage() {
+    let (_dir, md) = maildir();
+    foreign(&md.path().join("new"), "1.a.host,S=5", b"");
+    put(&md, "1€\n10 1\n");
+    assert_eq!(read_usage(md.path()), None);
+    deliver(&md, b"x", &limit(Some(5), None)).unwrap();
+    assert_eq!(file(&md), "5C\n5 1\n1 1\n");
+}
+
+proptest::proptest! {
+    /// Any bytes parse to figures or to "damaged", never a panic.
+    #[test]
+    fn maildirsize_parser_never_panics_on_bytes(
+        text in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+    ) {
+        if let Some(parsed) = format::parse(&text) {
+            proptest::prop_assert!(parsed.lines >= 1);
+        }
+    }
+
+    /// Any UTF-8, multi-byte characters included (what the byte-index slicing tripped on).
+    #[test]
+    fn maildirsize_parser_never_panics_on_utf8(text in "\\PC{0,48}(\n\\PC{0,24}){0,4}\n?") {
+        let _ = format::parse(text.as_bytes());
+        for line in text.lines() {
+            let _ = format::parse_limits(line);
+        }
+    }
+
+    /// Lines close to the grammar, ending in multi-byte characters; what parses writes back
+    /// the same limits.
+    #[test]
+    fn maildirsize_limits_near_the_grammar_never_panic(
+        items in proptest::collection::vec("[0-9]{0,21}[SC€é\u{10FFFF}x]?", 0..4),
+    ) {
+        let line = items.join(",");
+        if let Some(limit) = format::parse_limits(&line) {
+            let header = format::header(&limit);
+            proptest::prop_assert_eq!(format::parse_limits(header.trim_end()), Some(limit));
+        }
+        let _ = format::parse(format!("{line}\n1 1\n").as_bytes());
+    }
+}
+
+#[test]
 fn damaged_files_do_not_parse() {
     let damaged: [&[u8]; 8] = [
         b"",

@@ -8,6 +8,34 @@
 //! that jumped forwards across a reboot cannot be told from time that passed: the one case
 //! where a jump can shorten the wait, documented in `docs/protocol.md`.
 
+/// The earliest wall time ever recorded: 2026-01-01T00:00:00Z, before any pop3d with
+/// `EXPIRE n` ran. A clock behind it (a machine without an RTC booting in 1970) records this
+/// instead, and entries below it are raised to it: a time later than the true one only
+/// delays a deletion.
+pub const WALL_FLOOR: i64 = 1_767_225_600;
+
+/// How far a recorded wall time must move forward ([`carried_wall`]) for a commit to rewrite
+/// the file for it alone: smaller moves are the wall clock's ordinary drift from the boot
+/// clock, and a missed one is taken at the next write.
+pub(crate) const CARRY_TOLERANCE: i64 = 3_600;
+
+/// The wall time to keep for an entry recorded at `wall` (in boot `boot`, at boot clock
+/// `secs`) seen at `now`: raised to [`WALL_FLOOR`], and, when recorded in `now`'s boot, to
+/// `now.wall − (now.boot − secs)`, the wall time the boot clock says it happened at by
+/// today's wall clock. **Never earlier than `wall`**, so it only ever delays a deletion: a
+/// wall time recorded while the clock was years behind (no RTC, before NTP) is corrected
+/// while the boot lasts, and the next boot's wall-clock measure does not see years elapsed.
+pub(crate) fn carried_wall(wall: i64, boot: Option<(&str, i64)>, now: &Moment) -> i64 {
+    let mut carried = wall.max(WALL_FLOOR);
+    if let (Some((id, secs)), Some(current)) = (boot, &now.boot)
+        && id == current.id
+    {
+        let since = current.secs.saturating_sub(secs).max(0);
+        carried = carried.max(now.wall.saturating_sub(since));
+    }
+    carried
+}
+
 /// The longest boot id accepted (Linux's is a 36-character UUID).
 pub const MAX_BOOT_ID: usize = 64;
 

@@ -10,7 +10,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use super::clock::{BootTime, Moment, days_secs, elapsed_from, valid_boot_id};
+use super::clock::{
+    BootTime, CARRY_TOLERANCE, Moment, WALL_FLOOR, carried_wall, days_secs, elapsed_from,
+    valid_boot_id,
+};
 use crate::atomic;
 use crate::error::{Error, Result, io_error};
 use crate::index::{Fnv, escape_into, unescape};
@@ -89,10 +92,29 @@ impl Times {
         matches!(self.stamps.get(index), Some(Some(_)))
     }
 
-    /// Records `moment` for message `index`.
+    /// Records `moment` for message `index`, its wall time no earlier than [`WALL_FLOOR`].
     pub(crate) fn set(&mut self, index: usize, moment: &Moment) {
         let boot = moment.boot.as_ref().map(|b| (b.id.as_str(), b.secs));
-        self.set_raw(index, moment.wall, boot);
+        self.set_raw(index, moment.wall.max(WALL_FLOOR), boot);
+    }
+
+    /// Moves every wall time forward to [`carried_wall`] at `now` (never back); how many
+    /// moved by more than [`CARRY_TOLERANCE`], which are worth a rewrite of the file.
+    pub(crate) fn carry_forward(&mut self, now: &Moment) -> usize {
+        let mut moved = 0;
+        for stamp in self.stamps.iter_mut().flatten() {
+            let boot = stamp
+                .boot
+                .and_then(|(b, secs)| Some((self.boots.get(b as usize)?.as_str(), secs)));
+            let carried = carried_wall(stamp.wall, boot, now);
+            if carried > stamp.wall {
+                if carried.saturating_sub(stamp.wall) > CARRY_TOLERANCE {
+                    moved += 1;
+                }
+                stamp.wall = carried;
+            }
+        }
+        moved
     }
 
     /// [`Times::set`] from borrowed parts (the parser's, allocating nothing per entry).
@@ -182,7 +204,7 @@ fn parse(
             break;
         }
         number += 1;
-        total += n as u64;
+        total = total.saturating_add(n as u64);
         if total > MAX_FILE_BYTES {
             return Ok(Err("larger than 256 MiB".into()));
         }
@@ -369,4 +391,32 @@ pub(crate) fn encode(entries: &[(&[u8], Moment)]) -> Vec<u8> {
     let sum = fnv(FNV_OFFSET, &out);
     out.extend_from_slice(format!("end {} {sum:016x}\n", entries.len()).as_bytes());
     out
+}
+
+/// The header, `body` (entry lines as given, each to end in LF) and a correct `end` line:
+/// for tests that feed the entry parser arbitrary lines past the checksum.
+#[cfg(test)]
+pub(crate) fn seal(body: &[u8], count: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(HEADER);
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    let sum = fnv(FNV_OFFSET, &out);
+    out.extend_from_slice(format!("end {count} {sum:016x}\n").as_bytes());
+    out
+}
+
+/// [`parse`] of `text` against `bases` (message `i` has `bases[i]`), in memory.
+#[cfg(test)]
+pub(crate) fn parse_bytes(text: &[u8], bases: &[&[u8]]) -> Result<Times, String> {
+    let mut by_base: FnvMap<&[u8], Option<usize>> = FnvMap::default();
+    for (i, base) in bases.iter().enumerate() {
+        by_base.insert(base, Some(i));
+    }
+    let mut times = Times::new(bases.len());
+    match parse(&mut std::io::Cursor::new(text), &mut times, &by_base) {
+        Ok(Ok(())) => Ok(times),
+        Ok(Err(reason)) => Err(reason),
+        Err(e) => Err(e.to_string()),
+    }
 }

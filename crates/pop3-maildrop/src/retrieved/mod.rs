@@ -46,7 +46,7 @@ mod file;
 
 use std::collections::HashSet;
 
-pub use clock::{BootTime, MAX_BOOT_ID, Moment, elapsed_secs, has_expired};
+pub use clock::{BootTime, MAX_BOOT_ID, Moment, WALL_FLOOR, elapsed_secs, has_expired};
 pub use file::{RETRIEVED_DAMAGED_FILE, RETRIEVED_FILE};
 
 use crate::error::Error;
@@ -77,6 +77,9 @@ pub struct ExpiryReport {
     pub recorded: usize,
     /// Entries dropped: messages removed, gone, or sharing a unique part.
     pub pruned: usize,
+    /// Entries whose wall time was moved forward by more than an hour: recorded in this boot
+    /// while the wall clock was behind (corrected by the boot clock), or below the floor.
+    pub carried: usize,
     /// Whether the file was rewritten.
     pub written: bool,
     /// The file was damaged ([`Error::RetrievedFile`]) and set aside: times restart from now.
@@ -130,6 +133,11 @@ impl Maildrop {
                 return (commit, report);
             }
         };
+        // Wall times recorded in this boot while the wall clock was behind are carried
+        // forward by the boot clock, and none stays below the floor: only delays (see
+        // `clock::carried_wall`); rewritten when one moved by more than the tolerance.
+        report.carried = times.carry_forward(&expiry.now);
+        changed |= report.carried > 0;
         let mut sorted_deleted = deleted.to_vec();
         sorted_deleted.sort_unstable();
         report.expired = (0..messages.len())

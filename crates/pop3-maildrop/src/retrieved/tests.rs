@@ -167,3 +167,40 @@ fn every_damage_is_refused() {
         Loaded::Read(_)
     ));
 }
+
+proptest::proptest! {
+    /// Any bytes read as a file give times or "damaged", never a panic.
+    #[test]
+    fn the_retrieval_parser_never_panics_on_bytes(
+        text in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+    ) {
+        let _ = super::file::parse_bytes(&text, &[b"1700.M1.host", b"a"]);
+        let _ = super::file::parse_bytes(&[b"pop3d-retrieved 1\n".as_slice(), &text].concat(), &[b"a"]);
+    }
+
+    /// Arbitrary UTF-8 entry lines behind a good header and a correct `end` line, so that
+    /// every one reaches the entry parser; what reads back has times only for listed bases.
+    #[test]
+    fn the_retrieval_entry_parser_never_panics_on_utf8(
+        lines in proptest::collection::vec(
+            "(\\PC{0,20}|[0-9a-z.%]{1,12}) -?[0-9€]{0,20} (-|[a-z0-9-]{1,8}|\\PC{1,4}) -?[0-9é]{0,20}",
+            0..6,
+        ),
+    ) {
+        let mut body = Vec::new();
+        for line in &lines {
+            body.extend_from_slice(line.as_bytes());
+            body.push(b'\n');
+        }
+        let text = super::file::seal(&body, lines.len());
+        if let Ok(times) = super::file::parse_bytes(&text, &[b"a", b"b"]) {
+            let now = at(T0, Some(("boot-a", 0)));
+            for i in 0..3 {
+                let _ = times.get(i);
+                let _ = times.expired(i, &now, 1);
+                let _ = times.expired(i, &at(i64::MIN, None), u32::MAX);
+                let _ = times.expired(i, &at(i64::MAX, None), 1);
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use pop3_maildrop::{
     BootTime, Expiry, ExpiryReport, Maildrop, Moment, RETRIEVED_DAMAGED_FILE, RETRIEVED_FILE,
+    WALL_FLOOR,
 };
 
 use crate::support::TempMaildir;
@@ -201,4 +202,82 @@ fn a_unique_part_two_files_share_gets_no_time() {
     let report = update(&md, &[], &[], now(5));
     assert!(report.expired.is_empty());
     assert_eq!(md.names("cur").len(), 2);
+}
+
+/// A moment of boot `id`, `secs` into it, with the wall clock at `wall`.
+fn moment(wall: i64, id: &str, secs: i64) -> Moment {
+    Moment {
+        wall,
+        boot: BootTime::new(id, secs),
+    }
+}
+
+#[test]
+fn a_time_recorded_with_the_wall_clock_behind_is_corrected_in_its_boot_and_not_expired_after_a_reboot()
+ {
+    let md = three();
+    // Booted without an RTC: the wall clock 100 days behind at the first retrieval.
+    let first = update(&md, &[], &[0], moment(T0 - 100 * DAY, "boot-a", 1_000));
+    assert_eq!(first.recorded, 1);
+    // NTP corrected the clock; a day later (boot clock) a commit carries the time forward to
+    // the wall time the boot clock implies, and rewrites the file for it.
+    let corrected = update(&md, &[], &[], moment(T0 + DAY, "boot-a", 1_000 + DAY));
+    assert!(corrected.expired.is_empty());
+    assert_eq!((corrected.carried, corrected.written), (1, true));
+    let text = file(&md).unwrap();
+    assert!(
+        text.contains(&format!("1700000000.m0.host {T0} boot-a 1000\n")),
+        "{text}"
+    );
+    // A reboot: only the wall clock remains. Two days since the retrieval: not due (before,
+    // the stored time 100 days back made it expire at once).
+    let rebooted = update(&md, &[], &[], moment(T0 + 2 * DAY, "boot-b", 60));
+    assert!(rebooted.expired.is_empty(), "{rebooted:?}");
+    assert_eq!(md.names("cur").len(), 3);
+    // Three days after it: due.
+    let due = update(&md, &[], &[], moment(T0 + 3 * DAY, "boot-b", 60 + DAY));
+    assert_eq!(due.expired, [0]);
+}
+
+#[test]
+fn a_small_drift_moves_nothing_worth_a_write_and_a_clock_ahead_is_never_moved_back() {
+    let md = three();
+    update(&md, &[], &[0], moment(T0, "boot-a", 1_000));
+    let text = file(&md).unwrap();
+    // The wall clock 10 minutes ahead of the boot clock's measure: under the tolerance.
+    let drift = update(&md, &[], &[], moment(T0 + DAY + 600, "boot-a", 1_000 + DAY));
+    assert_eq!((drift.carried, drift.written), (0, false));
+    // Behind now (a jump back): the recorded time is never moved back.
+    let back = update(&md, &[], &[], moment(T0 - 10 * DAY, "boot-a", 1_000 + DAY));
+    assert_eq!((back.carried, back.written), (0, false));
+    assert_eq!(file(&md).unwrap(), text);
+}
+
+#[test]
+fn no_wall_time_below_the_floor_is_recorded_or_kept() {
+    let md = three();
+    // The clock at the epoch (no RTC), and no commit in that boot after NTP.
+    update(&md, &[], &[0], moment(0, "boot-a", 5));
+    let text = file(&md).unwrap();
+    assert!(
+        text.contains(&format!("1700000000.m0.host {WALL_FLOOR} boot-a 5\n")),
+        "{text}"
+    );
+    // After a reboot with the clock right, a day past the floor: not due (from 1970 it was).
+    let rebooted = update(&md, &[], &[], moment(WALL_FLOOR + DAY, "boot-b", 60));
+    assert!(rebooted.expired.is_empty(), "{rebooted:?}");
+    // An entry already below the floor (an older file) is raised to it, not expired.
+    std::fs::write(
+        md.path.join(RETRIEVED_FILE),
+        retrieval_file(&[("1700000001.m1.host", 1_000, "boot-z", 7)]),
+    )
+    .unwrap();
+    let raised = update(&md, &[], &[], moment(WALL_FLOOR + DAY, "boot-b", 70));
+    assert!(raised.expired.is_empty(), "{raised:?}");
+    assert_eq!((raised.carried, raised.written), (1, true));
+    assert!(
+        file(&md)
+            .unwrap()
+            .contains(&format!("1700000001.m1.host {WALL_FLOOR} boot-z 7\n"))
+    );
 }

@@ -216,9 +216,12 @@ impl Driver {
             return vec![Outcome::TempFail; session.recipients().len()];
         };
         let over_quota = self.shared.config.quota.over_quota;
-        let results = tokio::task::spawn_blocking(move || deliveries.commit(over_quota))
+        // Each recipient's commit catches its own panic (`Deliveries::commit`); should the
+        // task fail anyway, the recipients without a result get a temporary failure each.
+        let mut results = tokio::task::spawn_blocking(move || deliveries.commit(over_quota))
             .await
             .unwrap_or_default();
+        results.resize(session.recipients().len(), (Outcome::TempFail, 0));
         let metrics = &self.shared.metrics;
         for (address, (outcome, octets)) in session.recipients().iter().zip(&results) {
             if *outcome == Outcome::Delivered {

@@ -6,12 +6,13 @@
 //! `new/` and `new/` fsynced** ([`Delivery::commit`]); a recipient whose Maildir cannot be
 //! opened or written keeps its own temporary failure and does not stop the others.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use pop3_config::OverQuota;
 use pop3_lmtp::Outcome;
-use pop3_maildrop::{Delivery, Maildir, QuotaLimit};
-use tracing::{debug, warn};
+use pop3_maildrop::{Delivered, Delivery, Maildir, QuotaLimit};
+use tracing::{debug, error, warn};
 
 /// One recipient's delivery: in progress, or failed with the outcome to report.
 enum Slot {
@@ -88,26 +89,53 @@ impl Deliveries {
     /// per recipient, in order, with the octets stored for the delivered ones. **A recipient
     /// over quota gets its own refusal** (`552 5.2.2`, or `452 4.2.2` when `over_quota` is
     /// `defer`) and its copy is not written; the others are committed as if it were not there.
+    ///
+    /// **Each recipient's commit stands alone, a panic included**: it runs under its own
+    /// `catch_unwind`, so a recipient already committed keeps its `250` when a later one
+    /// fails or panics (that one gets `451`, its temporary file removed as the delivery
+    /// unwinds). Were the panic to empty the whole list, every recipient would get `451` and
+    /// the MTA's retry would give the committed ones a second copy.
     pub(crate) fn commit(self, over_quota: OverQuota) -> Vec<(Outcome, u64)> {
+        self.commit_with(over_quota, |delivery, quota| delivery.commit_within(quota))
+    }
+
+    /// [`Deliveries::commit`] with the commit of one delivery given (tests make it panic).
+    fn commit_with(
+        self,
+        over_quota: OverQuota,
+        mut commit: impl FnMut(Delivery<Maildir>, &QuotaLimit) -> pop3_maildrop::Result<Delivered>,
+    ) -> Vec<(Outcome, u64)> {
         self.slots
             .into_iter()
             .map(|slot| match slot {
                 Slot::Failed(outcome) => (outcome, 0),
-                Slot::Writing(delivery, quota) => match delivery.commit_within(&quota) {
-                    Ok(delivered) => (Outcome::Delivered, delivered.raw_size),
-                    Err(e @ pop3_maildrop::Error::OverQuota { .. }) => {
-                        debug!(error = %e, "LMTP: a recipient is over quota");
-                        let outcome = match over_quota {
-                            OverQuota::Reject => Outcome::OverQuota,
-                            OverQuota::Defer => Outcome::OverQuotaDeferred,
-                        };
-                        (outcome, 0)
+                Slot::Writing(delivery, quota) => {
+                    // Nothing shared outlives an unwind here: the delivery moves into the
+                    // closure and is dropped (its temporary file removed) by the unwind.
+                    let committed =
+                        panic::catch_unwind(AssertUnwindSafe(|| commit(delivery, &quota)));
+                    match committed {
+                        Ok(Ok(delivered)) => (Outcome::Delivered, delivered.raw_size),
+                        Ok(Err(e @ pop3_maildrop::Error::OverQuota { .. })) => {
+                            debug!(error = %e, "LMTP: a recipient is over quota");
+                            let outcome = match over_quota {
+                                OverQuota::Reject => Outcome::OverQuota,
+                                OverQuota::Defer => Outcome::OverQuotaDeferred,
+                            };
+                            (outcome, 0)
+                        }
+                        Ok(Err(e)) => {
+                            warn!(error = %e, "LMTP: a delivery failed at commit");
+                            (outcome_of(&e), 0)
+                        }
+                        Err(_) => {
+                            error!(
+                                "LMTP: a delivery panicked at commit; this recipient only gets 451"
+                            );
+                            (Outcome::TempFail, 0)
+                        }
                     }
-                    Err(e) => {
-                        warn!(error = %e, "LMTP: a delivery failed at commit");
-                        (outcome_of(&e), 0)
-                    }
-                },
+                }
             })
             .collect()
     }
@@ -128,5 +156,59 @@ fn start(target: Target) -> Slot {
             warn!(maildir = %path.display(), error = %e, "LMTP: cannot start a delivery");
             Slot::Failed(outcome_of(&e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn a_panicking_commit_costs_only_its_own_recipient() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = ["a", "b", "c"]
+            .iter()
+            .map(|name| {
+                let path = dir.path().join(name);
+                Maildir::create(&path).unwrap();
+                path
+            })
+            .collect();
+        let targets = paths
+            .iter()
+            .map(|path| Target {
+                maildir: Some(path.clone()),
+                quota: QuotaLimit::UNLIMITED,
+                headers: trace_headers(Some("s@x.test"), "r@x.test"),
+            })
+            .collect();
+        let mut deliveries = Deliveries::begin(targets);
+        deliveries.write(b"Subject: hi\n\nbody\n");
+        let mut calls = 0;
+        let results = deliveries.commit_with(OverQuota::Reject, |delivery, quota| {
+            calls += 1;
+            if calls == 2 {
+                // What the `1€` maildirsize did before it was parsed by suffix.
+                panic!("a commit panicked");
+            }
+            delivery.commit_within(quota)
+        });
+        let outcomes: Vec<Outcome> = results.iter().map(|(o, _)| *o).collect();
+        assert_eq!(
+            outcomes,
+            [Outcome::Delivered, Outcome::TempFail, Outcome::Delivered]
+        );
+        assert!(results[0].1 > 0);
+        assert_eq!(count(&paths[0].join("new")), 1);
+        assert_eq!(count(&paths[1].join("new")), 0);
+        // The panicked delivery's temporary file went with the unwind.
+        assert_eq!(count(&paths[1].join("tmp")), 0);
+        assert_eq!(count(&paths[2].join("new")), 1);
     }
 }
