@@ -42,6 +42,7 @@ mod login;
 mod login_delay;
 mod mailbox;
 mod message_body;
+mod overview;
 mod peer;
 mod registry;
 mod server;

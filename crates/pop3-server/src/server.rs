@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use pop3_admin_api::ListenerFacts;
 use pop3_metrics::Metrics;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -29,6 +30,7 @@ use crate::http;
 use crate::limits::ConnectionLimits;
 use crate::lmtp::LmtpListeners;
 use crate::login::Login;
+use crate::overview::Overview;
 use crate::peer::{self, canonical_peer};
 use crate::shared::Shared;
 use crate::tls::Tls;
@@ -45,6 +47,7 @@ pub struct Server {
     admin_listener: Option<tokio::net::UnixListener>,
     lmtp_listeners: Option<LmtpListeners>,
     shutdown_tx: watch::Sender<bool>,
+    overview: Arc<Overview>,
 }
 
 impl Server {
@@ -104,6 +107,19 @@ impl Server {
             config.max_connections_per_ip,
             config.ipv6_prefix,
         );
+        let overview = Arc::new(Overview::new(
+            config
+                .listeners
+                .iter()
+                .zip(&listeners)
+                .map(|(config, (socket, _))| ListenerFacts {
+                    address: socket
+                        .local_addr()
+                        .map_or_else(|_| config.address.to_string(), |a| a.to_string()),
+                    kind: Shared::listener_name(config.tls).to_owned(),
+                })
+                .collect(),
+        ));
         let shared = Arc::new(Shared::new(config, login, tls, shutdown, metrics));
         // Whether some user has their own LOGIN-DELAY or EXPIRE, known before the first
         // client (a database that does not answer in time is read again later).
@@ -116,6 +132,7 @@ impl Server {
             admin_listener,
             lmtp_listeners,
             shutdown_tx,
+            overview,
         })
     }
 
@@ -162,8 +179,10 @@ impl Server {
             accepts.spawn(http::serve_metrics_on(listener, limits, registry, metrics));
         }
         if let Some(listener) = self.admin_listener {
-            let (registry, metrics) = (shared.registry.clone(), shared.metrics.clone());
-            accepts.spawn(http::serve_admin_on(listener, limits, registry, metrics));
+            // The history is kept only where someone can ask for it.
+            let overview = self.overview.clone();
+            accepts.spawn(overview.clone().sample_every_second(shared.clone()));
+            accepts.spawn(http::serve_admin_on(listener, limits, shared.clone(), overview));
         }
         // LMTP is not aborted with the accept loops: it stops accepting on the shutdown
         // signal and finishes a message in flight (its own grace period).
