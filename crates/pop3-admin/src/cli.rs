@@ -41,6 +41,8 @@ Examples:
     pop3-admin user list --json
   Let bob log in with APOP only (no USER/PASS, no AUTH):
     pop3-admin user apop set bob --only
+  Check the server from cron or Nagios (exit 0 OK, 1 certificate within 14 days, 2 down):
+    pop3-admin status
   See who is connected, and free a stuck mailbox:
     pop3-admin sessions
     pop3-admin locks
@@ -59,9 +61,33 @@ Examples:
   Shell completions (the Debian package installs them):
     pop3-admin completions bash > /etc/bash_completion.d/pop3-admin
 
-Exit codes: 0 success, 1 error, 2 usage; sessions and locks with named nodes: 3 when some
+Exit codes: 0 success, 1 error, 2 usage; status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+(see `status --help`); sessions and locks with named nodes: 3 when some
 nodes did not answer (the others are listed), 1 when none did; deliver: 67 unknown user, 75 temporary failure
 (disk full, database locked or missing, configuration unreadable).";
+
+const STATUS_ABOUT: &str = "\
+Is pop3d up: its version, uptime, sessions, locks and the expiry of every certificate it \
+serves (the default one and the [[tls.sni]] ones), asked over the admin socket; one line per \
+node with --node or [admin.nodes], e.g.
+
+  OK - pop3d 1.2.0 up 3d 4h; 12 sessions (2 authorization, 10 transaction, 0 update); 3 locks, \
+oldest 40s; certificate pop3d.pem: 2027-03-01 (91 days)
+
+A monitoring check (Nagios, Icinga, cron): the exit status follows the Nagios plugin \
+conventions.
+  0 OK        every node answered, every certificate has 14 days or more left
+  1 WARNING   a certificate expires within 14 days (EXPIRES SOON), or its date is unreadable
+  2 CRITICAL  a node is down (nothing answers on its admin socket), or a certificate expired
+  3 UNKNOWN   the state could not be learned: permission denied on the admin socket, or a \
+pop3d of another admin API version
+With several nodes the worst wins (CRITICAL, then UNKNOWN, then WARNING). A usage error exits \
+2, as every command does.
+
+--json prints {\"status\": \"ok\", \"exit\": 0, \"nodes\": [{\"node\", \"status\", \"up\", \"problem\", \"server\": \
+{\"version\", \"api\", \"started\", \"uptime_seconds\", \"sessions\", \"sessions_total\", \"locks_held\", \
+\"oldest_lock_seconds\", \"certificates\": [{\"file\", \"names\", \"not_after\", \"days_left\", \
+\"expires_soon\"}]}}]}.";
 
 #[derive(Parser, Debug)]
 #[command(name = "pop3-admin", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -102,6 +128,14 @@ pub enum Command {
     Deliver {
         /// The recipient.
         user: String,
+    },
+    /// Is pop3d up: version, uptime, sessions, locks, certificate expiry; one line per node.
+    /// A monitoring check: the exit status follows the Nagios plugin conventions.
+    #[command(long_about = STATUS_ABOUT)]
+    Status {
+        /// Print JSON instead of a line per node.
+        #[arg(long)]
+        json: bool,
     },
     /// List the live sessions (from the running server, or from every node).
     Sessions {

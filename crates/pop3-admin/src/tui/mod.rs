@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
-pub use app::{App, Effect, Event, NodeLive, UserRow};
+pub use app::{App, Effect, Event, NodeLive, NodeOverview, UserRow};
 
 use crate::live::{KickTarget, Nodes};
 use crate::settings::Settings;
@@ -139,6 +139,19 @@ fn kick(admin: &Nodes, node: String, session: u64) -> anyhow::Result<String> {
     })
 }
 
+/// Every node's overview, asked at once: **history comes from the server**, so the charts
+/// show the last minutes from the first poll.
+fn overviews(admin: &Nodes) -> Vec<NodeOverview> {
+    admin
+        .ask(|client| client.overview())
+        .into_iter()
+        .map(|answer| NodeOverview {
+            node: answer.node,
+            result: answer.answer.map_err(|e| format!("{e:#}")),
+        })
+        .collect()
+}
+
 /// Every node's sessions and locks, asked at once.
 fn snapshot(admin: &Nodes) -> Vec<NodeLive> {
     admin
@@ -170,7 +183,8 @@ fn spawn_input(tx: Sender<Event>) {
 fn spawn_poller(admin: Nodes, tx: Sender<Event>) {
     std::thread::spawn(move || {
         loop {
-            if tx.send(Event::Live(snapshot(&admin))).is_err()
+            if tx.send(Event::Overview(overviews(&admin))).is_err()
+                || tx.send(Event::Live(snapshot(&admin))).is_err()
                 || tx.send(Event::Now(unix_now())).is_err()
             {
                 return;
