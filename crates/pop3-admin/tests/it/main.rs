@@ -15,6 +15,7 @@ mod nodes;
 mod ownership;
 mod peers;
 mod postgres;
+mod status;
 mod support;
 mod tui_tmux;
 mod uidl;
