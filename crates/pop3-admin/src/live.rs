@@ -108,10 +108,7 @@ impl AdminClient {
                 Why::Down,
                 format!("pop3d is not running at {socket} (no such socket)"),
             ),
-            _ => Unreachable::new(
-                Why::Down,
-                format!("pop3d is not running at {socket} ({e})"),
-            ),
+            _ => Unreachable::new(Why::Down, format!("pop3d is not running at {socket} ({e})")),
         })?;
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;

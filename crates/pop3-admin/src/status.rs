@@ -234,13 +234,15 @@ pub fn line(node: &NodeStatus) -> String {
         return format!("{name}{level} - {problem}");
     };
     let s = &server.sessions;
-    let oldest = server
-        .oldest_lock_seconds
-        .map_or_else(String::new, |age| {
-            format!(", oldest {}", facts::duration(age))
-        });
+    let oldest = server.oldest_lock_seconds.map_or_else(String::new, |age| {
+        format!(", oldest {}", facts::duration(age))
+    });
     let now = server.started + server.uptime_seconds;
-    let facts: Vec<CertificateFacts> = server.certificates.iter().map(|c| c.facts.clone()).collect();
+    let facts: Vec<CertificateFacts> = server
+        .certificates
+        .iter()
+        .map(|c| c.facts.clone())
+        .collect();
     let certificate = match facts::soonest(&facts, now) {
         Some(c) if facts.len() > 1 => format!(
             "{} certificates, soonest {}",

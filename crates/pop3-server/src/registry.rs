@@ -118,7 +118,11 @@ impl Registry {
     /// The lock held longest, if any.
     pub(crate) fn oldest_lock(&self) -> Option<LockInfo> {
         let inner = self.lock();
-        inner.locks.values().min_by_key(|l| (l.since, l.session)).cloned()
+        inner
+            .locks
+            .values()
+            .min_by_key(|l| (l.since, l.session))
+            .cloned()
     }
 
     /// The counts the metrics gauges report.

@@ -182,7 +182,12 @@ impl Server {
             // The history is kept only where someone can ask for it.
             let overview = self.overview.clone();
             accepts.spawn(overview.clone().sample_every_second(shared.clone()));
-            accepts.spawn(http::serve_admin_on(listener, limits, shared.clone(), overview));
+            accepts.spawn(http::serve_admin_on(
+                listener,
+                limits,
+                shared.clone(),
+                overview,
+            ));
         }
         // LMTP is not aborted with the accept loops: it stops accepting on the shutdown
         // signal and finishes a message in flight (its own grace period).

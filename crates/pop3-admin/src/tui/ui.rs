@@ -15,7 +15,10 @@ use pop3_maildrop::utc_timestamp;
 mod overview;
 
 const HELP: &[(&str, &str)] = &[
-    ("0 1 2 3, Tab, → ←", "Overview, Users, Sessions, Locks; next, previous"),
+    (
+        "0 1 2 3, Tab, → ←",
+        "Overview, Users, Sessions, Locks; next, previous",
+    ),
     ("n", "Overview: the next node (with several nodes)"),
     ("↑ ↓", "select"),
     ("/", "Users: filter as you type (Enter or Esc to stop)"),

@@ -136,7 +136,11 @@ fn status_agrees_with_metrics_and_is_ok_with_a_distant_certificate() {
         ("UPDATE", "update"),
     ] {
         let scraped = metric(&text, &format!("pop3_sessions{{state=\"{state}\"}}"));
-        assert_eq!(scraped, server["sessions"][key].to_string(), "{state}: {json}");
+        assert_eq!(
+            scraped,
+            server["sessions"][key].to_string(),
+            "{state}: {json}"
+        );
     }
     assert_eq!(server["sessions"]["transaction"], 1, "{json}");
     assert_eq!(
@@ -151,7 +155,10 @@ fn status_agrees_with_metrics_and_is_ok_with_a_distant_certificate() {
     let (code, line, _) = served.site.run(&["status"], b"");
     assert_eq!(code, 0);
     assert!(line.starts_with("OK - pop3d "), "{line}");
-    assert!(line.contains("1 sessions (0 authorization, 1 transaction"), "{line}");
+    assert!(
+        line.contains("1 sessions (0 authorization, 1 transaction"),
+        "{line}"
+    );
     assert_eq!(line.lines().count(), 1, "{line}");
 }
 
@@ -175,7 +182,10 @@ fn a_server_that_is_down_is_critical() {
     let site = Site::new();
     let (code, line, _) = site.run(&["status"], b"");
     assert_eq!(code, 2, "{line}");
-    assert!(line.starts_with("CRITICAL - pop3d is not running at"), "{line}");
+    assert!(
+        line.starts_with("CRITICAL - pop3d is not running at"),
+        "{line}"
+    );
     let socket = site.dir.path().join("admin.sock");
     let (code, json, _) = site.run(
         &[

@@ -197,7 +197,11 @@ fn recent_failures_are_the_latest_addresses_with_their_current_penalty() {
     assert_eq!(recent[0].last_failure, now);
     assert_eq!(recent[1].penalty, S(1));
     assert!(t.recent_failures(now, 0).is_empty());
-    assert_eq!(t.recent_failures(now, 100).len(), 20, "every tracked address");
+    assert_eq!(
+        t.recent_failures(now, 100).len(),
+        20,
+        "every tracked address"
+    );
     let later = t.recent_failures(start + S(600), 1);
     assert_eq!(later[0].address, ip(3));
     assert_eq!(later[0].penalty, Duration::ZERO, "decayed, still listed");

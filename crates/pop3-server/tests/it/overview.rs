@@ -61,7 +61,9 @@ fn overview_has_the_server_facts_and_a_bounded_history() {
     let certificate = &facts.certificates[0];
     assert!(certificate.names.is_empty(), "the default certificate");
     assert!(certificate.file.ends_with("cert.pem"));
-    let rcgen_default = rcgen::CertificateParams::default().not_after.unix_timestamp();
+    let rcgen_default = rcgen::CertificateParams::default()
+        .not_after
+        .unix_timestamp();
     assert_eq!(certificate.not_after, Some(rcgen_default));
     assert_eq!(answer.sessions.total(), 0);
     assert_eq!(answer.locks.held, 0);
@@ -89,7 +91,10 @@ fn overview_counts_logins_failures_retrievals_and_deletions() {
     let server = TestServer::start("penalty_start_ms = 300\npenalty_max_secs = 1", "", "");
     server.add_user("alice", "secret");
     let body = "x".repeat(100_000);
-    server.deliver("alice", format!("Subject: big\r\n\r\n{body}\r\n").as_bytes());
+    server.deliver(
+        "alice",
+        format!("Subject: big\r\n\r\n{body}\r\n").as_bytes(),
+    );
 
     let mut alice = Client::connect(server.addrs.plain, server.client_config(), false);
     alice.line().unwrap();
@@ -101,7 +106,10 @@ fn overview_counts_logins_failures_retrievals_and_deletions() {
     let now = overview(&server);
     assert_eq!(now.sessions.transaction, 1, "counted when asked");
     assert_eq!(now.locks.held, 1);
-    assert_eq!(now.locks.oldest.as_ref().map(|l| l.user.as_str()), Some("alice"));
+    assert_eq!(
+        now.locks.oldest.as_ref().map(|l| l.user.as_str()),
+        Some("alice")
+    );
 
     let second: IpAddr = "127.0.0.2".parse().unwrap();
     let mut mallory = Client::connect_from(second, server.addrs.plain, server.client_config());

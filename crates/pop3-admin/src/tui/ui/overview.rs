@@ -192,10 +192,14 @@ fn charts(overview: &OverviewResponse) -> Vec<Chart> {
     let wide = |series: &[u32]| series.iter().map(|&n| u64::from(n)).collect::<Vec<u64>>();
     let sessions: Vec<u64> = (0..history.len())
         .map(|i| {
-            [&history.authorization, &history.transaction, &history.update]
-                .iter()
-                .map(|s| u64::from(s.get(i).copied().unwrap_or(0)))
-                .sum()
+            [
+                &history.authorization,
+                &history.transaction,
+                &history.update,
+            ]
+            .iter()
+            .map(|s| u64::from(s.get(i).copied().unwrap_or(0)))
+            .sum()
         })
         .collect();
     let s = &overview.sessions;
@@ -254,10 +258,13 @@ fn chart_rows(overview: &OverviewResponse, area: Rect, buf: &mut Buffer) {
     let label_width = (area.width / 3).clamp(10, 30);
     for (chart, row) in all.iter().zip(rows.iter()) {
         let [label, plot] =
-            Layout::horizontal([Constraint::Length(label_width), Constraint::Fill(1)])
-                .areas(*row);
+            Layout::horizontal([Constraint::Length(label_width), Constraint::Fill(1)]).areas(*row);
         let width = usize::from(label_width.saturating_sub(1));
-        let first = format!("{:<w$}", chart.label, w = width.saturating_sub(chart.now.len()));
+        let first = format!(
+            "{:<w$}",
+            chart.label,
+            w = width.saturating_sub(chart.now.len())
+        );
         let mut lines = vec![Line::from(vec![
             Span::raw(first),
             Span::styled(chart.now.clone(), Style::new().add_modifier(Modifier::BOLD)),
@@ -295,9 +302,7 @@ fn compress(series: &[u64], columns: usize) -> Vec<u64> {
 }
 
 fn failure_table(failures: &[FailingAddress], now: u64, area: Rect, buf: &mut Buffer) {
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .title(" Failing logins ");
+    let block = Block::new().borders(Borders::TOP).title(" Failing logins ");
     if failures.is_empty() {
         Paragraph::new("no recent failures")
             .block(block)
@@ -311,7 +316,10 @@ fn failure_table(failures: &[FailingAddress], now: u64, area: Rect, buf: &mut Bu
         };
         Row::new(vec![
             f.address.clone(),
-            format!("{} ago", facts::duration(now.saturating_sub(f.last_failure))),
+            format!(
+                "{} ago",
+                facts::duration(now.saturating_sub(f.last_failure))
+            ),
             penalty,
         ])
     });

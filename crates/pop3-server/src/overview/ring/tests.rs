@@ -58,7 +58,10 @@ fn the_ring_never_holds_more_than_fifteen_minutes() {
     let (_, capacity) = ring.size();
     assert!(capacity >= HISTORY_SLOTS);
     for i in 0..5_000u64 {
-        ring.record(T0 + i, reading(i as i64 % 7, i * 1_000, i * u64::from(u32::MAX)));
+        ring.record(
+            T0 + i,
+            reading(i as i64 % 7, i * 1_000, i * u64::from(u32::MAX)),
+        );
         let (len, now_capacity) = ring.size();
         assert!(len <= HISTORY_SLOTS);
         assert_eq!(now_capacity, capacity, "never reallocated");

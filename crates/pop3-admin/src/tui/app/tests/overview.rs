@@ -165,7 +165,10 @@ fn snapshot_overview_busy_server() {
         "15.0s",
         "oldest: alice",
     ] {
-        assert!(small.contains(needle), "{needle} missing at 80x24:\n{small}");
+        assert!(
+            small.contains(needle),
+            "{needle} missing at 80x24:\n{small}"
+        );
     }
 }
 
@@ -227,9 +230,11 @@ fn each_failure_is_one_clear_line() {
     insta::assert_snapshot!(
         "overview_other_api_version_80x24",
         render(
-            &showing(Err("pop3d speaks admin API version 2, this pop3-admin version 1: \
+            &showing(Err(
+                "pop3d speaks admin API version 2, this pop3-admin version 1: \
                           use the pop3-admin of the same release"
-                .into())),
+                    .into()
+            )),
             80,
             24
         )

@@ -11,10 +11,18 @@ fn the_plan_drops_the_least_essential_first() {
     assert!(small.lists >= 4, "{small:?}");
     let tiny = plan(9, 3, 10);
     assert_eq!((tiny.head, tiny.certificates, tiny.charts), (1, 1, 6));
-    assert_eq!((tiny.lists, tiny.listeners), (1, 0), "lists shrink, listeners go");
+    assert_eq!(
+        (tiny.lists, tiny.listeners),
+        (1, 0),
+        "lists shrink, listeners go"
+    );
     let big = plan(45, 1, 10);
     assert_eq!(big.charts, CHARTS * CHART_MAX);
-    assert_eq!(big.lists, 45 - 1 - 1 - 1 - 24, "the rest: every address and more");
+    assert_eq!(
+        big.lists,
+        45 - 1 - 1 - 1 - 24,
+        "the rest: every address and more"
+    );
     assert_eq!(plan(0, 1, 0), plan(0, 9, 9));
 }
 
