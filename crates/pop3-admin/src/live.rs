@@ -164,7 +164,7 @@ pub enum Why {
 }
 
 impl Unreachable {
-    fn new(why: Why, message: String) -> Unreachable {
+    pub fn new(why: Why, message: String) -> Unreachable {
         Unreachable { why, message }
     }
 

@@ -133,11 +133,7 @@ pub fn status(nodes: &Nodes, json: bool, out: &mut impl Write) -> Result<ExitCod
         .into_iter()
         .map(judge)
         .collect();
-    let worst = statuses
-        .iter()
-        .map(|s| s.status)
-        .max_by_key(|l| l.severity())
-        .unwrap_or(Level::Unknown);
+    let worst = worst(statuses.iter().map(|s| s.status));
     if json {
         let document = serde_json::json!({
             "status": worst,
@@ -151,6 +147,15 @@ pub fn status(nodes: &Nodes, json: bool, out: &mut impl Write) -> Result<ExitCod
         }
     }
     Ok(ExitCode::from(worst.code()))
+}
+
+/// The state of several nodes: the worst, CRITICAL over UNKNOWN over WARNING over OK;
+/// UNKNOWN for none.
+pub fn worst(levels: impl IntoIterator<Item = Level>) -> Level {
+    levels
+        .into_iter()
+        .max_by_key(|l| l.severity())
+        .unwrap_or(Level::Unknown)
 }
 
 /// A node's answer judged.
@@ -264,3 +269,6 @@ pub fn line(node: &NodeStatus) -> String {
         server.locks_held,
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -204,34 +204,52 @@ fn a_server_that_is_down_is_critical() {
     assert_eq!(status["nodes"][1]["up"], false);
 }
 
-/// A socket answering as a pop3d of admin API version 2 would.
-#[test]
-fn a_server_of_another_api_version_is_unknown_in_one_line() {
+/// A socket that answers one request with `status` and `body`, as a pop3d of another
+/// release would.
+fn answering(status: &'static str, body: &'static str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("admin.sock");
     let listener = UnixListener::bind(&socket).unwrap();
-    let answering = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         let mut request = [0u8; 1024];
         let _ = stream.read(&mut request).unwrap();
-        let body = r#"{"version":2,"everything":"different"}"#;
         write!(
             stream,
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
     });
-    let started = Instant::now();
-    let site = Site::new();
     let node = format!("n={}", socket.display());
-    let (code, line, _) = site.run(&["--node", &node, "status"], b"");
+    (dir, node)
+}
+
+#[test]
+fn a_server_of_another_api_version_is_unknown_in_one_line() {
+    let (_dir, node) = answering("200 OK", r#"{"version":2,"everything":"different"}"#);
+    let started = Instant::now();
+    let (code, line, _) = Site::new().run(&["--node", &node, "status"], b"");
     assert!(started.elapsed() < PATIENCE);
-    answering.join().unwrap();
     assert_eq!(code, 3, "{line}");
     assert_eq!(
         line.trim_end(),
         "n UNKNOWN - pop3d speaks admin API version 2, this pop3-admin version 1: use the \
          pop3-admin of the same release"
+    );
+}
+
+/// A pop3d from before the overview answers its 404 for an unknown endpoint.
+#[test]
+fn a_server_without_the_overview_is_unknown_in_one_line() {
+    let (_dir, node) = answering(
+        "404 Not Found",
+        r#"{"version":1,"error":"no such endpoint"}"#,
+    );
+    let (code, line, _) = Site::new().run(&["--node", &node, "status"], b"");
+    assert_eq!(code, 3, "{line}");
+    assert_eq!(
+        line.trim_end(),
+        "n UNKNOWN - this pop3d has no /v1/overview: it is older than this pop3-admin"
     );
 }
