@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use pop3_admin_api::{API_VERSION, HISTORY_SLOTS, History, OVERVIEW_PATH, OverviewResponse};
 
-use crate::support::{Client, PATIENCE, TestServer, admin_get};
+use crate::support::{Client, PATIENCE, Sections, TestServer, admin_get};
 
 fn overview(server: &TestServer) -> OverviewResponse {
     let (status, body) = admin_get(server, OVERVIEW_PATH);
@@ -139,4 +139,49 @@ fn overview_counts_logins_failures_retrievals_and_deletions() {
     assert!(failures[0].last_failure >= overview(&server).server.started);
     alice.close();
     mallory.close();
+}
+
+/// Writes a self-signed pair for `names`, valid until `year`-06-01, as `<stem>.pem` and
+/// `<stem>.key` in `dir`; returns that not-after.
+fn write_pair_until(dir: &std::path::Path, stem: &str, names: &[&str], year: i32) -> i64 {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .unwrap();
+    params.not_after = rcgen::date_time_ymd(year, 6, 1);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join(format!("{stem}.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{stem}.key")), key.serialize_pem()).unwrap();
+    params.not_after.unix_timestamp()
+}
+
+/// Every certificate in use is listed, the SNI ones with their names, and a reload (SIGHUP)
+/// shows the new dates.
+#[test]
+fn overview_lists_the_sni_certificates_and_follows_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = write_pair_until(d, "org", &["mail.example.org"], 2031);
+    let sni = format!(
+        "\n[[tls.sni]]\nnames = [\"mail.example.org\", \"*.Example.net\"]\n\
+         certificate = \"{d}/org.pem\"\nkey = \"{d}/org.key\"\n",
+        d = d.display()
+    );
+    let server = TestServer::start_edited(Sections::default(), |text| {
+        text.replacen("\n[data]", &format!("{sni}\n[data]"), 1)
+    });
+    let certificates = overview(&server).server.certificates;
+    assert_eq!(certificates.len(), 2, "{certificates:?}");
+    assert!(certificates[0].names.is_empty(), "the default first");
+    assert_eq!(certificates[1].names, ["mail.example.org", "*.example.net"]);
+    assert_eq!(
+        certificates[1].file,
+        d.join("org.pem").display().to_string()
+    );
+    assert_eq!(certificates[1].not_after, Some(first));
+
+    let renewed = write_pair_until(d, "org", &["mail.example.org"], 2032);
+    server.tls.as_ref().unwrap().reload().unwrap();
+    let certificates = overview(&server).server.certificates;
+    assert_eq!(certificates[1].not_after, Some(renewed));
 }
