@@ -43,7 +43,7 @@ pub struct ServerFacts {
     pub started: u64,
     /// When this answer was made, seconds since the epoch (the clock uptimes and ages use).
     pub now: u64,
-    /// The POP3 listeners, in configuration order.
+    /// The POP3 listeners in configuration order, then LMTP's socket and TCP address.
     pub listeners: Vec<ListenerFacts>,
     /// Every certificate in use: the default one first, then the `[[tls.sni]]` ones. Empty
     /// without TLS.
@@ -55,7 +55,7 @@ pub struct ServerFacts {
 pub struct ListenerFacts {
     /// The bound address.
     pub address: String,
-    /// `starttls`, `implicit` or `none`.
+    /// POP3's `starttls`, `implicit` or `none`, or `lmtp`.
     pub kind: String,
 }
 

@@ -107,19 +107,11 @@ impl Server {
             config.max_connections_per_ip,
             config.ipv6_prefix,
         );
-        let overview = Arc::new(Overview::new(
-            config
-                .listeners
-                .iter()
-                .zip(&listeners)
-                .map(|(config, (socket, _))| ListenerFacts {
-                    address: socket
-                        .local_addr()
-                        .map_or_else(|_| config.address.to_string(), |a| a.to_string()),
-                    kind: Shared::listener_name(config.tls).to_owned(),
-                })
-                .collect(),
-        ));
+        let overview = Arc::new(Overview::new(listener_facts(
+            &config,
+            &listeners,
+            lmtp_listeners.as_ref(),
+        )));
         let shared = Arc::new(Shared::new(config, login, tls, shutdown, metrics));
         // Whether some user has their own LOGIN-DELAY or EXPIRE, known before the first
         // client (a database that does not answer in time is read again later).
@@ -234,6 +226,34 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// The listeners as the admin overview shows them: the POP3 ones by their bound address and
+/// TLS mode, then LMTP's socket and TCP address (`lmtp`).
+fn listener_facts(
+    config: &Config,
+    listeners: &[(TcpListener, Arc<ListenerKind>)],
+    lmtp: Option<&LmtpListeners>,
+) -> Vec<ListenerFacts> {
+    let pop3 = config
+        .listeners
+        .iter()
+        .zip(listeners)
+        .map(|(config, (socket, _))| {
+            let bound = socket.local_addr().map_or(config.address, |a| a);
+            (bound.to_string(), Shared::listener_name(config.tls))
+        });
+    let lmtp_socket = config.lmtp.as_ref().and_then(|l| l.socket.as_ref());
+    let lmtp_socket = lmtp_socket.map(|path| (path.display().to_string(), "lmtp"));
+    let lmtp_tcp = lmtp.and_then(LmtpListeners::tcp_addr);
+    let lmtp_tcp = lmtp_tcp.map(|address| (address.to_string(), "lmtp"));
+    pop3.chain(lmtp_socket)
+        .chain(lmtp_tcp)
+        .map(|(address, kind)| ListenerFacts {
+            address,
+            kind: kind.to_owned(),
+        })
+        .collect()
 }
 
 /// How long the exit waits for UPDATEs still running after the sessions ended.

@@ -185,3 +185,25 @@ fn overview_lists_the_sni_certificates_and_follows_a_reload() {
     let certificates = overview(&server).server.certificates;
     assert_eq!(certificates[1].not_after, Some(renewed));
 }
+
+/// LMTP's socket and TCP address follow the POP3 listeners.
+#[test]
+fn overview_lists_the_lmtp_listeners_too() {
+    let server = TestServer::start_edited(Sections::default(), |text| {
+        let dir = text
+            .lines()
+            .find_map(|l| l.strip_prefix("certificate = \""))
+            .and_then(|l| l.strip_suffix("/cert.pem\""))
+            .unwrap()
+            .to_owned();
+        format!("{text}\n[lmtp]\nsocket = \"{dir}/lmtp.sock\"\naddress = \"127.0.0.1:0\"\n")
+    });
+    let listeners = overview(&server).server.listeners;
+    let lmtp: Vec<(&str, &str)> = listeners[3..]
+        .iter()
+        .map(|l| (l.address.as_str(), l.kind.as_str()))
+        .collect();
+    let socket = server.dir.path().join("lmtp.sock").display().to_string();
+    let tcp = server.lmtp.unwrap().to_string();
+    assert_eq!(lmtp, [(socket.as_str(), "lmtp"), (tcp.as_str(), "lmtp")]);
+}
