@@ -13,15 +13,16 @@ const LONG_ABOUT: &str = "\
 Manage pop3d: users, local delivery, live sessions and mailbox locks.
 
 User commands work on the user database directly, so they work whether or not the server is
-running; a change applies at the user's next login. Live commands (sessions, locks, kick) ask
-the running server through its admin socket. Run without a command on a terminal for the TUI.
+running; a change applies at the user's next login. Live commands (status, sessions, locks,
+kick) ask the running server through its admin socket. Run without a command on a terminal
+for the TUI, which opens on an overview of the server.
 
 pop3-admin reads the pop3d configuration to find the user database, the mail root, the admin
 socket and the argon2 parameters to hash new passwords with.
 
 Several pop3d nodes: give each admin socket a name, with --node NAME=SOCKET (repeated) or an
-[admin.nodes] table in pop3d.toml. sessions, locks and the TUI then ask every node and show a
-NODE column; a node that does not answer is reported on its own line and hides none of the
+[admin.nodes] table in pop3d.toml. status, sessions, locks and the TUI then ask every node
+and show a NODE column; a node that does not answer is reported on its own line and hides none of the
 others. A remote node's socket is forwarded over SSH, never opened on the network (the admin
 API has no authentication beyond the socket's permissions; docs/scaling.md, Watching several nodes).";
 
