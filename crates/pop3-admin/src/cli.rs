@@ -73,7 +73,10 @@ serves (the default one and the [[tls.sni]] ones), asked over the admin socket; 
 node with --node or [admin.nodes], e.g.
 
   OK - pop3d 1.2.0 up 3d 4h; 12 sessions (2 authorization, 10 transaction, 0 update); 3 locks, \
-oldest 40s; certificate pop3d.pem: 2027-03-01 (91 days)
+oldest 40s; certificate pop3d.pem: 2027-03-01 (91 days) | sessions=12 locks=3 \
+certificate_days=91;14:;0:
+
+After `|`, performance data as Nagios plugins print it.
 
 A monitoring check (Nagios, Icinga, cron): the exit status follows the Nagios plugin \
 conventions.

@@ -226,7 +226,7 @@ pub fn judge(answer: NodeAnswer<OverviewResponse>) -> NodeStatus {
     }
 }
 
-/// One line: `[NODE ]LEVEL - what`.
+/// One line: `[NODE ]LEVEL - what | performance data`.
 pub fn line(node: &NodeStatus) -> String {
     let name = if node.node.is_empty() {
         String::new()
@@ -257,15 +257,29 @@ pub fn line(node: &NodeStatus) -> String {
         Some(c) => format!("certificate {}", facts::certificate_text(c, now)),
         None => "no TLS".to_owned(),
     };
+    // Performance data after `|`, as Nagios plugins print it: the certificate's days with
+    // its warning threshold (below 14) and critical one (below 0).
+    let days = facts::soonest(&facts, now)
+        .and_then(|c| c.not_after)
+        .map(|t| t.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX)))
+        .map_or_else(String::new, |left| {
+            let days = left.div_euclid(86_400);
+            format!(
+                " certificate_days={days};{}:;0:",
+                facts::EXPIRY_WARNING_DAYS
+            )
+        });
     format!(
         "{name}{level} - pop3d {} up {}; {} sessions ({} authorization, {} transaction, {} \
-         update); {} locks{oldest}; {certificate}",
+         update); {} locks{oldest}; {certificate} | sessions={} locks={}{days}",
         server.version,
         facts::duration(server.uptime_seconds),
         server.sessions_total,
         s.authorization,
         s.transaction,
         s.update,
+        server.locks_held,
+        server.sessions_total,
         server.locks_held,
     )
 }

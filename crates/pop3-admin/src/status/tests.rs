@@ -64,7 +64,20 @@ fn the_certificate_decides_between_ok_warning_and_critical() {
     plain.server.certificates.clear();
     let plain = judge(answer(Ok(plain)));
     assert_eq!(plain.status, Level::Ok);
-    assert!(line(&plain).ends_with("; no TLS"), "{}", line(&plain));
+    assert!(
+        line(&plain).ends_with("; no TLS | sessions=0 locks=0"),
+        "{}",
+        line(&plain)
+    );
+    let soon = judge(answer(Ok(certified(5 * day + 60))));
+    assert!(
+        line(&soon).ends_with(
+            "; certificate EXPIRES SOON pop3d.pem: 2026-11-23 (5 days) \
+             | sessions=0 locks=0 certificate_days=5;14:;0:"
+        ),
+        "{}",
+        line(&soon)
+    );
 }
 
 #[test]
