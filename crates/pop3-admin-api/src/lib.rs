@@ -6,6 +6,9 @@
 //! # Main types
 //! - `GET /v1/sessions` ([`SESSIONS_PATH`]) → [`SessionsResponse`] of [`SessionInfo`]
 //! - `GET /v1/locks` ([`LOCKS_PATH`]) → [`LocksResponse`] of [`LockInfo`]
+//! - `GET /v1/overview` ([`OVERVIEW_PATH`]) → [`OverviewResponse`]: version, uptime,
+//!   listeners, certificate expiry, locks, failing addresses and the last 15 minutes per
+//!   second ([`History`], [`HISTORY_SLOTS`] slots at most)
 //! - `POST /v1/sessions/{id}/kick` ([`kick_path`]) → [`KickResponse`]; the session gets
 //!   `-ERR [SYS/TEMP] disconnected by administrator`, no UPDATE runs, and its lock is released.
 //!
@@ -16,7 +19,14 @@
 //! No HTTP, no sockets, no I/O: the server's `http.rs` serves these types and `pop3-admin`'s
 //! `live.rs` asks for them. A leaf: it depends on no crate of this workspace.
 
+mod overview;
+
 use serde::{Deserialize, Serialize};
+
+pub use overview::{
+    CertificateFacts, FAILURES_SHOWN, FailingAddress, HISTORY_SLOTS, History, ListenerFacts,
+    LockSummary, OVERVIEW_PATH, OverviewResponse, ServerFacts, SessionCounts,
+};
 
 /// The API version in every response; bumped on an incompatible change.
 pub const API_VERSION: u32 = 1;

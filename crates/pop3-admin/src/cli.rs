@@ -13,15 +13,16 @@ const LONG_ABOUT: &str = "\
 Manage pop3d: users, local delivery, live sessions and mailbox locks.
 
 User commands work on the user database directly, so they work whether or not the server is
-running; a change applies at the user's next login. Live commands (sessions, locks, kick) ask
-the running server through its admin socket. Run without a command on a terminal for the TUI.
+running; a change applies at the user's next login. Live commands (status, sessions, locks,
+kick) ask the running server through its admin socket. Run without a command on a terminal
+for the TUI, which opens on an overview of the server.
 
 pop3-admin reads the pop3d configuration to find the user database, the mail root, the admin
 socket and the argon2 parameters to hash new passwords with.
 
 Several pop3d nodes: give each admin socket a name, with --node NAME=SOCKET (repeated) or an
-[admin.nodes] table in pop3d.toml. sessions, locks and the TUI then ask every node and show a
-NODE column; a node that does not answer is reported on its own line and hides none of the
+[admin.nodes] table in pop3d.toml. status, sessions, locks and the TUI then ask every node
+and show a NODE column; a node that does not answer is reported on its own line and hides none of the
 others. A remote node's socket is forwarded over SSH, never opened on the network (the admin
 API has no authentication beyond the socket's permissions; docs/scaling.md, Watching several nodes).";
 
@@ -41,6 +42,8 @@ Examples:
     pop3-admin user list --json
   Let bob log in with APOP only (no USER/PASS, no AUTH):
     pop3-admin user apop set bob --only
+  Check the server from cron or Nagios (exit 0 OK, 1 certificate within 14 days, 2 down):
+    pop3-admin status
   See who is connected, and free a stuck mailbox:
     pop3-admin sessions
     pop3-admin locks
@@ -59,10 +62,37 @@ Examples:
   Shell completions (the Debian package installs them):
     pop3-admin completions bash > /etc/bash_completion.d/pop3-admin
 
-Exit codes: 0 success, 1 error, 2 usage; sessions and locks with named nodes: 3 when some
+Exit codes: 0 success, 1 error, 2 usage; status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+(see `status --help`); sessions and locks with named nodes: 3 when some
 nodes did not answer (the others are listed), 1 when none did; deliver: 67 unknown user, 73 over quota
 (75 with quota.over_quota = \"defer\"), 75 temporary failure
 (disk full, database locked or missing, configuration unreadable).";
+
+const STATUS_ABOUT: &str = "\
+Is pop3d up: its version, uptime, sessions, locks and the expiry of every certificate it \
+serves (the default one and the [[tls.sni]] ones), asked over the admin socket; one line per \
+node with --node or [admin.nodes], e.g.
+
+  OK - pop3d 1.2.0 up 3d 4h; 12 sessions (2 authorization, 10 transaction, 0 update); 3 locks, \
+oldest 40s; certificate pop3d.pem: 2027-03-01 (91 days) | sessions=12 locks=3 \
+certificate_days=91;14:;0:
+
+After `|`, performance data as Nagios plugins print it.
+
+A monitoring check (Nagios, Icinga, cron): the exit status follows the Nagios plugin \
+conventions.
+  0 OK        every node answered, every certificate has 14 days or more left
+  1 WARNING   a certificate expires within 14 days (EXPIRES SOON), or its date is unreadable
+  2 CRITICAL  a node is down (nothing answers on its admin socket), or a certificate expired
+  3 UNKNOWN   the state could not be learned: permission denied on the admin socket, or a \
+pop3d of another admin API version
+With several nodes the worst wins (CRITICAL, then UNKNOWN, then WARNING). A usage error exits \
+2, as every command does.
+
+--json prints {\"status\": \"ok\", \"exit\": 0, \"nodes\": [{\"node\", \"status\", \"up\", \"problem\", \"server\": \
+{\"version\", \"api\", \"started\", \"uptime_seconds\", \"sessions\", \"sessions_total\", \"locks_held\", \
+\"oldest_lock_seconds\", \"certificates\": [{\"file\", \"names\", \"not_after\", \"days_left\", \
+\"expires_soon\"}]}}]}.";
 
 #[derive(Parser, Debug)]
 #[command(name = "pop3-admin", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -103,6 +133,14 @@ pub enum Command {
     Deliver {
         /// The recipient.
         user: String,
+    },
+    /// Is pop3d up: version, uptime, sessions, locks, certificate expiry; one line per node.
+    /// A monitoring check: the exit status follows the Nagios plugin conventions.
+    #[command(long_about = STATUS_ABOUT)]
+    Status {
+        /// Print JSON instead of a line per node.
+        #[arg(long)]
+        json: bool,
     },
     /// List the live sessions (from the running server, or from every node).
     Sessions {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use pop3_admin_api::{
-    API_VERSION, KickResponse, LOCKS_PATH, LockInfo, LocksResponse, SESSIONS_PATH, SessionInfo,
-    SessionsResponse, kick_path,
+    API_VERSION, ApiError, KickResponse, LOCKS_PATH, LockInfo, LocksResponse, OVERVIEW_PATH,
+    OverviewResponse, SESSIONS_PATH, SessionInfo, SessionsResponse, kick_path,
 };
 use pop3_config::AdminNode;
 use serde::de::DeserializeOwned;
@@ -43,6 +43,11 @@ impl AdminClient {
         Ok(response.locks)
     }
 
+    /// The overview (issue 20): facts, counts and the last 15 minutes.
+    pub fn overview(&self) -> Result<OverviewResponse> {
+        self.request("GET", OVERVIEW_PATH)
+    }
+
     /// Kicks a session; false if the server has no such session.
     pub fn kick(&self, session: u64) -> Result<bool> {
         let response: KickResponse = self.request("POST", &kick_path(session))?;
@@ -50,12 +55,60 @@ impl AdminClient {
         Ok(response.kicked)
     }
 
+    /// One request. **The API version is checked before the answer is decoded**, so a
+    /// server of another version is reported as that, in one line, whatever its JSON.
     fn request<T: DeserializeOwned>(&self, method: &str, path: &str) -> Result<T> {
-        let mut stream = UnixStream::connect(&self.socket).with_context(|| {
-            format!(
-                "the server is not running at {} (or this user may not use its socket)",
-                self.socket.display()
+        let (status, body) = self.exchange(method, path)?;
+        if !(200..300).contains(&status) && status != 404 {
+            bail!("the server answered {status}: {}", shortened(&body));
+        }
+        let unexpected = || {
+            Unreachable::new(
+                Why::Incompatible,
+                format!("unexpected answer from pop3d: {}", shortened(&body)),
             )
+        };
+        let value: serde_json::Value = serde_json::from_str(&body).map_err(|_| unexpected())?;
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(version) if version == u64::from(API_VERSION) => {}
+            Some(version) => {
+                return Err(Unreachable::new(
+                    Why::Incompatible,
+                    format!(
+                        "pop3d speaks admin API version {version}, this pop3-admin version \
+                         {API_VERSION}: use the pop3-admin of the same release"
+                    ),
+                )
+                .into());
+            }
+            None => return Err(unexpected().into()),
+        }
+        if status == 404 && serde_json::from_value::<ApiError>(value.clone()).is_ok() {
+            return Err(Unreachable::new(
+                Why::Incompatible,
+                format!("this pop3d has no {path}: it is older than this pop3-admin"),
+            )
+            .into());
+        }
+        Ok(serde_json::from_value(value).map_err(|_| unexpected())?)
+    }
+
+    /// Sends one request and reads the status and body of the answer.
+    fn exchange(&self, method: &str, path: &str) -> Result<(u16, String)> {
+        let socket = self.socket.display();
+        let mut stream = UnixStream::connect(&self.socket).map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => Unreachable::new(
+                Why::Denied,
+                format!(
+                    "permission denied on {socket}: this user may not use pop3d's admin \
+                     socket (run as root or as a member of its group)"
+                ),
+            ),
+            std::io::ErrorKind::NotFound => Unreachable::new(
+                Why::Down,
+                format!("pop3d is not running at {socket} (no such socket)"),
+            ),
+            _ => Unreachable::new(Why::Down, format!("pop3d is not running at {socket} ({e})")),
         })?;
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;
@@ -67,7 +120,9 @@ impl AdminClient {
         stream
             .take(16 * 1024 * 1024)
             .read_to_end(&mut response)
-            .context("the server did not answer")?;
+            .map_err(|e| {
+                Unreachable::new(Why::Down, format!("pop3d did not answer on {socket} ({e})"))
+            })?;
         let text = String::from_utf8(response).context("the server's answer is not UTF-8")?;
         let (head, body) = text
             .split_once("\r\n\r\n")
@@ -85,11 +140,55 @@ impl AdminClient {
         } else {
             body.to_owned()
         };
-        if !(200..300).contains(&status) && status != 404 {
-            bail!("the server answered {status}: {body}");
-        }
-        serde_json::from_str(&body).with_context(|| format!("unexpected answer: {body}"))
+        Ok((status, body))
     }
+}
+
+/// Why a node gave no usable answer, when the caller must tell the cases apart (`status`
+/// maps them to exit codes): carried as the error's context, its message the one line shown.
+#[derive(Debug)]
+pub struct Unreachable {
+    pub why: Why,
+    message: String,
+}
+
+/// The kinds of [`Unreachable`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// Nothing answers on the socket: pop3d is not running (or hangs).
+    Down,
+    /// This user may not open the socket.
+    Denied,
+    /// pop3d answered, but in another API version or shape.
+    Incompatible,
+}
+
+impl Unreachable {
+    pub fn new(why: Why, message: String) -> Unreachable {
+        Unreachable { why, message }
+    }
+
+    /// Why `error` came about, if it is one of these.
+    pub fn why(error: &anyhow::Error) -> Option<Why> {
+        error.downcast_ref::<Unreachable>().map(|u| u.why)
+    }
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// The start of an answer, for an error message.
+fn shortened(body: &str) -> String {
+    let mut short: String = body.chars().take(200).collect();
+    if short.len() < body.len() {
+        short.push_str("...");
+    }
+    short
 }
 
 /// The nodes a command watches: the admin socket of `[admin] socket`, unnamed (neither
@@ -220,9 +319,10 @@ impl std::str::FromStr for KickTarget {
     }
 }
 
+/// Checked again on the decoded answer (`request` checked the raw one).
 fn check_version(version: u32) -> Result<()> {
     if version != API_VERSION {
-        bail!("the server speaks admin API version {version}; this tool knows {API_VERSION}");
+        bail!("pop3d speaks admin API version {version}, this pop3-admin version {API_VERSION}");
     }
     Ok(())
 }

@@ -10,11 +10,13 @@
 
 mod cli;
 mod deliver;
+mod facts;
 mod live;
 mod migrate;
 mod quota;
 mod server_user;
 mod settings;
+mod status;
 mod tui;
 mod uidl;
 mod user_db;
@@ -89,6 +91,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             watch::sessions(&watch::nodes(&nodes, &config)?, json, &mut out)
         }
         Command::Locks { json } => watch::locks(&watch::nodes(&nodes, &config)?, json, &mut out),
+        Command::Status { json } => status::run(watch::nodes(&nodes, &config), json, &mut out),
         Command::Tui => {
             let settings = settings::load(&config)?;
             let nodes = watch::from_settings(&nodes, &settings)?;
@@ -128,6 +131,7 @@ fn run_other(
         // Answered in `main` and `run`, before this match.
         Command::Sessions { .. }
         | Command::Locks { .. }
+        | Command::Status { .. }
         | Command::Tui
         | Command::Deliver { .. }
         | Command::InternalAccessCheck { .. } => Ok(()),

@@ -100,5 +100,5 @@ pub use schema::{OLDEST_SERVED, SCHEMA_VERSION};
 pub use store::{
     Field, ImportFlags, LAST_LOGIN_PRECISION_SECS, NewRow, User, UserStore, default_maildir,
 };
-pub use throttle::{FailureVerdict, Throttle, ThrottleConfig};
+pub use throttle::{FailureVerdict, RecentFailure, Throttle, ThrottleConfig};
 pub use zeroize::Zeroizing;

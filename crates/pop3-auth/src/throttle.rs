@@ -66,6 +66,17 @@ pub struct FailureVerdict {
     pub spraying_target: bool,
 }
 
+/// An address's last failure and current penalty ([`Throttle::recent_failures`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecentFailure {
+    /// The address (an IPv6 one as the prefix the server keys penalties by).
+    pub address: IpAddr,
+    /// When it last failed.
+    pub last_failure: Instant,
+    /// What its next attempt waits now.
+    pub penalty: Duration,
+}
+
 /// The throttle state.
 #[derive(Debug)]
 pub struct Throttle {
@@ -163,6 +174,29 @@ impl Throttle {
     pub fn after_success(&mut self, user: &str) {
         let key = self.user_key(user);
         self.users.remove(&key);
+    }
+
+    /// The `limit` addresses whose last failure is the most recent, most recent first: each
+    /// with that failure's time and the penalty its next attempt waits at `now` (zero once
+    /// decayed). For the admin socket; **O(n) in the tracked addresses** (at most
+    /// `max_tracked`), so it is asked on an administrator's request, never per attempt.
+    pub fn recent_failures(&self, now: Instant, limit: usize) -> Vec<RecentFailure> {
+        let mut recent: Vec<RecentFailure> = Vec::with_capacity(limit.saturating_add(1));
+        for (address, penalty) in &self.addresses {
+            let at = recent.partition_point(|r| r.last_failure >= penalty.last_failure);
+            if at < limit {
+                recent.insert(
+                    at,
+                    RecentFailure {
+                        address: *address,
+                        last_failure: penalty.last_failure,
+                        penalty: self.decayed(penalty, now),
+                    },
+                );
+                recent.truncate(limit);
+            }
+        }
+        recent
     }
 
     /// How many addresses and user names are tracked (for metrics and tests).

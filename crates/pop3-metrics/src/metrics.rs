@@ -13,6 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+mod totals;
+pub use totals::Totals;
 
 /// The live state a scrape reports, taken from the server's registry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,6 +108,7 @@ pub struct Metrics {
     lmtp_delivered_bytes: Counter,
     resident_memory: Gauge,
     open_fds: Gauge,
+    logins: totals::Logins,
 }
 
 impl Metrics {
@@ -311,6 +314,7 @@ impl Metrics {
             lmtp_delivered_bytes,
             resident_memory,
             open_fds,
+            logins: totals::Logins::default(),
         }
     }
 
@@ -346,6 +350,7 @@ impl Metrics {
     /// An authentication attempt: `mechanism` is `user`, `apop`, `plain` or `login`; `result`
     /// is `success`, `failure` or `error`.
     pub fn auth(&self, mechanism: &'static str, result: &'static str) {
+        self.logins.count(result);
         self.auth_attempts
             .get_or_create(&AuthLabels { mechanism, result })
             .inc();

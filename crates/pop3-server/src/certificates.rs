@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use pop3_admin_api::CertificateFacts;
 use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
@@ -32,6 +33,8 @@ pub(crate) struct CertificateSet {
     exact: HashMap<String, Arc<CertifiedKey>>,
     /// Wildcards by the name after `*.`, lowercase.
     wildcard: HashMap<String, Arc<CertifiedKey>>,
+    /// Each pair's file, names and not-after, read at load (the admin overview).
+    facts: Vec<CertificateFacts>,
 }
 
 impl CertificateSet {
@@ -41,9 +44,12 @@ impl CertificateSet {
         provider: &CryptoProvider,
     ) -> Result<CertificateSet, TlsError> {
         let default = Arc::new(load_pair(&files.certificate, &files.key, provider)?);
+        let mut facts = vec![certificate_facts(&files.certificate, &default, Vec::new())];
         let (mut exact, mut wildcard) = (HashMap::new(), HashMap::new());
         for pair in &files.sni {
             let key = Arc::new(load_pair(&pair.certificate, &pair.key, provider)?);
+            let names = pair.names.iter().map(sni_name).collect();
+            facts.push(certificate_facts(&pair.certificate, &key, names));
             for name in &pair.names {
                 // pop3-config refuses a name listed twice, so nothing is overwritten here.
                 match name {
@@ -56,7 +62,13 @@ impl CertificateSet {
             default,
             exact,
             wildcard,
+            facts,
         })
+    }
+
+    /// Every pair's file, names and not-after: the default first, then `[[tls.sni]]`.
+    pub(crate) fn facts(&self) -> Vec<CertificateFacts> {
+        self.facts.clone()
     }
 
     /// The certificate for a client that asked for `server_name`: an exact name first, then a
@@ -74,6 +86,28 @@ impl CertificateSet {
             .split_once('.')
             .and_then(|(_, rest)| self.wildcard.get(rest));
         wildcard.unwrap_or(&self.default).clone()
+    }
+}
+
+/// A pair's facts; the not-after of its leaf, `None` if the leaf does not parse as X.509
+/// (rustls checked only that the key matches it).
+fn certificate_facts(file: &Path, key: &CertifiedKey, names: Vec<String>) -> CertificateFacts {
+    let not_after = key.end_entity_cert().ok().and_then(|leaf| {
+        let (_, parsed) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+        Some(parsed.validity().not_after.timestamp())
+    });
+    CertificateFacts {
+        file: file.display().to_string(),
+        names,
+        not_after,
+    }
+}
+
+/// A name of `[[tls.sni]]` as written.
+fn sni_name(name: &SniName) -> String {
+    match name {
+        SniName::Exact(name) => name.clone(),
+        SniName::Wildcard(rest) => format!("*.{rest}"),
     }
 }
 

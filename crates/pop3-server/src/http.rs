@@ -2,7 +2,8 @@
 //! by default), and the admin API on a Unix socket (mode 0660) for `pop3-admin`.
 //!
 //! **Nothing served here carries a password, a message or a secret**: the admin API exposes
-//! the registry's session and lock records and a kick; the metrics carry counts.
+//! the registry's session and lock records, a kick, and the overview (`overview.rs`: counts,
+//! certificate expiry dates, the addresses failing to log in); the metrics carry counts.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,19 +15,28 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pop3_admin_api::{
-    API_VERSION, ApiError, KickResponse, LOCKS_PATH, LocksResponse, SESSIONS_PATH, SessionsResponse,
+    API_VERSION, ApiError, KickResponse, LOCKS_PATH, LocksResponse, OVERVIEW_PATH,
+    OverviewResponse, SESSIONS_PATH, SessionsResponse,
 };
 use pop3_metrics::Metrics;
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::config::HttpLimits;
 use crate::http_limits::Limited;
+use crate::overview::Overview;
 use crate::registry::Registry;
 
 #[derive(Clone)]
 struct Shared {
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
+}
+
+/// What the admin API answers from: the server's shared state and the overview.
+#[derive(Clone)]
+struct Admin {
+    server: Arc<crate::shared::Shared>,
+    overview: Arc<Overview>,
 }
 
 /// The metrics router.
@@ -62,10 +72,11 @@ async fn serve_metrics(State(shared): State<Shared>, headers: HeaderMap) -> impl
 }
 
 /// The admin router.
-fn admin_router(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Router {
+fn admin_router(admin: Admin) -> Router {
     Router::new()
         .route(SESSIONS_PATH, get(list_sessions))
         .route(LOCKS_PATH, get(list_locks))
+        .route(OVERVIEW_PATH, get(overview))
         .route("/v1/sessions/{id}/kick", post(kick))
         .fallback(|| async {
             (
@@ -76,25 +87,29 @@ fn admin_router(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Router {
                 }),
             )
         })
-        .with_state(Shared { registry, metrics })
+        .with_state(admin)
 }
 
-async fn list_sessions(State(shared): State<Shared>) -> Json<SessionsResponse> {
+async fn list_sessions(State(admin): State<Admin>) -> Json<SessionsResponse> {
     Json(SessionsResponse {
         version: API_VERSION,
-        sessions: shared.registry.sessions(),
+        sessions: admin.server.registry.sessions(),
     })
 }
 
-async fn list_locks(State(shared): State<Shared>) -> Json<LocksResponse> {
+async fn list_locks(State(admin): State<Admin>) -> Json<LocksResponse> {
     Json(LocksResponse {
         version: API_VERSION,
-        locks: shared.registry.locks(),
+        locks: admin.server.registry.locks(),
     })
 }
 
-async fn kick(State(shared): State<Shared>, UrlPath(id): UrlPath<u64>) -> impl IntoResponse {
-    let kicked = shared.registry.kick(id);
+async fn overview(State(admin): State<Admin>) -> Json<OverviewResponse> {
+    Json(admin.overview.answer(&admin.server))
+}
+
+async fn kick(State(admin): State<Admin>, UrlPath(id): UrlPath<u64>) -> impl IntoResponse {
+    let kicked = admin.server.registry.kick(id);
     let status = if kicked {
         StatusCode::OK
     } else {
@@ -137,9 +152,9 @@ pub(crate) async fn serve_metrics_on(
 pub(crate) async fn serve_admin_on(
     listener: UnixListener,
     limits: HttpLimits,
-    registry: Arc<Registry>,
-    metrics: Arc<Metrics>,
+    server: Arc<crate::shared::Shared>,
+    overview: Arc<Overview>,
 ) {
     let listener = Limited::new(listener, limits);
-    let _ = axum::serve(listener, admin_router(registry, metrics)).await;
+    let _ = axum::serve(listener, admin_router(Admin { server, overview })).await;
 }

@@ -43,6 +43,7 @@ mod login;
 mod login_delay;
 mod mailbox;
 mod message_body;
+mod overview;
 mod peer;
 mod registry;
 mod server;

@@ -197,6 +197,24 @@ impl Login {
         }
     }
 
+    /// The `limit` addresses that failed most recently (the admin overview): each with how
+    /// long ago and its penalty now. An empty list if the throttle's lock is poisoned.
+    pub(crate) fn recent_failures(&self, now: Instant, limit: usize) -> Vec<RecentFailure> {
+        let Ok(throttle) = self.throttle.lock() else {
+            return Vec::new();
+        };
+        let recent = throttle.recent_failures(now, limit);
+        drop(throttle);
+        recent
+            .into_iter()
+            .map(|r| RecentFailure {
+                address: r.address,
+                age: now.saturating_duration_since(r.last_failure),
+                penalty: r.penalty,
+            })
+            .collect()
+    }
+
     /// Sleeps the address's current penalty, if any.
     async fn wait_penalty(&self, ip: IpAddr) {
         let wait = match self.throttle.lock() {
@@ -308,6 +326,16 @@ impl Login {
             tokio::time::sleep_until(started + verdict.delay).await;
         }
     }
+}
+
+/// An address's last failure, for the admin overview.
+pub(crate) struct RecentFailure {
+    /// As the throttle keys it (an IPv6 address masked to its prefix).
+    pub(crate) address: IpAddr,
+    /// How long ago it last failed.
+    pub(crate) age: Duration,
+    /// What its next attempt waits now.
+    pub(crate) penalty: Duration,
 }
 
 /// Why a verification did not run to a verdict.

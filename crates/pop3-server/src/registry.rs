@@ -25,6 +25,9 @@ pub(crate) struct Registry {
 struct Inner {
     sessions: BTreeMap<u64, Live>,
     locks: BTreeMap<u64, LockInfo>,
+    /// Octets sent by the sessions that have ended (the overview's bytes per second is this
+    /// plus the live sessions' own counts, sampled each second).
+    ended_bytes_sent: u64,
 }
 
 /// A session's live record and its kick signal.
@@ -102,6 +105,24 @@ impl Registry {
             }
             None => false,
         }
+    }
+
+    /// Octets sent to clients since the server started: every ended session's, and the live
+    /// ones' so far.
+    pub(crate) fn bytes_sent(&self) -> u64 {
+        let inner = self.lock();
+        let live = inner.sessions.values().map(|l| l.info.bytes_sent);
+        live.fold(inner.ended_bytes_sent, u64::saturating_add)
+    }
+
+    /// The lock held longest, if any.
+    pub(crate) fn oldest_lock(&self) -> Option<LockInfo> {
+        let inner = self.lock();
+        inner
+            .locks
+            .values()
+            .min_by_key(|l| (l.since, l.session))
+            .cloned()
     }
 
     /// The counts the metrics gauges report.
@@ -195,7 +216,10 @@ impl SessionEntry {
 
 impl Drop for SessionEntry {
     fn drop(&mut self) {
-        self.registry.lock().sessions.remove(&self.id);
+        let mut inner = self.registry.lock();
+        if let Some(live) = inner.sessions.remove(&self.id) {
+            inner.ended_bytes_sent = inner.ended_bytes_sent.saturating_add(live.info.bytes_sent);
+        }
     }
 }
 
@@ -234,3 +258,6 @@ pub(crate) fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests;

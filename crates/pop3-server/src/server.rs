@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use pop3_admin_api::ListenerFacts;
 use pop3_metrics::Metrics;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -29,6 +30,7 @@ use crate::http;
 use crate::limits::ConnectionLimits;
 use crate::lmtp::LmtpListeners;
 use crate::login::Login;
+use crate::overview::Overview;
 use crate::peer::{self, canonical_peer};
 use crate::shared::Shared;
 use crate::tls::Tls;
@@ -45,6 +47,7 @@ pub struct Server {
     admin_listener: Option<tokio::net::UnixListener>,
     lmtp_listeners: Option<LmtpListeners>,
     shutdown_tx: watch::Sender<bool>,
+    overview: Arc<Overview>,
 }
 
 impl Server {
@@ -104,6 +107,11 @@ impl Server {
             config.max_connections_per_ip,
             config.ipv6_prefix,
         );
+        let overview = Arc::new(Overview::new(listener_facts(
+            &config,
+            &listeners,
+            lmtp_listeners.as_ref(),
+        )));
         let shared = Arc::new(Shared::new(config, login, tls, shutdown, metrics));
         // Whether some user has their own LOGIN-DELAY or EXPIRE, known before the first
         // client (a database that does not answer in time is read again later).
@@ -116,6 +124,7 @@ impl Server {
             admin_listener,
             lmtp_listeners,
             shutdown_tx,
+            overview,
         })
     }
 
@@ -162,8 +171,15 @@ impl Server {
             accepts.spawn(http::serve_metrics_on(listener, limits, registry, metrics));
         }
         if let Some(listener) = self.admin_listener {
-            let (registry, metrics) = (shared.registry.clone(), shared.metrics.clone());
-            accepts.spawn(http::serve_admin_on(listener, limits, registry, metrics));
+            // The history is kept only where someone can ask for it.
+            let overview = self.overview.clone();
+            accepts.spawn(overview.clone().sample_every_second(shared.clone()));
+            accepts.spawn(http::serve_admin_on(
+                listener,
+                limits,
+                shared.clone(),
+                overview,
+            ));
         }
         // LMTP is not aborted with the accept loops: it stops accepting on the shutdown
         // signal and finishes a message in flight (its own grace period).
@@ -210,6 +226,34 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// The listeners as the admin overview shows them: the POP3 ones by their bound address and
+/// TLS mode, then LMTP's socket and TCP address (`lmtp`).
+fn listener_facts(
+    config: &Config,
+    listeners: &[(TcpListener, Arc<ListenerKind>)],
+    lmtp: Option<&LmtpListeners>,
+) -> Vec<ListenerFacts> {
+    let pop3 = config
+        .listeners
+        .iter()
+        .zip(listeners)
+        .map(|(config, (socket, _))| {
+            let bound = socket.local_addr().map_or(config.address, |a| a);
+            (bound.to_string(), Shared::listener_name(config.tls))
+        });
+    let lmtp_socket = config.lmtp.as_ref().and_then(|l| l.socket.as_ref());
+    let lmtp_socket = lmtp_socket.map(|path| (path.display().to_string(), "lmtp"));
+    let lmtp_tcp = lmtp.and_then(LmtpListeners::tcp_addr);
+    let lmtp_tcp = lmtp_tcp.map(|address| (address.to_string(), "lmtp"));
+    pop3.chain(lmtp_socket)
+        .chain(lmtp_tcp)
+        .map(|(address, kind)| ListenerFacts {
+            address,
+            kind: kind.to_owned(),
+        })
+        .collect()
 }
 
 /// How long the exit waits for UPDATEs still running after the sessions ended.

@@ -75,6 +75,15 @@ impl Tls {
         stream
     }
 
+    /// The certificates in use now (after the last successful reload): file, SNI names and
+    /// not-after of each.
+    pub(crate) fn certificates(&self) -> Vec<pop3_admin_api::CertificateFacts> {
+        match self.certificate.current.read() {
+            Ok(set) => set.facts(),
+            Err(poisoned) => poisoned.into_inner().facts(),
+        }
+    }
+
     /// Reloads every certificate file (SIGHUP). If any pair fails, the whole old set stays:
     /// a mix of renewed and stale pairs is a state no file describes, and an admin reading
     /// "reload failed" must be able to conclude that nothing changed. The names come from the

@@ -2,22 +2,24 @@
 //! changes, kicks) are returned as [`Effect`]s for the loop to carry out, and their results come
 //! back as events, so all behaviour is testable without a terminal.
 
-use pop3_admin_api::{LockInfo, SessionInfo};
+use pop3_admin_api::{LockInfo, OverviewResponse, SessionInfo};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// The three tabs.
+/// The tabs, Overview first (key 0; the others keep their keys 1 to 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
+    Overview,
     Users,
     Sessions,
     Locks,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 3] = [Tab::Users, Tab::Sessions, Tab::Locks];
+    pub const ALL: [Tab; 4] = [Tab::Overview, Tab::Users, Tab::Sessions, Tab::Locks];
 
     pub fn title(self) -> &'static str {
         match self {
+            Tab::Overview => "Overview",
             Tab::Users => "Users",
             Tab::Sessions => "Sessions",
             Tab::Locks => "Locks",
@@ -47,6 +49,14 @@ pub struct NodeLive {
     /// The node's name ("" for the unnamed local socket).
     pub node: String,
     pub result: Result<(Vec<SessionInfo>, Vec<LockInfo>), String>,
+}
+
+/// One node's overview (`GET /v1/overview`), or the one line saying why there is none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeOverview {
+    /// The node's name ("" for the unnamed local socket).
+    pub node: String,
+    pub result: Result<OverviewResponse, String>,
 }
 
 /// Whether the server answers on its admin socket (with named nodes: whether all do).
@@ -93,6 +103,8 @@ pub enum Event {
     Key(KeyEvent),
     /// A fresh view of every node, in node order.
     Live(Vec<NodeLive>),
+    /// Every node's overview, in node order.
+    Overview(Vec<NodeOverview>),
     /// The user list, reloaded.
     Users(Result<Vec<UserRow>, String>),
     /// The outcome of an effect, for the status bar.
@@ -155,14 +167,18 @@ pub struct App {
     pub socket: String,
     pub status: Option<Result<String, String>>,
     /// Selected row per tab.
-    pub selected: [usize; 3],
+    pub selected: [usize; 4],
     pub now: u64,
+    /// Every node's last overview (empty until the first poll).
+    pub overviews: Vec<NodeOverview>,
+    /// Which node the Overview tab shows (`n` for the next).
+    pub overview_node: usize,
 }
 
 impl App {
     pub fn new(socket: String) -> App {
         App {
-            tab: Tab::Users,
+            tab: Tab::Overview,
             mode: Mode::Normal,
             users: Vec::new(),
             filter: String::new(),
@@ -174,8 +190,10 @@ impl App {
             server: ServerStatus::Unknown,
             socket,
             status: None,
-            selected: [0; 3],
+            selected: [0; 4],
             now: 0,
+            overviews: Vec::new(),
+            overview_node: 0,
         }
     }
 
@@ -193,7 +211,7 @@ impl App {
         let len = match tab {
             Tab::Sessions => self.sessions.len(),
             Tab::Locks => self.locks.len(),
-            Tab::Users => return None,
+            Tab::Users | Tab::Overview => return None,
         };
         (len > 0).then(|| self.selected[tab.index()].min(len - 1))
     }
@@ -209,6 +227,7 @@ impl App {
             Tab::Users => self.visible_users().len(),
             Tab::Sessions => self.sessions.len(),
             Tab::Locks => self.locks.len(),
+            Tab::Overview => 0,
         }
     }
 
@@ -223,6 +242,10 @@ impl App {
             Event::Key(key) => self.key(key),
             Event::Live(nodes) => {
                 self.live(nodes);
+                Vec::new()
+            }
+            Event::Overview(overviews) => {
+                self.overviews = overviews;
                 Vec::new()
             }
             Event::Users(Ok(users)) => {
@@ -308,7 +331,7 @@ impl App {
                     }
                     KeyCode::Char(c) if !c.is_control() => {
                         self.filter.push(c);
-                        self.selected[0] = 0;
+                        self.selected[Tab::Users.index()] = 0;
                         self.mode = Mode::Filter;
                     }
                     _ => self.mode = Mode::Filter,
@@ -331,8 +354,9 @@ impl App {
         match key.code {
             KeyCode::Char('q') | KeyCode::Esc => return vec![Effect::Quit],
             KeyCode::Char('?') => self.mode = Mode::Help,
-            KeyCode::Tab | KeyCode::Right => self.tab = Tab::ALL[(tab + 1) % 3],
-            KeyCode::BackTab | KeyCode::Left => self.tab = Tab::ALL[(tab + 2) % 3],
+            KeyCode::Tab | KeyCode::Right => self.tab = Tab::ALL[(tab + 1) % Tab::ALL.len()],
+            KeyCode::BackTab | KeyCode::Left => self.tab = Tab::ALL[(tab + 3) % Tab::ALL.len()],
+            KeyCode::Char('0') => self.tab = Tab::Overview,
             KeyCode::Char('1') => self.tab = Tab::Users,
             KeyCode::Char('2') => self.tab = Tab::Sessions,
             KeyCode::Char('3') => self.tab = Tab::Locks,
@@ -341,6 +365,9 @@ impl App {
                 self.selected[tab] = (self.selected[tab] + 1).min(rows.saturating_sub(1));
             }
             KeyCode::Up => self.selected[tab] = self.selected[tab].saturating_sub(1),
+            KeyCode::Char('n') if self.tab == Tab::Overview => {
+                self.overview_node = (self.overview_node + 1) % self.overviews.len().max(1);
+            }
             _ if self.tab == Tab::Users => return self.users_key(key),
             KeyCode::Char('k') if self.tab == Tab::Sessions => {
                 if let Some((node, session)) = self.selection().and_then(|i| self.sessions.get(i)) {

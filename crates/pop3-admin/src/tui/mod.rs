@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
-pub use app::{App, Effect, Event, NodeLive, UserRow};
+pub use app::{App, Effect, Event, NodeLive, NodeOverview, UserRow};
 
-use crate::live::{KickTarget, Nodes};
+use crate::live::{KickTarget, Nodes, Unreachable, Why};
 use crate::settings::Settings;
 use crate::users::Users;
 
@@ -151,6 +151,40 @@ fn kick(admin: &Nodes, node: String, session: u64) -> anyhow::Result<String> {
     })
 }
 
+/// Every node's overview, sessions and locks, asked at once: **history comes from the
+/// server**, so the charts show the last minutes from the first poll. A node found down by
+/// its overview is not asked again in the same poll, so it costs one timeout, not three.
+fn poll(admin: &Nodes) -> (Vec<NodeOverview>, Vec<NodeLive>) {
+    let answers = admin.ask(|client| {
+        let overview = client.overview();
+        let live = match &overview {
+            Err(e) if Unreachable::why(e) == Some(Why::Down) => Err(format!("{e:#}")),
+            _ => (client.sessions())
+                .and_then(|sessions| Ok((sessions, client.locks()?)))
+                .map_err(|e| format!("{e:#}")),
+        };
+        Ok((overview.map_err(|e| format!("{e:#}")), live))
+    });
+    answers
+        .into_iter()
+        .map(|answer| {
+            let (overview, live) = answer
+                .answer
+                .unwrap_or_else(|e| (Err(format!("{e:#}")), Err(format!("{e:#}"))));
+            (
+                NodeOverview {
+                    node: answer.node.clone(),
+                    result: overview,
+                },
+                NodeLive {
+                    node: answer.node,
+                    result: live,
+                },
+            )
+        })
+        .unzip()
+}
+
 /// Every node's sessions and locks, asked at once.
 fn snapshot(admin: &Nodes) -> Vec<NodeLive> {
     admin
@@ -182,7 +216,9 @@ fn spawn_input(tx: Sender<Event>) {
 fn spawn_poller(admin: Nodes, tx: Sender<Event>) {
     std::thread::spawn(move || {
         loop {
-            if tx.send(Event::Live(snapshot(&admin))).is_err()
+            let (overviews, live) = poll(&admin);
+            if tx.send(Event::Overview(overviews)).is_err()
+                || tx.send(Event::Live(live)).is_err()
                 || tx.send(Event::Now(unix_now())).is_err()
             {
                 return;

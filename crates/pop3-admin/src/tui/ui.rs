@@ -12,8 +12,14 @@ use ratatui::widgets::{
 use super::app::{App, Mode, ServerStatus, Tab};
 use pop3_maildrop::utc_timestamp;
 
+mod overview;
+
 const HELP: &[(&str, &str)] = &[
-    ("Tab, → / ←, 1 2 3", "switch tabs"),
+    (
+        "0 1 2 3, Tab, → ←",
+        "Overview, Users, Sessions, Locks; next, previous",
+    ),
+    ("n", "Overview: the next node (with several nodes)"),
     ("↑ ↓", "select"),
     ("/", "Users: filter as you type (Enter or Esc to stop)"),
     ("a", "Users: add a user"),
@@ -39,6 +45,7 @@ impl Widget for &App {
             .highlight_style(Style::new().add_modifier(Modifier::REVERSED))
             .render(tabs, buf);
         match self.tab {
+            Tab::Overview => overview::render(self, body, buf),
             Tab::Users => users(self, body, buf),
             Tab::Sessions => sessions(self, body, buf),
             Tab::Locks => locks(self, body, buf),

@@ -16,6 +16,7 @@ mod ownership;
 mod peers;
 mod postgres;
 mod quota;
+mod status;
 mod support;
 mod tui_tmux;
 mod uidl;

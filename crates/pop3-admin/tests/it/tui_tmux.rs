@@ -1,6 +1,7 @@
 //! The real TUI in tmux against a real pop3d: add a user through the keyboard, log in as that
-//! user with Python's poplib, see the session in the Sessions tab, kick it, and check that the
-//! client was disconnected and the maildrop unlocked.
+//! user with Python's poplib, see the login and the session move the Overview's counters
+//! (issue 20), see the session in the Sessions tab, kick it, and check that the client was
+//! disconnected and the maildrop unlocked.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -77,15 +78,22 @@ impl Tmux {
 
     /// Waits (bounded) until the screen shows every needle.
     pub fn wait_for(&self, needles: &[&str]) -> String {
+        self.wait_until(&format!("{needles:?}"), |screen| {
+            needles.iter().all(|n| screen.contains(n))
+        })
+    }
+
+    /// Waits (bounded) until `done` holds for the screen; `what` names it on failure.
+    pub fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
             let screen = self.screen();
-            if needles.iter().all(|n| screen.contains(n)) {
+            if done(&screen) {
                 return screen;
             }
             assert!(
                 started.elapsed() < PATIENCE,
-                "screen never showed {needles:?}:\n{screen}"
+                "screen never showed {what}:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -115,9 +123,12 @@ fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
         site.config.display()
     );
     let tmux = Tmux::start("test", &admin);
-    tmux.wait_for(&["Users", "server: up"]);
+    // Issue 20: the TUI opens on the Overview, with the server's history at once.
+    tmux.wait_for(&["Overview", "server: up", "pop3d ", "logins ok/s", "0 in "]);
 
     // Add a user through the keyboard.
+    tmux.text("1");
+    tmux.wait_for(&["NAME", "LAST LOGIN"]);
     tmux.text("a");
     tmux.text("carol");
     tmux.keys(&["Enter"]);
@@ -160,6 +171,19 @@ fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
         table.lines().nth(1).is_some_and(|l| l.starts_with("carol")),
         "{table}"
     );
+
+    // Issue 20: the login and the session move the Overview's counters.
+    tmux.text("0");
+    tmux.wait_until("one login and one session in TRANSACTION", |screen| {
+        let lines: Vec<&str> = screen.lines().collect();
+        let after = |label: &str| {
+            let at = lines.iter().position(|l| l.starts_with(label))?;
+            lines.get(at + 1).copied()
+        };
+        after("logins ok/s").is_some_and(|l| l.starts_with("1 in "))
+            && screen.contains("trans 1")
+            && screen.contains("1 sessions")
+    });
 
     // The session appears in the Sessions tab; kick it.
     tmux.text("2");

@@ -178,3 +178,31 @@ fn issue_15_entries_expire_after_their_time() {
     let (addresses, _) = t.tracked();
     assert!(addresses > 1, "live penalties are kept: {addresses}");
 }
+
+/// Issue 20: the admin overview's failing addresses, most recent first, bounded, each with
+/// the penalty it has now (decayed ones included, at zero).
+#[test]
+fn recent_failures_are_the_latest_addresses_with_their_current_penalty() {
+    let mut t = Throttle::new(ThrottleConfig::default());
+    let start = Instant::now();
+    for last in 1..=20u8 {
+        t.after_failure(ip(last), "alice", start + S(u64::from(last)));
+    }
+    t.after_failure(ip(3), "alice", start + S(30));
+    let now = start + S(30);
+    let recent = t.recent_failures(now, 5);
+    let addresses: Vec<IpAddr> = recent.iter().map(|r| r.address).collect();
+    assert_eq!(addresses, [ip(3), ip(20), ip(19), ip(18), ip(17)]);
+    assert_eq!(recent[0].penalty, S(2), "two failures: doubled");
+    assert_eq!(recent[0].last_failure, now);
+    assert_eq!(recent[1].penalty, S(1));
+    assert!(t.recent_failures(now, 0).is_empty());
+    assert_eq!(
+        t.recent_failures(now, 100).len(),
+        20,
+        "every tracked address"
+    );
+    let later = t.recent_failures(start + S(600), 1);
+    assert_eq!(later[0].address, ip(3));
+    assert_eq!(later[0].penalty, Duration::ZERO, "decayed, still listed");
+}

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use pop3_metrics::{LiveCounts, Metrics};
+use pop3_metrics::{LiveCounts, Metrics, Totals};
 
 #[test]
 fn names_units_and_live_gauges() {
@@ -62,5 +62,32 @@ fn classic_text_names_counters_by_their_total_series() {
     assert!(
         !text.contains("# EOF") && !text.contains("# UNIT"),
         "{text}"
+    );
+}
+
+/// Issue 20: the totals the admin overview's history samples.
+#[test]
+fn totals_count_logins_of_every_mechanism_retrievals_and_deletions() {
+    let metrics = Metrics::new("1.2.3");
+    assert_eq!(metrics.totals(), Totals::default());
+    metrics.auth("user", "success");
+    metrics.auth("plain", "success");
+    metrics.auth("apop", "failure");
+    metrics.auth("login", "error");
+    metrics.auth("user", "login_delay");
+    metrics.retrieved(100, true);
+    metrics.retrieved(50, false);
+    metrics.command("DELE", true, 0.001);
+    metrics.command("DELE", true, 0.001);
+    metrics.command("DELE", false, 0.001);
+    metrics.command("RETR", true, 0.001);
+    assert_eq!(
+        metrics.totals(),
+        Totals {
+            logins_ok: 2,
+            logins_failed: 1,
+            retrieved: 1,
+            deleted: 2,
+        }
     );
 }

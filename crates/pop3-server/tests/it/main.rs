@@ -21,6 +21,7 @@ mod lmtp_transcripts;
 mod login_delay;
 mod metrics;
 mod operations;
+mod overview;
 mod per_user;
 mod pipelining;
 mod postfix;

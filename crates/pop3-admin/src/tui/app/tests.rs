@@ -53,6 +53,7 @@ fn session(id: u64, user: &str) -> SessionInfo {
 /// An app with three users, two sessions and a lock, at a fixed time.
 fn app() -> App {
     let mut app = App::new("/run/pop3d/admin.sock".into());
+    app.tab = Tab::Users;
     app.update(Event::Now(NOW));
     app.update(Event::Users(Ok(vec![
         user("alice", true, false),
@@ -85,6 +86,7 @@ fn lock(user: &str, session: u64) -> LockInfo {
 /// Issue 18: an app watching named nodes, after one poll of `nodes`.
 fn nodes_app(nodes: Vec<NodeLive>) -> App {
     let mut app = App::new("/run/pop3d/admin.sock".into());
+    app.tab = Tab::Users;
     app.named = true;
     app.update(Event::Now(NOW));
     app.update(Event::Live(nodes));
@@ -143,11 +145,21 @@ fn tabs_switch_with_keys() {
     app.update(key(KeyCode::Tab));
     assert_eq!(app.tab, Tab::Locks);
     app.update(key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Overview);
+    app.update(key(KeyCode::Tab));
     assert_eq!(app.tab, Tab::Users);
+    app.update(key(KeyCode::BackTab));
+    assert_eq!(app.tab, Tab::Overview);
     app.update(key(KeyCode::BackTab));
     assert_eq!(app.tab, Tab::Locks);
     app.update(key(KeyCode::Char('2')));
     assert_eq!(app.tab, Tab::Sessions);
+    app.update(key(KeyCode::Char('0')));
+    assert_eq!(app.tab, Tab::Overview);
+    app.update(key(KeyCode::Char('1')));
+    assert_eq!(app.tab, Tab::Users);
+    // Issue 20: the Overview is what the TUI opens on.
+    assert_eq!(App::new(String::new()).tab, Tab::Overview);
 }
 
 #[test]
@@ -388,7 +400,7 @@ fn any_size_down_to_one_cell_draws_without_panic() {
             app.mode = Mode::Normal;
             app.update(key(KeyCode::Char(c)));
         }
-        for tab in ['1', '2', '3'] {
+        for tab in ['0', '1', '2', '3'] {
             let saved = std::mem::replace(&mut app.mode, Mode::Normal);
             app.update(key(KeyCode::Char(tab)));
             app.mode = saved;
@@ -450,3 +462,5 @@ fn the_cursor_follows_its_session_when_rows_shift() {
         "a session ending above moved the cursor"
     );
 }
+
+mod overview;

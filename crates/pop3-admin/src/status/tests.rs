@@ -1,0 +1,95 @@
+use pop3_admin_api::{API_VERSION, History, LockSummary, ServerFacts};
+
+use super::*;
+
+const NOW: u64 = 1_795_000_000;
+
+fn answer(result: Result<OverviewResponse>) -> NodeAnswer<OverviewResponse> {
+    NodeAnswer {
+        node: "n".into(),
+        answer: result,
+    }
+}
+
+/// A server whose one certificate ends `seconds` from now.
+fn certified(seconds: i64) -> OverviewResponse {
+    OverviewResponse {
+        version: API_VERSION,
+        server: ServerFacts {
+            version: "1.2.0".into(),
+            started: NOW - 60,
+            now: NOW,
+            listeners: Vec::new(),
+            certificates: vec![CertificateFacts {
+                file: "/etc/pop3d/pop3d.pem".into(),
+                names: Vec::new(),
+                not_after: Some(NOW as i64 + seconds),
+            }],
+        },
+        sessions: SessionCounts::default(),
+        history: History::default(),
+        locks: LockSummary::default(),
+        failures: Vec::new(),
+    }
+}
+
+#[test]
+fn each_kind_of_failure_has_its_plugin_state() {
+    let failed = |why| {
+        let error = anyhow::Error::new(Unreachable::new(why, "told".into()));
+        judge(answer(Err(error))).status
+    };
+    assert_eq!(failed(Why::Down), Level::Critical);
+    assert_eq!(failed(Why::Denied), Level::Unknown);
+    assert_eq!(failed(Why::Incompatible), Level::Unknown);
+    let other = judge(answer(Err(anyhow::anyhow!("the server answered 500"))));
+    assert_eq!(other.status, Level::Critical);
+    assert_eq!(line(&other), "n CRITICAL - the server answered 500");
+}
+
+#[test]
+fn the_certificate_decides_between_ok_warning_and_critical() {
+    let day = 86_400;
+    let status = |seconds| judge(answer(Ok(certified(seconds)))).status;
+    assert_eq!(status(14 * day), Level::Ok);
+    assert_eq!(status(14 * day - 1), Level::Warning);
+    assert_eq!(status(5 * day), Level::Warning);
+    assert_eq!(status(1), Level::Warning);
+    assert_eq!(status(0), Level::Critical);
+    assert_eq!(status(-day), Level::Critical);
+    let mut unreadable = certified(0);
+    unreadable.server.certificates[0].not_after = None;
+    assert_eq!(judge(answer(Ok(unreadable))).status, Level::Warning);
+    let mut plain = certified(0);
+    plain.server.certificates.clear();
+    let plain = judge(answer(Ok(plain)));
+    assert_eq!(plain.status, Level::Ok);
+    assert!(
+        line(&plain).ends_with("; no TLS | sessions=0 locks=0"),
+        "{}",
+        line(&plain)
+    );
+    let soon = judge(answer(Ok(certified(5 * day + 60))));
+    assert!(
+        line(&soon).ends_with(
+            "; certificate EXPIRES SOON pop3d.pem: 2026-11-23 (5 days) \
+             | sessions=0 locks=0 certificate_days=5;14:;0:"
+        ),
+        "{}",
+        line(&soon)
+    );
+}
+
+#[test]
+fn the_worst_node_wins() {
+    use Level::*;
+    assert_eq!(worst([Ok, Ok]), Ok);
+    assert_eq!(worst([Ok, Warning]), Warning);
+    assert_eq!(worst([Warning, Unknown]), Unknown);
+    assert_eq!(worst([Unknown, Critical, Ok]), Critical);
+    assert_eq!(worst([]), Unknown);
+    assert_eq!(
+        [Ok, Warning, Critical, Unknown].map(Level::code),
+        [0, 1, 2, 3]
+    );
+}

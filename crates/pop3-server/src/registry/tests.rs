@@ -1,0 +1,45 @@
+use std::sync::Arc;
+
+use super::*;
+
+fn progress(bytes_sent: u64) -> SessionProgress {
+    SessionProgress {
+        state: "TRANSACTION",
+        command: None,
+        tls: false,
+        bytes_sent,
+        retrieved: 0,
+        marked: 0,
+    }
+}
+
+/// Issue 20: the octets of ended sessions stay in the total the overview samples, so a
+/// session ending never makes the bytes per second go backwards.
+#[test]
+fn bytes_sent_counts_ended_sessions_too() {
+    let registry = Arc::new(Registry::default());
+    let remote: SocketAddr = "192.0.2.7:50123".parse().unwrap();
+    let first = registry.open_session(1, remote, "none", false);
+    let second = registry.open_session(2, remote, "none", false);
+    first.show_progress(progress(1_000));
+    second.show_progress(progress(30));
+    assert_eq!(registry.bytes_sent(), 1_030);
+    drop(first);
+    assert_eq!(registry.bytes_sent(), 1_030);
+    second.show_progress(progress(50));
+    drop(second);
+    assert_eq!(registry.bytes_sent(), 1_050);
+}
+
+#[test]
+fn the_oldest_lock_is_the_one_held_longest() {
+    let registry = Arc::new(Registry::default());
+    let remote: SocketAddr = "192.0.2.7:50123".parse().unwrap();
+    assert!(registry.oldest_lock().is_none());
+    let first = registry.open_session(1, remote, "none", false);
+    let second = registry.open_session(2, remote, "none", false);
+    let _a = first.hold_lock("alice");
+    let _b = second.hold_lock("bob");
+    registry.lock().locks.get_mut(&2).unwrap().since -= 100;
+    assert_eq!(registry.oldest_lock().map(|l| l.user), Some("bob".into()));
+}
