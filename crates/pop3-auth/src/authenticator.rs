@@ -147,6 +147,10 @@ pub enum RejectReason {
     /// SCRAM-SHA-256 for a user without (usable) stored keys, or whose keys changed during
     /// the exchange.
     ScramNotAvailable,
+    /// SCRAM-SHA-256 abandoned by the client after the server-first-message (a cancel, a
+    /// malformed client-final-message, a disconnect): it got the salt and iteration count
+    /// without proving anything, so it counts as a failed attempt (issue 19 D3).
+    ScramAbandoned,
 }
 
 impl RejectReason {
@@ -162,6 +166,7 @@ impl RejectReason {
             RejectReason::ApopNotAvailable => "apop-not-available",
             RejectReason::UnusableHash => "unusable-hash",
             RejectReason::ScramNotAvailable => "scram-not-available",
+            RejectReason::ScramAbandoned => "abandoned",
         }
     }
 }

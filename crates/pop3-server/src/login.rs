@@ -73,14 +73,18 @@ impl Login {
     }
 
     /// The server-first-message of a SCRAM-SHA-256 exchange (issue 19): the client-first
-    /// parsed, the user's row read on the blocking pool (within the deadline, as a login's),
-    /// a fresh nonce from the OS. **Unknown, disabled and keyless users get fake keys** (see
-    /// `Authenticator::scram_server_first`); nothing here is logged or throttled, the final
-    /// step is ([`Login::verify`]).
+    /// parsed, **the address's penalty waited as before a password check** (each message
+    /// costs a query and hands out a salt), the user's row read on the blocking pool (within
+    /// the deadline, as a login's), a fresh nonce from the OS. **Unknown, disabled and
+    /// keyless users get fake keys** (see `Authenticator::scram_server_first`). The final step
+    /// is [`Login::verify`]; an exchange given up after this message is a failed attempt
+    /// ([`Login::abandoned`]).
     pub(crate) async fn scram_first(
         &self,
+        ip: IpAddr,
         client_first: &[u8],
     ) -> Result<ServerFirst, ChallengeAnswer> {
+        self.wait_penalty(ip).await;
         let first = ClientFirst::parse(client_first)
             .map_err(|error| ChallengeAnswer::Invalid(error.to_string()))?;
         let nonce = scram::server_nonce().map_err(|error| {
@@ -119,6 +123,11 @@ impl Login {
         credentials: Credentials,
         scram: Option<(ServerFirst, ClientFinal)>,
     ) -> Result<(User, UserTerms), AuthOutcome> {
+        if matches!(credentials.secret, Secret::ScramAbandoned) {
+            // The penalty was waited before the server-first-message.
+            self.abandoned(ip, &credentials.user).await;
+            return Err(AuthOutcome::Rejected);
+        }
         self.wait_penalty(ip).await;
         // The failure delay counts from here, so a rejection answers at the same moment
         // whatever the verification cost: an unknown user (the dummy hash) and a migrated
@@ -195,6 +204,22 @@ impl Login {
             // The permits are never closed while the server runs.
             Err(CheckError::Closed) => Err(AuthOutcome::Unavailable),
         }
+    }
+
+    /// A SCRAM exchange of `name` given up by the client after the server-first-message (a
+    /// `*`, a client-final-message that does not parse): **a failed attempt like a wrong
+    /// password** (issue 19 D3): the metric's `abandoned` result, the throttle's penalty, the
+    /// fail2ban line with `reason=abandoned`, then the failure delay.
+    pub(crate) async fn abandoned(&self, ip: IpAddr, name: &str) {
+        let started = tokio::time::Instant::now();
+        let reason = RejectReason::ScramAbandoned;
+        self.rejected(ip, name, SCRAM_METHOD, reason, started).await;
+    }
+
+    /// [`Login::abandoned`] for a session that ended mid-exchange: counted and logged, with
+    /// no one to delay.
+    pub(crate) fn abandoned_at_close(&self, ip: IpAddr, name: &str) {
+        self.count_failure(ip, name, SCRAM_METHOD, RejectReason::ScramAbandoned);
     }
 
     /// Sleeps the address's current penalty, if any.
@@ -287,7 +312,25 @@ impl Login {
         reason: RejectReason,
         started: tokio::time::Instant,
     ) {
-        self.metrics.auth(method, "failure");
+        if let Some(delay) = self.count_failure(ip, name, method, reason) {
+            tokio::time::sleep_until(started + delay).await;
+        }
+    }
+
+    /// The bookkeeping of a failure (metric, throttle, the fail2ban line); the failure delay
+    /// the caller waits.
+    fn count_failure(
+        &self,
+        ip: IpAddr,
+        name: &str,
+        method: &'static str,
+        reason: RejectReason,
+    ) -> Option<Duration> {
+        let result = match reason {
+            RejectReason::ScramAbandoned => "abandoned",
+            _ => "failure",
+        };
+        self.metrics.auth(method, result);
         let verdict = match self.throttle.lock() {
             Ok(mut throttle) => {
                 let key = limit_key(ip, self.ipv6_prefix);
@@ -301,14 +344,16 @@ impl Login {
             "auth failed: user={shown} rip={ip} mechanism={method} reason={}",
             reason.as_str()
         );
-        if let Some(verdict) = verdict {
-            if verdict.spraying_target {
-                warn!(user = %shown, "many failed logins for one user from several addresses");
-            }
-            tokio::time::sleep_until(started + verdict.delay).await;
+        let verdict = verdict?;
+        if verdict.spraying_target {
+            warn!(user = %shown, "many failed logins for one user from several addresses");
         }
+        Some(verdict.delay)
     }
 }
+
+/// The method label of SCRAM-SHA-256 in logs and metrics (`Secret::method`).
+const SCRAM_METHOD: &str = "scram-sha-256";
 
 /// Why a verification did not run to a verdict.
 enum CheckError {
