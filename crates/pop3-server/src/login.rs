@@ -14,12 +14,14 @@
 //! learns accepted, rejected, login delay or unavailable; the reason is for the log.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pop3_auth::scram::{self, ClientFinal, ClientFirst, ServerFirst};
 use pop3_auth::{
-    Attempt, Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User,
+    Attempt, Authenticator, Credential, HashMemory, Outcome, RejectReason, ScramSecret, Throttle,
+    User,
 };
 use pop3_metrics::Metrics;
 use pop3_proto::{
@@ -50,6 +52,8 @@ pub(crate) struct Login {
     login_delays: LoginDelays,
     /// The site's LOGIN-DELAY and EXPIRE, which a user's own values override.
     site: pop3_proto::Config,
+    /// Whether the fallback to a per-process key of the fake SCRAM salts was logged.
+    scram_secret_logged: Arc<AtomicBool>,
 }
 
 impl Login {
@@ -69,6 +73,7 @@ impl Login {
             deadline: deadline(&config.user_db),
             login_delays: LoginDelays::new(),
             site: config.protocol.clone(),
+            scram_secret_logged: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -94,8 +99,26 @@ impl Login {
         let authenticator = self.authenticator.clone();
         let db_path = self.user_db.clone();
         let name = first.user().to_owned();
+        let logged = Arc::clone(&self.scram_secret_logged);
         let read = tokio::task::spawn_blocking(move || {
-            with_user_db(&db_path, |db| authenticator.look_up(db, &name))
+            with_user_db(&db_path, |db| {
+                // The site's key of the fake salts, read at the first exchange (then cached).
+                let secret = authenticator.load_scram_secret(db);
+                if !matches!(secret, Ok(ScramSecret::Site)) && !logged.swap(true, Ordering::Relaxed)
+                {
+                    match &secret {
+                        Err(error) => warn!(error = %error,
+                            "the site's key of fake SCRAM salts cannot be read; a per-process \
+                             key stands in, so unknown users' salts change at a restart"),
+                        _ => warn!(
+                            "the user database has no key of fake SCRAM salts (schema \
+                            older than version 6?); a per-process key stands in, so unknown \
+                            users' salts change at a restart and differ between nodes"
+                        ),
+                    }
+                }
+                authenticator.look_up(db, &name)
+            })
         });
         let row = match self.deadline {
             Some(limit) => tokio::time::timeout(limit, read).await.ok(),
