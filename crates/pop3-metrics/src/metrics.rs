@@ -343,8 +343,9 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// An authentication attempt: `mechanism` is `user`, `apop`, `plain` or `login`; `result`
-    /// is `success`, `failure` or `error`.
+    /// An authentication attempt: `mechanism` is `user`, `apop`, `plain`, `login` or
+    /// `scram-sha-256`; `result` is `success`, `failure`, `abandoned` (a SCRAM exchange given
+    /// up after the server-first-message), `login_delay` or `error`.
     pub fn auth(&self, mechanism: &'static str, result: &'static str) {
         self.auth_attempts
             .get_or_create(&AuthLabels { mechanism, result })
