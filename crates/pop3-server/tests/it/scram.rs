@@ -310,6 +310,14 @@ fn scram_is_listed_without_tls_and_malformed_messages_get_a_reason() {
     assert!(salt(&first).ends_with(",i=4096"));
     let reply = client.command(&sasl::encode(b"c=biws,r=abcWRONG,p=AAAA"));
     assert_eq!(reply, "-ERR nonce does not match");
+    // Both ends after the server-first-message were failed logins (issue 19 D3).
+    let metrics = crate::support::scrape(&server);
+    assert!(
+        metrics.contains(
+            r#"pop3_auth_attempts_total{mechanism="scram-sha-256",result="abandoned"} 2"#
+        ),
+        "{metrics}"
+    );
     client.close();
 }
 
@@ -429,4 +437,54 @@ fn client_final(password: &str, client_first_bare: &str, server_first: &str) -> 
         .map(|(k, s)| k ^ s)
         .collect();
     format!("{without_proof},p={}", sasl::encode(&proof))
+}
+
+/// Issue 19 D3: a client that disconnects between the server-first and the client-final
+/// message got a salt too: counted as a failed login, with the fail2ban line.
+#[test]
+fn scram_a_disconnect_mid_exchange_is_a_failed_login() {
+    let daemon = crate::daemon::Daemon::start(
+        crate::support::Sections {
+            auth: ON,
+            ..crate::support::Sections::default()
+        },
+        "",
+    );
+    daemon.add_user("alice", "pencil");
+    let mut client = daemon.greet();
+    let (reply, _) = server_first(&mut client, "nobody");
+    assert!(reply.starts_with("+ "), "{reply}");
+    drop(client);
+    daemon.wait_for("session end", 1);
+    let log = daemon.log();
+    assert!(
+        log.contains(
+            "auth failed: user=nobody rip=127.0.0.1 mechanism=scram-sha-256 reason=abandoned"
+        ),
+        "{log}"
+    );
+}
+
+/// The salt shown to `name` by `node` of `cluster`, from the plaintext front.
+fn salt_on(cluster: &crate::cluster::Cluster, node: usize, name: &str) -> String {
+    let mut client = cluster.client(node, crate::cluster::Front::Plain, "127.0.0.1");
+    let (reply, _) = server_first(&mut client, name);
+    assert!(reply.starts_with("+ "), "{reply}");
+    let message = sasl::decode_response(&reply.as_bytes()[2..]).unwrap();
+    let salt = String::from_utf8(message).unwrap();
+    assert_eq!(client.command("*"), "-ERR [AUTH] Authentication failed");
+    salt.split_once(",s=").unwrap().1.to_owned()
+}
+
+/// Issue 19 S1: an unknown user's fake salt is the site's, like a real user's: the same on
+/// both nodes (two processes) sharing the user database.
+#[test]
+fn scram_an_unknown_users_salt_is_the_same_on_every_node() {
+    let Some(cluster) = crate::cluster::Cluster::start("scram_salts", ON) else {
+        return;
+    };
+    cluster.add_user("alice", "pencil");
+    let before = salt_on(&cluster, 0, "nobody");
+    assert_eq!(salt_on(&cluster, 1, "nobody"), before);
+    assert_ne!(salt_on(&cluster, 1, "somebody"), before);
 }
