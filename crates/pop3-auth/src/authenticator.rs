@@ -21,8 +21,14 @@
 //!
 //! **SCRAM-SHA-256 (issue 19) reveals no more than a password**: an unknown, disabled or
 //! APOP-only user, or one without stored keys, gets a server-first-message with fake keys
-//! (salt and keys from a per-process secret and the name, so the same on every attempt; the
-//! site's iteration count) and fails at the end as a wrong proof does. A password login on a
+//! (salt and keys from a secret and the name, so the same on every attempt; the site's
+//! iteration count) and fails at the end as a wrong proof does. **The secret is the site's**,
+//! stored in the user database by whoever migrated it (`server_secrets`, see
+//! [`Authenticator::load_scram_secret`]), so the fake salt of a name is the same on every
+//! node and after a restart, as a real user's is; a per-process one stands in when it cannot
+//! be read. A user who only ever logs in with SCRAM keeps the iteration count the keys were
+//! derived with, so after a change of `scram_iterations` such a user is told from an unknown
+//! one (whose fake keys have the new count) until their next password login. A password login on a
 //! site with SCRAM writes the keys when they are missing or have other iterations (best
 //! effort, like the rehash), so users gain them at their next password login.
 
@@ -35,6 +41,8 @@ use crate::scram::{ClientFinal, ScramKeys, ServerFirst};
 use crate::store::{User, UserStore};
 
 mod scram;
+
+pub use self::scram::ScramSecret;
 
 /// What the client presented.
 #[derive(Clone, Copy)]
@@ -147,6 +155,10 @@ pub enum RejectReason {
     /// SCRAM-SHA-256 for a user without (usable) stored keys, or whose keys changed during
     /// the exchange.
     ScramNotAvailable,
+    /// SCRAM-SHA-256 abandoned by the client after the server-first-message (a cancel, a
+    /// malformed client-final-message, a disconnect): it got the salt and iteration count
+    /// without proving anything, so it counts as a failed attempt (issue 19 D3).
+    ScramAbandoned,
 }
 
 impl RejectReason {
@@ -162,6 +174,7 @@ impl RejectReason {
             RejectReason::ApopNotAvailable => "apop-not-available",
             RejectReason::UnusableHash => "unusable-hash",
             RejectReason::ScramNotAvailable => "scram-not-available",
+            RejectReason::ScramAbandoned => "abandoned",
         }
     }
 }
@@ -171,8 +184,12 @@ pub struct Authenticator {
     hasher: PasswordHasher,
     dummy_hash: String,
     apop_enabled: bool,
-    /// The per-process key of the fake SCRAM salts and keys.
+    /// The per-process key of the fake SCRAM salts and keys, until (or unless) the site's is
+    /// read.
     scram_secret: [u8; 32],
+    /// The site's key of the fake SCRAM salts, once read: `Some(None)` when the database has
+    /// none (an older schema), which is not asked again.
+    site_scram_secret: std::sync::OnceLock<Option<[u8; 32]>>,
 }
 
 /// The stand-in APOP secret for users without one, so that the digest is always computed.
@@ -204,6 +221,7 @@ impl Authenticator {
             dummy_hash,
             apop_enabled,
             scram_secret,
+            site_scram_secret: std::sync::OnceLock::new(),
         })
     }
 

@@ -14,6 +14,9 @@ use crate::name::UserName;
 use crate::policy::{PolicyOverrides, UserPolicy};
 use crate::schema::OVERRIDES_QUERIES;
 use crate::schema::{COLUMNS, MIGRATIONS, MIN_READER_SINCE, SCHEMA_VERSION, assignment};
+use crate::schema::{
+    INSERT_SECRET, SCRAM_FAKE_KEY, SELECT_SECRET, SERVER_SECRETS_SINCE, new_secret,
+};
 use crate::store::{Field, NewRow, User, UserStore, now};
 
 /// How long a statement waits for a writer before failing with [`Error::Busy`].
@@ -202,6 +205,13 @@ impl UserStore for UserDb {
         Ok(PolicyOverrides::from_values(&values[0], &values[1]))
     }
 
+    fn server_secret(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(&SELECT_SECRET.replace('$', "?"), [name], |row| row.get(0))
+            .optional()?)
+    }
+
     fn best_effort(&self, write: &mut dyn FnMut(&dyn UserStore) -> Result<()>) -> Result<()> {
         self.conn.busy_timeout(BEST_EFFORT_BUSY_TIMEOUT)?;
         let result = write(self);
@@ -238,6 +248,12 @@ fn apply_migrations(conn: &mut Connection, from: i64, to: i64) -> Result<()> {
     {
         let tx = conn.transaction()?;
         tx.execute_batch(migration.sqlite)?;
+        if version == SERVER_SECRETS_SINCE {
+            tx.execute(
+                &INSERT_SECRET.replace('$', "?"),
+                params![SCRAM_FAKE_KEY, new_secret()?],
+            )?;
+        }
         tx.pragma_update(None, "user_version", version)?;
         let has_table: Option<()> = tx
             .query_row(

@@ -80,7 +80,8 @@ pub mod test_util;
 mod throttle;
 
 pub use authenticator::{
-    Attempt, Authenticator, BestEffortWrite, Credential, Outcome, RejectReason, SkippedWrite,
+    Attempt, Authenticator, BestEffortWrite, Credential, Outcome, RejectReason, ScramSecret,
+    SkippedWrite,
 };
 pub use db::UserDb;
 pub use error::{Error, Result};

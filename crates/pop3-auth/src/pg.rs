@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::name::UserName;
 use crate::policy::{PolicyOverrides, UserPolicy};
 use crate::schema::{OVERRIDES_QUERIES, POLICY_SINCE, SCHEMA_VERSION, assignment_at, columns};
+use crate::schema::{SELECT_SECRET, SERVER_SECRETS_SINCE};
 use crate::store::{Field, NewRow, User, UserStore, now};
 
 use pool::{Conn, Pool};
@@ -259,6 +260,9 @@ impl UserStore for PgStore {
     fn policy_overrides(&self) -> Result<PolicyOverrides> {
         self.read(|s| s.policy_overrides())
     }
+    fn server_secret(&self, name: &str) -> Result<Option<String>> {
+        self.read(|s| s.server_secret(name))
+    }
     fn best_effort(&self, write: &mut dyn FnMut(&dyn UserStore) -> Result<()>) -> Result<()> {
         self.session()?.best_effort(write)
     }
@@ -432,6 +436,14 @@ impl UserStore for PgSession {
                 .collect::<Result<_, _>>()?;
         }
         Ok(PolicyOverrides::from_values(&values[0], &values[1]))
+    }
+
+    fn server_secret(&self, name: &str) -> Result<Option<String>> {
+        if self.schema < SERVER_SECRETS_SINCE {
+            return Ok(None);
+        }
+        let row = self.with(|c| c.query_opt(SELECT_SECRET, &[&name]))?;
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
     fn best_effort(&self, write: &mut dyn FnMut(&dyn UserStore) -> Result<()>) -> Result<()> {

@@ -123,6 +123,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     BEGIN
         UPDATE users SET scram_sha256 = NULL WHERE id = NEW.id;
     END;
+    -- Secrets every node of the site shares, created by whoever migrates (the row of
+    -- `scram_fake_key` is inserted with this step, from the OS's randomness; see
+    -- `SERVER_SECRETS_SINCE`).
+    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 ",
         postgres: "
     ALTER TABLE users ADD COLUMN expire TEXT;
@@ -140,6 +144,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     END $$;
     CREATE TRIGGER users_scram_follows_password BEFORE UPDATE OF password_hash ON users
         FOR EACH ROW EXECUTE FUNCTION pop3d_scram_follows_password();
+    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 ",
         // Not additive in meaning: a version-5 pop3d would ignore a user's quota and EXPIRE,
         // and a version-5 `pop3-admin` changing a password would leave SCRAM keys of the old
@@ -175,6 +180,29 @@ pub(crate) fn check_readable(found: i64, min_reader: Option<i64>) -> crate::Resu
         });
     }
     Ok(())
+}
+
+/// The first version with the `server_secrets` table.
+pub(crate) const SERVER_SECRETS_SINCE: i64 = 6;
+
+/// The `server_secrets` row of the key of the fake SCRAM salts and keys (issue 19 S1): the
+/// same on every node using the database and across restarts, so an unknown user's fake
+/// salt is as stable as a real user's.
+pub(crate) const SCRAM_FAKE_KEY: &str = "scram_fake_key";
+
+/// The statement that inserts a secret once (the same SQL in both dialects: `ON CONFLICT DO
+/// NOTHING`, so a second migration run, or a second admin at once, keeps the first).
+pub(crate) const INSERT_SECRET: &str =
+    "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+
+/// The statement that reads one.
+pub(crate) const SELECT_SECRET: &str = "SELECT value FROM server_secrets WHERE name = $1";
+
+/// A new secret: 32 random octets from the OS, in hexadecimal.
+pub(crate) fn new_secret() -> crate::Result<String> {
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|e| crate::Error::Random(e.to_string()))?;
+    Ok(random.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The columns of a [`crate::User`], in the order both stores read them.

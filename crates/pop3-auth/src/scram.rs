@@ -156,8 +156,9 @@ impl ScramKeys {
     }
 
     /// Keys no password opens, for a user who has none: the salt and both keys are
-    /// HMAC-SHA-256 of `name` under `secret` (a per-process random key), so **the same name
-    /// sees the same salt on every attempt** and nothing tells it from a real user.
+    /// HMAC-SHA-256 of `name` under `secret` (the site's key from the user database, else a
+    /// per-process random one), so **the same name sees the same salt on every attempt** (on
+    /// every node, after a restart) and nothing tells it from a real user.
     pub(crate) fn fake(secret: &[u8; 32], name: &str, iterations: u32) -> ScramKeys {
         let mac = |label: &[u8]| {
             let mut input = label.to_vec();

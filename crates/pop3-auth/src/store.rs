@@ -175,6 +175,11 @@ pub trait UserStore: Send {
     /// Which settings some user has a value of their own for (one aggregate query).
     fn policy_overrides(&self) -> Result<PolicyOverrides>;
 
+    /// The value of the site's secret `name` (`server_secrets`, schema version 6 on),
+    /// created by whoever migrated the database; `None` when there is none (a row removed,
+    /// or a PostgreSQL schema older than the table, which the server uses as it is).
+    fn server_secret(&self, name: &str) -> Result<Option<String>>;
+
     /// Runs the best-effort writes of a login (last login, rehash) with a short wait for
     /// locks: **a writer holding the store must not hold up a correct login** (nor the hash
     /// permit it runs under); a write that cannot get its lock at once fails and is reported.

@@ -6,14 +6,18 @@
 //! words; never a user name or an address. **Gauges of live state are set from a snapshot of
 //! the server's registry at each scrape**, so they cannot drift from the truth.
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+mod labels;
 mod totals;
+use labels::{
+    AuthLabels, CommandLabels, CommandResultLabels, ConnectionLabels, ReasonLabels, ResultLabels,
+    StateLabels, VersionLabels, WriteLabels,
+};
 pub use totals::Totals;
 
 /// The live state a scrape reports, taken from the server's registry.
@@ -29,54 +33,6 @@ pub struct LiveCounts {
     pub locks: i64,
     /// How long the oldest held lock has been held, in seconds (0 without locks).
     pub oldest_lock_seconds: i64,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StateLabels {
-    state: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ConnectionLabels {
-    listener: &'static str,
-    tls: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CommandResultLabels {
-    command: &'static str,
-    result: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CommandLabels {
-    command: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AuthLabels {
-    mechanism: &'static str,
-    result: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WriteLabels {
-    write: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct VersionLabels {
-    version: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ResultLabels {
-    result: &'static str,
 }
 
 /// Every metric family pop3d exports.
@@ -347,8 +303,9 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// An authentication attempt: `mechanism` is `user`, `apop`, `plain` or `login`; `result`
-    /// is `success`, `failure` or `error`.
+    /// An authentication attempt: `mechanism` is `user`, `apop`, `plain`, `login` or
+    /// `scram-sha-256`; `result` is `success`, `failure`, `abandoned` (a SCRAM exchange given
+    /// up after the server-first-message), `login_delay` or `error`.
     pub fn auth(&self, mechanism: &'static str, result: &'static str) {
         self.logins.count(result);
         self.auth_attempts

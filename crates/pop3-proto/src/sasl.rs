@@ -140,6 +140,14 @@ pub enum Step {
     },
     /// SCRAM: the client acknowledged the server-final-message; the exchange succeeded.
     Acknowledged,
+    /// SCRAM: the client cancelled (`*`) after the server-first-message, which gave it the
+    /// user's salt and iteration count. The driver counts it as a failed authentication of
+    /// `user` (throttle, failed-auth limit), so that one connection cannot loop AUTH and `*`
+    /// to harvest salts.
+    Abandoned {
+        /// The user name of the abandoned exchange.
+        user: String,
+    },
 }
 
 /// An exchange in progress: the state between two client lines.
@@ -217,7 +225,12 @@ impl Exchange {
     /// Takes one client line of the exchange, base64 or `*`.
     pub fn step(&mut self, line: &[u8]) -> Result<Step, SaslError> {
         if line == b"*" {
-            return Err(SaslError::Cancelled);
+            // After the server-first-message the client has its salt and iteration count:
+            // giving up then is a failed authentication, not a harmless cancel (issue 19 D3).
+            return match std::mem::replace(&mut self.state, ExchangeState::Plain) {
+                ExchangeState::ScramClientFinal(user) => Ok(Step::Abandoned { user }),
+                _ => Err(SaslError::Cancelled),
+            };
         }
         let decoded = decode_response(line)?;
         match std::mem::replace(&mut self.state, ExchangeState::Plain) {

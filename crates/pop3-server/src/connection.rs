@@ -61,6 +61,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, client: Peer, mod
         entry,
         step_started: Instant::now(),
         user: None,
+        accepted: None,
         scram: None,
         mailbox: None,
         stats: Stats::default(),
@@ -83,6 +84,10 @@ struct Driver {
     step_started: Instant,
     /// The authenticated user, once there is one.
     user: Option<User>,
+    /// A SCRAM user whose proof was verified, until the client acknowledges the
+    /// server-final-message (then [`Driver::user`]); a cancel leaves the session
+    /// unauthenticated, and this is dropped at the next exchange.
+    accepted: Option<User>,
     /// The SCRAM-SHA-256 exchange between its server-first and client-final messages.
     scram: Option<ServerFirst>,
     /// The open maildrop, from a successful login to the end.
@@ -214,8 +219,13 @@ impl Driver {
             user,
             mailbox,
             stats,
+            scram,
             ..
         } = self;
+        // Gone between the server-first and the client-final message: it had the salt.
+        if let Some(first) = scram {
+            shared.login.abandoned_at_close(peer.ip(), first.user());
+        }
         let tls = session.is_secure();
         drop(session);
         drop(mailbox);
@@ -295,7 +305,9 @@ impl Driver {
     /// SCRAM's client-first-message: the server-first-message, kept for the final step.
     async fn sasl_challenge(&mut self, client_first: Vec<u8>) {
         self.scram = None;
-        let answer = match self.shared.login.scram_first(&client_first).await {
+        self.accepted = None;
+        let ip = self.peer.ip();
+        let answer = match self.shared.login.scram_first(ip, &client_first).await {
             Ok(first) => {
                 let answer = ChallengeAnswer::Challenge {
                     user: first.user().to_owned(),
@@ -311,8 +323,10 @@ impl Driver {
 
     /// Verifies the credentials and answers the session. A SCRAM client-final-message is
     /// checked against the exchange first (nonce, channel binding: `-ERR` with the reason);
-    /// on success the server-final-message goes back with the verdict.
+    /// on success the server-final-message goes back with the verdict, and the user is
+    /// authenticated only when the client acknowledges it ([`Driver::open_mailbox`]).
     async fn authenticate(&mut self, credentials: pop3_proto::Credentials) {
+        self.accepted = None;
         let mut server_final = None;
         let scram = match (&credentials.secret, self.scram.take()) {
             (Secret::Scram { client_final }, Some(first)) => {
@@ -322,6 +336,12 @@ impl Driver {
                         Some((first, parsed))
                     }
                     Err(error) => {
+                        // Given up after the server-first-message, like a cancel: counted
+                        // as a failed attempt, but answered with the reason.
+                        self.shared
+                            .login
+                            .abandoned(self.peer.ip(), first.user())
+                            .await;
                         self.session
                             .handle_auth_result(AuthOutcome::Invalid(error.to_string()));
                         return;
@@ -336,13 +356,16 @@ impl Driver {
             .verify(self.id, self.peer.ip(), credentials, scram);
         let outcome = match verdict.await {
             Ok((user, terms)) => {
-                self.entry
-                    .update(|info| info.user = Some(user.name.to_string()));
-                self.user = Some(user);
                 self.session.handle_user_terms(terms);
                 match server_final {
-                    Some(data) => AuthOutcome::AcceptedWith(data),
-                    None => AuthOutcome::Accepted,
+                    Some(data) => {
+                        self.accepted = Some(user);
+                        AuthOutcome::AcceptedWith(data)
+                    }
+                    None => {
+                        self.authenticated(user);
+                        AuthOutcome::Accepted
+                    }
                 }
             }
             Err(outcome) => outcome,
@@ -353,6 +376,10 @@ impl Driver {
     /// Opens the authenticated user's maildrop (never asked before a successful login) and
     /// answers the session.
     async fn open_mailbox(&mut self) {
+        // SCRAM: the client acknowledged the server-final-message.
+        if let Some(user) = self.accepted.take() {
+            self.authenticated(user);
+        }
         let opened = match &self.user {
             Some(user) => Mailbox::open(&self.shared, &self.entry, self.id, user).await,
             None => Err(OpenError::Permanent),
@@ -362,6 +389,13 @@ impl Driver {
             listing
         });
         self.session.handle_maildrop_opened(result);
+    }
+
+    /// The session's user from now on, shown in the registry.
+    fn authenticated(&mut self, user: User) {
+        self.entry
+            .update(|info| info.user = Some(user.name.to_string()));
+        self.user = Some(user);
     }
 
     /// RETR or TOP: the message streamed through the session's encoder, a chunk at a time,

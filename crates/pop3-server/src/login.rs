@@ -14,12 +14,14 @@
 //! learns accepted, rejected, login delay or unavailable; the reason is for the log.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pop3_auth::scram::{self, ClientFinal, ClientFirst, ServerFirst};
 use pop3_auth::{
-    Attempt, Authenticator, Credential, HashMemory, Outcome, RejectReason, Throttle, User,
+    Attempt, Authenticator, Credential, HashMemory, Outcome, RejectReason, ScramSecret, Throttle,
+    User,
 };
 use pop3_metrics::Metrics;
 use pop3_proto::{
@@ -50,6 +52,8 @@ pub(crate) struct Login {
     login_delays: LoginDelays,
     /// The site's LOGIN-DELAY and EXPIRE, which a user's own values override.
     site: pop3_proto::Config,
+    /// Whether the fallback to a per-process key of the fake SCRAM salts was logged.
+    scram_secret_logged: Arc<AtomicBool>,
 }
 
 impl Login {
@@ -69,18 +73,23 @@ impl Login {
             deadline: deadline(&config.user_db),
             login_delays: LoginDelays::new(),
             site: config.protocol.clone(),
+            scram_secret_logged: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// The server-first-message of a SCRAM-SHA-256 exchange (issue 19): the client-first
-    /// parsed, the user's row read on the blocking pool (within the deadline, as a login's),
-    /// a fresh nonce from the OS. **Unknown, disabled and keyless users get fake keys** (see
-    /// `Authenticator::scram_server_first`); nothing here is logged or throttled, the final
-    /// step is ([`Login::verify`]).
+    /// parsed, **the address's penalty waited as before a password check** (each message
+    /// costs a query and hands out a salt), the user's row read on the blocking pool (within
+    /// the deadline, as a login's), a fresh nonce from the OS. **Unknown, disabled and
+    /// keyless users get fake keys** (see `Authenticator::scram_server_first`). The final step
+    /// is [`Login::verify`]; an exchange given up after this message is a failed attempt
+    /// ([`Login::abandoned`]).
     pub(crate) async fn scram_first(
         &self,
+        ip: IpAddr,
         client_first: &[u8],
     ) -> Result<ServerFirst, ChallengeAnswer> {
+        self.wait_penalty(ip).await;
         let first = ClientFirst::parse(client_first)
             .map_err(|error| ChallengeAnswer::Invalid(error.to_string()))?;
         let nonce = scram::server_nonce().map_err(|error| {
@@ -90,8 +99,26 @@ impl Login {
         let authenticator = self.authenticator.clone();
         let db_path = self.user_db.clone();
         let name = first.user().to_owned();
+        let logged = Arc::clone(&self.scram_secret_logged);
         let read = tokio::task::spawn_blocking(move || {
-            with_user_db(&db_path, |db| authenticator.look_up(db, &name))
+            with_user_db(&db_path, |db| {
+                // The site's key of the fake salts, read at the first exchange (then cached).
+                let secret = authenticator.load_scram_secret(db);
+                if !matches!(secret, Ok(ScramSecret::Site)) && !logged.swap(true, Ordering::Relaxed)
+                {
+                    match &secret {
+                        Err(error) => warn!(error = %error,
+                            "the site's key of fake SCRAM salts cannot be read; a per-process \
+                             key stands in, so unknown users' salts change at a restart"),
+                        _ => warn!(
+                            "the user database has no key of fake SCRAM salts (schema \
+                            older than version 6?); a per-process key stands in, so unknown \
+                            users' salts change at a restart and differ between nodes"
+                        ),
+                    }
+                }
+                authenticator.look_up(db, &name)
+            })
         });
         let row = match self.deadline {
             Some(limit) => tokio::time::timeout(limit, read).await.ok(),
@@ -119,6 +146,11 @@ impl Login {
         credentials: Credentials,
         scram: Option<(ServerFirst, ClientFinal)>,
     ) -> Result<(User, UserTerms), AuthOutcome> {
+        if matches!(credentials.secret, Secret::ScramAbandoned) {
+            // The penalty was waited before the server-first-message.
+            self.abandoned(ip, &credentials.user).await;
+            return Err(AuthOutcome::Rejected);
+        }
         self.wait_penalty(ip).await;
         // The failure delay counts from here, so a rejection answers at the same moment
         // whatever the verification cost: an unknown user (the dummy hash) and a migrated
@@ -215,6 +247,22 @@ impl Login {
             .collect()
     }
 
+    /// A SCRAM exchange of `name` given up by the client after the server-first-message (a
+    /// `*`, a client-final-message that does not parse): **a failed attempt like a wrong
+    /// password** (issue 19 D3): the metric's `abandoned` result, the throttle's penalty, the
+    /// fail2ban line with `reason=abandoned`, then the failure delay.
+    pub(crate) async fn abandoned(&self, ip: IpAddr, name: &str) {
+        let started = tokio::time::Instant::now();
+        let reason = RejectReason::ScramAbandoned;
+        self.rejected(ip, name, SCRAM_METHOD, reason, started).await;
+    }
+
+    /// [`Login::abandoned`] for a session that ended mid-exchange: counted and logged, with
+    /// no one to delay.
+    pub(crate) fn abandoned_at_close(&self, ip: IpAddr, name: &str) {
+        self.count_failure(ip, name, SCRAM_METHOD, RejectReason::ScramAbandoned);
+    }
+
     /// Sleeps the address's current penalty, if any.
     async fn wait_penalty(&self, ip: IpAddr) {
         let wait = match self.throttle.lock() {
@@ -305,7 +353,25 @@ impl Login {
         reason: RejectReason,
         started: tokio::time::Instant,
     ) {
-        self.metrics.auth(method, "failure");
+        if let Some(delay) = self.count_failure(ip, name, method, reason) {
+            tokio::time::sleep_until(started + delay).await;
+        }
+    }
+
+    /// The bookkeeping of a failure (metric, throttle, the fail2ban line); the failure delay
+    /// the caller waits.
+    fn count_failure(
+        &self,
+        ip: IpAddr,
+        name: &str,
+        method: &'static str,
+        reason: RejectReason,
+    ) -> Option<Duration> {
+        let result = match reason {
+            RejectReason::ScramAbandoned => "abandoned",
+            _ => "failure",
+        };
+        self.metrics.auth(method, result);
         let verdict = match self.throttle.lock() {
             Ok(mut throttle) => {
                 let key = limit_key(ip, self.ipv6_prefix);
@@ -319,12 +385,11 @@ impl Login {
             "auth failed: user={shown} rip={ip} mechanism={method} reason={}",
             reason.as_str()
         );
-        if let Some(verdict) = verdict {
-            if verdict.spraying_target {
-                warn!(user = %shown, "many failed logins for one user from several addresses");
-            }
-            tokio::time::sleep_until(started + verdict.delay).await;
+        let verdict = verdict?;
+        if verdict.spraying_target {
+            warn!(user = %shown, "many failed logins for one user from several addresses");
         }
+        Some(verdict.delay)
     }
 }
 
@@ -337,6 +402,9 @@ pub(crate) struct RecentFailure {
     /// What its next attempt waits now.
     pub(crate) penalty: Duration,
 }
+
+/// The method label of SCRAM-SHA-256 in logs and metrics (`Secret::method`).
+const SCRAM_METHOD: &str = "scram-sha-256";
 
 /// Why a verification did not run to a verdict.
 enum CheckError {

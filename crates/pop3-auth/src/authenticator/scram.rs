@@ -2,11 +2,37 @@
 //! keys or fake ones, and the keys written after a verified password.
 
 use super::{Authenticator, BestEffortWrite, SkippedWrite};
+use crate::error::Result;
 use crate::memory::HashMemory;
+use crate::schema::SCRAM_FAKE_KEY;
 use crate::scram::{ClientFirst, SCRAM_MIN_ITERATIONS, ScramKeys, ServerFirst};
 use crate::store::{Field, User, UserStore};
 
+/// Where the key of the fake SCRAM keys comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScramSecret {
+    /// The site's, from the user database: the same on every node and across restarts.
+    Site,
+    /// This process's own: the database has none (a schema older than version 6, a row
+    /// removed or damaged). Not asked again; fake salts change at a restart.
+    PerProcess,
+}
+
 impl Authenticator {
+    /// Reads the site's key of the fake SCRAM keys from `db` **once** (cached for the life of
+    /// the authenticator, found or not). An error (the database down) is returned and not
+    /// cached: the per-process key is used meanwhile and the next call tries again.
+    pub fn load_scram_secret(&self, db: &dyn UserStore) -> Result<ScramSecret> {
+        if let Some(found) = self.site_scram_secret.get() {
+            return Ok(source(found));
+        }
+        let secret = db
+            .server_secret(SCRAM_FAKE_KEY)?
+            .and_then(|hex| parse_secret(&hex));
+        Ok(source(self.site_scram_secret.get_or_init(|| secret)))
+    }
+
     /// The server-first-message of a SCRAM-SHA-256 exchange for `client_first`, with the
     /// row [`Authenticator::look_up`] read for its user: **the user's keys only if the user
     /// exists, is enabled, may use more than APOP and has usable keys; fake ones otherwise**,
@@ -27,7 +53,13 @@ impl Authenticator {
                 .scram_iterations()
                 .unwrap_or(SCRAM_MIN_ITERATIONS);
             let name = client_first.user().to_ascii_lowercase();
-            ScramKeys::fake(&self.scram_secret, &name, iterations)
+            let secret = self
+                .site_scram_secret
+                .get()
+                .copied()
+                .flatten()
+                .unwrap_or(self.scram_secret);
+            ScramKeys::fake(&secret, &name, iterations)
         });
         ServerFirst::new(client_first, keys, server_nonce)
     }
@@ -94,4 +126,25 @@ impl Authenticator {
             });
         }
     }
+}
+
+fn source(found: &Option<[u8; 32]>) -> ScramSecret {
+    match found {
+        Some(_) => ScramSecret::Site,
+        None => ScramSecret::PerProcess,
+    }
+}
+
+/// A stored secret: 64 hexadecimal digits (see `schema::new_secret`); `None` otherwise.
+fn parse_secret(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut secret = [0u8; 32];
+    for (byte, pair) in secret.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(secret)
 }

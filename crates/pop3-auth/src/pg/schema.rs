@@ -11,6 +11,7 @@ use postgres::{Client, NoTls};
 
 use crate::error::{Error, Result};
 use crate::pg::PgSettings;
+use crate::schema::{INSERT_SECRET, SCRAM_FAKE_KEY, SERVER_SECRETS_SINCE, new_secret};
 use crate::schema::{MIGRATIONS, MIN_READER_SINCE, SCHEMA_VERSION, check_readable};
 
 /// The key of the advisory lock that serialises migrations between processes.
@@ -163,6 +164,9 @@ fn step(client: &mut Client, target: i64) -> Result<bool> {
     };
     tx.batch_execute(migration.postgres)?;
     let version = found + 1;
+    if version == SERVER_SECRETS_SINCE {
+        tx.execute(INSERT_SECRET, &[&SCRAM_FAKE_KEY, &new_secret()?])?;
+    }
     tx.execute("UPDATE schema_version SET version = $1", &[&version])?;
     if version >= MIN_READER_SINCE {
         tx.execute(

@@ -6,7 +6,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use pop3_auth::scram::{ClientFirst, ScramKeys, ServerFirst};
-use pop3_auth::{Authenticator, Credential, Outcome, RejectReason, UserName, UserStore as _};
+use pop3_auth::test_util::PgCluster;
+use pop3_auth::{
+    Authenticator, Credential, Outcome, PgStore, RejectReason, SCHEMA_VERSION, ScramSecret, UserDb,
+    UserName, UserStore as _,
+};
 use sha2::{Digest as _, Sha256};
 
 use crate::support::{CHEAP, TempDb, hasher};
@@ -290,4 +294,78 @@ fn an_apop_only_user_gets_fake_keys_and_is_refused() {
         scram_login(&t, &auth, "alice", "pencil"),
         Some(RejectReason::PasswordNotAllowed)
     );
+}
+
+/// The fake salt `auth` gives `name` with the rows of `db`.
+fn fake_salt(auth: &Authenticator, db: &dyn pop3_auth::UserStore, name: &str) -> String {
+    let client_first = format!("n,,n={name},r=clientnonce");
+    let parsed = ClientFirst::parse(client_first.as_bytes()).unwrap();
+    let row = auth.look_up(db, name).unwrap();
+    let first = auth.scram_server_first(row, parsed, "servernonce");
+    let message = String::from_utf8(first.message().to_vec()).unwrap();
+    message.split_once(",s=").unwrap().1.to_owned()
+}
+
+/// Two servers ("processes", "nodes") on one database, each with its own authenticator:
+/// once they have read the site's key, an unknown user's fake salt is the same on both.
+fn same_fake_salt_on_two_nodes(one: &dyn pop3_auth::UserStore, two: &dyn pop3_auth::UserStore) {
+    let (a, b) = (scram_auth(), scram_auth());
+    // Before the key is read, each has its own (what every restart used to change).
+    assert_ne!(fake_salt(&a, one, "nobody"), fake_salt(&b, two, "nobody"));
+    assert_eq!(a.load_scram_secret(one).unwrap(), ScramSecret::Site);
+    assert_eq!(b.load_scram_secret(two).unwrap(), ScramSecret::Site);
+    assert_eq!(fake_salt(&a, one, "nobody"), fake_salt(&b, two, "nobody"));
+    assert_ne!(fake_salt(&a, one, "nobody"), fake_salt(&a, one, "somebody"));
+}
+
+/// Issue 19 S1: the key of the fake salts is the site's, created once by whoever migrates
+/// (SQLite: any open; PostgreSQL: `pop3-admin`), read by each server at its first exchange.
+#[test]
+fn s1_fake_salts_are_the_same_across_processes_on_both_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.db");
+    drop(UserDb::open(&path).unwrap());
+    let (one, two) = (UserDb::open(&path).unwrap(), UserDb::open(&path).unwrap());
+    same_fake_salt_on_two_nodes(&one, &two);
+    // Opening again (the migration has nothing to do) keeps the key.
+    let before = fake_salt_after_load(&one);
+    drop(UserDb::open(&path).unwrap());
+    assert_eq!(fake_salt_after_load(&UserDb::open(&path).unwrap()), before);
+
+    let Some(cluster) = PgCluster::shared() else {
+        return;
+    };
+    let settings = cluster.database("s1_secret");
+    drop(PgStore::open(&settings, true).unwrap());
+    let (one, two) = (
+        PgStore::new(&settings, false),
+        PgStore::new(&settings, false),
+    );
+    same_fake_salt_on_two_nodes(&one, &two);
+    let before = fake_salt_after_load(&one);
+    drop(PgStore::open(&settings, true).unwrap());
+    assert_eq!(
+        fake_salt_after_load(&PgStore::new(&settings, false)),
+        before
+    );
+
+    // A schema older than the table, which the server uses as it is: the per-process key.
+    let old = cluster.database("s1_secret_old");
+    PgStore::migrate_to(&old, SCHEMA_VERSION - 1).unwrap();
+    let server = PgStore::new(&old, false);
+    let auth = scram_auth();
+    assert_eq!(
+        auth.load_scram_secret(&server).unwrap(),
+        ScramSecret::PerProcess
+    );
+    assert_eq!(
+        fake_salt(&auth, &server, "nobody"),
+        fake_salt(&auth, &server, "nobody")
+    );
+}
+
+fn fake_salt_after_load(db: &dyn pop3_auth::UserStore) -> String {
+    let auth = scram_auth();
+    assert_eq!(auth.load_scram_secret(db).unwrap(), ScramSecret::Site);
+    fake_salt(&auth, db, "nobody")
 }

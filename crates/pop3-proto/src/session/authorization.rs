@@ -316,6 +316,13 @@ impl Authorization {
                     },
                 },
             ),
+            Ok(Step::Abandoned { user }) => self.request_auth(
+                cx,
+                Credentials {
+                    user,
+                    secret: Secret::ScramAbandoned,
+                },
+            ),
             Ok(Step::Acknowledged) => {
                 self.waiting = Some(Waiting::Opening);
                 cx.event = Some(Event::Request(Request::OpenMaildrop));
@@ -338,6 +345,8 @@ impl Authorization {
     fn sasl_failed(self, cx: &mut Common, error: SaslError) -> Phase {
         if error == SaslError::Cancelled {
             // RFC 5034 §4: a cancelled exchange is answered with -ERR but is no protocol error.
+            // (A SCRAM exchange cancelled after its server-first-message never comes here: it
+            // is a failed authentication, `Step::Abandoned`.)
             cx.bad_commands = 0;
             cx.record_err(None, &error.to_string());
             Phase::Authorization(self)

@@ -102,6 +102,10 @@ pub enum Secret {
         /// The client-final-message, base64-decoded.
         client_final: Vec<u8>,
     },
+    /// A SCRAM exchange the client cancelled after the server-first-message: no credential,
+    /// but a failed authentication of the user all the same (the driver answers
+    /// [`AuthOutcome::Rejected`] after counting it as one).
+    ScramAbandoned,
     /// An APOP digest (RFC 1939 §7): MD5 of the greeting timestamp and the shared secret.
     Apop {
         /// The timestamp from the greeting, `<` and `>` included.
@@ -131,7 +135,8 @@ impl Secret {
                 mechanism: Some(Mechanism::ScramSha256),
                 ..
             }
-            | Secret::Scram { .. } => "scram-sha-256",
+            | Secret::Scram { .. }
+            | Secret::ScramAbandoned => "scram-sha-256",
             Secret::Apop { .. } => "apop",
         }
     }

@@ -185,8 +185,17 @@ fn star_cancels_at_every_step() {
         data: b"r=abcdef,s=c2FsdA==,i=4096".to_vec(),
     });
     drain(&mut session);
-    assert_eq!(send(&mut session, "*"), "-ERR authentication cancelled\r\n");
-    assert!(session.poll_event().is_none());
+    // After the server-first-message (the salt is out) a cancel is a failed authentication.
+    assert_eq!(send(&mut session, "*"), "");
+    match request(&mut session) {
+        Request::Authenticate(credentials) => {
+            assert_eq!(credentials.user, "alice");
+            assert!(matches!(credentials.secret, Secret::ScramAbandoned));
+        }
+        other => panic!("{other:?}"),
+    }
+    session.handle_auth_result(AuthOutcome::Rejected);
+    assert_eq!(drain(&mut session), "-ERR [AUTH] Authentication failed\r\n");
 
     let mut session = scram_session();
     to_final(&mut session, false);
@@ -220,4 +229,44 @@ fn unavailable_database_is_sys_temp() {
         drain(&mut session),
         "-ERR [SYS/TEMP] authentication temporarily unavailable\r\n"
     );
+}
+
+/// Issue 19 D3: AUTH and `*` after the server-first-message, in a loop on one connection,
+/// count against the failed-auth limit (and never reset the invalid-command count), so the
+/// connection is closed after `failed_auths` salts.
+#[test]
+fn abandoned_exchanges_count_as_failed_logins_and_close_the_connection() {
+    let config = Config {
+        cleartext: CleartextPolicy::Never,
+        sasl_mechanisms: vec![Mechanism::ScramSha256],
+        ..Config::default()
+    };
+    let limit = config.limits.failed_auths;
+    assert!(limit > 1);
+    let mut session = Session::new(Arc::new(config), Connection::default());
+    drain(&mut session);
+    for round in 1..=limit {
+        let first = sasl::encode(b"n,,n=alice,r=abc");
+        assert_eq!(
+            send(&mut session, &format!("AUTH SCRAM-SHA-256 {first}")),
+            ""
+        );
+        request(&mut session);
+        session.handle_sasl_challenge(ChallengeAnswer::Challenge {
+            user: "alice".into(),
+            data: b"r=abcdef,s=c2FsdA==,i=4096".to_vec(),
+        });
+        drain(&mut session);
+        assert_eq!(send(&mut session, "*"), "");
+        assert!(matches!(
+            request(&mut session),
+            Request::Authenticate(credentials) if matches!(credentials.secret, Secret::ScramAbandoned)
+        ));
+        session.handle_auth_result(AuthOutcome::Rejected);
+        assert_eq!(drain(&mut session), "-ERR [AUTH] Authentication failed\r\n");
+        if round < limit {
+            assert!(session.poll_event().is_none(), "closed after {round}");
+        }
+    }
+    assert!(matches!(session.poll_event(), Some(Event::Close)));
 }

@@ -298,7 +298,8 @@ fn scram_is_listed_without_tls_and_malformed_messages_get_a_reason() {
     // The same fake salt for an unknown name every time; a wrong nonce; a cancel.
     let mut client = server.greet();
     let first = exchange(&mut client, b"n,,n=nobody,r=abc");
-    assert_eq!(client.command("*"), "-ERR authentication cancelled");
+    // A cancel after the server-first-message is a failed login (issue 19 D3).
+    assert_eq!(client.command("*"), "-ERR [AUTH] Authentication failed");
     let again = exchange(&mut client, b"n,,n=nobody,r=abc");
     let salt = |challenge: &str| {
         let decoded = sasl::decode_response(&challenge.as_bytes()[2..]).unwrap();
@@ -309,5 +310,181 @@ fn scram_is_listed_without_tls_and_malformed_messages_get_a_reason() {
     assert!(salt(&first).ends_with(",i=4096"));
     let reply = client.command(&sasl::encode(b"c=biws,r=abcWRONG,p=AAAA"));
     assert_eq!(reply, "-ERR nonce does not match");
+    // Both ends after the server-first-message were failed logins (issue 19 D3).
+    let metrics = crate::support::scrape(&server);
+    assert!(
+        metrics.contains(
+            r#"pop3_auth_attempts_total{mechanism="scram-sha-256",result="abandoned"} 2"#
+        ),
+        "{metrics}"
+    );
     client.close();
+}
+
+/// The server-first-message of `name`'s exchange: `AUTH SCRAM-SHA-256` with the
+/// client-first-message as initial response, and how long the reply took.
+fn server_first(client: &mut crate::support::Client, name: &str) -> (String, std::time::Duration) {
+    let first = sasl::encode(format!("n,,n={name},r=abc").as_bytes());
+    let started = std::time::Instant::now();
+    let reply = client.command(&format!("AUTH SCRAM-SHA-256 {first}"));
+    (reply, started.elapsed())
+}
+
+/// Issue 19 D3: AUTH and `*` in a loop on one connection, each round a database query and a
+/// salt, is a failed login per round: the address's penalty grows and is waited before the
+/// next server-first-message, the connection closes at the failed-auth limit, and each is
+/// counted (`result="abandoned"`) and logged for fail2ban.
+#[test]
+fn scram_abandoned_exchanges_are_throttled_failed_logins() {
+    let server = TestServer::start(
+        &format!("{ON}\npenalty_start_ms = 300\npenalty_max_secs = 4\nfailure_delay_ms = 0"),
+        "failed_auths = 3",
+        "",
+    );
+    add(&server, "alice", "pencil", &admin_hasher(&server));
+    let mut client = server.greet();
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let (reply, took) = server_first(&mut client, "alice");
+        assert!(reply.starts_with("+ "), "{reply}");
+        waits.push(took);
+        assert_eq!(client.command("*"), "-ERR [AUTH] Authentication failed");
+    }
+    assert_eq!(client.line(), None, "closed after the failed-auth limit");
+    // No penalty before the first failure; 300 ms after it, 600 ms after the second.
+    assert!(
+        waits[0] < std::time::Duration::from_millis(300),
+        "{waits:?}"
+    );
+    assert!(
+        waits[1] >= std::time::Duration::from_millis(300),
+        "{waits:?}"
+    );
+    assert!(
+        waits[2] >= std::time::Duration::from_millis(600),
+        "{waits:?}"
+    );
+    // The penalty is the address's: a new connection waits it too, before any query.
+    let mut client = server.greet();
+    let (reply, took) = server_first(&mut client, "nobody");
+    assert!(reply.starts_with("+ "), "{reply}");
+    assert!(took >= std::time::Duration::from_millis(1200), "{took:?}");
+    assert_eq!(client.command("*"), "-ERR [AUTH] Authentication failed");
+    let metrics = crate::support::scrape(&server);
+    assert!(
+        metrics.contains(
+            r#"pop3_auth_attempts_total{mechanism="scram-sha-256",result="abandoned"} 4"#
+        ),
+        "{metrics}"
+    );
+}
+
+/// Issue 19 nit: a SCRAM user is authenticated only when the client acknowledges the
+/// server-final-message; after a cancel there the session has no user (the registry shows
+/// none) and must log in again.
+#[test]
+fn scram_a_cancel_after_the_server_final_leaves_no_user() {
+    let server = TestServer::start(ON, "", "");
+    add(&server, "alice", "pencil", &admin_hasher(&server));
+    let mut client = server.greet();
+    let (reply, _) = server_first(&mut client, "alice");
+    let challenge = sasl::decode_response(&reply.as_bytes()[2..]).unwrap();
+    let challenge = String::from_utf8(challenge).unwrap();
+    let final_message = client_final("pencil", "n=alice,r=abc", &challenge);
+    let reply = client.command(&sasl::encode(final_message.as_bytes()));
+    assert!(reply.starts_with("+ "), "{reply}");
+    assert_eq!(client.command("*"), "-ERR authentication cancelled");
+    let (status, sessions) = crate::support::admin_get(&server, "/v1/sessions");
+    assert_eq!(status, 200);
+    assert!(!sessions.contains("alice"), "{sessions}");
+    assert_eq!(client.command("STAT"), "-ERR STAT not allowed before login");
+    client.close();
+}
+
+/// A client's final message for `password` (RFC 5802 §3), as a client computes it.
+fn client_final(password: &str, client_first_bare: &str, server_first: &str) -> String {
+    use hmac::{Hmac, KeyInit as _, Mac as _};
+    use sha2::{Digest as _, Sha256};
+    let field = |key: &str| {
+        server_first
+            .split(',')
+            .find_map(|f| f.strip_prefix(key))
+            .unwrap()
+            .to_owned()
+    };
+    let (nonce, salt, iterations) = (field("r="), field("s="), field("i="));
+    let salt = sasl::decode_response(salt.as_bytes()).unwrap();
+    let mut salted = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        password.as_bytes(),
+        &salt,
+        iterations.parse().unwrap(),
+        &mut salted,
+    );
+    let hmac = |key: &[u8], data: &[u8]| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    };
+    let client_key = hmac(&salted, b"Client Key");
+    let stored_key = Sha256::digest(&client_key);
+    let without_proof = format!("c=biws,r={nonce}");
+    let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+    let signature = hmac(&stored_key, auth_message.as_bytes());
+    let proof: Vec<u8> = client_key
+        .iter()
+        .zip(signature)
+        .map(|(k, s)| k ^ s)
+        .collect();
+    format!("{without_proof},p={}", sasl::encode(&proof))
+}
+
+/// Issue 19 D3: a client that disconnects between the server-first and the client-final
+/// message got a salt too: counted as a failed login, with the fail2ban line.
+#[test]
+fn scram_a_disconnect_mid_exchange_is_a_failed_login() {
+    let daemon = crate::daemon::Daemon::start(
+        crate::support::Sections {
+            auth: ON,
+            ..crate::support::Sections::default()
+        },
+        "",
+    );
+    daemon.add_user("alice", "pencil");
+    let mut client = daemon.greet();
+    let (reply, _) = server_first(&mut client, "nobody");
+    assert!(reply.starts_with("+ "), "{reply}");
+    drop(client);
+    daemon.wait_for("session end", 1);
+    let log = daemon.log();
+    assert!(
+        log.contains(
+            "auth failed: user=nobody rip=127.0.0.1 mechanism=scram-sha-256 reason=abandoned"
+        ),
+        "{log}"
+    );
+}
+
+/// The salt shown to `name` by `node` of `cluster`, from the plaintext front.
+fn salt_on(cluster: &crate::cluster::Cluster, node: usize, name: &str) -> String {
+    let mut client = cluster.client(node, crate::cluster::Front::Plain, "127.0.0.1");
+    let (reply, _) = server_first(&mut client, name);
+    assert!(reply.starts_with("+ "), "{reply}");
+    let message = sasl::decode_response(&reply.as_bytes()[2..]).unwrap();
+    let salt = String::from_utf8(message).unwrap();
+    assert_eq!(client.command("*"), "-ERR [AUTH] Authentication failed");
+    salt.split_once(",s=").unwrap().1.to_owned()
+}
+
+/// Issue 19 S1: an unknown user's fake salt is the site's, like a real user's: the same on
+/// both nodes (two processes) sharing the user database.
+#[test]
+fn scram_an_unknown_users_salt_is_the_same_on_every_node() {
+    let Some(cluster) = crate::cluster::Cluster::start("scram_salts", ON) else {
+        return;
+    };
+    cluster.add_user("alice", "pencil");
+    let before = salt_on(&cluster, 0, "nobody");
+    assert_eq!(salt_on(&cluster, 1, "nobody"), before);
+    assert_ne!(salt_on(&cluster, 1, "somebody"), before);
 }
