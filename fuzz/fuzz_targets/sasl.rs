@@ -69,6 +69,11 @@ fuzz_target!(|data: &[u8]| {
                 return;
             }
             Step::Acknowledged => return,
+            // Only after the server-first message, for the user it was sent for.
+            Step::Abandoned { user } => {
+                assert_eq!(user, "u");
+                return;
+            }
             Step::Challenge(_) => {
                 let Some(line) = lines.next() else { return };
                 step = match exchange.step(line) {
