@@ -276,6 +276,7 @@ impl Mailbox {
             return CommitOutcome::Partial { not_removed: 0 };
         };
         self.log_expiry(&expiry);
+        let by_age = expiry.expired.len();
         let mut expired = expired;
         expired.extend_from_slice(&expiry.expired);
         expired.sort_unstable();
@@ -305,8 +306,10 @@ impl Mailbox {
             warn!(session = self.session, error = %error,
                 "deletions not recorded in maildirsize; the next delivery under a quota recounts");
         }
-        if report.failed.is_empty() {
+        if report.failed.is_empty() && by_age == 0 {
             CommitOutcome::Removed
+        } else if report.failed.is_empty() {
+            CommitOutcome::RemovedAndExpired { by_age }
         } else {
             CommitOutcome::Partial {
                 not_removed: report.failed.len(),

@@ -229,6 +229,13 @@ pub enum RetrieveError {
 pub enum CommitOutcome {
     /// Every marked message was removed (or was already gone).
     Removed,
+    /// Every marked message was removed, and `by_age` more that the driver found due under
+    /// `EXPIRE n` (RFC 2449 §6.7; the session cannot know them): the QUIT reply counts them
+    /// out of the messages left.
+    RemovedAndExpired {
+        /// Messages removed by age.
+        by_age: usize,
+    },
     /// This many marked messages could not be removed.
     Partial {
         /// How many deletions failed.

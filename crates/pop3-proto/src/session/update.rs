@@ -25,10 +25,14 @@ impl Update {
 
     /// Answers [`super::Request::Commit`]: the QUIT reply, then the session closes.
     pub(super) fn on_commit_result(self, cx: &mut Common, outcome: CommitOutcome) -> Phase {
-        cx.record(outcome == CommitOutcome::Removed);
+        cx.record(!matches!(outcome, CommitOutcome::Partial { .. }));
         match outcome {
-            CommitOutcome::Removed => {
-                let left = reply::messages(self.remaining);
+            CommitOutcome::Removed | CommitOutcome::RemovedAndExpired { .. } => {
+                let by_age = match outcome {
+                    CommitOutcome::RemovedAndExpired { by_age } => by_age,
+                    _ => 0,
+                };
+                let left = reply::messages(self.remaining.saturating_sub(by_age));
                 reply::ok(&mut cx.out, &format!("signing off ({left} left)"));
             }
             CommitOutcome::Partial { .. } => reply::err(
