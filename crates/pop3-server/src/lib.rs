@@ -61,3 +61,4 @@ pub use config::{
 };
 pub use server::Server;
 pub use tls::Tls;
+pub use user_terms::PolicyRefresh;

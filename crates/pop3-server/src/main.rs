@@ -123,11 +123,15 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
             eprintln!("{banner}");
         }
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-        if let Some(tls) = server.tls() {
-            let mut hangups = signal(SignalKind::hangup()).context("SIGHUP handler")?;
-            let metrics = server.metrics();
-            tokio::spawn(async move {
-                while hangups.recv().await.is_some() {
+        // SIGHUP: the certificates again (certbot's deploy hook), and the users' own
+        // LOGIN-DELAY and EXPIRE for CAPA before login (else read every 30 s).
+        let mut hangups = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+        let tls = server.tls();
+        let policy = server.policy_refresh();
+        let metrics = server.metrics();
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                if let Some(tls) = &tls {
                     match tls.reload() {
                         Ok(()) => {
                             metrics.tls_reload("ok");
@@ -140,8 +144,9 @@ fn serve(config_path: &Path, banner: Option<String>) -> Result<()> {
                         }
                     }
                 }
-            });
-        }
+                policy.refresh().await;
+            }
+        });
         let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
         let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
         server

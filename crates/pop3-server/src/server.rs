@@ -34,6 +34,7 @@ use crate::overview::Overview;
 use crate::peer::{self, canonical_peer};
 use crate::shared::Shared;
 use crate::tls::Tls;
+use crate::user_terms::PolicyRefresh;
 
 /// How long startup waits for the first read of which users have their own values.
 const PER_USER_FIRST_READ: Duration = Duration::from_secs(2);
@@ -153,6 +154,11 @@ impl Server {
     /// The metrics, for what `main` counts (certificate reloads).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.shared.metrics.clone()
+    }
+
+    /// A handle to read the users' own LOGIN-DELAY and EXPIRE again now (SIGHUP).
+    pub fn policy_refresh(&self) -> PolicyRefresh {
+        PolicyRefresh(self.shared.per_user.clone())
     }
 
     /// The TLS setup, for SIGHUP reloads.

@@ -129,3 +129,21 @@ impl PerUserCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+/// A handle that makes the server read the users' own values again now (SIGHUP), rather than
+/// within [`REFRESH`].
+#[derive(Clone)]
+pub struct PolicyRefresh(pub(crate) Arc<PerUserCache>);
+
+impl PolicyRefresh {
+    /// Reads them now; a failure keeps the previous answer (and is logged).
+    pub async fn refresh(&self) {
+        self.0.read().await;
+        let value = self.0.lock().value;
+        tracing::info!(
+            login_delay = ?value.login_delay,
+            expire = ?value.expire,
+            "per-user LOGIN-DELAY and EXPIRE read again"
+        );
+    }
+}

@@ -122,3 +122,24 @@ fn issue_19_the_users_own_delay_and_expire_are_enforced() {
     assert!(login(&mut client, "bob").starts_with("+OK"));
     client.close();
 }
+
+/// SIGHUP reads the users' own values again at once (else within 30 s), so CAPA before login
+/// says `USER` right after `pop3-admin user set` and `systemctl reload pop3d`.
+#[test]
+fn issue_19_sighup_reads_the_users_own_values_again() {
+    let daemon = crate::daemon::Daemon::start(Sections::default(), "");
+    daemon.add_user("bob", "secret");
+    let lines = |daemon: &crate::daemon::Daemon| {
+        let mut client = daemon.greet();
+        let lines = policy_lines(&mut client);
+        client.close();
+        lines
+    };
+    assert!(lines(&daemon).is_empty());
+    let db = pop3_auth::UserDb::open(&daemon.dir.path().join("users.db")).unwrap();
+    let bob = UserName::parse("bob").unwrap();
+    db.set_policy(&bob, Setting::LoginDelay, Some("600")).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for("per-user LOGIN-DELAY and EXPIRE read again", 1);
+    assert_eq!(lines(&daemon), ["LOGIN-DELAY 0 USER"]);
+}
