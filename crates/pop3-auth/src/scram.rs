@@ -118,11 +118,18 @@ impl ScramKeys {
     }
 
     /// [`ScramKeys::derive`] with a fresh 16-byte random salt, for a password being set or
-    /// just verified.
+    /// just verified. **The password is normalised with SASLprep (RFC 4013) first**, as
+    /// RFC 5802 §2.2 has clients do (GNU SASL, Cyrus): a password that is not UTF-8 or that
+    /// SASLprep refuses is used as it is, as PostgreSQL does.
     pub fn generate(password: &[u8], iterations: u32) -> Result<ScramKeys> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| Error::Random(e.to_string()))?;
-        Ok(ScramKeys::derive(password, &salt, iterations))
+        let normalised = saslprep(password);
+        Ok(ScramKeys::derive(
+            normalised.as_bytes_or(password),
+            &salt,
+            iterations,
+        ))
     }
 
     /// Parses a stored secret; `None` for anything but a well-formed SCRAM-SHA-256 secret
@@ -426,6 +433,24 @@ fn extensions<'a>(fields: impl Iterator<Item = &'a str>) -> Result<(), ScramErro
         }
     }
     Ok(())
+}
+
+/// A password after SASLprep, or `None` when it is not UTF-8 or SASLprep refuses it.
+struct Normalised(Option<zeroize::Zeroizing<String>>);
+
+impl Normalised {
+    fn as_bytes_or<'a>(&'a self, raw: &'a [u8]) -> &'a [u8] {
+        self.0.as_ref().map_or(raw, |text| text.as_bytes())
+    }
+}
+
+/// RFC 4013 SASLprep of a stored-string password (RFC 5802 §2.2's Normalize).
+fn saslprep(password: &[u8]) -> Normalised {
+    let prepared = std::str::from_utf8(password)
+        .ok()
+        .and_then(|text| stringprep::saslprep(text).ok())
+        .map(|text| zeroize::Zeroizing::new(text.into_owned()));
+    Normalised(prepared)
 }
 
 #[cfg(test)]

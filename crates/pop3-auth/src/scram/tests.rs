@@ -203,3 +203,28 @@ fn client_final_refusals() {
         ScramError::MandatoryExtension
     );
 }
+
+/// Keys are derived from the SASLprep'd password (RFC 4013 §3's examples), as the clients
+/// derive their proof; a password SASLprep refuses or that is not UTF-8 is used as it is.
+#[test]
+fn keys_are_derived_from_the_saslprepped_password() {
+    for (typed, prepared) in [
+        ("I\u{00AD}X", &b"IX"[..]),
+        ("user", b"user"),
+        ("\u{00AA}", b"a"),
+        ("\u{2168}", b"IX"),
+        ("a\u{00A0}b", b"a b"),
+        // Prohibited (RFC 4013 §2.3): used as it is.
+        ("a\u{0007}b", "a\u{0007}b".as_bytes()),
+    ] {
+        let keys = ScramKeys::generate(typed.as_bytes(), 4096).unwrap();
+        let again = ScramKeys::derive(prepared, &keys.salt, 4096);
+        assert_eq!(keys.stored_key, again.stored_key, "{typed:?}");
+    }
+    let raw = [0xff, 0xfe, b'x'];
+    let keys = ScramKeys::generate(&raw, 4096).unwrap();
+    assert_eq!(
+        keys.stored_key,
+        ScramKeys::derive(&raw, &keys.salt, 4096).stored_key
+    );
+}

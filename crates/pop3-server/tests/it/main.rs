@@ -29,6 +29,7 @@ mod postgres;
 mod postgres_frozen;
 mod quota;
 mod scram;
+mod scram_saslprep;
 mod sni;
 mod socket_activation;
 mod storage;

@@ -138,7 +138,8 @@ fn issue_19_sighup_reads_the_users_own_values_again() {
     assert!(lines(&daemon).is_empty());
     let db = pop3_auth::UserDb::open(&daemon.dir.path().join("users.db")).unwrap();
     let bob = UserName::parse("bob").unwrap();
-    db.set_policy(&bob, Setting::LoginDelay, Some("600")).unwrap();
+    db.set_policy(&bob, Setting::LoginDelay, Some("600"))
+        .unwrap();
     daemon.signal("HUP");
     daemon.wait_for("per-user LOGIN-DELAY and EXPIRE read again", 1);
     assert_eq!(lines(&daemon), ["LOGIN-DELAY 0 USER"]);

@@ -12,7 +12,7 @@ use pop3_proto::sasl;
 
 use crate::support::{TestServer, cheap_hasher};
 
-const ON: &str = "scram_sha256 = true";
+pub(crate) const ON: &str = "scram_sha256 = true";
 
 /// Every client of these tests must be there: `.ci/run` installs them, and a missing one is
 /// a failure, never a skip.
@@ -33,7 +33,7 @@ fn require(tool: &str, package: &str) -> PathBuf {
 const POP3TEST: &str = "/usr/lib/cyrus/bin/pop3test";
 
 /// The hasher `pop3-admin` makes from the server's config file.
-fn admin_hasher(server: &TestServer) -> PasswordHasher {
+pub(crate) fn admin_hasher(server: &TestServer) -> PasswordHasher {
     let text = std::fs::read_to_string(server.dir.path().join("pop3d.toml")).unwrap();
     let settings = pop3_config::AdminSettings::parse(&text, "pop3d.toml").unwrap();
     PasswordHasher::new(settings.argon2)
@@ -43,7 +43,7 @@ fn admin_hasher(server: &TestServer) -> PasswordHasher {
 }
 
 /// Adds a user as `pop3-admin user add` does on this site, with a message.
-fn add(server: &TestServer, name: &str, password: &str, hasher: &PasswordHasher) {
+pub(crate) fn add(server: &TestServer, name: &str, password: &str, hasher: &PasswordHasher) {
     let db = UserDb::open(&server.db_path).unwrap();
     let user = UserName::parse(name).unwrap();
     let maildir = default_maildir(&server.mail_root, &user);
@@ -64,7 +64,7 @@ fn keys(server: &TestServer, name: &str) -> Option<String> {
 
 /// Cyrus `pop3test` authenticating with SCRAM-SHA-256 on the plaintext listener, then STAT
 /// and QUIT; its whole output.
-fn pop3test(server: &TestServer, name: &str, password: &str) -> (bool, String) {
+pub(crate) fn pop3test(server: &TestServer, name: &str, password: &str) -> (bool, String) {
     pop3test_on(server, name, password, false)
 }
 
@@ -104,7 +104,12 @@ fn both(output: &Output) -> String {
 
 /// mpop with `auth scram-sha-256` fetching into a fresh Maildir on the plaintext listener
 /// (SCRAM sends no password, so no TLS is needed) or over STLS; the files it delivered.
-fn mpop(server: &TestServer, name: &str, password: &str, tls: bool) -> (bool, usize, String) {
+pub(crate) fn mpop(
+    server: &TestServer,
+    name: &str,
+    password: &str,
+    tls: bool,
+) -> (bool, usize, String) {
     let tool = require("mpop", "mpop");
     let out = tempfile::tempdir().unwrap();
     Maildir::create(out.path()).unwrap();
