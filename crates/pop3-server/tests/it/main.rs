@@ -36,3 +36,4 @@ mod support;
 mod transcripts;
 mod two_nodes;
 mod uidl;
+mod user_sessions;
