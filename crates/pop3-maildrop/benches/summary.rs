@@ -49,9 +49,8 @@ fn main() {
         })
     });
     let readdir = median(|| time(|| drop(std::hint::black_box(readdir_only(&path)))));
-    let peeked = median(|| {
-        time(|| drop(std::hint::black_box(peek(&path, UidlMapPolicy::Optional))))
-    });
+    let peeked =
+        median(|| time(|| drop(std::hint::black_box(peek(&path, UidlMapPolicy::Optional)))));
     std::fs::write(
         path.join(MAILDIRSIZE),
         format!("0S\n{} {count}\n", count * BODY.len()),

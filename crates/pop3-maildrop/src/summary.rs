@@ -68,7 +68,13 @@ pub fn summarize(path: &Path) -> MailSummary {
             oldest,
             source: CountSource::Maildirsize,
         },
-        (None, Some(Listed { counts: Some((messages, bytes)), .. })) => MailSummary {
+        (
+            None,
+            Some(Listed {
+                counts: Some((messages, bytes)),
+                ..
+            }),
+        ) => MailSummary {
             messages: Some(messages),
             bytes: Some(bytes),
             oldest,

@@ -13,7 +13,10 @@ fn message(name: &str, wire: u64) -> Message {
 /// 1700000000), as a login would have left it.
 fn listed_maildir(dir: &Path) -> Maildir {
     let maildir = Maildir::create(dir).unwrap();
-    let names = ["1700000100.M1P1.host,W=10:2,", "1700000000.M2P1.host,W=20:2,S"];
+    let names = [
+        "1700000100.M1P1.host,W=10:2,",
+        "1700000000.M2P1.host,W=20:2,S",
+    ];
     for name in names {
         std::fs::write(dir.join("cur").join(name), b"x").unwrap();
     }
@@ -98,7 +101,10 @@ fn maildirsize_first_and_a_stale_listing_is_never_trusted() {
 
 #[test]
 fn delivery_times_from_names() {
-    assert_eq!(delivered_at(b"1700000000.M1P2.host,S=1:2,"), Some(1_700_000_000));
+    assert_eq!(
+        delivered_at(b"1700000000.M1P2.host,S=1:2,"),
+        Some(1_700_000_000)
+    );
     assert_eq!(delivered_at(b"1700000000"), None);
     assert_eq!(delivered_at(b".1700000000.x"), None);
     assert_eq!(delivered_at(b"17x0.M1"), None);
