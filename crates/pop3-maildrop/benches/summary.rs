@@ -50,7 +50,7 @@ fn main() {
     });
     let readdir = median(|| time(|| drop(std::hint::black_box(readdir_only(&path)))));
     let peeked =
-        median(|| time(|| drop(std::hint::black_box(peek(&path, UidlMapPolicy::Optional)))));
+        median(|| time(|| drop(std::hint::black_box(peek(&path, UidlMapPolicy::IfPresent)))));
     std::fs::write(
         path.join(MAILDIRSIZE),
         format!("0S\n{} {count}\n", count * BODY.len()),
