@@ -48,7 +48,7 @@ fn main() {
             assert_eq!(summary.oldest, Some(1_700_000_000));
         })
     });
-    let readdir = median(|| time(|| drop(std::hint::black_box(readdir_only(&path)))));
+    let readdir = median(|| time(|| _ = std::hint::black_box(readdir_only(&path))));
     let peeked =
         median(|| time(|| drop(std::hint::black_box(peek(&path, UidlMapPolicy::IfPresent)))));
     std::fs::write(

@@ -99,16 +99,12 @@ fn listed(path: &Path) -> Option<Listed> {
     let maildir = Maildir::open(path).ok()?;
     ListingCache::Auto.decide(&maildir.cur).ok()?;
     let stamp = DirStamp::of(&maildir.cur).ok()?;
-    let messages = listing::load(&maildir, &stamp)?;
-    let oldest = messages
-        .iter()
-        .filter_map(|m| delivered_at(m.parts().name))
-        .min();
-    let counts = new_is_empty(&maildir).then(|| {
-        let bytes = messages.iter().map(|m| m.wire_size()).sum();
-        (messages.len() as u64, bytes)
-    });
-    Some(Listed { counts, oldest })
+    let totals = listing::totals(&maildir, &stamp)?;
+    let counts = new_is_empty(&maildir).then_some((totals.messages, totals.wire_bytes));
+    Some(Listed {
+        counts,
+        oldest: totals.oldest,
+    })
 }
 
 /// Whether `new/` holds no message (its first entry is enough to say no).

@@ -213,7 +213,13 @@ fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
     tmux.text("1");
     tmux.wait_for(&["carol", "sorted by NAME"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["User carol", "Recent sessions", "kicked", "USER", "127.0.0.1:"]);
+    tmux.wait_for(&[
+        "User carol",
+        "Recent sessions",
+        "kicked",
+        "USER",
+        "127.0.0.1:",
+    ]);
     tmux.keys(&["Escape"]);
     tmux.wait_for(&["Sessions"]);
     tmux.text("q");
