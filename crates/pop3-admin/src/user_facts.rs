@@ -158,7 +158,7 @@ pub fn sessions_of(nodes: &Nodes, name: &str) -> FromServer {
     }
     shown
         .ended
-        .sort_by(|a, b| b.record.ended.cmp(&a.record.ended));
+        .sort_by_key(|s| std::cmp::Reverse(s.record.ended));
     shown.answered = answered;
     shown
 }
