@@ -183,7 +183,7 @@ pub(crate) fn totals(maildir: &Maildir, stamp: &DirStamp) -> Option<Totals> {
     visit(&bytes, stamp, &mut |_, record| {
         totals.messages += 1;
         totals.wire_bytes = totals.wire_bytes.saturating_add(record.wire_size);
-        if let Some(at) = crate::summary::delivered_at(record.name) {
+        if let Some(at) = crate::name::delivered_at(record.name) {
             totals.oldest = Some(totals.oldest.map_or(at, |o| o.min(at)));
         }
     })?;

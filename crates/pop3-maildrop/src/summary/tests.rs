@@ -2,6 +2,7 @@ use std::time::SystemTime;
 
 use super::*;
 use crate::message::Message;
+use crate::name::delivered_at;
 use crate::quota::MAILDIRSIZE;
 
 fn message(name: &str, wire: u64) -> Message {
