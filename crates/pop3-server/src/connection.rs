@@ -242,14 +242,15 @@ impl Driver {
         let tls = session.is_secure();
         drop(session);
         drop(mailbox);
-        let user = user.as_ref().map_or("-".to_owned(), |u| u.name.to_string());
+        let user = user.as_ref().map(|u| u.name.to_string());
         let elapsed = started.elapsed();
         shared.metrics.session_ended(elapsed.as_secs_f64());
-        session_end::log(id, &user, peer, tls, &stats, elapsed, end);
-        if user != "-" {
+        let shown = user.as_deref().unwrap_or("-");
+        session_end::log(id, shown, peer, tls, &stats, elapsed, end);
+        if let Some(user) = &user {
             let ended = Ended {
                 id,
-                user: &user,
+                user,
                 peer,
                 tls,
                 mechanism,

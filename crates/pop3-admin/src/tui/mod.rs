@@ -41,10 +41,11 @@ pub fn run(settings: Settings, nodes: Nodes) -> Result<()> {
     app.update(Event::Users(load_users(&users, &settings.quota)));
     app.update(Event::Now(unix_now()));
     let mut terminal = ratatui::init();
+    let channel = (&tx, &rx);
     let result = event_loop(
         &mut terminal,
         &mut app,
-        &rx,
+        channel,
         &users,
         &admin,
         &settings.quota,
@@ -56,7 +57,7 @@ pub fn run(settings: Settings, nodes: Nodes) -> Result<()> {
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    events: &Receiver<Event>,
+    (tx, events): (&Sender<Event>, &Receiver<Event>),
     users: &Users,
     admin: &Nodes,
     quota: &pop3_config::Quota,
@@ -70,10 +71,14 @@ fn event_loop(
             if effect == Effect::Quit {
                 return Ok(());
             }
-            // The detail view's sessions: fetched, not a change, so nothing is reloaded.
+            // The detail view's sessions: fetched on a thread of its own, so a node that
+            // hangs never stalls the keyboard; the answer comes back as an event.
             if let Effect::UserSessions { name } = effect {
-                let result = user_sessions(admin, &name);
-                app.update(Event::UserSessions { name, result });
+                let (admin, tx) = (admin.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    let result = user_sessions(&admin, &name);
+                    let _ = tx.send(Event::UserSessions { name, result });
+                });
                 continue;
             }
             let done = apply(effect, users, admin);
