@@ -91,14 +91,29 @@ impl DirStamp {
 
 /// The listing, if one exists for exactly this stamp and is intact.
 pub(crate) fn load(maildir: &Maildir, stamp: &DirStamp) -> Option<Vec<Message>> {
+    decode(&read_matching(maildir, stamp)?, stamp)
+}
+
+/// The listing file's bytes if its header names this stamp: **a stale listing costs one
+/// small read, not a read of the whole file** (`visit` checks everything again, the header
+/// included, against the checksum).
+fn read_matching(maildir: &Maildir, stamp: &DirStamp) -> Option<Vec<u8>> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(&maildir.root, LISTING_FILE, flags, Mode::empty()).ok()?;
-    let mut bytes = Vec::new();
-    File::from(fd)
-        .take(MAX_LISTING_BYTES)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    decode(&bytes, stamp)
+    let mut file = File::from(fd).take(MAX_LISTING_BYTES);
+    let mut bytes = vec![0u8; MAGIC.len() + 4 + 8 * stamp.0.len()];
+    file.read_exact(&mut bytes).ok()?;
+    let mut header = Reader(&bytes);
+    if header.take(MAGIC.len())? != MAGIC || header.u32()? != VERSION {
+        return None;
+    }
+    for field in stamp.0 {
+        if header.u64()? != field {
+            return None;
+        }
+    }
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Writes the listing atomically. Failure (a full disk) only costs the next login a rescan.
@@ -168,13 +183,7 @@ pub(crate) struct Totals {
 
 /// The listing's [`Totals`], if one exists for exactly this stamp and is intact.
 pub(crate) fn totals(maildir: &Maildir, stamp: &DirStamp) -> Option<Totals> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(&maildir.root, LISTING_FILE, flags, Mode::empty()).ok()?;
-    let mut bytes = Vec::new();
-    File::from(fd)
-        .take(MAX_LISTING_BYTES)
-        .read_to_end(&mut bytes)
-        .ok()?;
+    let bytes = read_matching(maildir, stamp)?;
     let mut totals = Totals {
         messages: 0,
         wire_bytes: 0,

@@ -251,3 +251,23 @@ fn snapshot_user_detail_sizes() {
     });
     insta::assert_snapshot!("detail_no_sessions_160x48", render(&app, 160, 48));
 }
+
+/// The new tables and the detail view, with named nodes too, draw at any size.
+#[test]
+fn the_users_sessions_and_detail_draw_at_any_size_without_panic() {
+    let mut named = detail();
+    named.named = true;
+    if let Some((_, Ok(sessions))) = &mut named.user_sessions {
+        sessions[0].node = "node-a".into();
+    }
+    for app in [&mut detail(), &mut named, &mut busy()] {
+        for tab in [Tab::Users, Tab::Sessions] {
+            app.tab = tab;
+            for w in (0..=170).step_by(7) {
+                for h in [0, 1, 2, 3, 5, 9, 24] {
+                    render(app, w.max(1), h.max(1));
+                }
+            }
+        }
+    }
+}
