@@ -104,6 +104,19 @@ fn a_users_sessions_are_listed_with_how_they_ended() {
     let ends: Vec<&str> = sessions.iter().map(|s| s.end.as_str()).collect();
     assert_eq!(ends, ["kicked", "dropped", "quit"]);
 
+    // 4: SASL PLAIN, named by its mechanism.
+    let mut fourth = Client::connect(server.addrs.plain, server.client_config(), false);
+    fourth.line().unwrap();
+    assert!(
+        fourth
+            .command("AUTH PLAIN AGFsaWNlAHNlY3JldA==")
+            .starts_with("+OK")
+    );
+    assert!(fourth.command("QUIT").starts_with("+OK"));
+    let sessions = ended(&server, "alice", 4);
+    let mechanisms: Vec<&str> = sessions.iter().map(|s| s.mechanism.as_str()).collect();
+    assert_eq!(mechanisms, ["PLAIN", "USER", "USER", "USER"]);
+
     // A failed login is no session of the user's; a name is normalised as a login would.
     let mut wrong = Client::connect(server.addrs.plain, server.client_config(), false);
     wrong.line().unwrap();
@@ -111,7 +124,7 @@ fn a_users_sessions_are_listed_with_how_they_ended() {
     assert!(wrong.command("PASS guess").starts_with("-ERR"));
     drop(wrong);
     let answer = user_sessions(&server, "alice");
-    assert_eq!((answer.version, answer.sessions.len()), (API_VERSION, 3));
+    assert_eq!((answer.version, answer.sessions.len()), (API_VERSION, 4));
     assert!(user_sessions(&server, "nobody").sessions.is_empty());
     let (status, body) = admin_get(&server, &user_sessions_path("bad name\u{1}"));
     assert_eq!(status, 400, "{body}");
