@@ -9,6 +9,9 @@
 //! - `GET /v1/overview` ([`OVERVIEW_PATH`]) → [`OverviewResponse`]: version, uptime,
 //!   listeners, certificate expiry, locks, failing addresses and the last 15 minutes per
 //!   second ([`History`], [`HISTORY_SLOTS`] slots at most)
+//! - `GET /v1/users/{name}/sessions` ([`user_sessions_path`]) → [`UserSessionsResponse`] of
+//!   [`EndedSession`]: a user's recent sessions from a bounded history ([`SESSIONS_PER_USER`]
+//!   each, [`USERS_TRACKED`] users)
 //! - `POST /v1/sessions/{id}/kick` ([`kick_path`]) → [`KickResponse`]; the session gets
 //!   `-ERR [SYS/TEMP] disconnected by administrator`, no UPDATE runs, and its lock is released.
 //!
@@ -20,12 +23,16 @@
 //! `live.rs` asks for them. A leaf: it depends on no crate of this workspace.
 
 mod overview;
+mod users;
 
 use serde::{Deserialize, Serialize};
 
 pub use overview::{
     CertificateFacts, FAILURES_SHOWN, FailingAddress, HISTORY_SLOTS, History, ListenerFacts,
     LockSummary, OVERVIEW_PATH, OverviewResponse, ServerFacts, SessionCounts,
+};
+pub use users::{
+    EndedSession, SESSIONS_PER_USER, USERS_TRACKED, UserSessionsResponse, user_sessions_path,
 };
 
 /// The API version in every response; bumped on an incompatible change.
@@ -68,6 +75,35 @@ pub struct SessionInfo {
     pub retrieved: u64,
     /// Messages marked deleted.
     pub deleted: u64,
+    /// Octets sent in the last second the server sampled (added in issue 20; absent from
+    /// older servers, read as 0).
+    #[serde(default)]
+    pub bytes_per_second: u64,
+    /// The RETR being sent now, if any (added in issue 20; absent from older servers).
+    #[serde(default)]
+    pub retr: Option<RetrProgress>,
+}
+
+/// How far a RETR in progress is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrProgress {
+    /// The message number.
+    pub message: u64,
+    /// Octets written to the client since the RETR began (its `+OK` line and dot-stuffing
+    /// included, so capped at `size`).
+    pub sent: u64,
+    /// The message's size as listed (octets, as `LIST` gives it).
+    pub size: u64,
+}
+
+impl RetrProgress {
+    /// How far, in whole percent (100 for an empty message).
+    pub fn percent(&self) -> u64 {
+        if self.size == 0 {
+            return 100;
+        }
+        (u128::from(self.sent.min(self.size)) * 100 / u128::from(self.size)) as u64
+    }
 }
 
 /// One held maildrop lock.

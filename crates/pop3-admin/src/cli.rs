@@ -344,6 +344,17 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show one user: the database's facts, the Maildir's counts and oldest message (from
+    /// maildirsize or pop3d's listing, never a scan: `-` when neither is usable), the quota,
+    /// and, if the server answers, their live and recent sessions (when, from where, TLS,
+    /// mechanism, RETR/DELE counts, octets, how each ended). With the server down the rest
+    /// is shown, with a note on stderr.
+    Show {
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Allow a user to log in.
     Enable { name: String },
     /// Stop a user from logging in (mail is still delivered).

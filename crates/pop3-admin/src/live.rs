@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use pop3_admin_api::{
-    API_VERSION, ApiError, KickResponse, LOCKS_PATH, LockInfo, LocksResponse, OVERVIEW_PATH,
-    OverviewResponse, SESSIONS_PATH, SessionInfo, SessionsResponse, kick_path,
+    API_VERSION, ApiError, EndedSession, KickResponse, LOCKS_PATH, LockInfo, LocksResponse,
+    OVERVIEW_PATH, OverviewResponse, SESSIONS_PATH, SessionInfo, SessionsResponse,
+    UserSessionsResponse, kick_path, user_sessions_path,
 };
 use pop3_config::AdminNode;
 use serde::de::DeserializeOwned;
@@ -46,6 +47,13 @@ impl AdminClient {
     /// The overview (issue 20): facts, counts and the last 15 minutes.
     pub fn overview(&self) -> Result<OverviewResponse> {
         self.request("GET", OVERVIEW_PATH)
+    }
+
+    /// `name`'s recent ended sessions, most recent first (issue 20).
+    pub fn user_sessions(&self, name: &str) -> Result<Vec<EndedSession>> {
+        let response: UserSessionsResponse = self.request("GET", &user_sessions_path(name))?;
+        check_version(response.version)?;
+        Ok(response.sessions)
     }
 
     /// Kicks a session; false if the server has no such session.

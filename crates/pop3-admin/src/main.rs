@@ -20,6 +20,7 @@ mod status;
 mod tui;
 mod uidl;
 mod user_db;
+mod user_facts;
 mod users;
 mod watch;
 
@@ -118,6 +119,11 @@ fn run_other(
             Ok(())
         }
         Command::InternalManpages { dir, date } => write_manpages(Cli::command(), &dir, &date),
+        Command::User(UserCommand::Show { name, json }) => {
+            let settings = settings::load(config)?;
+            let watched = watch::from_settings(nodes, &settings);
+            user_facts::show(&settings, watched, &name, json, out)
+        }
         Command::User(command) => user(&settings::load(config)?, command, out),
         Command::Kick { session } => watch::kick(&watch::nodes(nodes, config)?, &session, out),
         Command::Uidl(args) => uidl::run(
@@ -217,6 +223,8 @@ fn user(settings: &Settings, command: UserCommand, out: &mut impl Write) -> Resu
                 print_users(out, &list, &settings.quota)?;
             }
         }
+        // Answered in `run_other`, with the nodes.
+        UserCommand::Show { .. } => {}
         UserCommand::Enable { name } => {
             users.set_enabled(&name, true)?;
             writeln!(out, "{name} enabled")?;
@@ -305,6 +313,8 @@ fn user_json(user: &User, site: &pop3_config::Quota) -> serde_json::Value {
         "login_delay": user.policy.login_delay,
         "quota_messages": user.policy.quota_messages,
         "quota_bytes": user.policy.quota_bytes,
+        // Issue 20: maildirsize, else pop3d's listing; never a scan (null: unknown).
+        "mail": user_facts::UserFacts::of(site, user).mail,
         "quota": {
             "messages": quota.usage.map(|u| u.messages),
             "bytes": quota.usage.map(|u| u.bytes),
@@ -315,28 +325,30 @@ fn user_json(user: &User, site: &pop3_config::Quota) -> serde_json::Value {
 }
 
 /// The table of `user list`; MESSAGES and SIZE are the usage against the quota, read from
-/// `maildirsize` without a rescan (`-` when it cannot be read).
+/// `maildirsize`, else pop3d's listing, without a rescan (`-` when neither can be read);
+/// OLDEST is the oldest message's delivery date, from the listing.
 fn print_users(out: &mut impl Write, users: &[User], site: &pop3_config::Quota) -> Result<()> {
     writeln!(
         out,
-        "{:<24} {:<8} {:<5} {:<10} {:<20} {:<13} {:<13} MAILDIR",
-        "NAME", "ENABLED", "APOP", "APOP-ONLY", "LAST LOGIN", "MESSAGES", "SIZE"
+        "{:<24} {:<8} {:<5} {:<10} {:<20} {:<13} {:<13} {:<10} MAILDIR",
+        "NAME", "ENABLED", "APOP", "APOP-ONLY", "LAST LOGIN", "MESSAGES", "SIZE", "OLDEST"
     )?;
     for user in users {
         let last = user.last_login_at.map_or("never".to_owned(), |t| {
             pop3_maildrop::utc_timestamp(u64::try_from(t).unwrap_or(0))
         });
-        let quota = quota::usage_of(site, user);
+        let facts = user_facts::UserFacts::of(site, user);
         writeln!(
             out,
-            "{:<24} {:<8} {:<5} {:<10} {:<20} {:<13} {:<13} {}",
+            "{:<24} {:<8} {:<5} {:<10} {:<20} {:<13} {:<13} {:<10} {}",
             user.name.as_str(),
             yes_no(user.enabled),
             yes_no(user.apop_secret.is_some()),
             yes_no(apop_only(user)),
             last,
-            quota.messages,
-            quota.bytes,
+            facts.quota.messages_cell,
+            facts.quota.bytes_cell,
+            facts.mail.oldest.map_or("-".to_owned(), facts::date),
             user.maildir.display()
         )?;
     }

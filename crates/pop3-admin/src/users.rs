@@ -67,6 +67,11 @@ impl Users {
         Ok(self.db.list()?)
     }
 
+    /// One user, if they exist.
+    pub fn get(&self, name: &str) -> Result<Option<User>> {
+        Ok(self.db.get(&UserName::parse(name)?)?)
+    }
+
     /// Adds a user and creates its Maildir (mode 0700; run as root, owned by the server's user,
     /// from `[privileges]` or the systemd unit: [`crate::server_user`]; with a warning in the
     /// answer when neither names one) without trusting what is under the mail root: a

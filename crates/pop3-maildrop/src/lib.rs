@@ -10,6 +10,8 @@
 //! - Maildir++ quotas ([`QuotaLimit`], [`Usage`]): [`Delivery::commit_within`] refuses a
 //!   message over the limit ([`Error::OverQuota`]) and, like [`Maildrop::commit`], keeps
 //!   `maildirsize` current by appending; [`read_usage`] reads it for display.
+//! - [`summarize`]: a maildrop's count, size and oldest message from `maildirsize` or the
+//!   persistent listing, never a scan ([`MailSummary`]), for the admin tool's user list.
 //! - [`peek`]: the listing the next session would serve, read-only and without the lock.
 //! - UIDLs carried over from another server: [`dovecot_uidlist`], [`courier_sizelist`] and
 //!   [`courier_filenames`] read them ([`ForeignUidls`]), [`carry_over`] writes them into the
@@ -76,6 +78,7 @@ mod quota;
 mod reader;
 mod retrieved;
 mod scan;
+mod summary;
 mod wire;
 
 pub use carried::{
@@ -104,4 +107,5 @@ pub use retrieved::{
     WALL_FLOOR, elapsed_secs, has_expired,
 };
 pub use scan::ScanReport;
+pub use summary::{CountSource, MailSummary, summarize};
 pub use wire::{SizeCounter, wire_size};

@@ -91,14 +91,29 @@ impl DirStamp {
 
 /// The listing, if one exists for exactly this stamp and is intact.
 pub(crate) fn load(maildir: &Maildir, stamp: &DirStamp) -> Option<Vec<Message>> {
+    decode(&read_matching(maildir, stamp)?, stamp)
+}
+
+/// The listing file's bytes if its header names this stamp: **a stale listing costs one
+/// small read, not a read of the whole file** (`visit` checks everything again, the header
+/// included, against the checksum).
+fn read_matching(maildir: &Maildir, stamp: &DirStamp) -> Option<Vec<u8>> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(&maildir.root, LISTING_FILE, flags, Mode::empty()).ok()?;
-    let mut bytes = Vec::new();
-    File::from(fd)
-        .take(MAX_LISTING_BYTES)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    decode(&bytes, stamp)
+    let mut file = File::from(fd).take(MAX_LISTING_BYTES);
+    let mut bytes = vec![0u8; MAGIC.len() + 4 + 8 * stamp.0.len()];
+    file.read_exact(&mut bytes).ok()?;
+    let mut header = Reader(&bytes);
+    if header.take(MAGIC.len())? != MAGIC || header.u32()? != VERSION {
+        return None;
+    }
+    for field in stamp.0 {
+        if header.u64()? != field {
+            return None;
+        }
+    }
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Writes the listing atomically. Failure (a full disk) only costs the next login a rescan.
@@ -142,6 +157,65 @@ fn encode(stamp: &DirStamp, messages: &[Message]) -> Vec<u8> {
 }
 
 fn decode(bytes: &[u8], stamp: &DirStamp) -> Option<Vec<Message>> {
+    let mut messages = Vec::new();
+    visit(bytes, stamp, &mut |hint, record| {
+        if messages.is_empty() {
+            messages.reserve(hint);
+        }
+        messages.push(Message::from_parts(
+            record.name.into(),
+            record.base_len,
+            record.digest.map(Into::into),
+            record.raw_size,
+            record.wire_size,
+        ));
+    })?;
+    Some(messages)
+}
+
+/// What a listing says in sum, read as [`load`] reads it (same checks) without building its
+/// messages: the count, the wire sizes' total, and the oldest delivery time among the names.
+pub(crate) struct Totals {
+    pub(crate) messages: u64,
+    pub(crate) wire_bytes: u64,
+    pub(crate) oldest: Option<u64>,
+}
+
+/// The listing's [`Totals`], if one exists for exactly this stamp and is intact.
+pub(crate) fn totals(maildir: &Maildir, stamp: &DirStamp) -> Option<Totals> {
+    let bytes = read_matching(maildir, stamp)?;
+    let mut totals = Totals {
+        messages: 0,
+        wire_bytes: 0,
+        oldest: None,
+    };
+    visit(&bytes, stamp, &mut |_, record| {
+        totals.messages += 1;
+        totals.wire_bytes = totals.wire_bytes.saturating_add(record.wire_size);
+        if let Some(at) = crate::name::delivered_at(record.name) {
+            totals.oldest = Some(totals.oldest.map_or(at, |o| o.min(at)));
+        }
+    })?;
+    Some(totals)
+}
+
+/// One record of a listing, checked.
+struct Record<'a> {
+    name: &'a [u8],
+    base_len: usize,
+    raw_size: Option<u64>,
+    wire_size: u64,
+    digest: Option<&'a str>,
+}
+
+/// Checks a whole listing and hands each record to `each`, with the number of records
+/// (bounded by the file's size) to reserve room for; `None` if anything is wrong, in which
+/// case the caller must discard what it was given.
+fn visit<'a>(
+    bytes: &'a [u8],
+    stamp: &DirStamp,
+    each: &mut dyn FnMut(usize, Record<'a>),
+) -> Option<()> {
     let body_len = bytes.len().checked_sub(8)?;
     let (body, sum) = bytes.split_at(body_len);
     if checksum(body) != u64::from_le_bytes(sum.try_into().ok()?) {
@@ -156,10 +230,10 @@ fn decode(bytes: &[u8], stamp: &DirStamp) -> Option<Vec<Message>> {
             return None;
         }
     }
-    let count = usize::try_from(input.u64()?).ok()?;
+    let records = usize::try_from(input.u64()?).ok()?;
     // Each record is at least 21 bytes: a lying count cannot make us allocate much.
-    let mut messages = Vec::with_capacity(count.min(body.len() / 21));
-    for _ in 0..count {
+    let hint = records.min(body.len() / 21);
+    for _ in 0..records {
         let name_len = usize::from(input.u16()?);
         let name = input.take(name_len)?;
         let base_len = usize::from(input.u16()?);
@@ -179,16 +253,18 @@ fn decode(bytes: &[u8], stamp: &DirStamp) -> Option<Vec<Message>> {
         if !plain_name || !plausible {
             return None;
         }
-        let digest_uid = (!digest.is_empty()).then(|| digest.into());
-        messages.push(Message::from_parts(
-            name.into(),
-            base_len,
-            digest_uid,
-            raw_size,
-            wire_size,
-        ));
+        each(
+            hint,
+            Record {
+                name,
+                base_len,
+                raw_size,
+                wire_size,
+                digest: (!digest.is_empty()).then_some(digest),
+            },
+        );
     }
-    input.0.is_empty().then_some(messages)
+    input.0.is_empty().then_some(())
 }
 
 struct Reader<'a>(&'a [u8]);

@@ -176,3 +176,13 @@ pub(crate) fn with_seen_flag(name: &[u8]) -> Option<Vec<u8>> {
     renamed.extend_from_slice(&new_flags);
     Some(renamed)
 }
+
+/// The delivery time a Maildir name starts with: `1700000000.M1P2.host,S=…` → 1700000000.
+pub(crate) fn delivered_at(name: &[u8]) -> Option<u64> {
+    let end = name.iter().position(|&b| b == b'.')?;
+    let digits = &name[..end];
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}

@@ -26,7 +26,7 @@ use crate::mailbox::{Mailbox, Retrievals};
 use crate::message_body;
 use crate::peer::Peer;
 use crate::registry::{SessionEntry, unix_now};
-use crate::session_end::{self, End, Stats};
+use crate::session_end::{self, Abort as Aborted, End, Ended, Stats};
 use crate::shared::Shared;
 use crate::stream::Client;
 
@@ -65,6 +65,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, client: Peer, mod
         scram: None,
         mailbox: None,
         stats: Stats::default(),
+        mechanism: "-",
+        aborted: None,
     };
     let end = driver.run().await;
     driver.finish(end);
@@ -93,6 +95,10 @@ struct Driver {
     /// The open maildrop, from a successful login to the end.
     mailbox: Option<Mailbox>,
     stats: Stats,
+    /// How the last login attempt authenticated (the user's history shows it).
+    mechanism: &'static str,
+    /// A kick or shutdown that closed the session, for the user's history.
+    aborted: Option<Aborted>,
 }
 
 impl Driver {
@@ -137,6 +143,7 @@ impl Driver {
             mailbox.forget_read_ahead();
         }
         if *input.shutdown.borrow() {
+            self.aborted.get_or_insert(Aborted::Shutdown);
             self.session.handle_abort(Abort::Shutdown);
             return Ok(());
         }
@@ -183,9 +190,13 @@ impl Driver {
         match interruption {
             Interruption::Kicked => {
                 info!(session = self.id, "disconnected by administrator");
+                self.aborted = Some(Aborted::Kicked);
                 self.session.handle_abort(Abort::Kicked);
             }
-            Interruption::Shutdown => self.session.handle_abort(Abort::Shutdown),
+            Interruption::Shutdown => {
+                self.aborted.get_or_insert(Aborted::Shutdown);
+                self.session.handle_abort(Abort::Shutdown);
+            }
             Interruption::Deadline => return Err(End::LoginTimeout),
         }
         Ok(())
@@ -220,6 +231,8 @@ impl Driver {
             mailbox,
             stats,
             scram,
+            mechanism,
+            aborted,
             ..
         } = self;
         // Gone between the server-first and the client-final message: it had the salt.
@@ -229,10 +242,23 @@ impl Driver {
         let tls = session.is_secure();
         drop(session);
         drop(mailbox);
-        let user = user.as_ref().map_or("-".to_owned(), |u| u.name.to_string());
+        let user = user.as_ref().map(|u| u.name.to_string());
         let elapsed = started.elapsed();
         shared.metrics.session_ended(elapsed.as_secs_f64());
-        session_end::log(id, &user, peer, tls, &stats, elapsed, end);
+        let shown = user.as_deref().unwrap_or("-");
+        session_end::log(id, shown, peer, tls, &stats, elapsed, end);
+        if let Some(user) = &user {
+            let ended = Ended {
+                id,
+                user,
+                peer,
+                tls,
+                mechanism,
+                elapsed,
+                end: end.history_word(aborted),
+            };
+            session_end::record(&shared.registry, ended, &stats);
+        }
         drop(entry);
     }
 
@@ -327,6 +353,7 @@ impl Driver {
     /// authenticated only when the client acknowledges it ([`Driver::open_mailbox`]).
     async fn authenticate(&mut self, credentials: pop3_proto::Credentials) {
         self.accepted = None;
+        self.mechanism = session_end::mechanism(&credentials.secret);
         let mut server_final = None;
         let scram = match (&credentials.secret, self.scram.take()) {
             (Secret::Scram { client_final }, Some(first)) => {
@@ -421,7 +448,13 @@ impl Driver {
             None => self.stats.retr += 1,
         }
         self.session.handle_retrieve_opened(Ok(()));
-        let sent = message_body::send(body, &mut self.session, &mut self.client, self.id).await?;
+        // RETR's progress in the registry: message number, octets since it began, its size.
+        let watch = top_lines
+            .is_none()
+            .then(|| (&self.entry, index as u64 + 1, self.client.sent()));
+        let sent = message_body::send(body, &mut self.session, &mut self.client, self.id, watch);
+        let sent = sent.await?;
+        self.entry.show_retr(None);
         if let Some(octets) = sent {
             self.shared.metrics.retrieved(octets, top_lines.is_none());
         }

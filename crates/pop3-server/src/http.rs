@@ -2,8 +2,9 @@
 //! by default), and the admin API on a Unix socket (mode 0660) for `pop3-admin`.
 //!
 //! **Nothing served here carries a password, a message or a secret**: the admin API exposes
-//! the registry's session and lock records, a kick, and the overview (`overview.rs`: counts,
-//! certificate expiry dates, the addresses failing to log in); the metrics carry counts.
+//! the registry's session and lock records, a kick, the overview (`overview.rs`: counts,
+//! certificate expiry dates, the addresses failing to log in) and each user's recent
+//! sessions (`user_history.rs`: times, addresses, counts); the metrics carry counts.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use pop3_admin_api::{
     API_VERSION, ApiError, KickResponse, LOCKS_PATH, LocksResponse, OVERVIEW_PATH,
-    OverviewResponse, SESSIONS_PATH, SessionsResponse,
+    OverviewResponse, SESSIONS_PATH, SessionsResponse, UserSessionsResponse,
 };
 use pop3_metrics::Metrics;
 use tokio::net::{TcpListener, UnixListener};
@@ -78,6 +79,7 @@ fn admin_router(admin: Admin) -> Router {
         .route(LOCKS_PATH, get(list_locks))
         .route(OVERVIEW_PATH, get(overview))
         .route("/v1/sessions/{id}/kick", post(kick))
+        .route("/v1/users/{name}/sessions", get(user_sessions))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -106,6 +108,30 @@ async fn list_locks(State(admin): State<Admin>) -> Json<LocksResponse> {
 
 async fn overview(State(admin): State<Admin>) -> Json<OverviewResponse> {
     Json(admin.overview.answer(&admin.server))
+}
+
+/// A user's recent sessions; the name is normalised as a login would (`UserName::parse`), and
+/// one that could not be a user's is a 400.
+async fn user_sessions(
+    State(admin): State<Admin>,
+    UrlPath(name): UrlPath<String>,
+) -> axum::response::Response {
+    match pop3_auth::UserName::parse(&name) {
+        Ok(user) => Json(UserSessionsResponse {
+            version: API_VERSION,
+            user: name,
+            sessions: admin.server.registry.user_sessions(user.as_str()),
+        })
+        .into_response(),
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            Json(ApiError {
+                version: API_VERSION,
+                error: "not a user name".into(),
+            }),
+        )
+            .into_response(),
+    }
 }
 
 async fn kick(State(admin): State<Admin>, UrlPath(id): UrlPath<u64>) -> impl IntoResponse {

@@ -53,6 +53,7 @@ mod stream;
 mod tls;
 mod unix_socket;
 mod user_db;
+mod user_history;
 mod user_terms;
 
 pub use certificates::TlsError;

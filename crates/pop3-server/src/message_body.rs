@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::fault;
+use crate::registry::SessionEntry;
 use crate::session_end::End;
 use crate::stream::Client;
 
@@ -24,14 +25,24 @@ pub(crate) const BODY_CHUNK: usize = 256 * 1024;
 /// Sends an opened message: each chunk goes through the session's encoder into its output,
 /// the next is read while that output is written to `client`, then the session is told the
 /// message ended. Returns the octets for the metrics, or `None` if reading failed midway
-/// (the session was told, and closes); `Err` if the client is gone.
+/// (the session was told, and closes); `Err` if the client is gone. With `watch` (the
+/// session's registry entry, the message number and the client's octet count when the
+/// RETR began), each chunk written shows the RETR's progress in the registry.
 pub(crate) async fn send(
     mut body: MessageBody,
     session: &mut Session,
     client: &mut Client,
     id: u64,
+    watch: Option<(&SessionEntry, u64, u64)>,
 ) -> Result<Option<u64>, End> {
     let mut sent: u64 = 0;
+    let size = body.expected_wire_size();
+    let show = |client: &Client| {
+        if let Some((entry, number, began)) = watch {
+            entry.show_retr(Some((number, client.sent().saturating_sub(began), size)));
+        }
+    };
+    show(client);
     loop {
         let (chunk, at_end) = match body.chunk() {
             Ok(chunk) => chunk,
@@ -53,6 +64,7 @@ pub(crate) async fn send(
         }
         let next = body.read_next();
         client.flush(session).await?;
+        show(client);
         let Ok(Ok(read)) = tokio::time::timeout(client.stall(), next).await else {
             warn!(session = id, "reading a message took too long or failed");
             session.handle_body_failed();

@@ -46,6 +46,7 @@ impl Overview {
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            shared.registry.sample_rates();
             let reading = Reading {
                 sessions: shared.registry.counts(),
                 totals: shared.metrics.totals(),

@@ -10,15 +10,20 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use pop3_admin_api::{LockInfo, SessionInfo};
+use pop3_admin_api::{EndedSession, LockInfo, RetrProgress, SessionInfo};
 use pop3_metrics::LiveCounts;
 use pop3_proto::State;
 use tokio::sync::Notify;
+
+use crate::user_history::UserHistory;
 
 /// The registry, shared by the server, its sessions and its HTTP endpoints.
 #[derive(Default)]
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
+    /// The ended sessions of the users seen last (bounded: `user_history.rs`); a lock of its
+    /// own, taken once per session end and per admin request.
+    history: Mutex<UserHistory>,
 }
 
 #[derive(Default)]
@@ -34,6 +39,8 @@ struct Inner {
 struct Live {
     info: SessionInfo,
     kick: Arc<Notify>,
+    /// `bytes_sent` at the last [`Registry::sample_rates`].
+    sampled: u64,
 }
 
 impl Registry {
@@ -71,8 +78,11 @@ impl Registry {
                     bytes_sent: 0,
                     retrieved: 0,
                     deleted: 0,
+                    bytes_per_second: 0,
+                    retr: None,
                 },
                 kick: kick.clone(),
+                sampled: 0,
             },
         );
         SessionEntry {
@@ -113,6 +123,33 @@ impl Registry {
         let inner = self.lock();
         let live = inner.sessions.values().map(|l| l.info.bytes_sent);
         live.fold(inner.ended_bytes_sent, u64::saturating_add)
+    }
+
+    /// Sets each live session's octets per second to what it sent since the last call (the
+    /// overview's sampler calls it once a second).
+    pub(crate) fn sample_rates(&self) {
+        for live in self.lock().sessions.values_mut() {
+            live.info.bytes_per_second = live.info.bytes_sent.saturating_sub(live.sampled);
+            live.sampled = live.info.bytes_sent;
+        }
+    }
+
+    /// Records an authenticated session that ended, in `user`'s bounded history.
+    pub(crate) fn record_ended(&self, user: &str, session: EndedSession) {
+        self.history().record(user, session);
+    }
+
+    /// `user`'s recent ended sessions, most recent first.
+    pub(crate) fn user_sessions(&self, user: &str) -> Vec<EndedSession> {
+        self.history().sessions(user)
+    }
+
+    fn history(&self) -> MutexGuard<'_, UserHistory> {
+        // Every update is one `record`, which leaves the maps consistent at each step but
+        // the last push; a poisoned lock is still usable.
+        self.history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The lock held longest, if any.
@@ -181,6 +218,18 @@ impl SessionEntry {
             info.bytes_sent = progress.bytes_sent;
             info.retrieved = progress.retrieved;
             info.deleted = progress.marked;
+        });
+    }
+
+    /// Shows how far the RETR of message `number` (1-based) of `size` octets is: `sent`
+    /// octets written since it began; `None` when no RETR is being sent.
+    pub(crate) fn show_retr(&self, retr: Option<(u64, u64, u64)>) {
+        self.update(|info| {
+            info.retr = retr.map(|(message, sent, size)| RetrProgress {
+                message,
+                sent: sent.min(size),
+                size,
+            });
         });
     }
 

@@ -1,12 +1,14 @@
-//! How a session ended and what it did: the `session end` log line, one per connection.
+//! How a session ended and what it did: the `session end` log line, one per connection, and
+//! the record of an authenticated session in its user's history (`user_history.rs`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use pop3_proto::Session;
+use pop3_admin_api::EndedSession;
+use pop3_proto::{Secret, Session};
 use tracing::info;
 
-use crate::registry::{self, SessionProgress};
+use crate::registry::{self, Registry, SessionProgress};
 
 /// How a session ended, for the log.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +36,74 @@ impl End {
             End::Error => "error",
         }
     }
+}
+
+/// Why a session closed with a reply although the client did not ask: an administrator's
+/// kick or the server's shutdown (the driver sees [`End::Closed`] for both, as for QUIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Abort {
+    Kicked,
+    Shutdown,
+}
+
+impl End {
+    /// The word in the user's history ([`pop3_admin_api::EndedSession::end`]).
+    pub(crate) fn history_word(self, abort: Option<Abort>) -> &'static str {
+        match (self, abort) {
+            (_, Some(Abort::Kicked)) => "kicked",
+            (_, Some(Abort::Shutdown)) => "shutdown",
+            (End::Closed, None) => "quit",
+            (End::ClientGone, None) => "dropped",
+            (other, None) => other.as_str(),
+        }
+    }
+}
+
+/// How the client logged in, as the history names it.
+pub(crate) fn mechanism(secret: &Secret) -> &'static str {
+    match secret {
+        Secret::Password {
+            mechanism: None, ..
+        } => "USER",
+        Secret::Password {
+            mechanism: Some(mechanism),
+            ..
+        } => mechanism.name(),
+        Secret::Scram { .. } | Secret::ScramAbandoned => "SCRAM-SHA-256",
+        Secret::Apop { .. } => "APOP",
+        _ => "other",
+    }
+}
+
+/// The facts of an ended session, for [`record`].
+pub(crate) struct Ended<'a> {
+    pub(crate) id: u64,
+    pub(crate) user: &'a str,
+    pub(crate) peer: SocketAddr,
+    pub(crate) tls: bool,
+    pub(crate) mechanism: &'static str,
+    pub(crate) elapsed: Duration,
+    pub(crate) end: &'static str,
+}
+
+/// Records an authenticated session that ended in its user's bounded history.
+pub(crate) fn record(registry: &Registry, ended: Ended<'_>, stats: &Stats) {
+    let now = registry::unix_now();
+    registry.record_ended(
+        ended.user,
+        EndedSession {
+            id: ended.id,
+            started: now.saturating_sub(ended.elapsed.as_secs()),
+            ended: now,
+            remote: ended.peer.to_string(),
+            tls: ended.tls,
+            mechanism: ended.mechanism.to_owned(),
+            retrieved: stats.retr,
+            deleted: stats.dele,
+            bytes_sent: stats.bytes,
+            end: ended.end.to_owned(),
+        },
+    );
 }
 
 /// What the session did, for the `session end` log line and the registry.

@@ -1,9 +1,14 @@
 //! The TUI's state and its one transition function, [`App::update`]. Side effects (database
 //! changes, kicks) are returned as [`Effect`]s for the loop to carry out, and their results come
-//! back as events, so all behaviour is testable without a terminal.
+//! back as events, so all behaviour is testable without a terminal. The Users tab's sort and
+//! detail view are in `app/users.rs`.
+
+mod users;
 
 use pop3_admin_api::{LockInfo, OverviewResponse, SessionInfo};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+pub use users::{Sessions, UserColumn, UserRow, UserSort};
 
 /// The tabs, Overview first (key 0; the others keep their keys 1 to 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,21 +31,9 @@ impl Tab {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
-}
-
-/// A user as the table shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserRow {
-    pub name: String,
-    pub enabled: bool,
-    pub apop: bool,
-    pub last_login: Option<u64>,
-    /// Usage against quota, messages then size (`12/1000 3.1M/500M`), from `maildirsize`.
-    pub quota: String,
-    pub maildir: String,
 }
 
 /// One node's answer to a poll: its sessions and locks, or why there are none.
@@ -89,6 +82,10 @@ pub enum Effect {
     DeleteUser {
         name: String,
     },
+    /// Fetch `name`'s recent sessions from every node (the detail view).
+    UserSessions {
+        name: String,
+    },
     /// Kick `session` on `node` ("" for the unnamed local socket): session ids are per node.
     Kick {
         node: String,
@@ -107,6 +104,11 @@ pub enum Event {
     Overview(Vec<NodeOverview>),
     /// The user list, reloaded.
     Users(Result<Vec<UserRow>, String>),
+    /// A user's recent sessions, for the detail view.
+    UserSessions {
+        name: String,
+        result: Sessions,
+    },
     /// The outcome of an effect, for the status bar.
     Done(Result<String, String>),
     /// The clock, for idle times.
@@ -144,6 +146,8 @@ pub enum Mode {
     Help,
     Form(Form),
     ConfirmDelete(String),
+    /// The detail view of one user (Enter on the Users tab).
+    Detail(String),
 }
 
 /// All of the TUI's state.
@@ -173,6 +177,10 @@ pub struct App {
     pub overviews: Vec<NodeOverview>,
     /// Which node the Overview tab shows (`n` for the next).
     pub overview_node: usize,
+    /// The Users tab's order.
+    pub user_sort: UserSort,
+    /// The last recent sessions fetched, and whose.
+    pub user_sessions: Option<(String, Sessions)>,
 }
 
 impl App {
@@ -194,16 +202,9 @@ impl App {
             now: 0,
             overviews: Vec::new(),
             overview_node: 0,
+            user_sort: UserSort::default(),
+            user_sessions: None,
         }
-    }
-
-    /// The users the filter lets through.
-    pub fn visible_users(&self) -> Vec<&UserRow> {
-        let filter = self.filter.to_lowercase();
-        self.users
-            .iter()
-            .filter(|u| u.name.contains(&filter))
-            .collect()
     }
 
     /// The selected row of `tab`, clamped to what exists.
@@ -231,17 +232,16 @@ impl App {
         }
     }
 
-    fn selected_user(&self) -> Option<String> {
-        let index = self.selection()?;
-        self.visible_users().get(index).map(|u| u.name.clone())
-    }
-
     /// The transition function: applies an event, returns what to do.
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(key) => self.key(key),
             Event::Live(nodes) => {
                 self.live(nodes);
+                self.detail_refresh()
+            }
+            Event::UserSessions { name, result } => {
+                self.user_sessions = Some((name, result));
                 Vec::new()
             }
             Event::Overview(overviews) => {
@@ -339,6 +339,7 @@ impl App {
                 Vec::new()
             }
             Mode::Form(form) => self.form_key(form, key),
+            Mode::Detail(name) => self.detail_key(name, key),
             Mode::ConfirmDelete(name) => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => vec![Effect::DeleteUser { name }],
                 _ => {
@@ -377,41 +378,6 @@ impl App {
                     }];
                 }
             }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn users_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let selected = self.selected_user();
-        match (key.code, selected) {
-            (KeyCode::Char('/'), _) => self.mode = Mode::Filter,
-            (KeyCode::Char('a'), _) => {
-                self.mode = Mode::Form(Form::new(
-                    FormKind::AddUser,
-                    &[("Name", false), ("Password", true), ("Repeat", true)],
-                ));
-            }
-            (KeyCode::Char('p'), Some(_)) => {
-                self.mode = Mode::Form(Form::new(
-                    FormKind::Password,
-                    &[("Password", true), ("Repeat", true)],
-                ));
-            }
-            (KeyCode::Char('s'), Some(_)) => {
-                self.mode = Mode::Form(Form::new(
-                    FormKind::Apop,
-                    &[("APOP secret", true), ("Repeat", true)],
-                ));
-            }
-            (KeyCode::Char('c'), Some(name)) => {
-                return vec![Effect::SetApop { name, secret: None }];
-            }
-            (KeyCode::Char('e'), Some(name)) => {
-                let enabled = self.users.iter().any(|u| u.name == name && !u.enabled);
-                return vec![Effect::SetEnabled { name, enabled }];
-            }
-            (KeyCode::Char('d'), Some(name)) => self.mode = Mode::ConfirmDelete(name),
             _ => {}
         }
         Vec::new()

@@ -19,6 +19,7 @@ pub use app::{App, Effect, Event, NodeLive, NodeOverview, UserRow};
 
 use crate::live::{KickTarget, Nodes, Unreachable, Why};
 use crate::settings::Settings;
+use crate::user_facts::UserFacts;
 use crate::users::Users;
 
 /// How often the live tabs are refreshed.
@@ -40,10 +41,11 @@ pub fn run(settings: Settings, nodes: Nodes) -> Result<()> {
     app.update(Event::Users(load_users(&users, &settings.quota)));
     app.update(Event::Now(unix_now()));
     let mut terminal = ratatui::init();
+    let channel = (&tx, &rx);
     let result = event_loop(
         &mut terminal,
         &mut app,
-        &rx,
+        channel,
         &users,
         &admin,
         &settings.quota,
@@ -55,7 +57,7 @@ pub fn run(settings: Settings, nodes: Nodes) -> Result<()> {
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    events: &Receiver<Event>,
+    (tx, events): (&Sender<Event>, &Receiver<Event>),
     users: &Users,
     admin: &Nodes,
     quota: &pop3_config::Quota,
@@ -68,6 +70,16 @@ fn event_loop(
         for effect in app.update(event) {
             if effect == Effect::Quit {
                 return Ok(());
+            }
+            // The detail view's sessions: fetched on a thread of its own, so a node that
+            // hangs never stalls the keyboard; the answer comes back as an event.
+            if let Effect::UserSessions { name } = effect {
+                let (admin, tx) = (admin.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    let result = user_sessions(&admin, &name);
+                    let _ = tx.send(Event::UserSessions { name, result });
+                });
+                continue;
             }
             let done = apply(effect, users, admin);
             app.update(Event::Done(done));
@@ -107,30 +119,28 @@ fn apply(effect: Effect, users: &Users, admin: &Nodes) -> Result<String, String>
             .remove(&name, false)
             .map(|u| format!("deleted {} (mail kept)", u.name)),
         Effect::Kick { node, session } => kick(admin, node, session),
-        Effect::Quit => Ok(String::new()),
+        Effect::UserSessions { .. } | Effect::Quit => Ok(String::new()),
     };
     result.map_err(|e| format!("{e:#}"))
 }
 
+/// Every user's facts: a few small reads each (`maildirsize`, pop3d's listing), never a
+/// scan of a Maildir (`user_facts.rs`).
 fn load_users(users: &Users, site: &pop3_config::Quota) -> Result<Vec<UserRow>, String> {
     users
         .list()
-        .map(|list| {
-            list.into_iter()
-                .map(|u| {
-                    let quota = crate::quota::usage_of(site, &u);
-                    UserRow {
-                        name: u.name.to_string(),
-                        enabled: u.enabled,
-                        apop: u.apop_secret.is_some(),
-                        last_login: u.last_login_at.and_then(|t| u64::try_from(t).ok()),
-                        quota: format!("{} {}", quota.messages, quota.bytes),
-                        maildir: u.maildir.display().to_string(),
-                    }
-                })
-                .collect()
-        })
+        .map(|list| list.iter().map(|u| UserFacts::of(site, u)).collect())
         .map_err(|e| format!("{e:#}"))
+}
+
+/// A user's recent sessions from every node; none answering is the one line why.
+fn user_sessions(admin: &Nodes, name: &str) -> app::Sessions {
+    let server = crate::user_facts::sessions_of(admin, name);
+    if server.answered {
+        Ok(server.ended)
+    } else {
+        Err(server.notes.join("; "))
+    }
 }
 
 /// Kicks `session` on the node it was listed on, and on no other.

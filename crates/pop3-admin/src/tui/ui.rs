@@ -10,9 +10,12 @@ use ratatui::widgets::{
 };
 
 use super::app::{App, Mode, ServerStatus, Tab};
-use pop3_maildrop::utc_timestamp;
 
+mod columns;
 mod overview;
+mod users;
+
+use columns::{Column, fit, heads, keep};
 
 const HELP: &[(&str, &str)] = &[
     (
@@ -22,6 +25,8 @@ const HELP: &[(&str, &str)] = &[
     ("n", "Overview: the next node (with several nodes)"),
     ("↑ ↓", "select"),
     ("/", "Users: filter as you type (Enter or Esc to stop)"),
+    ("o / O", "Users: sort by the next column / the other way"),
+    ("Enter", "Users: the user's details, recent sessions (Esc)"),
     ("a", "Users: add a user"),
     ("p", "Users: change the selected user's password"),
     ("e", "Users: enable or disable the selected user"),
@@ -46,7 +51,7 @@ impl Widget for &App {
             .render(tabs, buf);
         match self.tab {
             Tab::Overview => overview::render(self, body, buf),
-            Tab::Users => users(self, body, buf),
+            Tab::Users => users::render(self, body, buf),
             Tab::Sessions => sessions(self, body, buf),
             Tab::Locks => locks(self, body, buf),
         }
@@ -87,7 +92,7 @@ impl Widget for &App {
                     .block(Block::bordered().title(" Confirm "))
                     .render(area, buf);
             }
-            Mode::Normal | Mode::Filter => {}
+            Mode::Normal | Mode::Filter | Mode::Detail(_) => {}
         }
     }
 }
@@ -98,46 +103,6 @@ fn table_state(app: &App) -> TableState {
 
 fn highlight() -> Style {
     Style::new().add_modifier(Modifier::REVERSED)
-}
-
-fn users(app: &App, area: Rect, buf: &mut Buffer) {
-    let title = if app.filter.is_empty() && app.mode != Mode::Filter {
-        " Users ".to_owned()
-    } else {
-        format!(
-            " Users — filter: {}{} ",
-            app.filter,
-            if app.mode == Mode::Filter { "_" } else { "" }
-        )
-    };
-    let rows = app.visible_users().into_iter().map(|u| {
-        Row::new(vec![
-            u.name.clone(),
-            if u.enabled { "yes" } else { "no" }.to_owned(),
-            if u.apop { "yes" } else { "no" }.to_owned(),
-            u.last_login.map_or("never".to_owned(), utc_timestamp),
-            u.quota.clone(),
-            u.maildir.clone(),
-        ])
-    });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Min(12),
-            Constraint::Length(8),
-            Constraint::Length(5),
-            Constraint::Length(21),
-            Constraint::Length(20),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(
-        Row::new(["NAME", "ENABLED", "APOP", "LAST LOGIN", "QUOTA", "MAILDIR"])
-            .style(Style::new().bold()),
-    )
-    .row_highlight_style(highlight())
-    .block(Block::new().borders(Borders::TOP).title(title));
-    StatefulWidget::render(table, area, buf, &mut table_state(app));
 }
 
 fn live_block(app: &App, title: &'static str) -> Block<'static> {
@@ -164,13 +129,12 @@ fn node_width(app: &App) -> u16 {
 }
 
 /// A live tab: its block, then a line per named node that did not answer, then the table
-/// (with a NODE column first when the nodes are named).
-fn live_table<'a>(
+/// (with a NODE column first when the nodes are named), its columns fitted to the width.
+fn live_table(
     app: &App,
     title: &'static str,
-    header: &[&'a str],
-    widths: &[Constraint],
-    rows: Vec<(&'a str, Vec<String>)>,
+    columns: Vec<Column>,
+    rows: Vec<(&str, Vec<String>)>,
     area: Rect,
     buf: &mut Buffer,
 ) {
@@ -192,22 +156,20 @@ fn live_table<'a>(
         .collect();
     Paragraph::new(lines).render(down, buf);
     let named = app.named;
-    let mut header_cells: Vec<&str> = Vec::new();
-    let mut constraints = Vec::new();
+    let mut columns = columns;
     if named {
-        header_cells.push("NODE");
-        constraints.push(Constraint::Length(node_width(app)));
+        columns.insert(0, Column::fixed("NODE", node_width(app), 0));
     }
-    header_cells.extend_from_slice(header);
-    constraints.extend_from_slice(widths);
+    let kept = fit(&columns, table_area.width);
     let rows = rows.into_iter().map(|(node, mut cells)| {
         if named {
             cells.insert(0, node.to_owned());
         }
-        Row::new(cells)
+        Row::new(keep(&cells, &kept))
     });
-    let table = Table::new(rows, constraints)
-        .header(Row::new(header_cells).style(Style::new().bold()))
+    let (widths, headers) = heads(&columns, &kept);
+    let table = Table::new(rows, widths)
+        .header(Row::new(headers).style(Style::new().bold()))
         .row_highlight_style(highlight());
     StatefulWidget::render(table, table_area, buf, &mut table_state(app));
 }
@@ -225,31 +187,29 @@ fn sessions(app: &App, area: Rect, buf: &mut Buffer) {
                 s.state.clone(),
                 format!("{}s", app.now.saturating_sub(s.last_activity)),
                 s.command.clone().unwrap_or_else(|| "-".into()),
-                s.bytes_sent.to_string(),
+                crate::facts::bytes(s.bytes_sent),
+                format!("{}/s", crate::facts::bytes(s.bytes_per_second)),
+                s.retr.as_ref().map_or("-".to_owned(), |r| {
+                    format!("{} {}%", r.message, r.percent())
+                }),
             ];
             (node.as_str(), cells)
         })
         .collect();
-    live_table(
-        app,
-        "Sessions",
-        &[
-            "ID", "USER", "REMOTE", "TLS", "STATE", "IDLE", "COMMAND", "BYTES",
-        ],
-        &[
-            Constraint::Length(6),
-            Constraint::Min(10),
-            Constraint::Length(22),
-            Constraint::Length(4),
-            Constraint::Length(14),
-            Constraint::Length(6),
-            Constraint::Length(8),
-            Constraint::Length(10),
-        ],
-        rows,
-        area,
-        buf,
-    );
+    // At 80 columns: ID, USER, STATE, RETR, RATE, BYTES and REMOTE; then TLS, IDLE, COMMAND.
+    let columns = vec![
+        Column::fixed("ID", 6, 0),
+        Column::wide("USER", 8, 1),
+        Column::wide("REMOTE", 19, 6),
+        Column::fixed("TLS", 3, 7),
+        Column::fixed("STATE", 13, 2),
+        Column::fixed("IDLE", 5, 8),
+        Column::fixed("COMMAND", 7, 9),
+        Column::fixed("BYTES", 9, 5),
+        Column::fixed("RATE", 11, 4),
+        Column::fixed("RETR %", 7, 3),
+    ];
+    live_table(app, "Sessions", columns, rows, area, buf);
 }
 
 fn locks(app: &App, area: Rect, buf: &mut Buffer) {
@@ -265,19 +225,12 @@ fn locks(app: &App, area: Rect, buf: &mut Buffer) {
             (node.as_str(), cells)
         })
         .collect();
-    live_table(
-        app,
-        "Locks",
-        &["USER", "SESSION", "HELD FOR"],
-        &[
-            Constraint::Min(12),
-            Constraint::Length(9),
-            Constraint::Length(10),
-        ],
-        rows,
-        area,
-        buf,
-    );
+    let columns = vec![
+        Column::wide("USER", 12, 1),
+        Column::fixed("SESSION", 9, 2),
+        Column::fixed("HELD FOR", 10, 3),
+    ];
+    live_table(app, "Locks", columns, rows, area, buf);
 }
 
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {

@@ -22,3 +22,4 @@ mod tui_tmux;
 mod uidl;
 mod user_add;
 mod user_set;
+mod user_show;

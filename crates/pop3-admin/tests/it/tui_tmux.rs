@@ -1,7 +1,8 @@
 //! The real TUI in tmux against a real pop3d: add a user through the keyboard, log in as that
 //! user with Python's poplib, see the login and the session move the Overview's counters
 //! (issue 20), see the session in the Sessions tab, kick it, and check that the client was
-//! disconnected and the maildrop unlocked.
+//! disconnected and the maildrop unlocked; then the user's detail view shows that session,
+//! kicked (issue 20).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -208,6 +209,18 @@ fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
         assert!(started.elapsed() < PATIENCE, "the maildrop stayed locked");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Issue 20: the user's detail view shows the session just made, and how it ended.
+    tmux.text("1");
+    tmux.wait_for(&["carol", "sorted by NAME"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&[
+        "User carol",
+        "Recent sessions",
+        "kicked",
+        "USER",
+        "127.0.0.1:",
+    ]);
+    tmux.keys(&["Escape"]);
     tmux.wait_for(&["Sessions"]);
     tmux.text("q");
 }

@@ -37,3 +37,4 @@ mod support;
 mod transcripts;
 mod two_nodes;
 mod uidl;
+mod user_sessions;

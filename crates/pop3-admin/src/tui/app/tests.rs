@@ -18,18 +18,27 @@ fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
 }
 
 fn user(name: &str, enabled: bool, apop: bool) -> UserRow {
+    use crate::user_facts::{MailFacts, QuotaFacts};
     UserRow {
         name: name.into(),
         enabled,
         apop,
-        last_login: enabled.then_some(NOW - 3600),
-        quota: if enabled {
-            "12/1000 3.1M/500M"
-        } else {
-            "- -/500M"
-        }
-        .into(),
+        apop_only: false,
+        last_login_at: enabled.then_some(NOW - 3600),
         maildir: format!("/var/mail/{name}/Maildir"),
+        mail: MailFacts {
+            messages: enabled.then_some(12),
+            bytes: enabled.then_some(3_250_000),
+            oldest: enabled.then_some(NOW - 40 * 86_400),
+            source: if enabled { "maildirsize" } else { "unknown" },
+        },
+        quota: QuotaFacts {
+            limit_messages: Some(1000),
+            limit_bytes: Some(500 << 20),
+            percent: enabled.then_some(1),
+            messages_cell: if enabled { "12/1000" } else { "-/1000" }.into(),
+            bytes_cell: if enabled { "3.1M/500M" } else { "-/500M" }.into(),
+        },
     }
 }
 
@@ -47,6 +56,8 @@ fn session(id: u64, user: &str) -> SessionInfo {
         bytes_sent: 123_456,
         retrieved: 3,
         deleted: 1,
+        bytes_per_second: 0,
+        retr: None,
     }
 }
 
@@ -305,7 +316,7 @@ fn snapshot_server_down_and_help() {
     app.update(local(Err("no socket".into())));
     insta::assert_snapshot!("server_down", render(&app, 100, 6));
     app.update(key(KeyCode::Char('?')));
-    insta::assert_snapshot!("help", render(&app, 100, 16));
+    insta::assert_snapshot!("help", render(&app, 100, 19));
 }
 
 /// Issue 18: with several nodes, kick goes to the node of the selected row, though another
@@ -464,3 +475,4 @@ fn the_cursor_follows_its_session_when_rows_shift() {
 }
 
 mod overview;
+mod users;
