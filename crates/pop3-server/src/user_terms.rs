@@ -131,7 +131,7 @@ impl PerUserCache {
 }
 
 /// A handle that makes the server read the users' own values again now (SIGHUP), rather than
-/// within [`REFRESH`].
+/// within the 30 s of the background refresh.
 #[derive(Clone)]
 pub struct PolicyRefresh(pub(crate) Arc<PerUserCache>);
 
