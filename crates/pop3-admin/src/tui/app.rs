@@ -91,6 +91,8 @@ pub enum Effect {
         node: String,
         session: u64,
     },
+    /// Read every user's facts again (the background refresh).
+    ReloadUsers,
     Quit,
 }
 
@@ -111,7 +113,8 @@ pub enum Event {
     },
     /// The outcome of an effect, for the status bar.
     Done(Result<String, String>),
-    /// The clock, for idle times.
+    /// The clock, for idle times and the age of what is shown: every second from a thread of
+    /// its own, whatever the nodes do.
     Now(u64),
 }
 
@@ -146,6 +149,8 @@ pub enum Mode {
     Help,
     Form(Form),
     ConfirmDelete(String),
+    /// `k` on the Sessions tab asks first: `y` kicks this session of this node.
+    ConfirmKick { node: String, session: u64 },
     /// The detail view of one user (Enter on the Users tab).
     Detail(String),
 }
@@ -181,7 +186,23 @@ pub struct App {
     pub user_sort: UserSort,
     /// The last recent sessions fetched, and whose.
     pub user_sessions: Option<(String, Sessions)>,
+    /// When the users, the live tabs and the overviews last arrived (`now` then): the status
+    /// bar says how old what is shown is, and `STALE` past [`STALE_AFTER`].
+    pub users_at: Option<u64>,
+    pub live_at: Option<u64>,
+    pub overview_at: Option<u64>,
+    /// A reload of the users is under way: no other is asked for until it answers.
+    pub users_loading: bool,
+    /// `users` indices in the chosen order, sorted once per change of the users or the order
+    /// (not per key: `visible_users` only filters).
+    order: Vec<usize>,
 }
+
+/// Seconds after which shown data counts as stale, beyond its refresh period.
+pub const STALE_AFTER: u64 = 3;
+/// How often the users' facts are read again in the background, in seconds: each reload
+/// reads every user's listing (~6.5 MB for 100,000 messages), so not every second.
+pub const USERS_EVERY: u64 = 10;
 
 impl App {
     pub fn new(socket: String) -> App {
@@ -204,6 +225,11 @@ impl App {
             overview_node: 0,
             user_sort: UserSort::default(),
             user_sessions: None,
+            users_at: None,
+            live_at: None,
+            overview_at: None,
+            users_loading: false,
+            order: Vec::new(),
         }
     }
 
@@ -238,6 +264,7 @@ impl App {
             Event::Key(key) => self.key(key),
             Event::Live(nodes) => {
                 self.live(nodes);
+                self.live_at = Some(self.now);
                 self.detail_refresh()
             }
             Event::UserSessions { name, result } => {
@@ -246,13 +273,22 @@ impl App {
             }
             Event::Overview(overviews) => {
                 self.overviews = overviews;
+                self.overview_at = Some(self.now);
                 Vec::new()
             }
-            Event::Users(Ok(users)) => {
-                self.users = users;
+            Event::Users(result) => {
+                self.users_loading = false;
+                self.users_at = Some(self.now);
+                match result {
+                    Ok(users) => {
+                        self.users = users;
+                        self.resort();
+                    }
+                    Err(why) => self.status = Some(Err(why)),
+                }
                 Vec::new()
             }
-            Event::Users(Err(why)) | Event::Done(Err(why)) => {
+            Event::Done(Err(why)) => {
                 self.status = Some(Err(why));
                 Vec::new()
             }
@@ -262,7 +298,7 @@ impl App {
             }
             Event::Now(now) => {
                 self.now = now;
-                Vec::new()
+                self.users_due()
             }
         }
     }
@@ -347,13 +383,22 @@ impl App {
                     Vec::new()
                 }
             },
+            Mode::ConfirmKick { node, session } => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => vec![Effect::Kick { node, session }],
+                _ => {
+                    self.status = Some(Ok(format!("session {session} not kicked")));
+                    Vec::new()
+                }
+            },
         }
     }
 
     fn normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let tab = self.tab.index();
         match key.code {
-            KeyCode::Char('q') | KeyCode::Esc => return vec![Effect::Quit],
+            // Only `q` quits: Esc backs out of the filter and the detail view, and a second
+            // Esc must not end the TUI (review of issue 20).
+            KeyCode::Char('q') => return vec![Effect::Quit],
             KeyCode::Char('?') => self.mode = Mode::Help,
             KeyCode::Tab | KeyCode::Right => self.tab = Tab::ALL[(tab + 1) % Tab::ALL.len()],
             KeyCode::BackTab | KeyCode::Left => self.tab = Tab::ALL[(tab + 3) % Tab::ALL.len()],
@@ -371,11 +416,12 @@ impl App {
             }
             _ if self.tab == Tab::Users => return self.users_key(key),
             KeyCode::Char('k') if self.tab == Tab::Sessions => {
+                // `k` is "up" to vim hands: it asks before it kicks (review of issue 20).
                 if let Some((node, session)) = self.selection().and_then(|i| self.sessions.get(i)) {
-                    return vec![Effect::Kick {
+                    self.mode = Mode::ConfirmKick {
                         node: node.clone(),
                         session: session.id,
-                    }];
+                    };
                 }
             }
             _ => {}

@@ -262,8 +262,21 @@ fn kick_the_selected_session_and_quit() {
     app.update(key(KeyCode::Char('2')));
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Down));
+    // Review of issue 20: `k` asks first; anything but `y` keeps the session.
+    assert!(app.update(key(KeyCode::Char('k'))).is_empty());
     assert_eq!(
-        app.update(key(KeyCode::Char('k'))),
+        app.mode,
+        Mode::ConfirmKick {
+            node: String::new(),
+            session: 9
+        }
+    );
+    assert!(app.update(key(KeyCode::Char('n'))).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.status, Some(Ok("session 9 not kicked".into())));
+    app.update(key(KeyCode::Char('k')));
+    assert_eq!(
+        app.update(key(KeyCode::Char('y'))),
         [Effect::Kick {
             node: String::new(),
             session: 9
@@ -277,6 +290,28 @@ fn kick_the_selected_session_and_quit() {
         [Effect::Quit]
     );
     assert_eq!(app.update(key(KeyCode::Char('q'))), [Effect::Quit]);
+}
+
+/// Review of issue 20: Esc backs out of the filter and the detail view; a second Esc (or a
+/// first on a tab) does not end the TUI. Only `q` and Ctrl-C do.
+#[test]
+fn review_of_issue_20_esc_never_quits() {
+    let mut app = app();
+    app.update(key(KeyCode::Char('/')));
+    for _ in 0..3 {
+        assert!(app.update(key(KeyCode::Esc)).is_empty());
+    }
+    app.update(key(KeyCode::Enter));
+    assert!(matches!(app.mode, Mode::Detail(_)));
+    for _ in 0..3 {
+        assert!(app.update(key(KeyCode::Esc)).is_empty());
+    }
+    assert_eq!(app.mode, Mode::Normal);
+    app.update(key(KeyCode::Char('2')));
+    assert!(app.update(key(KeyCode::Esc)).is_empty());
+    app.update(key(KeyCode::Char('?')));
+    let screen = render(&app, 100, 24);
+    assert!(screen.contains("q, Ctrl-C"), "{screen}");
 }
 
 #[test]
@@ -342,7 +377,10 @@ fn issue_18_kick_goes_to_the_selected_rows_node() {
     );
     assert_eq!(app.server, ServerStatus::Down("1 of 3 nodes down".into()));
     app.update(key(KeyCode::Char('2')));
-    let kick = |app: &mut App| app.update(key(KeyCode::Char('k')));
+    let kick = |app: &mut App| {
+        app.update(key(KeyCode::Char('k')));
+        app.update(key(KeyCode::Char('y')))
+    };
     assert_eq!(
         kick(&mut app),
         [Effect::Kick {
@@ -448,7 +486,10 @@ fn the_cursor_follows_its_session_when_rows_shift() {
     // above it moved another session under the cursor, and `k` kicked that one.
     let mut app = app();
     app.update(key(KeyCode::Char('2'))); // the cursor on session 7, the first row
-    let kicked = |app: &mut App| app.update(key(KeyCode::Char('k')));
+    let kicked = |app: &mut App| {
+        app.update(key(KeyCode::Char('k')));
+        app.update(key(KeyCode::Char('y')))
+    };
     app.update(local(Ok((
         vec![session(3, "dave"), session(7, "alice"), session(9, "carol")],
         vec![],
