@@ -18,7 +18,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use anyhow::Result;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
-pub use app::{App, Effect, Event, NodeLive};
+pub use app::{App, Effect, Event};
 pub use work::unix_now;
 
 use crate::live::Nodes;

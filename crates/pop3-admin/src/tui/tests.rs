@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use pop3_admin_api::SessionInfo;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{Mode, Tab};
+use super::app::{Mode, NodeLive, Tab};
 use super::*;
 
 /// Far below the admin client's 3 s timeout, which the old loop waited out on the UI thread

@@ -196,8 +196,18 @@ fn live_table(
         .header(Row::new(headers).style(Style::new().bold()))
         .row_highlight_style(highlight());
     StatefulWidget::render(table, table_area, buf, &mut table_state(app));
+    // An empty table says why: nothing there, or nobody to ask.
+    let none = match (&app.server, named) {
+        (ServerStatus::Up, _) => format!("no {}", title.to_lowercase()),
+        (ServerStatus::Down(_), true) => {
+            format!("no {} on the nodes that answer", title.to_lowercase())
+        }
+        // The title says the server is not running.
+        (ServerStatus::Down(_), false) => String::new(),
+        (ServerStatus::Unknown, _) => "asking the server...".to_owned(),
+    };
     if empty {
-        none_line(table_area, &format!("no {}", title.to_lowercase()), buf);
+        none_line(table_area, &none, buf);
     }
 }
 

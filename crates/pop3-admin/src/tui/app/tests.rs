@@ -292,39 +292,6 @@ fn kick_the_selected_session_and_quit() {
     assert_eq!(app.update(key(KeyCode::Char('q'))), [Effect::Quit]);
 }
 
-/// Review of issue 20: Esc backs out of the filter and the detail view; a second Esc (or a
-/// first on a tab) does not end the TUI. Only `q` and Ctrl-C do.
-#[test]
-fn review_of_issue_20_esc_never_quits() {
-    let mut app = app();
-    app.update(key(KeyCode::Char('/')));
-    for _ in 0..3 {
-        assert!(app.update(key(KeyCode::Esc)).is_empty());
-    }
-    app.update(key(KeyCode::Enter));
-    assert!(matches!(app.mode, Mode::Detail(_)));
-    for _ in 0..3 {
-        assert!(app.update(key(KeyCode::Esc)).is_empty());
-    }
-    assert_eq!(app.mode, Mode::Normal);
-    app.update(key(KeyCode::Char('2')));
-    assert!(app.update(key(KeyCode::Esc)).is_empty());
-    app.update(key(KeyCode::Char('?')));
-    let screen = render(&app, 100, 24);
-    assert!(screen.contains("q, Ctrl-C"), "{screen}");
-}
-
-#[test]
-fn the_server_going_away_empties_the_live_tabs() {
-    let mut app = app();
-    app.update(local(Err("connection refused".into())));
-    assert!(app.sessions.is_empty() && app.locks.is_empty());
-    assert_eq!(app.server, ServerStatus::Down("connection refused".into()));
-    // Users still work.
-    app.update(key(KeyCode::Down));
-    assert_eq!(app.update(key(KeyCode::Char('e'))).len(), 1);
-}
-
 #[test]
 fn snapshot_users_tab() {
     insta::assert_snapshot!(render(&app(), 100, 12));
@@ -516,4 +483,5 @@ fn the_cursor_follows_its_session_when_rows_shift() {
 }
 
 mod overview;
+mod review;
 mod users;
