@@ -37,7 +37,7 @@ pub fn run(settings: Settings, nodes: Nodes) -> Result<()> {
     let workers = Workers {
         tx: tx.clone(),
         admin: nodes.clone(),
-        users: work::spawn_users(users, settings.quota.clone(), tx.clone()),
+        users: work::spawn_users(users, settings.quota, tx.clone()),
     };
     spawn_input(tx.clone());
     work::spawn_ticker(tx.clone());

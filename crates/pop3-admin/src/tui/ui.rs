@@ -213,8 +213,7 @@ fn live_table(
 
 /// The line under an empty table's header that says so.
 pub(super) fn none_line(table: Rect, text: &str, buf: &mut Buffer) {
-    let [_, line] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(table);
+    let [_, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(table);
     Paragraph::new(text.to_owned())
         .style(Style::new().add_modifier(Modifier::ITALIC))
         .render(line, buf);
@@ -341,7 +340,10 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         let time: String = clock.chars().skip(11).take(8).collect();
         let age = facts::duration(app.now.saturating_sub(f.at));
         if f.stale {
-            spans.push(Span::styled(format!(" STALE: as of {time} UTC, {age} ago"), alarm));
+            spans.push(Span::styled(
+                format!(" STALE: as of {time} UTC, {age} ago"),
+                alarm,
+            ));
         } else {
             spans.push(Span::raw(format!(" as of {time} UTC, {age} ago")));
         }

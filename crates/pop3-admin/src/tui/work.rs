@@ -73,7 +73,9 @@ impl Workers {
     fn users_job(&self, job: UsersJob) {
         if self.users.send(job).is_err() {
             // The users thread is gone (it panicked): say so rather than wait for it.
-            let _ = self.tx.send(Event::Done(Err("the user database's thread stopped".into())));
+            let _ = self.tx.send(Event::Done(
+                Err("the user database's thread stopped".into()),
+            ));
         }
     }
 }
@@ -111,8 +113,7 @@ pub fn spawn_poller(admin: Nodes, tx: Sender<Event>) {
     std::thread::spawn(move || {
         loop {
             let (overviews, live) = poll(&admin);
-            if tx.send(Event::Overview(overviews)).is_err() || tx.send(Event::Live(live)).is_err()
-            {
+            if tx.send(Event::Overview(overviews)).is_err() || tx.send(Event::Live(live)).is_err() {
                 return;
             }
             std::thread::sleep(POLL);

@@ -234,7 +234,11 @@ fn charts(overview: &OverviewResponse, by_state: bool) -> Vec<Chart> {
     let by_state = by_state.then(|| {
         [
             state("· in TRANSACTION", &history.transaction, s.transaction),
-            state("· in AUTHORIZATION", &history.authorization, s.authorization),
+            state(
+                "· in AUTHORIZATION",
+                &history.authorization,
+                s.authorization,
+            ),
         ]
     });
     let mut all = vec![

@@ -80,7 +80,10 @@ fn review_of_issue_20_live_data_is_dated_and_marked_stale() {
 fn review_of_issue_20_users_are_read_again_in_the_background() {
     let mut app = users::busy();
     assert!(app.update(Event::Now(NOW + USERS_EVERY - 1)).is_empty());
-    assert_eq!(app.update(Event::Now(NOW + USERS_EVERY)), [Effect::ReloadUsers]);
+    assert_eq!(
+        app.update(Event::Now(NOW + USERS_EVERY)),
+        [Effect::ReloadUsers]
+    );
     // One reload at a time, however slow.
     assert!(app.update(Event::Now(NOW + USERS_EVERY + 1)).is_empty());
     assert!(app.update(Event::Now(NOW + 3 * USERS_EVERY)).is_empty());
@@ -107,8 +110,14 @@ fn review_of_issue_20_a_kick_reloads_no_users() {
     app.tab = Tab::Sessions;
     app.update(key(KeyCode::Char('k')));
     let effects = app.update(key(KeyCode::Char('y')));
-    assert!(matches!(effects.as_slice(), [Effect::Kick { session: 7, .. }]));
-    assert!(app.update(Event::Done(Ok("session 7 disconnected".into()))).is_empty());
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Kick { session: 7, .. }]
+    ));
+    assert!(
+        app.update(Event::Done(Ok("session 7 disconnected".into())))
+            .is_empty()
+    );
     assert!(!app.users_loading);
 }
 
@@ -174,7 +183,10 @@ fn review_of_issue_20_sessions_by_state_have_their_own_charts_when_there_is_room
     assert!(big.contains("· in AUTHORIZATION"), "{big}");
     let small = render(&app, 80, 24);
     assert!(!small.contains("· in TRANSACTION"), "{small}");
-    assert!(small.contains("DELE/s") && small.contains("sent/s"), "{small}");
+    assert!(
+        small.contains("DELE/s") && small.contains("sent/s"),
+        "{small}"
+    );
 }
 
 #[test]
