@@ -197,6 +197,8 @@ pub struct App {
     pub overview_at: Option<u64>,
     /// A reload of the users is under way: no other is asked for until it answers.
     pub users_loading: bool,
+    /// Why the last reload of the users failed, if it did (the list shown is the one before).
+    pub users_error: Option<String>,
     /// `users` indices in the chosen order, sorted once per change of the users or the order
     /// (not per key: `visible_users` only filters).
     order: Vec<usize>,
@@ -233,6 +235,7 @@ impl App {
             live_at: None,
             overview_at: None,
             users_loading: false,
+            users_error: None,
             order: Vec::new(),
         }
     }
@@ -286,9 +289,13 @@ impl App {
                 match result {
                     Ok(users) => {
                         self.users = users;
+                        self.users_error = None;
                         self.resort();
                     }
-                    Err(why) => self.status = Some(Err(why)),
+                    Err(why) => {
+                        self.users_error = Some(why.clone());
+                        self.status = Some(Err(why));
+                    }
                 }
                 Vec::new()
             }

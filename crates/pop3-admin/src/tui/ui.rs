@@ -368,6 +368,8 @@ fn certificate_alarm(app: &App) -> Option<String> {
         .filter(|e| e.is_alarming())
         .min_by_key(|e| e.rank())?;
     Some(match soonest {
+        Expiry::Soon { days: 0 } => " CERT EXPIRES in under a day ".to_owned(),
+        Expiry::Soon { days: 1 } => " CERT EXPIRES in 1 day ".to_owned(),
         Expiry::Soon { days } => format!(" CERT EXPIRES in {days} days "),
         other => format!(" CERT {} ", other.word()),
     })

@@ -127,6 +127,8 @@ fn add_a_user_see_its_session_and_kick_it_from_the_tui() {
     let tmux = Tmux::start("test", &admin);
     // Issue 20: the TUI opens on the Overview, with the server's history at once.
     tmux.wait_for(&["Overview", "server: up", "pop3d ", "logins ok/s", "0 in "]);
+    // The review of issue 20: what is shown is dated.
+    tmux.wait_for(&["as of ", " UTC, "]);
 
     // Add a user through the keyboard.
     tmux.text("1");

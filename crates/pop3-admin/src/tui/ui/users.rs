@@ -73,12 +73,13 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .row_highlight_style(highlight());
     StatefulWidget::render(table, inner, buf, &mut table_state(app));
     if empty {
-        let none = match (app.users_at, app.users.is_empty()) {
-            (None, _) => "reading the users...",
-            (Some(_), true) => "no users",
-            (Some(_), false) => "no users match the filter",
+        let none = match (app.users_at, &app.users_error, app.users.is_empty()) {
+            (None, _, _) => "reading the users...".to_owned(),
+            (Some(_), Some(why), true) => format!("the users could not be read: {why}"),
+            (Some(_), _, true) => "no users".to_owned(),
+            (Some(_), _, false) => "no users match the filter".to_owned(),
         };
-        none_line(inner, none, buf);
+        none_line(inner, &none, buf);
     }
 }
 

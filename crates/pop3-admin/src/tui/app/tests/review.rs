@@ -97,10 +97,15 @@ fn review_of_issue_20_users_are_read_again_in_the_background() {
         app.update(Event::Now(NOW + 4 * USERS_EVERY)),
         [Effect::ReloadUsers]
     );
-    // A failed reload is dated too, and reported.
+    // A failed reload is dated too, and reported: not as "no users".
     app.update(Event::Users(Err("database is locked".into())));
     assert!(!app.users_loading);
-    assert!(render(&app, 80, 24).contains("error: database is locked"));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("error: database is locked"), "{screen}");
+    assert!(
+        screen.contains("the users could not be read: database is locked"),
+        "{screen}"
+    );
 }
 
 /// A kick changes the live tabs and not the users: it does not reload them.
