@@ -46,7 +46,7 @@ fn review_of_issue_20_a_kick_on_a_hung_node_never_blocks_the_keys() {
     let hung = UnixListener::bind(&socket).unwrap();
     let (tx, rx) = mpsc::channel();
     // The users thread's queue, held and never served: no job may be needed for a key.
-    let (users, _queue) = mpsc::channel();
+    let (users, queue) = mpsc::channel::<work::UsersJob>();
     let workers = Workers {
         tx: tx.clone(),
         admin: Nodes::local(&socket),
@@ -93,6 +93,8 @@ fn review_of_issue_20_a_kick_on_a_hung_node_never_blocks_the_keys() {
         matches!(&status, Err(why) if why.contains("did not answer")),
         "{status:?}"
     );
+    // A kick is not a change to the user database: no reload of the users was asked.
+    assert!(queue.try_recv().is_err(), "a kick reloaded the users");
     tx.send(key('q')).unwrap();
     looping.join().unwrap().unwrap();
 }

@@ -108,6 +108,22 @@ fn review_of_issue_20_users_are_read_again_in_the_background() {
     );
 }
 
+/// The users are sorted when they arrive, in the order chosen before (once per change, not
+/// per key).
+#[test]
+fn review_of_issue_20_a_reload_keeps_the_chosen_order() {
+    let mut app = users::busy();
+    app.update(key(KeyCode::Char('O')));
+    let mut reloaded: Vec<UserRow> = app.users.clone();
+    reloaded.rotate_left(2);
+    reloaded.push(user("aaron", true, false));
+    app.update(Event::Users(Ok(reloaded)));
+    let names: Vec<&str> = (app.visible_users().iter())
+        .map(|u| u.name.as_str())
+        .collect();
+    assert_eq!(names, ["dave", "carol", "bob", "alice", "aaron"]);
+}
+
 /// A kick changes the live tabs and not the users: it does not reload them.
 #[test]
 fn review_of_issue_20_a_kick_reloads_no_users() {
