@@ -9,7 +9,8 @@ use ratatui::widgets::{
     Block, Borders, Clear, Paragraph, Row, StatefulWidget, Table, TableState, Tabs, Widget, Wrap,
 };
 
-use super::app::{App, Mode, ServerStatus, Tab};
+use super::app::{App, Mode, STALE_AFTER, ServerStatus, Tab, USERS_EVERY};
+use crate::facts::{self, Expiry};
 
 mod columns;
 mod overview;
@@ -32,9 +33,10 @@ const HELP: &[(&str, &str)] = &[
     ("e", "Users: enable or disable the selected user"),
     ("s / c", "Users: set / clear the APOP secret"),
     ("d", "Users: delete the selected user (asks first)"),
-    ("k", "Sessions: kick the selected session (on its node)"),
+    ("k", "Sessions: kick the selected session (asks y / n)"),
+    ("Esc", "back out of the filter, the detail view, a form"),
     ("?", "this help"),
-    ("q, Esc, Ctrl-C", "quit"),
+    ("q, Ctrl-C", "quit"),
 ];
 
 impl Widget for &App {
@@ -54,6 +56,10 @@ impl Widget for &App {
             Tab::Users => users::render(self, body, buf),
             Tab::Sessions => sessions(self, body, buf),
             Tab::Locks => locks(self, body, buf),
+        }
+        // Data older than it should be is dimmed, and the status bar says `STALE`.
+        if freshness(self).is_some_and(|f| f.stale) {
+            buf.set_style(body, Style::new().add_modifier(Modifier::DIM));
         }
         status_bar(self, status, buf);
         match &self.mode {
@@ -89,6 +95,23 @@ impl Widget for &App {
                 let area = centered(body, 50, 3);
                 Clear.render(area, buf);
                 Paragraph::new(format!("Delete {name}? Its mail stays. y / n"))
+                    .block(Block::bordered().title(" Confirm "))
+                    .render(area, buf);
+            }
+            Mode::ConfirmKick { node, session } => {
+                let area = centered(body, 60, 3);
+                Clear.render(area, buf);
+                let who = (self.sessions.iter())
+                    .find(|(n, s)| n == node && s.id == *session)
+                    .map_or(String::new(), |(_, s)| {
+                        format!(" ({} from {})", s.user.as_deref().unwrap_or("-"), s.remote)
+                    });
+                let on = if node.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {node}")
+                };
+                Paragraph::new(format!("Kick session {session}{on}{who}? y / n"))
                     .block(Block::bordered().title(" Confirm "))
                     .render(area, buf);
             }
@@ -161,6 +184,7 @@ fn live_table(
         columns.insert(0, Column::fixed("NODE", node_width(app), 0));
     }
     let kept = fit(&columns, table_area.width);
+    let empty = rows.is_empty();
     let rows = rows.into_iter().map(|(node, mut cells)| {
         if named {
             cells.insert(0, node.to_owned());
@@ -172,6 +196,27 @@ fn live_table(
         .header(Row::new(headers).style(Style::new().bold()))
         .row_highlight_style(highlight());
     StatefulWidget::render(table, table_area, buf, &mut table_state(app));
+    // An empty table says why: nothing there, or nobody to ask.
+    let none = match (&app.server, named) {
+        (ServerStatus::Up, _) => format!("no {}", title.to_lowercase()),
+        (ServerStatus::Down(_), true) => {
+            format!("no {} on the nodes that answer", title.to_lowercase())
+        }
+        // The title says the server is not running.
+        (ServerStatus::Down(_), false) => String::new(),
+        (ServerStatus::Unknown, _) => "asking the server...".to_owned(),
+    };
+    if empty {
+        none_line(table_area, &none, buf);
+    }
+}
+
+/// The line under an empty table's header that says so.
+pub(super) fn none_line(table: Rect, text: &str, buf: &mut Buffer) {
+    let [_, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(table);
+    Paragraph::new(text.to_owned())
+        .style(Style::new().add_modifier(Modifier::ITALIC))
+        .render(line, buf);
 }
 
 fn sessions(app: &App, area: Rect, buf: &mut Buffer) {
@@ -233,6 +278,40 @@ fn locks(app: &App, area: Rect, buf: &mut Buffer) {
     live_table(app, "Locks", columns, rows, area, buf);
 }
 
+/// How old the shown data is: `at` when it arrived, `stale` past its refresh period and
+/// [`STALE_AFTER`] more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Freshness {
+    at: u64,
+    stale: bool,
+}
+
+/// The freshness of what the current tab shows: the overview, the users' facts (refreshed
+/// every [`USERS_EVERY`] seconds) or the live tabs; the detail view is as old as the older of
+/// the user's facts and the live sessions. `None` until the first answer.
+pub(super) fn freshness(app: &App) -> Option<Freshness> {
+    let of = |at: Option<u64>, period: u64| {
+        at.map(|at| Freshness {
+            at,
+            stale: app.now.saturating_sub(at) > period + STALE_AFTER,
+        })
+    };
+    let live = of(app.live_at, 0);
+    let users = of(app.users_at, USERS_EVERY);
+    match app.tab {
+        Tab::Overview => of(app.overview_at, 0),
+        Tab::Users if matches!(app.mode, Mode::Detail(_)) => {
+            let both = [users?, live?];
+            Some(Freshness {
+                at: both[0].at.min(both[1].at),
+                stale: both[0].stale || both[1].stale,
+            })
+        }
+        Tab::Users => users,
+        Tab::Sessions | Tab::Locks => live,
+    }
+}
+
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let up = app.node_count.saturating_sub(app.down.len());
     let server = match (&app.server, app.named) {
@@ -251,12 +330,49 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         ),
         (ServerStatus::Unknown, true) => Span::raw(" nodes: ... "),
     };
-    let message = match &app.status {
-        Some(Ok(text)) => Span::raw(format!(" {text}")),
-        Some(Err(text)) => Span::styled(format!(" error: {text}"), Style::new().fg(Color::Red)),
-        None => Span::raw(" ? for help"),
-    };
-    Paragraph::new(Line::from(vec![server, message])).render(area, buf);
+    let mut spans = vec![server];
+    let alarm = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+    if let Some(text) = certificate_alarm(app) {
+        spans.push(Span::styled(text, alarm));
+    }
+    if let Some(f) = freshness(app) {
+        let clock = pop3_maildrop::utc_timestamp(f.at);
+        let time: String = clock.chars().skip(11).take(8).collect();
+        let age = facts::duration(app.now.saturating_sub(f.at));
+        if f.stale {
+            spans.push(Span::styled(
+                format!(" STALE: as of {time} UTC, {age} ago"),
+                alarm,
+            ));
+        } else {
+            spans.push(Span::raw(format!(" as of {time} UTC, {age} ago")));
+        }
+    }
+    spans.push(match &app.status {
+        Some(Ok(text)) => Span::raw(format!(" · {text}")),
+        Some(Err(text)) => Span::styled(format!(" · error: {text}"), Style::new().fg(Color::Red)),
+        None => Span::raw(" · ? for help"),
+    });
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// The status bar's alarm on every tab, in words: a certificate of any node expiring within
+/// the 14 days of warning, expired or unreadable.
+fn certificate_alarm(app: &App) -> Option<String> {
+    let soonest = (app.overviews.iter())
+        .filter_map(|n| n.result.as_ref().ok())
+        .filter_map(|o| {
+            let c = facts::soonest(&o.server.certificates, o.server.now)?;
+            Some(Expiry::of(c, o.server.now))
+        })
+        .filter(|e| e.is_alarming())
+        .min_by_key(|e| e.rank())?;
+    Some(match soonest {
+        Expiry::Soon { days: 0 } => " CERT EXPIRES in under a day ".to_owned(),
+        Expiry::Soon { days: 1 } => " CERT EXPIRES in 1 day ".to_owned(),
+        Expiry::Soon { days } => format!(" CERT EXPIRES in {days} days "),
+        other => format!(" CERT {} ", other.word()),
+    })
 }
 
 fn help(area: Rect, buf: &mut Buffer) {

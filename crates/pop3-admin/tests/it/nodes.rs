@@ -318,6 +318,8 @@ fn issue_18_the_tui_watches_two_nodes_and_kicks_on_the_rows_node() {
         "{screen}"
     );
     tmux.text("k");
+    tmux.wait_for(&["Kick session", "on a", "y / n"]);
+    tmux.text("y");
     tmux.wait_for(&["on a disconnected"]);
     let reply = alice.line();
     assert!(reply.contains("disconnected by administrator"), "{reply}");

@@ -262,8 +262,21 @@ fn kick_the_selected_session_and_quit() {
     app.update(key(KeyCode::Char('2')));
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Down));
+    // Review of issue 20: `k` asks first; anything but `y` keeps the session.
+    assert!(app.update(key(KeyCode::Char('k'))).is_empty());
     assert_eq!(
-        app.update(key(KeyCode::Char('k'))),
+        app.mode,
+        Mode::ConfirmKick {
+            node: String::new(),
+            session: 9
+        }
+    );
+    assert!(app.update(key(KeyCode::Char('n'))).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.status, Some(Ok("session 9 not kicked".into())));
+    app.update(key(KeyCode::Char('k')));
+    assert_eq!(
+        app.update(key(KeyCode::Char('y'))),
         [Effect::Kick {
             node: String::new(),
             session: 9
@@ -277,17 +290,6 @@ fn kick_the_selected_session_and_quit() {
         [Effect::Quit]
     );
     assert_eq!(app.update(key(KeyCode::Char('q'))), [Effect::Quit]);
-}
-
-#[test]
-fn the_server_going_away_empties_the_live_tabs() {
-    let mut app = app();
-    app.update(local(Err("connection refused".into())));
-    assert!(app.sessions.is_empty() && app.locks.is_empty());
-    assert_eq!(app.server, ServerStatus::Down("connection refused".into()));
-    // Users still work.
-    app.update(key(KeyCode::Down));
-    assert_eq!(app.update(key(KeyCode::Char('e'))).len(), 1);
 }
 
 #[test]
@@ -342,7 +344,10 @@ fn issue_18_kick_goes_to_the_selected_rows_node() {
     );
     assert_eq!(app.server, ServerStatus::Down("1 of 3 nodes down".into()));
     app.update(key(KeyCode::Char('2')));
-    let kick = |app: &mut App| app.update(key(KeyCode::Char('k')));
+    let kick = |app: &mut App| {
+        app.update(key(KeyCode::Char('k')));
+        app.update(key(KeyCode::Char('y')))
+    };
     assert_eq!(
         kick(&mut app),
         [Effect::Kick {
@@ -448,7 +453,10 @@ fn the_cursor_follows_its_session_when_rows_shift() {
     // above it moved another session under the cursor, and `k` kicked that one.
     let mut app = app();
     app.update(key(KeyCode::Char('2'))); // the cursor on session 7, the first row
-    let kicked = |app: &mut App| app.update(key(KeyCode::Char('k')));
+    let kicked = |app: &mut App| {
+        app.update(key(KeyCode::Char('k')));
+        app.update(key(KeyCode::Char('y')))
+    };
     app.update(local(Ok((
         vec![session(3, "dave"), session(7, "alice"), session(9, "carol")],
         vec![],
@@ -475,4 +483,5 @@ fn the_cursor_follows_its_session_when_rows_shift() {
 }
 
 mod overview;
+mod review;
 mod users;

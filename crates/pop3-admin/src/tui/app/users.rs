@@ -5,7 +5,7 @@
 use pop3_admin_api::EndedSession;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::{App, Effect, Form, FormKind, Mode, Tab};
+use super::{App, Effect, Form, FormKind, Mode, Tab, USERS_EVERY};
 use crate::user_facts::{Noded, UserFacts};
 
 /// A user as the table and the detail view show them.
@@ -102,24 +102,43 @@ impl UserSort {
 }
 
 impl App {
-    /// The users the filter lets through, in the chosen order.
+    /// The users the filter lets through, in the chosen order (sorted by [`App::resort`]).
     pub fn visible_users(&self) -> Vec<&UserRow> {
         let filter = self.filter.to_lowercase();
-        let mut users: Vec<&UserRow> = self
-            .users
+        self.order
             .iter()
+            .filter_map(|&i| self.users.get(i))
             .filter(|u| u.name.contains(&filter))
-            .collect();
-        let sort = self.user_sort;
-        users.sort_by(|a, b| {
-            let order = sort.column.compare(a, b);
+            .collect()
+    }
+
+    /// Sorts the users once, when they or the order change.
+    pub(super) fn resort(&mut self) {
+        let (users, sort) = (&self.users, self.user_sort);
+        let mut order: Vec<usize> = (0..users.len()).collect();
+        order.sort_by(|&a, &b| {
+            let order = sort.column.compare(&users[a], &users[b]);
             if sort.descending {
                 order.reverse()
             } else {
                 order
             }
         });
-        users
+        self.order = order;
+    }
+
+    /// The background reload of the users, when the last is [`USERS_EVERY`] old and none is
+    /// under way.
+    pub(super) fn users_due(&mut self) -> Vec<Effect> {
+        let due = self
+            .users_at
+            .is_none_or(|at| self.now.saturating_sub(at) >= USERS_EVERY);
+        if due && !self.users_loading {
+            self.users_loading = true;
+            vec![Effect::ReloadUsers]
+        } else {
+            Vec::new()
+        }
     }
 
     pub(super) fn selected_user(&self) -> Option<String> {
@@ -169,10 +188,12 @@ impl App {
                     column: self.user_sort.column.next(),
                     descending: false,
                 };
+                self.resort();
                 self.selected[Tab::Users.index()] = 0;
             }
             (KeyCode::Char('O'), _) => {
                 self.user_sort.descending = !self.user_sort.descending;
+                self.resort();
                 self.selected[Tab::Users.index()] = 0;
             }
             (KeyCode::Enter, Some(name)) => {

@@ -20,8 +20,11 @@ use ratatui::widgets::{
 use crate::facts::{self, Expiry};
 use crate::tui::app::App;
 
-/// The charts, in order.
+/// The charts every size shows, in order.
 const CHARTS: u16 = 6;
+/// The charts of the sessions in TRANSACTION and in AUTHORIZATION, below the total, shown
+/// when each chart can have two rows (review of issue 20, S8).
+const STATE_CHARTS: u16 = 2;
 /// The tallest a chart grows.
 const CHART_MAX: u16 = 4;
 /// The most other certificates listed below the first.
@@ -187,7 +190,8 @@ struct Chart {
     style: Style,
 }
 
-fn charts(overview: &OverviewResponse) -> Vec<Chart> {
+/// The charts; with `by_state`, the sessions in TRANSACTION and AUTHORIZATION follow the total.
+fn charts(overview: &OverviewResponse, by_state: bool) -> Vec<Chart> {
     let history = &overview.history;
     let wide = |series: &[u32]| series.iter().map(|&n| u64::from(n)).collect::<Vec<u64>>();
     let sessions: Vec<u64> = (0..history.len())
@@ -216,7 +220,28 @@ fn charts(overview: &OverviewResponse) -> Vec<Chart> {
     };
     let bytes = history.bytes_sent.clone();
     let sent_total: u64 = bytes.iter().sum();
-    vec![
+    let state = |label, series: &[u32], now: u64| {
+        let series = wide(series);
+        let peak = series.iter().copied().max().unwrap_or(0);
+        Chart {
+            label,
+            now: now.to_string(),
+            detail: format!("peak {peak} in {}", span(history.len())),
+            series,
+            style: Style::new(),
+        }
+    };
+    let by_state = by_state.then(|| {
+        [
+            state("· in TRANSACTION", &history.transaction, s.transaction),
+            state(
+                "· in AUTHORIZATION",
+                &history.authorization,
+                s.authorization,
+            ),
+        ]
+    });
+    let mut all = vec![
         Chart {
             label: "sessions",
             now: s.total().to_string(),
@@ -242,7 +267,11 @@ fn charts(overview: &OverviewResponse) -> Vec<Chart> {
         },
         rate("RETR/s", wide(&history.retrieved), Style::new()),
         rate("DELE/s", wide(&history.deleted), Style::new()),
-    ]
+    ];
+    if let Some(states) = by_state {
+        all.splice(1..1, states);
+    }
+    all
 }
 
 /// How long `slots` seconds are, for a label: `15m`, `42s`.
@@ -251,8 +280,12 @@ fn span(slots: usize) -> String {
 }
 
 fn chart_rows(overview: &OverviewResponse, area: Rect, buf: &mut Buffer) {
-    let all = charts(overview);
-    let height = (area.height / CHARTS).clamp(1, CHART_MAX);
+    // The per-state charts only when every chart keeps its second row (the detail line):
+    // 80×24 keeps the six essential charts at two rows each.
+    let by_state = area.height >= 2 * (CHARTS + STATE_CHARTS);
+    let all = charts(overview, by_state);
+    let count = u16::try_from(all.len()).unwrap_or(CHARTS);
+    let height = (area.height / count).clamp(1, CHART_MAX);
     let shown = usize::from(area.height / height).min(all.len());
     let rows = Layout::vertical(vec![Constraint::Length(height); shown]).split(area);
     let label_width = (area.width / 3).clamp(10, 30);

@@ -9,9 +9,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, StatefulWidget, Table, Widget, Wrap};
 
 use super::columns::{Column, fit, heads, keep};
-use super::{highlight, table_state};
+use super::{highlight, none_line, table_state};
 use crate::facts;
-use crate::tui::app::{App, Mode, UserColumn, UserRow};
+use crate::tui::app::{App, Mode, ServerStatus, UserColumn, UserRow};
 
 /// The Users tab, or the detail view when one is open.
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -62,8 +62,9 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     let kept = fit(&columns, inner.width);
-    let rows = app
-        .visible_users()
+    let visible = app.visible_users();
+    let empty = visible.is_empty();
+    let rows = visible
         .into_iter()
         .map(|u| Row::new(keep(&cells(u), &kept)));
     let (widths, headers) = heads(&columns, &kept);
@@ -71,6 +72,15 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .header(Row::new(headers).style(Style::new().bold()))
         .row_highlight_style(highlight());
     StatefulWidget::render(table, inner, buf, &mut table_state(app));
+    if empty {
+        let none = match (app.users_at, &app.users_error, app.users.is_empty()) {
+            (None, _, _) => "reading the users...".to_owned(),
+            (Some(_), Some(why), true) => format!("the users could not be read: {why}"),
+            (Some(_), _, true) => "no users".to_owned(),
+            (Some(_), _, false) => "no users match the filter".to_owned(),
+        };
+        none_line(inner, &none, buf);
+    }
 }
 
 /// A user's cells, in [`UserColumn::ALL`]'s order.
@@ -117,7 +127,10 @@ fn detail(app: &App, name: &str, area: Rect, buf: &mut Buffer) {
         Paragraph::new("this user no longer exists").render(inner, buf);
         return;
     };
-    let mut lines = facts_lines(user);
+    // One line each, cut with `…` rather than wrapped, so the height is the line count and
+    // nothing below is pushed out of sight at 80 columns (review of issue 20).
+    let width = usize::from(inner.width);
+    let mut lines: Vec<Line<'static>> = facts_lines(user, width);
     let live: Vec<String> = app
         .sessions
         .iter()
@@ -131,19 +144,37 @@ fn detail(app: &App, name: &str, area: Rect, buf: &mut Buffer) {
             let retr = s.retr.as_ref().map_or(String::new(), |r| {
                 format!(", RETR {} {}%", r.message, r.percent())
             });
-            format!("{node}session {} from {} {}{retr}", s.id, s.remote, s.state)
+            format!(
+                "  {node}session {} from {} {}{retr}, for {}",
+                s.id,
+                s.remote,
+                s.state,
+                facts::duration(app.now.saturating_sub(s.started))
+            )
         })
         .collect();
-    lines.push(Line::from(match live.is_empty() {
-        true => "live now: none".to_owned(),
-        false => format!("live now: {}", live.join("; ")),
-    }));
+    let down = match &app.server {
+        ServerStatus::Down(_) if app.named => " on the nodes that answer",
+        _ => "",
+    };
+    if matches!(app.server, ServerStatus::Down(_)) && !app.named {
+        lines.push(Line::from("live now: unknown (the server does not answer)"));
+    } else if live.is_empty() {
+        lines.push(Line::from(format!("live now: none{down}")));
+    } else {
+        lines.push(Line::from(format!("live now: {}{down}", live.len())));
+        let shown = live.len().min(LIVE_LINES);
+        for text in &live[..shown] {
+            lines.push(Line::from(cut(text, width)));
+        }
+        if live.len() > shown {
+            lines.push(Line::from(format!("  … and {} more", live.len() - shown)));
+        }
+    }
     let height = u16::try_from(lines.len()).unwrap_or(u16::MAX);
     let [top, rest] =
         Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(inner);
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .render(top, buf);
+    Paragraph::new(lines).render(top, buf);
     let sessions_block = Block::new()
         .borders(Borders::TOP)
         .title(" Recent sessions, most recent first ");
@@ -157,19 +188,22 @@ fn detail(app: &App, name: &str, area: Rect, buf: &mut Buffer) {
                 .render(table_area, buf);
         }
         Some(Ok(sessions)) if sessions.is_empty() => {
-            return Paragraph::new("none since the server started").render(table_area, buf);
+            // The server's history is bounded: a user missing from it may have logged in.
+            return Paragraph::new("not in the server's recent history").render(table_area, buf);
         }
         Some(Ok(sessions)) => sessions,
     };
+    // At 80 columns: STARTED, FOR, REMOTE, MECHANISM, RETR, DELE, END; then BYTES, TLS.
     let mut columns = vec![
-        Column::fixed("ENDED", 11, 0),
-        Column::wide("REMOTE", 15, 2),
-        Column::fixed("TLS", 3, 7),
-        Column::fixed("MECHANISM", 13, 3),
-        Column::fixed("RETR", 4, 4),
-        Column::fixed("DELE", 4, 5),
-        Column::fixed("BYTES", 9, 6),
-        Column::wide("END", 14, 1),
+        Column::fixed("STARTED (UTC)", 16, 0),
+        Column::fixed("FOR", 7, 2),
+        Column::wide("REMOTE", 15, 3),
+        Column::fixed("TLS", 3, 8),
+        Column::fixed("MECHANISM", 13, 4),
+        Column::fixed("RETR", 4, 5),
+        Column::fixed("DELE", 4, 6),
+        Column::fixed("BYTES", 9, 7),
+        Column::wide("END", 12, 1),
     ];
     if app.named {
         columns.insert(0, Column::fixed("NODE", super::node_width(app), 8));
@@ -178,7 +212,8 @@ fn detail(app: &App, name: &str, area: Rect, buf: &mut Buffer) {
     let rows = sessions.iter().map(|s| {
         let r = &s.record;
         let mut cells = vec![
-            minute(r.ended).chars().skip(5).collect::<String>(),
+            minute(r.started),
+            facts::duration(r.ended.saturating_sub(r.started)),
             r.remote.clone(),
             yes_no(r.tls).to_owned(),
             r.mechanism.clone(),
@@ -197,8 +232,33 @@ fn detail(app: &App, name: &str, area: Rect, buf: &mut Buffer) {
     Widget::render(table, table_area, buf);
 }
 
-/// The user's facts, a few to a line, words and not colour.
-fn facts_lines(u: &UserRow) -> Vec<Line<'static>> {
+/// The most live sessions the detail view lists, one line each.
+const LIVE_LINES: usize = 5;
+
+/// `text` in at most `width` columns, cut with `…` at the end.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(width.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
+/// `label` and `path` in at most `width` columns, the path cut with `…` at its start: the
+/// end of a Maildir path is the part that names the user.
+fn cut_path(label: &str, path: &str, width: usize) -> String {
+    let room = width.saturating_sub(label.chars().count());
+    let length = path.chars().count();
+    if length <= room {
+        return format!("{label}{path}");
+    }
+    let tail: String = path.chars().skip(length + 1 - room.max(1)).collect();
+    cut(&format!("{label}…{tail}"), width)
+}
+
+/// The user's facts, a few to a line, words and not colour, each line within `width`.
+fn facts_lines(u: &UserRow, width: usize) -> Vec<Line<'static>> {
     let counted = match u.mail.messages {
         Some(n) => format!("messages: {n} (from {})", u.mail.source),
         None => "messages: - (no maildirsize, no current listing)".to_owned(),
@@ -207,22 +267,27 @@ fn facts_lines(u: &UserRow) -> Vec<Line<'static>> {
         .quota
         .percent
         .map_or(String::new(), |p| format!(" ({p}%)"));
-    vec![
-        Line::from(format!(
+    let lines = [
+        format!(
             "enabled: {}   APOP: {}   last login: {}",
             yes_no(u.enabled),
             apop(u),
-            u.last_login_at.map_or("never".to_owned(), minute)
-        )),
-        Line::from(format!(
+            (u.last_login_at).map_or("never".to_owned(), |t| format!("{} UTC", minute(t)))
+        ),
+        format!(
             "{counted}   size: {}   oldest: {}",
             u.mail.bytes.map_or("-".to_owned(), facts::bytes),
             u.mail.oldest.map_or("-".to_owned(), minute)
-        )),
-        Line::from(format!(
+        ),
+        format!(
             "quota: {} {}{percent}",
             u.quota.messages_cell, u.quota.bytes_cell
-        )),
-        Line::from(format!("maildir: {}", u.maildir)),
-    ]
+        ),
+    ];
+    let mut lines: Vec<Line<'static>> = lines
+        .iter()
+        .map(|text| Line::from(cut(text, width)))
+        .collect();
+    lines.push(Line::from(cut_path("maildir: ", &u.maildir, width)));
+    lines
 }

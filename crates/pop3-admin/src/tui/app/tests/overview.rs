@@ -66,7 +66,7 @@ fn idle() -> OverviewResponse {
 
 /// A server up for 3 days with 15 minutes of traffic, a brute force from one address, and an
 /// SNI certificate expiring in 5 days.
-fn busy() -> OverviewResponse {
+pub(super) fn busy() -> OverviewResponse {
     let len = 900;
     let wave = |i: usize, period: usize, top: u32| {
         let phase = (i % period) as u32;
@@ -123,7 +123,7 @@ fn busy() -> OverviewResponse {
 }
 
 /// The app on its first screen after one poll answered `overview`.
-fn showing(overview: Result<OverviewResponse, String>) -> App {
+pub(super) fn showing(overview: Result<OverviewResponse, String>) -> App {
     let mut app = App::new("/run/pop3d/admin.sock".into());
     app.update(Event::Now(NOW));
     app.update(Event::Overview(vec![NodeOverview {

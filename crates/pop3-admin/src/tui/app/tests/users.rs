@@ -38,7 +38,7 @@ fn busy_users() -> Vec<UserRow> {
     ]
 }
 
-fn busy_sessions() -> Vec<SessionInfo> {
+pub(super) fn busy_sessions() -> Vec<SessionInfo> {
     let mut alice = session(7, "alice");
     alice.bytes_per_second = 250_000;
     alice.retr = Some(RetrProgress {
@@ -73,7 +73,7 @@ fn ended(id: u64, minutes_ago: u64, end: &str, mechanism: &str, tls: bool) -> No
     }
 }
 
-fn busy() -> App {
+pub(super) fn busy() -> App {
     let mut app = App::new("/run/pop3d/admin.sock".into());
     app.tab = Tab::Users;
     app.update(Event::Now(NOW));
@@ -82,7 +82,7 @@ fn busy() -> App {
     app
 }
 
-fn empty() -> App {
+pub(super) fn empty() -> App {
     let mut app = App::new("/run/pop3d/admin.sock".into());
     app.tab = Tab::Users;
     app.update(Event::Now(NOW));
@@ -92,7 +92,7 @@ fn empty() -> App {
 }
 
 /// `busy()` with alice's detail open and her sessions answered.
-fn detail() -> App {
+pub(super) fn detail() -> App {
     let mut app = busy();
     let effects = app.update(key(KeyCode::Enter));
     assert_eq!(
@@ -210,7 +210,7 @@ fn eighty_columns_keep_the_essentials() {
         "dropped",
         "quit",
         "SCRAM-SHA-256",
-        "ENDED",
+        "STARTED (UTC)",
         "REMOTE",
     ] {
         assert!(screen.contains(word), "{word}: {screen}");
@@ -240,11 +240,15 @@ fn snapshot_user_detail_sizes() {
     insta::assert_snapshot!("detail_busy_80x24", render(&detail(), 80, 24));
     insta::assert_snapshot!("detail_busy_160x48", render(&detail(), 160, 48));
     let mut app = detail();
+    let down = "pop3d is not running at /run/pop3d/admin.sock (no such socket)";
+    app.update(local(Err(down.into())));
     app.update(Event::UserSessions {
         name: "alice".into(),
-        result: Err("pop3d is not running at /run/pop3d/admin.sock (no such socket)".into()),
+        result: Err(down.into()),
     });
-    insta::assert_snapshot!("detail_server_down_80x24", render(&app, 80, 24));
+    let screen = render(&app, 80, 24);
+    assert!(!screen.contains("server: up"), "{screen}");
+    insta::assert_snapshot!("detail_server_down_80x24", screen);
     app.update(Event::UserSessions {
         name: "alice".into(),
         result: Ok(Vec::new()),
