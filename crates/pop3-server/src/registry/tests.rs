@@ -43,3 +43,24 @@ fn the_oldest_lock_is_the_one_held_longest() {
     registry.lock().locks.get_mut(&2).unwrap().since -= 100;
     assert_eq!(registry.oldest_lock().map(|l| l.user), Some("bob".into()));
 }
+
+/// Issue 20 review D1: each chunk of a RETR moves the session's `bytes_sent` (so the octets
+/// per second move during it), and the ended total counts those octets once.
+#[test]
+fn a_retr_chunk_moves_bytes_sent_once() {
+    let registry = Arc::new(Registry::default());
+    let remote: SocketAddr = "192.0.2.7:50123".parse().unwrap();
+    let entry = registry.open_session(1, remote, "none", false);
+    entry.show_progress(progress(100));
+    registry.sample_rates();
+    entry.show_retr(Some((1, 0, 1_000_000)), 100);
+    entry.show_retr(Some((1, 262_144, 1_000_000)), 262_244);
+    assert_eq!(registry.bytes_sent(), 262_244);
+    registry.sample_rates();
+    assert_eq!(registry.sessions()[0].bytes_per_second, 262_144);
+    entry.show_retr(None, 1_000_200);
+    entry.show_progress(progress(1_000_200));
+    assert_eq!(registry.bytes_sent(), 1_000_200);
+    drop(entry);
+    assert_eq!(registry.bytes_sent(), 1_000_200);
+}
