@@ -196,7 +196,9 @@ pub fn judge(answer: NodeAnswer<OverviewResponse>) -> NodeStatus {
         })
         .collect();
     let facts: Vec<CertificateFacts> = certificates.iter().map(|c| c.facts.clone()).collect();
-    let (status, problem) = match facts::soonest(&facts, now) {
+    // The verdict is the worst over every certificate: an expired one is CRITICAL whatever
+    // the others (an unreadable one among them must not turn it into a WARNING).
+    let (status, problem) = match facts::worst(&facts, now) {
         Some(c) if Expiry::of(c, now) == Expiry::Expired => (
             Level::Critical,
             Some(format!("certificate {}", facts::certificate_text(c, now))),
@@ -248,9 +250,9 @@ pub fn line(node: &NodeStatus) -> String {
         .iter()
         .map(|c| c.facts.clone())
         .collect();
-    let certificate = match facts::soonest(&facts, now) {
+    let certificate = match facts::worst(&facts, now) {
         Some(c) if facts.len() > 1 => format!(
-            "{} certificates, soonest {}",
+            "{} certificates, worst {}",
             facts.len(),
             facts::certificate_text(c, now)
         ),
@@ -258,9 +260,9 @@ pub fn line(node: &NodeStatus) -> String {
         None => "no TLS".to_owned(),
     };
     // Performance data after `|`, as Nagios plugins print it: the certificate's days with
-    // its warning threshold (below 14) and critical one (below 0).
-    let days = facts::soonest(&facts, now)
-        .and_then(|c| c.not_after)
+    // its warning threshold (below 14) and critical one (below 0); from the soonest
+    // certificate that has a date.
+    let days = facts::soonest_date(&facts)
         .map(|t| t.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX)))
         .map_or_else(String::new, |left| {
             let days = left.div_euclid(86_400);

@@ -93,3 +93,45 @@ fn the_worst_node_wins() {
         [0, 1, 2, 3]
     );
 }
+
+/// Issue 20 review D2: an unreadable certificate must not hide an expired one (it sorted
+/// first and was the only one judged: WARNING instead of CRITICAL). The verdict is the
+/// worst over all certificates; the perfdata's days come from the soonest dated one.
+#[test]
+fn an_unreadable_certificate_does_not_hide_an_expired_one() {
+    let day = 86_400;
+    let with = |not_afters: &[Option<i64>]| {
+        let mut overview = certified(0);
+        overview.server.certificates = not_afters
+            .iter()
+            .enumerate()
+            .map(|(i, not_after)| CertificateFacts {
+                file: format!("/etc/pop3d/{i}.pem"),
+                names: Vec::new(),
+                not_after: not_after.map(|s| NOW as i64 + s),
+            })
+            .collect();
+        judge(answer(Ok(overview)))
+    };
+    for order in [[None, Some(-day)], [Some(-day), None]] {
+        let node = with(&order);
+        assert_eq!(node.status, Level::Critical, "{order:?}");
+        assert!(line(&node).contains("worst EXPIRED "), "{}", line(&node));
+        assert!(
+            line(&node).ends_with(" certificate_days=-1;14:;0:"),
+            "{}",
+            line(&node)
+        );
+    }
+    // Unknown beats soon (both WARNING; the unknown one is named); soon beats fine.
+    let node = with(&[Some(5 * day + 60), None, Some(90 * day)]);
+    assert_eq!(node.status, Level::Warning);
+    assert!(line(&node).contains("worst EXPIRY UNKNOWN 1.pem"), "{}", line(&node));
+    assert!(line(&node).ends_with(" certificate_days=5;14:;0:"), "{}", line(&node));
+    assert_eq!(with(&[Some(90 * day), Some(5 * day)]).status, Level::Warning);
+    assert_eq!(with(&[Some(90 * day), Some(30 * day)]).status, Level::Ok);
+    // Only unreadable ones: WARNING, no days to report.
+    let node = with(&[None, None]);
+    assert_eq!(node.status, Level::Warning);
+    assert!(!line(&node).contains("certificate_days"), "{}", line(&node));
+}
