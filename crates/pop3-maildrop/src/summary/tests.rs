@@ -111,3 +111,92 @@ fn delivery_times_from_names() {
     assert_eq!(delivered_at(b"17x0.M1"), None);
     assert_eq!(delivered_at(b"99999999999999999999.M1"), None);
 }
+
+/// Runs `summarize` on another thread and waits for it, bounded: a summary that blocks
+/// (the bug) fails the test instead of hanging it.
+fn summarize_bounded(path: &Path) -> Option<MailSummary> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(summarize(&path));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20)).ok()
+}
+
+/// Issue 20 review D3: a FIFO put in place of `.pop3d.listing` by the maildrop's user is
+/// not opened for a blocking read (the admin tool, as root, hung in `open` until a writer
+/// came): the counts are unknown, at once.
+#[test]
+fn a_fifo_listing_is_unknown_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    let maildir = listed_maildir(&path);
+    std::fs::remove_file(path.join(listing::LISTING_FILE)).unwrap();
+    rustix::fs::mknodat(
+        &maildir.root,
+        listing::LISTING_FILE,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let summary = summarize_bounded(&path);
+    if summary.is_none() {
+        // Free the reader left blocked in `open` before failing.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path.join(listing::LISTING_FILE));
+    }
+    let summary = summary.expect("summarize returned: it must not wait on a FIFO");
+    assert_eq!(
+        (summary.messages, summary.source),
+        (None, CountSource::Unknown)
+    );
+    // A login reads the listing the same way (`listing::load`, on the server's blocking
+    // pool, where a hung read would hold a thread for ever).
+    let stamp = DirStamp::of(&maildir.cur).unwrap();
+    assert!(listing::load(&maildir, &stamp).is_none());
+}
+
+/// Issue 20 review D3: the listing `summarize` reads is bounded (32 MiB, about 350,000
+/// messages), so a user's file — here a valid listing of 400,000 records — cannot make the
+/// admin tool, as root, read and allocate hundreds of megabytes; a larger one is unknown.
+#[test]
+fn an_oversized_listing_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    let maildir = listed_maildir(&path);
+    let stamp = DirStamp::of(&maildir.cur).unwrap();
+    let name = |i: u32| format!("1700000000.M{i:07}P12345.a-rather-long-host-name.example.org,W=10:2,S");
+    let messages: Vec<Message> = (0..400_000).map(|i| message(&name(i), 10)).collect();
+    listing::store(&maildir, &stamp, &messages).unwrap();
+    drop(messages);
+    let size = std::fs::metadata(path.join(listing::LISTING_FILE)).unwrap().len();
+    assert!(size > 32 * 1024 * 1024, "{size}");
+    let summary = summarize(&path);
+    assert_eq!(
+        (summary.messages, summary.source),
+        (None, CountSource::Unknown)
+    );
+}
+
+/// Issue 20 review D3: a listing whose size disagrees with its header's count (here a
+/// sparse file: a valid header claiming 2 records, then 16 MiB of zeros, costing its
+/// user no disk) is refused from its size, before its body is read.
+#[test]
+fn a_listing_larger_than_its_count_allows_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    listed_maildir(&path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path.join(listing::LISTING_FILE))
+        .unwrap();
+    file.set_len(16 * 1024 * 1024).unwrap();
+    drop(file);
+    let summary = summarize_bounded(&path).unwrap();
+    assert_eq!(
+        (summary.messages, summary.source),
+        (None, CountSource::Unknown)
+    );
+}
