@@ -126,6 +126,9 @@ fn a_users_sessions_are_listed_with_how_they_ended() {
     let answer = user_sessions(&server, "alice");
     assert_eq!((answer.version, answer.sessions.len()), (API_VERSION, 4));
     assert!(user_sessions(&server, "nobody").sessions.is_empty());
+    // Issue 20 review: the answer names the user as normalised, not as asked.
+    let shouted = user_sessions(&server, "ALICE");
+    assert_eq!((shouted.user.as_str(), shouted.sessions.len()), ("alice", 4));
     let (status, body) = admin_get(&server, &user_sessions_path("bad name\u{1}"));
     assert_eq!(status, 400, "{body}");
 }
