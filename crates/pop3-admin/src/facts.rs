@@ -100,14 +100,6 @@ pub fn certificate_text(certificate: &CertificateFacts, now: u64) -> String {
     format!("{word}{file}: {date}{left}")
 }
 
-/// The certificate that expires first, if any: an expired one, else an unreadable one,
-/// else the one with the fewest days left.
-pub fn soonest(certificates: &[CertificateFacts], now: u64) -> Option<&CertificateFacts> {
-    certificates
-        .iter()
-        .min_by_key(|c| Expiry::of(c, now).rank())
-}
-
 /// The certificate whose expiry is the worst ([`Expiry::severity`]; among equals the one
 /// with the fewest days left), if any: the one that decides `status`' verdict.
 pub fn worst(certificates: &[CertificateFacts], now: u64) -> Option<&CertificateFacts> {
