@@ -135,3 +135,28 @@ fn an_unreadable_certificate_does_not_hide_an_expired_one() {
     assert_eq!(node.status, Level::Warning);
     assert!(!line(&node).contains("certificate_days"), "{}", line(&node));
 }
+
+/// Issue 20 review S4: with several nodes the first line speaks for all of them (a monitor
+/// reads only that one), with every node's performance data, prefixed by node.
+#[test]
+fn several_nodes_get_an_aggregate_first_line() {
+    let day = 86_400;
+    let mut up = judge(answer(Ok(certified(90 * day))));
+    up.node = "a".into();
+    let down = judge(NodeAnswer {
+        node: "b".into(),
+        answer: Err(anyhow::Error::new(Unreachable::new(
+            Why::Down,
+            "pop3d is not running at /run/b.sock (no such socket)".into(),
+        ))),
+    });
+    let statuses = [up, down];
+    let level = worst(statuses.iter().map(|s| s.status));
+    assert_eq!(
+        aggregate(&statuses, level),
+        "CRITICAL - 1 of 2 nodes down; a OK, b CRITICAL \
+         | a_sessions=0 a_locks=0 a_certificate_days=90;14:;0:"
+    );
+    assert!(!node_line(&statuses[0], false).contains('|'));
+    assert!(node_line(&statuses[0], true).contains(" | sessions=0 locks=0 "));
+}
