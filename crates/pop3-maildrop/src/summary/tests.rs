@@ -67,9 +67,9 @@ fn a_listing_gives_the_counts_and_the_oldest() {
     assert_eq!(snapshot(&path), before, "read-only");
 }
 
-/// `maildirsize` wins for the counts; mail in `new/` makes the listing's counts unusable
-/// but not its oldest; a listing that no longer matches `cur/` is not used at all, and
-/// without `maildirsize` the counts are unknown rather than scanned.
+/// `maildirsize` wins for the counts; mail in `new/` is added to the listing's counts; a
+/// listing that no longer matches `cur/` is not used at all, and without `maildirsize` the
+/// counts are unknown rather than scanned.
 #[test]
 fn maildirsize_first_and_a_stale_listing_is_never_trusted() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,7 +79,7 @@ fn maildirsize_first_and_a_stale_listing_is_never_trusted() {
     let summary = summarize(&path);
     assert_eq!(
         (summary.messages, summary.oldest, summary.source),
-        (None, Some(1_700_000_000), CountSource::Unknown)
+        (Some(3), Some(1_700_000_000), CountSource::Listing)
     );
     std::fs::write(path.join(MAILDIRSIZE), "0S\n33 3\n").unwrap();
     let summary = summarize(&path);
@@ -199,4 +199,50 @@ fn a_listing_larger_than_its_count_allows_is_unknown() {
         (summary.messages, summary.source),
         (None, CountSource::Unknown)
     );
+}
+
+/// Issue 20 review S7: mail waiting in `new/` no longer makes the counts unknown: it is
+/// counted (sizes from `W=`, else `S=`, else the file) and added to the listing's; dot
+/// files are not messages; nothing is written.
+#[test]
+fn mail_in_new_is_added_to_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    listed_maildir(&path);
+    let new = path.join("new");
+    std::fs::write(new.join("1690000000.M3P1.host,S=5,W=7"), b"x").unwrap();
+    std::fs::write(new.join("1800000000.M4P1.host,S=100"), b"x").unwrap();
+    std::fs::write(new.join("1800000001.M5P1.host"), b"twelve bytes").unwrap();
+    std::fs::write(new.join(".hidden"), b"not a message").unwrap();
+    let before = snapshot(&path);
+    assert_eq!(
+        summarize(&path),
+        MailSummary {
+            messages: Some(5),
+            bytes: Some(30 + 7 + 100 + 12),
+            oldest: Some(1_690_000_000),
+            source: CountSource::Listing,
+        }
+    );
+    assert_eq!(snapshot(&path), before, "read-only");
+}
+
+/// Issue 20 review S7: the work is bounded: past [`NEW_LIMIT`] entries in `new/` the
+/// counts are unknown (the oldest still comes from the listing).
+#[test]
+fn a_huge_new_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    listed_maildir(&path);
+    let new = path.join("new");
+    for i in 0..=NEW_LIMIT {
+        std::fs::write(new.join(format!("1800000000.M{i}P1.host,S=1")), b"x").unwrap();
+    }
+    let summary = summarize(&path);
+    assert_eq!(
+        (summary.messages, summary.bytes, summary.oldest, summary.source),
+        (None, None, Some(1_700_000_000), CountSource::Unknown)
+    );
+    std::fs::remove_file(new.join("1800000000.M0P1.host,S=1")).unwrap();
+    assert_eq!(summarize(&path).messages, Some(2 + NEW_LIMIT as u64));
 }
