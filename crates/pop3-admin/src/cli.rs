@@ -373,7 +373,10 @@ pub enum UserCommand {
     /// maildirsize or pop3d's listing, never a scan: `-` when neither is usable), the quota,
     /// and, if the server answers, their live and recent sessions (when, from where, TLS,
     /// mechanism, RETR/DELE counts, octets, how each ended). With the server down the rest
-    /// is shown, with a note on stderr.
+    /// is shown, with a note on stderr. The server remembers sessions since it started, and
+    /// only for a bounded number of users (`[admin] history_users`, the last 20,000 users to
+    /// end a session by default, `history_sessions_per_user` each, 10 by default): a user
+    /// without recent sessions may simply have been forgotten.
     Show {
         name: String,
         /// Print JSON instead of text.

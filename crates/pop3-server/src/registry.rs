@@ -44,6 +44,17 @@ struct Live {
 }
 
 impl Registry {
+    /// An empty registry whose per-user history keeps at most `history`'s bounds.
+    pub(crate) fn new(history: pop3_config::HistoryBounds) -> Registry {
+        Registry {
+            inner: Mutex::default(),
+            history: Mutex::new(UserHistory::with_bounds(
+                history.sessions_per_user,
+                history.users,
+            )),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock cannot leave the maps half-updated (every update
         // is a single insert, remove or field store), so a poisoned lock is still usable.

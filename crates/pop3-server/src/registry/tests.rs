@@ -64,3 +64,31 @@ fn a_retr_chunk_moves_bytes_sent_once() {
     drop(entry);
     assert_eq!(registry.bytes_sent(), 1_000_200);
 }
+
+/// Issue 20 review S3: the history's bounds come from the configuration.
+#[test]
+fn the_history_keeps_the_configured_bounds() {
+    let registry = Registry::new(pop3_config::HistoryBounds {
+        users: 1,
+        sessions_per_user: 2,
+    });
+    let ended = |id: u64| EndedSession {
+        id,
+        started: 1,
+        ended: 2,
+        remote: "192.0.2.7:50123".into(),
+        tls: false,
+        mechanism: "USER".into(),
+        retrieved: 0,
+        deleted: 0,
+        bytes_sent: 0,
+        end: "quit".into(),
+    };
+    for id in 0..3 {
+        registry.record_ended("alice", ended(id));
+    }
+    let kept: Vec<u64> = registry.user_sessions("alice").iter().map(|s| s.id).collect();
+    assert_eq!(kept, [2, 1]);
+    registry.record_ended("bob", ended(3));
+    assert!(registry.user_sessions("alice").is_empty(), "one user only");
+}
