@@ -31,9 +31,7 @@ pub use overview::{
     CertificateFacts, FAILURES_SHOWN, FailingAddress, HISTORY_SLOTS, History, ListenerFacts,
     LockSummary, OVERVIEW_PATH, OverviewResponse, ServerFacts, SessionCounts,
 };
-pub use users::{
-    EndedSession, UserSessionsResponse, user_sessions_path,
-};
+pub use users::{EndedSession, UserSessionsResponse, user_sessions_path};
 
 /// The API version in every response; bumped on an incompatible change.
 pub const API_VERSION: u32 = 1;

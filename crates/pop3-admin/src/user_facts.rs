@@ -285,7 +285,11 @@ fn print(shown: &Shown, history_users: usize, out: &mut impl Write) -> Result<()
         return Ok(());
     };
     if sessions.is_empty() {
-        writeln!(out, "\nrecent sessions: {}", no_recent_sessions(history_users))?;
+        writeln!(
+            out,
+            "\nrecent sessions: {}",
+            no_recent_sessions(history_users)
+        )?;
         return Ok(());
     }
     writeln!(out, "\nrecent sessions, most recent first:")?;

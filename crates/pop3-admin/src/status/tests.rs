@@ -126,9 +126,20 @@ fn an_unreadable_certificate_does_not_hide_an_expired_one() {
     // Unknown beats soon (both WARNING; the unknown one is named); soon beats fine.
     let node = with(&[Some(5 * day + 60), None, Some(90 * day)]);
     assert_eq!(node.status, Level::Warning);
-    assert!(line(&node).contains("worst EXPIRY UNKNOWN 1.pem"), "{}", line(&node));
-    assert!(line(&node).ends_with(" certificate_days=5;14:;0:"), "{}", line(&node));
-    assert_eq!(with(&[Some(90 * day), Some(5 * day)]).status, Level::Warning);
+    assert!(
+        line(&node).contains("worst EXPIRY UNKNOWN 1.pem"),
+        "{}",
+        line(&node)
+    );
+    assert!(
+        line(&node).ends_with(" certificate_days=5;14:;0:"),
+        "{}",
+        line(&node)
+    );
+    assert_eq!(
+        with(&[Some(90 * day), Some(5 * day)]).status,
+        Level::Warning
+    );
     assert_eq!(with(&[Some(90 * day), Some(30 * day)]).status, Level::Ok);
     // Only unreadable ones: WARNING, no days to report.
     let node = with(&[None, None]);

@@ -499,8 +499,16 @@ fn issue_20_history_bounds_are_read_and_checked_by_both() {
         ("history_users = 0", "admin.history_users", 10),
         ("history_users = 1000001", "admin.history_users", 10),
         ("history_users = -1", "invalid value", 10),
-        ("history_sessions_per_user = 0", "admin.history_sessions_per_user", 10),
-        ("history_sessions_per_user = 1001", "admin.history_sessions_per_user", 10),
+        (
+            "history_sessions_per_user = 0",
+            "admin.history_sessions_per_user",
+            10,
+        ),
+        (
+            "history_sessions_per_user = 1001",
+            "admin.history_sessions_per_user",
+            10,
+        ),
         (
             "history_users = 1000000\nhistory_sessions_per_user = 2",
             "admin.history_sessions_per_user",
@@ -512,6 +520,9 @@ fn issue_20_history_bounds_are_read_and_checked_by_both() {
         let (config, settings) = (config.unwrap_err(), settings.unwrap_err());
         assert_eq!(config, settings, "{text}");
         assert!(config.contains(key), "{keys}: {config}");
-        assert!(config.contains(&format!("line {line}:")), "{keys}: {config}");
+        assert!(
+            config.contains(&format!("line {line}:")),
+            "{keys}: {config}"
+        );
     }
 }

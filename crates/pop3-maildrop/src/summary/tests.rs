@@ -167,11 +167,14 @@ fn an_oversized_listing_is_unknown() {
     let path = dir.path().join("m");
     let maildir = listed_maildir(&path);
     let stamp = DirStamp::of(&maildir.cur).unwrap();
-    let name = |i: u32| format!("1700000000.M{i:07}P12345.a-rather-long-host-name.example.org,W=10:2,S");
+    let name =
+        |i: u32| format!("1700000000.M{i:07}P12345.a-rather-long-host-name.example.org,W=10:2,S");
     let messages: Vec<Message> = (0..400_000).map(|i| message(&name(i), 10)).collect();
     listing::store(&maildir, &stamp, &messages).unwrap();
     drop(messages);
-    let size = std::fs::metadata(path.join(listing::LISTING_FILE)).unwrap().len();
+    let size = std::fs::metadata(path.join(listing::LISTING_FILE))
+        .unwrap()
+        .len();
     assert!(size > 32 * 1024 * 1024, "{size}");
     let summary = summarize(&path);
     assert_eq!(
@@ -240,7 +243,12 @@ fn a_huge_new_is_unknown() {
     }
     let summary = summarize(&path);
     assert_eq!(
-        (summary.messages, summary.bytes, summary.oldest, summary.source),
+        (
+            summary.messages,
+            summary.bytes,
+            summary.oldest,
+            summary.source
+        ),
         (None, None, Some(1_700_000_000), CountSource::Unknown)
     );
     std::fs::remove_file(new.join("1800000000.M0P1.host,S=1")).unwrap();

@@ -87,7 +87,11 @@ fn the_history_keeps_the_configured_bounds() {
     for id in 0..3 {
         registry.record_ended("alice", ended(id));
     }
-    let kept: Vec<u64> = registry.user_sessions("alice").iter().map(|s| s.id).collect();
+    let kept: Vec<u64> = registry
+        .user_sessions("alice")
+        .iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(kept, [2, 1]);
     registry.record_ended("bob", ended(3));
     assert!(registry.user_sessions("alice").is_empty(), "one user only");

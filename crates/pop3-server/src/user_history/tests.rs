@@ -51,7 +51,10 @@ fn bounded(per_user: usize, max_users: usize) {
     let kept = history.sessions("regular499");
     assert_eq!(kept.len(), per_user);
     assert_eq!(kept[0].id, 99_998, "newest first");
-    assert_eq!(kept[per_user - 1].id, 99_998 - (per_user as u64 - 1) * 1_000);
+    assert_eq!(
+        kept[per_user - 1].id,
+        99_998 - (per_user as u64 - 1) * 1_000
+    );
     assert_eq!(history.sessions("passer99999").len(), 1);
     assert!(history.sessions("passer1").is_empty(), "forgotten (LRU)");
     assert!(history.sessions("nobody").is_empty());

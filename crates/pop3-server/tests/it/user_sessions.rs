@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use pop3_admin_api::{
-    API_VERSION, EndedSession, OVERVIEW_PATH, OverviewResponse, SESSIONS_PATH, SessionInfo, SessionsResponse, UserSessionsResponse,
-    kick_path, user_sessions_path,
+    API_VERSION, EndedSession, OVERVIEW_PATH, OverviewResponse, SESSIONS_PATH, SessionInfo,
+    SessionsResponse, UserSessionsResponse, kick_path, user_sessions_path,
 };
 
 use crate::support::{Client, PATIENCE, TestServer, admin_get, admin_post};
@@ -128,7 +128,10 @@ fn a_users_sessions_are_listed_with_how_they_ended() {
     assert!(user_sessions(&server, "nobody").sessions.is_empty());
     // Issue 20 review: the answer names the user as normalised, not as asked.
     let shouted = user_sessions(&server, "ALICE");
-    assert_eq!((shouted.user.as_str(), shouted.sessions.len()), ("alice", 4));
+    assert_eq!(
+        (shouted.user.as_str(), shouted.sessions.len()),
+        ("alice", 4)
+    );
     let (status, body) = admin_get(&server, &user_sessions_path("bad name\u{1}"));
     assert_eq!(status, 400, "{body}");
 }

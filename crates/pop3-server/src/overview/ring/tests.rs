@@ -90,8 +90,16 @@ fn a_drifting_interval_gives_no_empty_then_double_slot() {
     }
     let history = ring.history();
     assert_eq!(history.len(), 40);
-    assert!(history.logins_ok[1..].iter().all(|&n| n == 1), "{:?}", history.logins_ok);
-    assert!(history.bytes_sent[1..].iter().all(|&n| n == 10), "{:?}", history.bytes_sent);
+    assert!(
+        history.logins_ok[1..].iter().all(|&n| n == 1),
+        "{:?}",
+        history.logins_ok
+    );
+    assert!(
+        history.bytes_sent[1..].iter().all(|&n| n == 10),
+        "{:?}",
+        history.bytes_sent
+    );
 }
 
 /// Issue 20: the memory is fixed whatever the traffic and however long the server runs.
