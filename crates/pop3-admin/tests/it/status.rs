@@ -302,3 +302,40 @@ fn a_usage_error_of_status_is_unknown() {
     assert_eq!(code, 0);
     assert!(out.contains("usage error of `status` exits 3"), "{out}");
 }
+
+/// Issue 20 review D2, end to end: a node whose overview lists an unreadable certificate
+/// next to an expired one is CRITICAL (exit 2), not WARNING; the line names the expired one
+/// and the days come from it. (A real pop3d refuses to start with an unreadable certificate
+/// file, so the answer is the admin socket's, canned.)
+#[test]
+fn an_unreadable_certificate_does_not_hide_an_expired_one() {
+    let now = 1_795_000_000u64;
+    let overview = serde_json::json!({
+        "version": 1,
+        "server": {
+            "version": "1.2.0", "started": now - 60, "now": now, "listeners": [],
+            "certificates": [
+                {"file": "/etc/pop3d/unreadable.pem", "names": [], "not_after": null},
+                {"file": "/etc/pop3d/expired.pem", "names": [], "not_after": now - 86_400},
+            ],
+        },
+        "sessions": {"authorization": 0, "transaction": 0, "update": 0},
+        "history": {"end": now, "authorization": [], "transaction": [], "update": [],
+            "logins_ok": [], "logins_failed": [], "bytes_sent": [], "retrieved": [],
+            "deleted": []},
+        "locks": {"held": 0, "oldest": null},
+        "failures": [],
+    });
+    let body: &'static str = Box::leak(overview.to_string().into_boxed_str());
+    let (_dir, node) = answering("200 OK", body);
+    let (code, line, err) = Site::new().run(&["--node", &node, "status"], b"");
+    assert_eq!(code, 2, "{line}{err}");
+    assert!(
+        line.starts_with("n CRITICAL - ") && line.contains("worst EXPIRED expired.pem"),
+        "{line}"
+    );
+    assert!(
+        line.trim_end().ends_with("certificate_days=-1;14:;0:"),
+        "{line}"
+    );
+}
