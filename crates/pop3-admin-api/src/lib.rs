@@ -10,8 +10,8 @@
 //!   listeners, certificate expiry, locks, failing addresses and the last 15 minutes per
 //!   second ([`History`], [`HISTORY_SLOTS`] slots at most)
 //! - `GET /v1/users/{name}/sessions` ([`user_sessions_path`]) → [`UserSessionsResponse`] of
-//!   [`EndedSession`]: a user's recent sessions from a bounded history ([`SESSIONS_PER_USER`]
-//!   each, [`USERS_TRACKED`] users)
+//!   [`EndedSession`]: a user's recent sessions from a bounded history (the server's
+//!   `[admin] history_sessions_per_user` each, for `history_users` users)
 //! - `POST /v1/sessions/{id}/kick` ([`kick_path`]) → [`KickResponse`]; the session gets
 //!   `-ERR [SYS/TEMP] disconnected by administrator`, no UPDATE runs, and its lock is released.
 //!
@@ -31,9 +31,7 @@ pub use overview::{
     CertificateFacts, FAILURES_SHOWN, FailingAddress, HISTORY_SLOTS, History, ListenerFacts,
     LockSummary, OVERVIEW_PATH, OverviewResponse, ServerFacts, SessionCounts,
 };
-pub use users::{
-    EndedSession, SESSIONS_PER_USER, USERS_TRACKED, UserSessionsResponse, user_sessions_path,
-};
+pub use users::{EndedSession, UserSessionsResponse, user_sessions_path};
 
 /// The API version in every response; bumped on an incompatible change.
 pub const API_VERSION: u32 = 1;

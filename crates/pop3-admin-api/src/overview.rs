@@ -84,7 +84,10 @@ pub struct SessionCounts {
 impl SessionCounts {
     /// Every live session.
     pub fn total(&self) -> u64 {
-        self.authorization + self.transaction + self.update
+        // Saturating: the numbers come from the server, and a wrong one must not panic.
+        self.authorization
+            .saturating_add(self.transaction)
+            .saturating_add(self.update)
     }
 }
 

@@ -1,17 +1,10 @@
 //! `GET /v1/users/{name}/sessions`: a user's recent sessions, from a bounded history the
-//! server keeps in memory (the last [`SESSIONS_PER_USER`] sessions of each of the last
-//! [`USERS_TRACKED`] users to log in), so that "what did this user's client do this
-//! morning" is answered without reading logs. Lost at a restart, by design.
+//! server keeps in memory (the last `[admin] history_sessions_per_user` sessions of each of
+//! the last `[admin] history_users` users to end one; 10 and 20,000 by default), so that
+//! "what did this user's client do this morning" is answered without reading logs. Lost at
+//! a restart, by design.
 
 use serde::{Deserialize, Serialize};
-
-/// How many ended sessions the server keeps per user; older ones are forgotten.
-pub const SESSIONS_PER_USER: usize = 20;
-
-/// How many users the server keeps sessions for; the one that logged in least recently is
-/// forgotten first. **Together with [`SESSIONS_PER_USER`], this bounds the history's memory
-/// whatever the traffic.**
-pub const USERS_TRACKED: usize = 1000;
 
 /// The path of `name`'s recent sessions. The name is percent-encoded where it must be.
 pub fn user_sessions_path(name: &str) -> String {
@@ -32,10 +25,11 @@ pub fn user_sessions_path(name: &str) -> String {
 pub struct UserSessionsResponse {
     /// [`crate::API_VERSION`].
     pub version: u32,
-    /// The user asked about, as asked.
+    /// The user asked about, normalised as a login would.
     pub user: String,
-    /// Their ended sessions, most recent first (at most [`SESSIONS_PER_USER`]); empty for a
-    /// user the server has not seen log in since it started (or has forgotten).
+    /// Their ended sessions, most recent first (at most `history_sessions_per_user`); empty
+    /// for a user who is not in the server's recent history: not seen since it started, or
+    /// forgotten for users seen since (it keeps the last `history_users`).
     pub sessions: Vec<EndedSession>,
 }
 

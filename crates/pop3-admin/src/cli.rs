@@ -63,7 +63,7 @@ Examples:
     pop3-admin completions bash > /etc/bash_completion.d/pop3-admin
 
 Exit codes: 0 success, 1 error, 2 usage; status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
-(see `status --help`); sessions and locks with named nodes: 3 when some
+(a usage error too; see `status --help`); sessions and locks with named nodes: 3 when some
 nodes did not answer (the others are listed), 1 when none did; deliver: 67 unknown user, 73 over quota
 (75 with quota.over_quota = \"defer\"), 75 temporary failure
 (disk full, database locked or missing, configuration unreadable).";
@@ -86,8 +86,17 @@ conventions.
   2 CRITICAL  a node is down (nothing answers on its admin socket), or a certificate expired
   3 UNKNOWN   the state could not be learned: permission denied on the admin socket, or a \
 pop3d of another admin API version
-With several nodes the worst wins (CRITICAL, then UNKNOWN, then WARNING). A usage error exits \
-2, as every command does.
+With several nodes the worst wins (CRITICAL, then UNKNOWN, then WARNING), and a first line \
+speaks for all of them, with every node's performance data (labels prefixed by node), before \
+a line per node:
+
+  CRITICAL - 1 of 2 nodes down; a OK, b CRITICAL | a_sessions=12 a_locks=3 \
+a_certificate_days=91;14:;0:
+  a OK - pop3d 1.2.0 up 3d 4h; ...; certificate pop3d.pem: 2027-03-01 (91 days)
+  b CRITICAL - pop3d is not running at /run/pop3d/b.sock (no such socket)
+
+A usage error of `status` exits 3 (UNKNOWN), not 2 as other commands do (a monitor would read \
+2 as CRITICAL).
 
 --json prints {\"status\": \"ok\", \"exit\": 0, \"nodes\": [{\"node\", \"status\", \"up\", \"problem\", \"server\": \
 {\"version\", \"api\", \"started\", \"uptime_seconds\", \"sessions\", \"sessions_total\", \"locks_held\", \
@@ -107,6 +116,22 @@ pub struct Cli {
     pub nodes: Vec<AdminNode>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Whether the command line `args` (the program's name first) runs `status`: its first
+/// word that is neither an option nor a global option's value is `status`. Used when
+/// parsing failed, to exit 3 (UNKNOWN) instead of 2 on `status`' usage errors.
+pub fn is_status(args: &[std::ffi::OsString]) -> bool {
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let word = word.to_string_lossy();
+        if matches!(word.as_ref(), "--config" | "-c" | "--node") {
+            words.next();
+        } else if !word.starts_with('-') {
+            return word == "status";
+        }
+    }
+    false
 }
 
 /// `NAME=SOCKET`, the name checked as `[admin.nodes]` checks it.
@@ -348,7 +373,10 @@ pub enum UserCommand {
     /// maildirsize or pop3d's listing, never a scan: `-` when neither is usable), the quota,
     /// and, if the server answers, their live and recent sessions (when, from where, TLS,
     /// mechanism, RETR/DELE counts, octets, how each ended). With the server down the rest
-    /// is shown, with a note on stderr.
+    /// is shown, with a note on stderr. The server remembers sessions since it started, and
+    /// only for a bounded number of users (`[admin] history_users`, the last 20,000 users to
+    /// end a session by default, `history_sessions_per_user` each, 10 by default): a user
+    /// without recent sessions may simply have been forgotten.
     Show {
         name: String,
         /// Print JSON instead of text.

@@ -54,12 +54,24 @@ impl Expiry {
         }
     }
 
-    /// How soon, for sorting: the soonest first, unknown ones first of all.
+    /// How soon, for sorting: the soonest first, expired ones first of all, then the
+    /// unreadable ones (an unreadable certificate must not hide an expired one).
     pub fn rank(self) -> i64 {
         match self {
-            Expiry::Unknown => i64::MIN,
-            Expiry::Expired => i64::MIN + 1,
+            Expiry::Expired => i64::MIN,
+            Expiry::Unknown => i64::MIN + 1,
             Expiry::Soon { days } | Expiry::Fine { days } => days,
+        }
+    }
+
+    /// How bad, for the verdict over several certificates: expired (clients refuse it)
+    /// over unknown (it may be either) over soon over fine.
+    pub fn severity(self) -> u8 {
+        match self {
+            Expiry::Fine { .. } => 0,
+            Expiry::Soon { .. } => 1,
+            Expiry::Unknown => 2,
+            Expiry::Expired => 3,
         }
     }
 }
@@ -88,11 +100,19 @@ pub fn certificate_text(certificate: &CertificateFacts, now: u64) -> String {
     format!("{word}{file}: {date}{left}")
 }
 
-/// The certificate that expires first, if any.
-pub fn soonest(certificates: &[CertificateFacts], now: u64) -> Option<&CertificateFacts> {
-    certificates
-        .iter()
-        .min_by_key(|c| Expiry::of(c, now).rank())
+/// The certificate whose expiry is the worst ([`Expiry::severity`]; among equals the one
+/// with the fewest days left), if any: the one that decides `status`' verdict.
+pub fn worst(certificates: &[CertificateFacts], now: u64) -> Option<&CertificateFacts> {
+    certificates.iter().min_by_key(|c| {
+        let expiry = Expiry::of(c, now);
+        (std::cmp::Reverse(expiry.severity()), expiry.rank())
+    })
+}
+
+/// The earliest not-after among the certificates that have one (an unreadable certificate
+/// has no date to report).
+pub fn soonest_date(certificates: &[CertificateFacts]) -> Option<i64> {
+    certificates.iter().filter_map(|c| c.not_after).min()
 }
 
 /// `YYYY-MM-DD`, UTC.

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use pop3_admin_api::{
@@ -16,19 +16,25 @@ use pop3_admin_api::{
 use pop3_config::AdminNode;
 use serde::de::DeserializeOwned;
 
-/// How long a request may take before the server counts as unreachable.
+/// How long a whole request may take (connect to last octet) before the server counts as
+/// unreachable: **a deadline per request, not a timeout per read**, so a peer trickling its
+/// answer cannot hold a poll (or `status`) for longer.
 const TIMEOUT: Duration = Duration::from_secs(3);
+/// The largest answer read.
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// A client of one admin socket.
 #[derive(Clone, Debug)]
 pub struct AdminClient {
     socket: PathBuf,
+    timeout: Duration,
 }
 
 impl AdminClient {
     pub fn new(socket: &Path) -> AdminClient {
         AdminClient {
             socket: socket.to_owned(),
+            timeout: TIMEOUT,
         }
     }
 
@@ -118,19 +124,54 @@ impl AdminClient {
             ),
             _ => Unreachable::new(Why::Down, format!("pop3d is not running at {socket} ({e})")),
         })?;
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        stream.set_write_timeout(Some(TIMEOUT))?;
+        let deadline = Instant::now() + self.timeout;
+        let late = || {
+            Unreachable::new(
+                Why::Down,
+                format!(
+                    "pop3d did not answer on {socket} within {} s",
+                    self.timeout.as_secs_f64()
+                ),
+            )
+        };
+        let left = || {
+            deadline
+                .checked_duration_since(Instant::now())
+                .filter(|left| !left.is_zero())
+        };
+        stream.set_write_timeout(Some(left().ok_or_else(late)?))?;
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: pop3d\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
         )?;
         let mut response = Vec::new();
-        stream
-            .take(16 * 1024 * 1024)
-            .read_to_end(&mut response)
-            .map_err(|e| {
-                Unreachable::new(Why::Down, format!("pop3d did not answer on {socket} ({e})"))
-            })?;
+        let mut chunk = [0u8; 8192];
+        loop {
+            stream.set_read_timeout(Some(left().ok_or_else(late)?))?;
+            match stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => response.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(late().into());
+                }
+                Err(e) => {
+                    return Err(Unreachable::new(
+                        Why::Down,
+                        format!("pop3d did not answer on {socket} ({e})"),
+                    )
+                    .into());
+                }
+            }
+            if response.len() > MAX_ANSWER {
+                bail!("the server's answer is larger than {MAX_ANSWER} octets");
+            }
+        }
         let text = String::from_utf8(response).context("the server's answer is not UTF-8")?;
         let (head, body) = text
             .split_once("\r\n\r\n")
@@ -348,3 +389,6 @@ fn dechunk(mut body: &str) -> Result<String> {
         body = rest[size..].strip_prefix("\r\n").unwrap_or(&rest[size..]);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -36,7 +36,20 @@ use settings::Settings;
 use users::{ExistingOptions, Users};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version print and exit 0; a usage error exits 2, but 3 (UNKNOWN) for
+            // `status`, which a monitor runs as a plugin and would read 2 as CRITICAL.
+            let _ = error.print();
+            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            return match error.exit_code() {
+                0 => ExitCode::SUCCESS,
+                _ if cli::is_status(&args) => ExitCode::from(status::Level::Unknown.code()),
+                code => ExitCode::from(u8::try_from(code).unwrap_or(2)),
+            };
+        }
+    };
     if let Some(Command::Deliver { user }) = &cli.command {
         return deliver::run(settings::load(&cli.config), user, std::io::stdin().lock());
     }

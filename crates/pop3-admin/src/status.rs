@@ -142,11 +142,42 @@ pub fn status(nodes: &Nodes, json: bool, out: &mut impl Write) -> Result<ExitCod
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
     } else {
+        let several = statuses.len() > 1;
+        if several {
+            writeln!(out, "{}", aggregate(&statuses, worst))?;
+        }
         for node in &statuses {
-            writeln!(out, "{}", line(node))?;
+            writeln!(out, "{}", node_line(node, !several))?;
         }
     }
     Ok(ExitCode::from(worst.code()))
+}
+
+/// With several nodes, the first line — the one a monitoring system reads as the check's
+/// output — says it for all of them: `CRITICAL - 1 of 2 nodes down; a OK, b CRITICAL |
+/// a_sessions=12 a_locks=3 ...`, with every node's performance data, each label prefixed
+/// with its node's name (a node name is `a-z 0-9 - _ .`, valid in a label).
+pub fn aggregate(statuses: &[NodeStatus], worst: Level) -> String {
+    let down = statuses.iter().filter(|s| !s.up).count();
+    let each: Vec<String> = statuses
+        .iter()
+        .map(|s| format!("{} {}", s.node, s.status.word()))
+        .collect();
+    let perfdata: Vec<String> = statuses
+        .iter()
+        .filter_map(|s| perfdata(s, &format!("{}_", s.node)))
+        .collect();
+    let mut text = format!(
+        "{} - {down} of {} nodes down; {}",
+        worst.word(),
+        statuses.len(),
+        each.join(", ")
+    );
+    if !perfdata.is_empty() {
+        text.push_str(" | ");
+        text.push_str(&perfdata.join(" "));
+    }
+    text
 }
 
 /// The state of several nodes: the worst, CRITICAL over UNKNOWN over WARNING over OK;
@@ -196,7 +227,9 @@ pub fn judge(answer: NodeAnswer<OverviewResponse>) -> NodeStatus {
         })
         .collect();
     let facts: Vec<CertificateFacts> = certificates.iter().map(|c| c.facts.clone()).collect();
-    let (status, problem) = match facts::soonest(&facts, now) {
+    // The verdict is the worst over every certificate: an expired one is CRITICAL whatever
+    // the others (an unreadable one among them must not turn it into a WARNING).
+    let (status, problem) = match facts::worst(&facts, now) {
         Some(c) if Expiry::of(c, now) == Expiry::Expired => (
             Level::Critical,
             Some(format!("certificate {}", facts::certificate_text(c, now))),
@@ -226,8 +259,17 @@ pub fn judge(answer: NodeAnswer<OverviewResponse>) -> NodeStatus {
     }
 }
 
-/// One line: `[NODE ]LEVEL - what | performance data`.
+/// One line: `[NODE ]LEVEL - what | performance data` (a node's line alone; the tests'
+/// shorthand).
+#[cfg(test)]
 pub fn line(node: &NodeStatus) -> String {
+    node_line(node, true)
+}
+
+/// A node's line, with or without its performance data: under the aggregate line of several
+/// nodes it carries none, as the aggregate has every node's and **a plugin's long output
+/// may hold one `|` only** (what follows it is all read as performance data).
+fn node_line(node: &NodeStatus, with_perfdata: bool) -> String {
     let name = if node.node.is_empty() {
         String::new()
     } else {
@@ -242,36 +284,24 @@ pub fn line(node: &NodeStatus) -> String {
     let oldest = server.oldest_lock_seconds.map_or_else(String::new, |age| {
         format!(", oldest {}", facts::duration(age))
     });
-    let now = server.started + server.uptime_seconds;
+    let now = server.started.saturating_add(server.uptime_seconds);
     let facts: Vec<CertificateFacts> = server
         .certificates
         .iter()
         .map(|c| c.facts.clone())
         .collect();
-    let certificate = match facts::soonest(&facts, now) {
+    let certificate = match facts::worst(&facts, now) {
         Some(c) if facts.len() > 1 => format!(
-            "{} certificates, soonest {}",
+            "{} certificates, worst {}",
             facts.len(),
             facts::certificate_text(c, now)
         ),
         Some(c) => format!("certificate {}", facts::certificate_text(c, now)),
         None => "no TLS".to_owned(),
     };
-    // Performance data after `|`, as Nagios plugins print it: the certificate's days with
-    // its warning threshold (below 14) and critical one (below 0).
-    let days = facts::soonest(&facts, now)
-        .and_then(|c| c.not_after)
-        .map(|t| t.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX)))
-        .map_or_else(String::new, |left| {
-            let days = left.div_euclid(86_400);
-            format!(
-                " certificate_days={days};{}:;0:",
-                facts::EXPIRY_WARNING_DAYS
-            )
-        });
     format!(
         "{name}{level} - pop3d {} up {}; {} sessions ({} authorization, {} transaction, {} \
-         update); {} locks{oldest}; {certificate} | sessions={} locks={}{days}",
+         update); {} locks{oldest}; {certificate}{}",
         server.version,
         facts::duration(server.uptime_seconds),
         server.sessions_total,
@@ -279,9 +309,37 @@ pub fn line(node: &NodeStatus) -> String {
         s.transaction,
         s.update,
         server.locks_held,
-        server.sessions_total,
-        server.locks_held,
+        perfdata(node, "")
+            .filter(|_| with_perfdata)
+            .map_or_else(String::new, |p| format!(" | {p}")),
     )
+}
+
+/// A node's performance data, as Nagios plugins print it after `|`, each label prefixed with
+/// `prefix`: sessions, locks, and the days left on the soonest certificate that has a date
+/// with its warning threshold (below 14) and critical one (below 0). `None` for a node that
+/// did not answer.
+fn perfdata(node: &NodeStatus, prefix: &str) -> Option<String> {
+    let server = node.server.as_ref()?;
+    let now = server.started.saturating_add(server.uptime_seconds);
+    let not_afters: Vec<CertificateFacts> = server
+        .certificates
+        .iter()
+        .map(|c| c.facts.clone())
+        .collect();
+    let days = facts::soonest_date(&not_afters)
+        .map(|t| t.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX)))
+        .map_or_else(String::new, |left| {
+            let days = left.div_euclid(86_400);
+            format!(
+                " {prefix}certificate_days={days};{}:;0:",
+                facts::EXPIRY_WARNING_DAYS
+            )
+        });
+    Some(format!(
+        "{prefix}sessions={} {prefix}locks={}{days}",
+        server.sessions_total, server.locks_held
+    ))
 }
 
 #[cfg(test)]

@@ -208,13 +208,14 @@ pub fn show(
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
     } else {
-        print(&shown, out)?;
+        print(&shown, settings.history.users, out)?;
     }
     Ok(())
 }
 
-/// `user show`'s text: a fact a line, then the live and recent sessions.
-fn print(shown: &Shown, out: &mut impl Write) -> Result<()> {
+/// `user show`'s text: a fact a line, then the live and recent sessions; `history_users`
+/// is how many users the server's history keeps (`[admin] history_users`).
+fn print(shown: &Shown, history_users: usize, out: &mut impl Write) -> Result<()> {
     let f = &shown.facts;
     let yes = |b: bool| if b { "yes" } else { "no" };
     let apop = if f.apop_only {
@@ -284,7 +285,11 @@ fn print(shown: &Shown, out: &mut impl Write) -> Result<()> {
         return Ok(());
     };
     if sessions.is_empty() {
-        writeln!(out, "\nrecent sessions: none since the server started")?;
+        writeln!(
+            out,
+            "\nrecent sessions: {}",
+            no_recent_sessions(history_users)
+        )?;
         return Ok(());
     }
     writeln!(out, "\nrecent sessions, most recent first:")?;
@@ -314,6 +319,15 @@ fn print(shown: &Shown, out: &mut impl Write) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// What an empty history means, truly: the server keeps sessions since it started, and only
+/// those of the last `history_users` users to end one, so a user may have been forgotten.
+pub fn no_recent_sessions(history_users: usize) -> String {
+    format!(
+        "none in the server's recent history (it keeps the last {history_users} users to end \
+         a session, since it started)"
+    )
 }
 
 fn node_prefix(node: &str) -> String {

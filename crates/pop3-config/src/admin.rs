@@ -118,12 +118,52 @@ pub fn check_node_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The bounds of the server's per-user session history (`GET /v1/users/{name}/sessions`):
+/// the last `sessions_per_user` ended sessions of each of the last `users` users to end one
+/// (`[admin] history_users`, `history_sessions_per_user`).
+///
+/// **Its memory is at most about `users × (700 + 256 × sessions_per_user)` bytes**: a
+/// session's record is 128 bytes and its three short strings (address, mechanism, how it
+/// ended) at most about 128 more; a user costs two copies of the name (at most 255 bytes
+/// each, with the allocator's rounding) and the maps' entries. The defaults, 20,000 users ×
+/// 10 sessions (a site of 20,000 mailboxes polling every 5 minutes keeps its last 50
+/// minutes), come to at most about 65 MB, and about 55 MB with names of 20 characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryBounds {
+    /// Users kept; the one whose last session ended longest ago is forgotten first.
+    pub users: usize,
+    /// Sessions kept per user; older ones are forgotten.
+    pub sessions_per_user: usize,
+}
+
+impl Default for HistoryBounds {
+    fn default() -> HistoryBounds {
+        HistoryBounds {
+            users: DEFAULT_HISTORY_USERS,
+            sessions_per_user: DEFAULT_HISTORY_SESSIONS,
+        }
+    }
+}
+
+/// `admin.history_users` unless set.
+pub const DEFAULT_HISTORY_USERS: usize = 20_000;
+/// `admin.history_sessions_per_user` unless set.
+pub const DEFAULT_HISTORY_SESSIONS: usize = 10;
+/// The most users `admin.history_users` may name.
+const MAX_HISTORY_USERS: u64 = 1_000_000;
+/// The most sessions per user `admin.history_sessions_per_user` may name.
+const MAX_HISTORY_SESSIONS: u64 = 1_000;
+/// The most sessions the two together may keep: about 260 MB at worst.
+const MAX_HISTORY_TOTAL: u64 = 1_000_000;
+
 /// `[admin]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawAdmin {
     pub(crate) enabled: bool,
     pub(crate) socket: PathBuf,
+    history_users: Spanned<u64>,
+    history_sessions_per_user: Spanned<u64>,
     /// `[admin.nodes]`: the pop3d nodes `pop3-admin` watches, name = admin socket. The
     /// server does not use it, but checks it as the tool does, so `pop3d check-config`
     /// reports a bad entry.
@@ -135,12 +175,51 @@ impl Default for RawAdmin {
         RawAdmin {
             enabled: true,
             socket: PathBuf::from(DEFAULT_ADMIN_SOCKET),
+            history_users: Spanned::new(0..0, DEFAULT_HISTORY_USERS as u64),
+            history_sessions_per_user: Spanned::new(0..0, DEFAULT_HISTORY_SESSIONS as u64),
             nodes: BTreeMap::new(),
         }
     }
 }
 
 impl RawAdmin {
+    /// `admin.history_users` and `admin.history_sessions_per_user`, checked: each at least
+    /// 1 and at most a million users and a thousand sessions, and at most a million sessions
+    /// together (about 260 MB), so a typo cannot make the server's memory unbounded in
+    /// practice.
+    pub(crate) fn history(&self) -> Result<HistoryBounds, Invalid> {
+        let users = *self.history_users.get_ref();
+        if !(1..=MAX_HISTORY_USERS).contains(&users) {
+            return Err(invalid(
+                "admin.history_users",
+                &self.history_users,
+                &format!("must be 1 to {MAX_HISTORY_USERS}"),
+            ));
+        }
+        let sessions = *self.history_sessions_per_user.get_ref();
+        if !(1..=MAX_HISTORY_SESSIONS).contains(&sessions) {
+            return Err(invalid(
+                "admin.history_sessions_per_user",
+                &self.history_sessions_per_user,
+                &format!("must be 1 to {MAX_HISTORY_SESSIONS}"),
+            ));
+        }
+        if users.saturating_mul(sessions) > MAX_HISTORY_TOTAL {
+            return Err(invalid(
+                "admin.history_sessions_per_user",
+                &self.history_sessions_per_user,
+                &format!(
+                    "history_users × history_sessions_per_user must be at most \
+                     {MAX_HISTORY_TOTAL} sessions (about 260 MB of memory)"
+                ),
+            ));
+        }
+        Ok(HistoryBounds {
+            users: usize::try_from(users).unwrap_or(usize::MAX),
+            sessions_per_user: usize::try_from(sessions).unwrap_or(usize::MAX),
+        })
+    }
+
     /// `[admin.nodes]`, checked, in name order: each name by [`check_node_name`], each
     /// socket absolute (the tool may run from any directory).
     pub(crate) fn nodes(&self) -> Result<Vec<AdminNode>, Invalid> {

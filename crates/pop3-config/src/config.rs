@@ -9,7 +9,7 @@ use pop3_auth::{HashParams, ThrottleConfig};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::admin::{HttpLimits, RawAdmin, RawMetrics};
+use crate::admin::{HistoryBounds, HttpLimits, RawAdmin, RawMetrics};
 use crate::auth::RawAuth;
 use crate::data::RawData;
 use crate::error::{ConfigError, Invalid, parse_and_validate};
@@ -74,6 +74,8 @@ pub struct Config {
     pub http_limits: HttpLimits,
     /// The admin socket's path, if any.
     pub admin_socket: Option<PathBuf>,
+    /// The bounds of the per-user session history the admin socket serves.
+    pub history: HistoryBounds,
     /// LMTP delivery (`[lmtp]`), if configured.
     pub lmtp: Option<Lmtp>,
     /// `[quota]`: the site's Maildir++ quota (a user's limit: [`crate::quota_for`]).
@@ -172,6 +174,7 @@ impl RawConfig {
         let listing_cache = self.mailbox.listing_cache()?;
         // Not the server's to use, but checked as the admin tool checks it.
         self.admin.nodes()?;
+        let history = self.admin.history()?;
         let lmtp = match self.lmtp {
             Some(raw) => {
                 let section = Spanned::new(raw.span(), ());
@@ -217,6 +220,7 @@ impl RawConfig {
             metrics_address,
             http_limits,
             admin_socket: self.admin.enabled.then_some(self.admin.socket),
+            history,
             lmtp,
             quota,
         })

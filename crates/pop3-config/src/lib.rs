@@ -34,7 +34,10 @@ mod server;
 mod settings;
 mod sni;
 
-pub use admin::{AdminNode, DEFAULT_ADMIN_SOCKET, HttpLimits, MAX_NODE_NAME, check_node_name};
+pub use admin::{
+    AdminNode, DEFAULT_ADMIN_SOCKET, DEFAULT_HISTORY_SESSIONS, DEFAULT_HISTORY_USERS,
+    HistoryBounds, HttpLimits, MAX_NODE_NAME, check_node_name,
+};
 pub use cidr::Cidr;
 pub use config::Config;
 pub use error::ConfigError;

@@ -45,6 +45,9 @@ pub struct AdminSettings {
     pub owner: Option<(String, String)>,
     /// `[quota]`: `deliver` refuses over it (exit 73), `user list` shows usage against it.
     pub quota: crate::Quota,
+    /// The bounds of the server's per-user session history, so `user show` can say how far
+    /// back the server remembers.
+    pub history: crate::HistoryBounds,
 }
 
 impl AdminSettings {
@@ -75,6 +78,7 @@ impl RawAdminSections {
         let argon2 = self.auth.argon2()?;
         let scram_iterations = self.auth.scram()?;
         let nodes = self.admin.nodes()?;
+        let history = self.admin.history()?;
         Ok(AdminSettings {
             user_db: data.user_db,
             mail_root: data.mail_root,
@@ -84,6 +88,7 @@ impl RawAdminSections {
             scram_iterations,
             owner: self.privileges.map(RawPrivileges::into_pair),
             quota: self.quota.validate()?,
+            history,
         })
     }
 }

@@ -48,6 +48,20 @@ const VERSION: u32 = 1;
 pub(crate) const SETTLE: Duration = Duration::from_secs(2);
 /// Listings larger than this are neither written nor read (about 80 bytes per message).
 const MAX_LISTING_BYTES: u64 = 512 * 1024 * 1024;
+/// The largest listing [`totals`] reads: 32 MiB, about 350,000 messages at the usual 90
+/// bytes or so per record (a 100,000-message listing is about 9 MB). `totals` serves the
+/// admin tool, which runs as root over every user's Maildir, so **a user's own file must
+/// not make it allocate hundreds of megabytes** (a sparse file with a forged count costs
+/// the user no disk); a larger maildrop shows unknown counts, as without a listing.
+const MAX_TOTALS_BYTES: u64 = 32 * 1024 * 1024;
+/// The smallest and the largest record: the length fields and sizes (21 bytes) with a
+/// one-byte name, and with a 255-byte name and a [`MAX_UID`]-byte digest. A listing's size
+/// must fall between its count times these, so its count (in the header) bounds what is
+/// read, and a lying count is refused before the body is read.
+const MIN_RECORD_BYTES: u64 = 2 + 1 + 2 + 8 + 8 + 1;
+const MAX_RECORD_BYTES: u64 = 2 + 255 + 2 + 8 + 8 + 1 + MAX_UID as u64;
+/// The header: magic, version, stamp, count.
+const HEADER_BYTES: usize = MAGIC.len() + 4 + 8 * 6 + 8;
 /// The longest UIDL (RFC 1939 §7); digests are shorter.
 const MAX_UID: usize = 70;
 
@@ -91,17 +105,32 @@ impl DirStamp {
 
 /// The listing, if one exists for exactly this stamp and is intact.
 pub(crate) fn load(maildir: &Maildir, stamp: &DirStamp) -> Option<Vec<Message>> {
-    decode(&read_matching(maildir, stamp)?, stamp)
+    decode(&read_matching(maildir, stamp, MAX_LISTING_BYTES)?, stamp)
 }
 
 /// The listing file's bytes if its header names this stamp: **a stale listing costs one
 /// small read, not a read of the whole file** (`visit` checks everything again, the header
 /// included, against the checksum).
-fn read_matching(maildir: &Maildir, stamp: &DirStamp) -> Option<Vec<u8>> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+///
+/// The file is in a directory its user can write, and this runs as root (the admin tool)
+/// or on a login: **only a regular file is read, opened without blocking** (a FIFO put in
+/// its place would hang the reader in `open`; a symlink is refused by `O_NOFOLLOW`), and
+/// **what is read is bounded by the file's size, which must agree with the header's
+/// count** and stay within `limit`, so neither a device, a growing file nor a forged count
+/// makes it read or allocate more than `limit`.
+fn read_matching(maildir: &Maildir, stamp: &DirStamp, limit: u64) -> Option<Vec<u8>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let fd = rustix::fs::openat(&maildir.root, LISTING_FILE, flags, Mode::empty()).ok()?;
-    let mut file = File::from(fd).take(MAX_LISTING_BYTES);
-    let mut bytes = vec![0u8; MAGIC.len() + 4 + 8 * stamp.0.len()];
+    let stat = rustix::fs::fstat(&fd).ok()?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return None;
+    }
+    let size = u64::try_from(stat.st_size).ok()?;
+    if size > limit || size < HEADER_BYTES as u64 + 8 {
+        return None;
+    }
+    let mut file = File::from(fd).take(size);
+    let mut bytes = vec![0u8; HEADER_BYTES];
     file.read_exact(&mut bytes).ok()?;
     let mut header = Reader(&bytes);
     if header.take(MAGIC.len())? != MAGIC || header.u32()? != VERSION {
@@ -112,6 +141,15 @@ fn read_matching(maildir: &Maildir, stamp: &DirStamp) -> Option<Vec<u8>> {
             return None;
         }
     }
+    let count = header.u64()?;
+    let fixed = HEADER_BYTES as u64 + 8;
+    let least = count.saturating_mul(MIN_RECORD_BYTES).saturating_add(fixed);
+    let most = count.saturating_mul(MAX_RECORD_BYTES).saturating_add(fixed);
+    if size < least || size > most {
+        return None;
+    }
+    // `size` is at most `limit`, which fits in memory by construction.
+    bytes.reserve_exact(usize::try_from(size).ok()?.saturating_sub(HEADER_BYTES));
     file.read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
@@ -183,7 +221,7 @@ pub(crate) struct Totals {
 
 /// The listing's [`Totals`], if one exists for exactly this stamp and is intact.
 pub(crate) fn totals(maildir: &Maildir, stamp: &DirStamp) -> Option<Totals> {
-    let bytes = read_matching(maildir, stamp)?;
+    let bytes = read_matching(maildir, stamp, MAX_TOTALS_BYTES)?;
     let mut totals = Totals {
         messages: 0,
         wire_bytes: 0,

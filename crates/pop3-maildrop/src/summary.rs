@@ -4,10 +4,14 @@
 //!
 //! Where the numbers come from, in order: `maildirsize` ([`read_usage`], kept current by
 //! every delivery and commit under a quota); else the persistent listing `.pop3d.listing`
-//! (`listing.rs`), used only where a login would use it (its stamp matches `cur/`, nothing
-//! waits in `new/`, not a network file system); else nothing, shown as unknown. The oldest
-//! message is the smallest delivery time in the listing (a Maildir name starts with the
-//! delivery's seconds since the epoch), whenever the listing matches `cur/`.
+//! (`listing.rs`), used only where a login would use it (its stamp matches `cur/`, not a
+//! network file system), **plus what waits in `new/`** (usually little: one readdir, each
+//! size from the name's `W=` or `S=`, else one `fstatat`; **more than [`NEW_LIMIT`]
+//! entries and the counts are unknown**, so the work stays bounded); else nothing, shown as
+//! unknown. A size from `S=` or from the file is the stored size, a little below the wire
+//! size the listing holds (LF becomes CRLF). The oldest message is the smallest delivery
+//! time in the listing and `new/` (a Maildir name starts with the delivery's seconds since
+//! the epoch), whenever the listing matches `cur/`.
 //!
 //! **Read-only and without the lock**: nothing is written, created, moved or locked, and a
 //! session holding the maildrop is not disturbed. What is shown is what the last login (or
@@ -15,10 +19,17 @@
 
 use std::path::Path;
 
+use rustix::fs::{AtFlags, FileType};
+
 use crate::filesystem::ListingCache;
 use crate::listing::{self, DirStamp};
 use crate::maildir::Maildir;
+use crate::name::{MAX_MESSAGE_SIZE, ParsedName};
 use crate::quota::read_usage;
+
+/// The most entries of `new/` that [`summarize`] adds up; with more, the counts are unknown
+/// (a delivery backlog that large is worth a login's scan, not the admin tool's).
+pub(crate) const NEW_LIMIT: usize = 10_000;
 
 /// What [`summarize`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +100,8 @@ pub fn summarize(path: &Path) -> MailSummary {
     }
 }
 
-/// What the listing tells: the counts (only with nothing in `new/`) and the oldest message.
+/// What the listing and `new/` tell: the counts (unknown when `new/` could not be counted)
+/// and the oldest message.
 struct Listed {
     counts: Option<(u64, u64)>,
     oldest: Option<u64>,
@@ -100,27 +112,70 @@ fn listed(path: &Path) -> Option<Listed> {
     ListingCache::Auto.decide(&maildir.cur).ok()?;
     let stamp = DirStamp::of(&maildir.cur).ok()?;
     let totals = listing::totals(&maildir, &stamp)?;
-    let counts = new_is_empty(&maildir).then_some((totals.messages, totals.wire_bytes));
-    Some(Listed {
-        counts,
-        oldest: totals.oldest,
-    })
+    let new = count_new(&maildir);
+    let counts = new.as_ref().map(|new| {
+        (
+            totals.messages.saturating_add(new.messages),
+            totals.wire_bytes.saturating_add(new.bytes),
+        )
+    });
+    let oldest = match (totals.oldest, new.and_then(|n| n.oldest)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Some(Listed { counts, oldest })
 }
 
-/// Whether `new/` holds no message (its first entry is enough to say no).
-fn new_is_empty(maildir: &Maildir) -> bool {
-    let Ok(mut dir) = rustix::fs::Dir::read_from(&maildir.new) else {
-        return false;
+/// What waits in `new/`.
+struct NewMail {
+    messages: u64,
+    bytes: u64,
+    oldest: Option<u64>,
+}
+
+/// Counts `new/` (names starting with `.` are not messages): each size from `W=`, else
+/// `S=`, else the file's own (`fstatat`, not following a link; an entry gone meanwhile, to
+/// `cur/` by a login, is skipped). `None` when it cannot be read or holds more than
+/// [`NEW_LIMIT`] entries.
+fn count_new(maildir: &Maildir) -> Option<NewMail> {
+    let mut dir = rustix::fs::Dir::read_from(&maildir.new).ok()?;
+    let mut new = NewMail {
+        messages: 0,
+        bytes: 0,
+        oldest: None,
     };
+    let mut seen = 0usize;
     for entry in dir.by_ref() {
-        let Ok(entry) = entry else {
-            return false;
+        let entry = entry.ok()?;
+        let name = entry.file_name();
+        if name.to_bytes().starts_with(b".") {
+            continue;
+        }
+        seen += 1;
+        if seen > NEW_LIMIT {
+            return None;
+        }
+        let parsed = ParsedName::parse(name.to_bytes());
+        let named = parsed
+            .plausible_wire_size()
+            .or(parsed.raw_size.filter(|&raw| raw <= MAX_MESSAGE_SIZE));
+        let size = match named {
+            Some(size) => size,
+            None => match rustix::fs::statat(&maildir.new, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {
+                    u64::try_from(stat.st_size).unwrap_or(0)
+                }
+                Ok(_) | Err(rustix::io::Errno::NOENT) => continue,
+                Err(_) => return None,
+            },
         };
-        if !entry.file_name().to_bytes().starts_with(b".") {
-            return false;
+        new.messages += 1;
+        new.bytes = new.bytes.saturating_add(size);
+        if let Some(at) = crate::name::delivered_at(name.to_bytes()) {
+            new.oldest = Some(new.oldest.map_or(at, |o| o.min(at)));
         }
     }
-    true
+    Some(new)
 }
 
 #[cfg(test)]

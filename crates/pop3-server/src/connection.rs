@@ -454,7 +454,7 @@ impl Driver {
             .then(|| (&self.entry, index as u64 + 1, self.client.sent()));
         let sent = message_body::send(body, &mut self.session, &mut self.client, self.id, watch);
         let sent = sent.await?;
-        self.entry.show_retr(None);
+        self.entry.show_retr(None, self.client.sent());
         if let Some(octets) = sent {
             self.shared.metrics.retrieved(octets, top_lines.is_none());
         }

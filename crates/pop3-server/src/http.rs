@@ -110,8 +110,8 @@ async fn overview(State(admin): State<Admin>) -> Json<OverviewResponse> {
     Json(admin.overview.answer(&admin.server))
 }
 
-/// A user's recent sessions; the name is normalised as a login would (`UserName::parse`), and
-/// one that could not be a user's is a 400.
+/// A user's recent sessions; the name is normalised as a login would (`UserName::parse`), the
+/// answer names the user so normalised, and a name that could not be a user's is a 400.
 async fn user_sessions(
     State(admin): State<Admin>,
     UrlPath(name): UrlPath<String>,
@@ -119,8 +119,8 @@ async fn user_sessions(
     match pop3_auth::UserName::parse(&name) {
         Ok(user) => Json(UserSessionsResponse {
             version: API_VERSION,
-            user: name,
             sessions: admin.server.registry.user_sessions(user.as_str()),
+            user: user.as_str().to_owned(),
         })
         .into_response(),
         Err(_) => (

@@ -27,7 +27,8 @@ pub(crate) const BODY_CHUNK: usize = 256 * 1024;
 /// message ended. Returns the octets for the metrics, or `None` if reading failed midway
 /// (the session was told, and closes); `Err` if the client is gone. With `watch` (the
 /// session's registry entry, the message number and the client's octet count when the
-/// RETR began), each chunk written shows the RETR's progress in the registry.
+/// RETR began), each chunk written shows the RETR's progress, and the session's octets
+/// sent, in the registry.
 pub(crate) async fn send(
     mut body: MessageBody,
     session: &mut Session,
@@ -39,7 +40,8 @@ pub(crate) async fn send(
     let size = body.expected_wire_size();
     let show = |client: &Client| {
         if let Some((entry, number, began)) = watch {
-            entry.show_retr(Some((number, client.sent().saturating_sub(began), size)));
+            let now = client.sent();
+            entry.show_retr(Some((number, now.saturating_sub(began), size)), now);
         }
     };
     show(client);

@@ -52,7 +52,7 @@ impl Overview {
                 totals: shared.metrics.totals(),
                 bytes_sent: shared.registry.bytes_sent(),
             };
-            self.ring().record(unix_now(), reading);
+            self.ring().record(Instant::now(), unix_now(), reading);
         }
     }
 

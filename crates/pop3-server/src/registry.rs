@@ -44,6 +44,17 @@ struct Live {
 }
 
 impl Registry {
+    /// An empty registry whose per-user history keeps at most `history`'s bounds.
+    pub(crate) fn new(history: pop3_config::HistoryBounds) -> Registry {
+        Registry {
+            inner: Mutex::default(),
+            history: Mutex::new(UserHistory::with_bounds(
+                history.sessions_per_user,
+                history.users,
+            )),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock cannot leave the maps half-updated (every update
         // is a single insert, remove or field store), so a poisoned lock is still usable.
@@ -222,14 +233,19 @@ impl SessionEntry {
     }
 
     /// Shows how far the RETR of message `number` (1-based) of `size` octets is: `sent`
-    /// octets written since it began; `None` when no RETR is being sent.
-    pub(crate) fn show_retr(&self, retr: Option<(u64, u64, u64)>) {
+    /// octets written since it began; `None` when no RETR is being sent. `bytes_sent` is
+    /// the client stream's octet count now: **it moves the session's `bytes_sent` with each
+    /// chunk**, so the octets per second and the overview's bytes move during a long RETR,
+    /// not in one spike after it. It is the same running count [`Self::show_progress`]
+    /// stores, never an increment, so the total of ended sessions counts it once.
+    pub(crate) fn show_retr(&self, retr: Option<(u64, u64, u64)>, bytes_sent: u64) {
         self.update(|info| {
             info.retr = retr.map(|(message, sent, size)| RetrProgress {
                 message,
                 sent: sent.min(size),
                 size,
             });
+            info.bytes_sent = info.bytes_sent.max(bytes_sent);
         });
     }
 

@@ -96,7 +96,7 @@ impl Shared {
             login,
             tls,
             shutdown,
-            registry: Arc::new(Registry::default()),
+            registry: Arc::new(Registry::new(config.history)),
             metrics,
             commits: Commits::default(),
             per_user: PerUserCache::new(config.user_db.clone()),

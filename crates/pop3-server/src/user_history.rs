@@ -1,6 +1,8 @@
 //! The per-user session history behind `GET /v1/users/{name}/sessions` (issue 20): the last
-//! [`SESSIONS_PER_USER`] ended sessions of each of the last [`USERS_TRACKED`] users to end a
-//! session, in memory, lost at a restart.
+//! `[admin] history_sessions_per_user` ended sessions of each of the last `[admin]
+//! history_users` users to end a session (`pop3_config::HistoryBounds`, whose doc gives the
+//! worst-case memory: about 65 MB for the default 20,000 × 10), in memory, lost at a
+//! restart.
 //!
 //! **Its memory is bounded whatever the traffic**: a user's sessions are a ring of at most
 //! `per_user` records, and when a new user would make more than `max_users`, the user whose
@@ -11,7 +13,8 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use pop3_admin_api::{EndedSession, SESSIONS_PER_USER, USERS_TRACKED};
+use pop3_admin_api::EndedSession;
+use pop3_config::HistoryBounds;
 
 /// The histories of the users seen last.
 pub(crate) struct UserHistory {
@@ -32,7 +35,8 @@ struct Track {
 
 impl Default for UserHistory {
     fn default() -> UserHistory {
-        UserHistory::with_bounds(SESSIONS_PER_USER, USERS_TRACKED)
+        let bounds = HistoryBounds::default();
+        UserHistory::with_bounds(bounds.sessions_per_user, bounds.users)
     }
 }
 

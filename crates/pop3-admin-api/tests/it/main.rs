@@ -158,3 +158,14 @@ fn user_sessions_round_trip_and_paths() {
         "/v1/users/a%20b%2F..%2Fc@example.org/sessions"
     );
 }
+
+/// Issue 20 review: a server's (or a forged answer's) huge counts saturate, not panic.
+#[test]
+fn session_counts_total_saturates() {
+    let counts = SessionCounts {
+        authorization: u64::MAX,
+        transaction: 2,
+        update: 1,
+    };
+    assert_eq!(counts.total(), u64::MAX);
+}

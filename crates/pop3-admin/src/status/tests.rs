@@ -93,3 +93,81 @@ fn the_worst_node_wins() {
         [0, 1, 2, 3]
     );
 }
+
+/// Issue 20 review D2: an unreadable certificate must not hide an expired one (it sorted
+/// first and was the only one judged: WARNING instead of CRITICAL). The verdict is the
+/// worst over all certificates; the perfdata's days come from the soonest dated one.
+#[test]
+fn an_unreadable_certificate_does_not_hide_an_expired_one() {
+    let day = 86_400;
+    let with = |not_afters: &[Option<i64>]| {
+        let mut overview = certified(0);
+        overview.server.certificates = not_afters
+            .iter()
+            .enumerate()
+            .map(|(i, not_after)| CertificateFacts {
+                file: format!("/etc/pop3d/{i}.pem"),
+                names: Vec::new(),
+                not_after: not_after.map(|s| NOW as i64 + s),
+            })
+            .collect();
+        judge(answer(Ok(overview)))
+    };
+    for order in [[None, Some(-day)], [Some(-day), None]] {
+        let node = with(&order);
+        assert_eq!(node.status, Level::Critical, "{order:?}");
+        assert!(line(&node).contains("worst EXPIRED "), "{}", line(&node));
+        assert!(
+            line(&node).ends_with(" certificate_days=-1;14:;0:"),
+            "{}",
+            line(&node)
+        );
+    }
+    // Unknown beats soon (both WARNING; the unknown one is named); soon beats fine.
+    let node = with(&[Some(5 * day + 60), None, Some(90 * day)]);
+    assert_eq!(node.status, Level::Warning);
+    assert!(
+        line(&node).contains("worst EXPIRY UNKNOWN 1.pem"),
+        "{}",
+        line(&node)
+    );
+    assert!(
+        line(&node).ends_with(" certificate_days=5;14:;0:"),
+        "{}",
+        line(&node)
+    );
+    assert_eq!(
+        with(&[Some(90 * day), Some(5 * day)]).status,
+        Level::Warning
+    );
+    assert_eq!(with(&[Some(90 * day), Some(30 * day)]).status, Level::Ok);
+    // Only unreadable ones: WARNING, no days to report.
+    let node = with(&[None, None]);
+    assert_eq!(node.status, Level::Warning);
+    assert!(!line(&node).contains("certificate_days"), "{}", line(&node));
+}
+
+/// Issue 20 review S4: with several nodes the first line speaks for all of them (a monitor
+/// reads only that one), with every node's performance data, prefixed by node.
+#[test]
+fn several_nodes_get_an_aggregate_first_line() {
+    let day = 86_400;
+    let mut up = judge(answer(Ok(certified(90 * day))));
+    up.node = "a".into();
+    let down = judge(NodeAnswer {
+        node: "b".into(),
+        answer: Err(anyhow::Error::new(Unreachable::new(
+            Why::Down,
+            "pop3d is not running at /run/b.sock (no such socket)".into(),
+        ))),
+    });
+    let statuses = [up, down];
+    let level = worst(statuses.iter().map(|s| s.status));
+    assert_eq!(
+        aggregate(&statuses, level),
+        "CRITICAL - 1 of 2 nodes down; a OK, b CRITICAL \
+         | a_sessions=0 a_locks=0 a_certificate_days=90;14:;0:"
+    );
+    assert!(!node_line(&statuses[0], false).contains('|'));
+    assert!(node_line(&statuses[0], true).contains(" | sessions=0 locks=0 "));
+}

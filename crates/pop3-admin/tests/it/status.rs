@@ -257,3 +257,85 @@ fn a_server_without_the_overview_is_unknown_in_one_line() {
         "n UNKNOWN - this pop3d has no /v1/overview: it is older than this pop3-admin"
     );
 }
+
+/// Issue 20 review S4: two nodes, one down: the first line (the one a monitor reads) is the
+/// aggregate — CRITICAL, how many are down, every node's performance data prefixed by
+/// node — then a line per node without performance data; exit 2.
+#[test]
+fn two_nodes_one_down_give_a_critical_aggregate_first() {
+    let served = serve(200);
+    let socket = served.site.dir.path().join("admin.sock");
+    let (code, text, err) = served.site.run(
+        &[
+            "--node",
+            &format!("a={}", socket.display()),
+            "--node",
+            "b=/nonexistent/admin.sock",
+            "status",
+        ],
+        b"",
+    );
+    assert_eq!(code, 2, "{text}{err}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("CRITICAL - 1 of 2 nodes down; a OK, b CRITICAL | a_sessions=0 a_locks=0 a_certificate_days="),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("a OK - pop3d "), "{text}");
+    assert!(lines[2].starts_with("b CRITICAL - "), "{text}");
+    assert_eq!(text.matches('|').count(), 1, "{text}");
+}
+
+/// Issue 20 review S4: a usage error of `status` is UNKNOWN (3) for a monitor, not 2
+/// (CRITICAL); other commands keep 2.
+#[test]
+fn a_usage_error_of_status_is_unknown() {
+    let site = Site::new();
+    let (code, _, err) = site.run(&["status", "--bogus"], b"");
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = site.run(&["--node", "bad name=/x", "status"], b"");
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = site.run(&["sessions", "--bogus"], b"");
+    assert_eq!(code, 2, "{err}");
+    let (code, out, _) = site.run(&["status", "--help"], b"");
+    assert_eq!(code, 0);
+    assert!(out.contains("usage error of `status` exits 3"), "{out}");
+}
+
+/// Issue 20 review D2, end to end: a node whose overview lists an unreadable certificate
+/// next to an expired one is CRITICAL (exit 2), not WARNING; the line names the expired one
+/// and the days come from it. (A real pop3d refuses to start with an unreadable certificate
+/// file, so the answer is the admin socket's, canned.)
+#[test]
+fn an_unreadable_certificate_does_not_hide_an_expired_one() {
+    let now = 1_795_000_000u64;
+    let overview = serde_json::json!({
+        "version": 1,
+        "server": {
+            "version": "1.2.0", "started": now - 60, "now": now, "listeners": [],
+            "certificates": [
+                {"file": "/etc/pop3d/unreadable.pem", "names": [], "not_after": null},
+                {"file": "/etc/pop3d/expired.pem", "names": [], "not_after": now - 86_400},
+            ],
+        },
+        "sessions": {"authorization": 0, "transaction": 0, "update": 0},
+        "history": {"end": now, "authorization": [], "transaction": [], "update": [],
+            "logins_ok": [], "logins_failed": [], "bytes_sent": [], "retrieved": [],
+            "deleted": []},
+        "locks": {"held": 0, "oldest": null},
+        "failures": [],
+    });
+    let body: &'static str = Box::leak(overview.to_string().into_boxed_str());
+    let (_dir, node) = answering("200 OK", body);
+    let (code, line, err) = Site::new().run(&["--node", &node, "status"], b"");
+    assert_eq!(code, 2, "{line}{err}");
+    assert!(
+        line.starts_with("n CRITICAL - ") && line.contains("worst EXPIRED expired.pem"),
+        "{line}"
+    );
+    assert!(
+        line.trim_end().ends_with("certificate_days=-1;14:;0:"),
+        "{line}"
+    );
+}

@@ -121,6 +121,22 @@ fn user_show_has_the_counts_and_the_sessions_just_made() {
         "{text}"
     );
 
+    // Issue 20 review S3: no sessions is said truly: the history is recent and bounded
+    // (not "none since the server started": a user may have been forgotten).
+    let (code, _, err) = site.run(&["user", "add", "bob", "--password-stdin"], b"pw\n");
+    assert_eq!(code, 0, "{err}");
+    let (code, text, _) = site.run(&["user", "show", "bob"], b"");
+    assert_eq!(code, 0);
+    assert!(
+        text.contains(
+            "recent sessions: none in the server's recent history (it keeps the last 20000 \
+             users to end a session, since it started)"
+        ),
+        "{text}"
+    );
+    let (_, help, _) = site.run(&["user", "show", "--help"], b"");
+    assert!(help.contains("history_users"), "{help}");
+
     // The server down: the database's and the Maildir's facts, and a note.
     drop(pop3d);
     let (code, shown, err) = show(&site);

@@ -474,3 +474,55 @@ fn issue_19_expire_out_of_range_or_garbage_is_refused_with_key_and_line() {
         );
     }
 }
+
+/// Issue 20 review S3: the per-user session history's bounds are `[admin]` keys, 20,000
+/// users × 10 sessions by default, read alike by the server and the tool; absurd values are
+/// refused naming the key and the line.
+#[test]
+fn issue_20_history_bounds_are_read_and_checked_by_both() {
+    let (config, settings) = check(BASE);
+    let default = pop3_config::HistoryBounds {
+        users: 20_000,
+        sessions_per_user: 10,
+    };
+    assert_eq!(config.unwrap().history, default);
+    assert_eq!(settings.unwrap().history, default);
+    let text = format!("{BASE}\n[admin]\nhistory_users = 50000\nhistory_sessions_per_user = 5\n");
+    let (config, settings) = check(&text);
+    let wanted = pop3_config::HistoryBounds {
+        users: 50_000,
+        sessions_per_user: 5,
+    };
+    assert_eq!(config.unwrap().history, wanted);
+    assert_eq!(settings.unwrap().history, wanted);
+    for (keys, key, line) in [
+        ("history_users = 0", "admin.history_users", 10),
+        ("history_users = 1000001", "admin.history_users", 10),
+        ("history_users = -1", "invalid value", 10),
+        (
+            "history_sessions_per_user = 0",
+            "admin.history_sessions_per_user",
+            10,
+        ),
+        (
+            "history_sessions_per_user = 1001",
+            "admin.history_sessions_per_user",
+            10,
+        ),
+        (
+            "history_users = 1000000\nhistory_sessions_per_user = 2",
+            "admin.history_sessions_per_user",
+            11,
+        ),
+    ] {
+        let text = format!("{BASE}\n[admin]\n{keys}\n");
+        let (config, settings) = check(&text);
+        let (config, settings) = (config.unwrap_err(), settings.unwrap_err());
+        assert_eq!(config, settings, "{text}");
+        assert!(config.contains(key), "{keys}: {config}");
+        assert!(
+            config.contains(&format!("line {line}:")),
+            "{keys}: {config}"
+        );
+    }
+}

@@ -12,7 +12,9 @@ use super::{CommandResultLabels, Metrics};
 pub struct Totals {
     /// Successful logins, every mechanism.
     pub logins_ok: u64,
-    /// Failed logins (wrong credentials), every mechanism.
+    /// Failed logins, every mechanism: wrong credentials (`failure`), and SCRAM exchanges
+    /// given up after the server's challenge (`abandoned`), which the throttle and fail2ban
+    /// count as failures too (a client probing SCRAM must show in the chart).
     pub logins_failed: u64,
     /// Messages sent by RETR.
     pub retrieved: u64,
@@ -32,7 +34,7 @@ impl Logins {
     pub(super) fn count(&self, result: &str) {
         match result {
             "success" => self.ok.fetch_add(1, Ordering::Relaxed),
-            "failure" => self.failed.fetch_add(1, Ordering::Relaxed),
+            "failure" | "abandoned" => self.failed.fetch_add(1, Ordering::Relaxed),
             _ => 0,
         };
     }

@@ -1,9 +1,15 @@
 //! The ring of per-second slots behind `GET /v1/overview`: **fixed size**
 //! ([`HISTORY_SLOTS`], 15 minutes), fed one [`Reading`] of running totals per second and
-//! keeping the differences. Pure: the caller passes the second, so it is tested on a clock
+//! keeping the differences. Pure: the caller passes the times, so it is tested on clocks
 //! moved by hand.
+//!
+//! **Slots advance by the monotonic clock, one per reading** (more only when whole seconds
+//! passed without one); the wall clock only labels the last slot's `end`. Indexing by wall
+//! seconds piled a stepped-back clock's traffic into one slot and froze the charts, and a
+//! 1 s interval drifting across wall-second boundaries gave an empty slot then a double one.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use pop3_admin_api::{HISTORY_SLOTS, History};
 use pop3_metrics::{LiveCounts, Totals};
@@ -36,8 +42,9 @@ struct Slot {
 #[derive(Debug)]
 pub(crate) struct Ring {
     slots: VecDeque<Slot>,
-    /// The last second recorded and its reading, which the next one is compared with.
-    last: Option<(u64, Reading)>,
+    /// The last reading: when (monotonic, and the wall-clock second that labels it) and
+    /// what, which the next one is compared with.
+    last: Option<(Instant, u64, Reading)>,
 }
 
 impl Ring {
@@ -49,45 +56,37 @@ impl Ring {
         }
     }
 
-    /// Records the reading taken at `second`. The first reading counts from zero (the totals
-    /// start with the server). **Seconds the sampler missed** (a busy runtime) get slots with
-    /// the previous sessions and nothing happening, and the next slot carries what happened
-    /// meanwhile; a second already recorded (a clock stepped back) adds to the last slot.
-    pub(crate) fn record(&mut self, second: u64, reading: Reading) {
-        let (previous_second, previous) = self.last.unwrap_or((second, Reading::default()));
-        let mut slot = difference(&previous, &reading);
-        match self.slots.back_mut() {
-            Some(last) if second <= previous_second => {
-                slot.logins_ok = slot.logins_ok.saturating_add(last.logins_ok);
-                slot.logins_failed = slot.logins_failed.saturating_add(last.logins_failed);
-                slot.bytes_sent = slot.bytes_sent.saturating_add(last.bytes_sent);
-                slot.retrieved = slot.retrieved.saturating_add(last.retrieved);
-                slot.deleted = slot.deleted.saturating_add(last.deleted);
-                *last = slot;
-            }
-            _ => {
-                let missed = second.saturating_sub(previous_second).saturating_sub(1);
-                let idle = self.slots.back().map(|last| Slot {
-                    authorization: last.authorization,
-                    transaction: last.transaction,
-                    update: last.update,
-                    ..Slot::default()
-                });
-                let missed = usize::try_from(missed).unwrap_or(usize::MAX);
-                for _ in 0..missed.min(HISTORY_SLOTS) {
-                    self.push(idle.unwrap_or_default());
-                }
-                self.push(slot);
+    /// Records the reading taken at `at` (monotonic), the wall clock then reading `second`.
+    /// The first reading counts from zero (the totals start with the server). Each reading
+    /// is one slot; **whole seconds the sampler missed** (a busy runtime: `at` two or more
+    /// seconds after the last reading) get slots with the previous sessions and nothing
+    /// happening, and the next slot carries what happened meanwhile. A wall clock stepped
+    /// either way changes only the `end` label.
+    pub(crate) fn record(&mut self, at: Instant, second: u64, reading: Reading) {
+        let previous = self.last.map_or(Reading::default(), |(_, _, r)| r);
+        let slot = difference(&previous, &reading);
+        if let Some((before, _, _)) = self.last {
+            let elapsed = at.saturating_duration_since(before).as_secs();
+            let missed = usize::try_from(elapsed.saturating_sub(1)).unwrap_or(usize::MAX);
+            let idle = self.slots.back().map(|last| Slot {
+                authorization: last.authorization,
+                transaction: last.transaction,
+                update: last.update,
+                ..Slot::default()
+            });
+            for _ in 0..missed.min(HISTORY_SLOTS) {
+                self.push(idle.unwrap_or_default());
             }
         }
-        self.last = Some((second.max(previous_second), reading));
+        self.push(slot);
+        self.last = Some((at, second, reading));
     }
 
     /// The slots, oldest first, as the API carries them.
     pub(crate) fn history(&self) -> History {
         let series = |f: fn(&Slot) -> u32| self.slots.iter().map(f).collect();
         History {
-            end: self.last.map_or(0, |(second, _)| second),
+            end: self.last.map_or(0, |(_, second, _)| second),
             authorization: series(|s| s.authorization),
             transaction: series(|s| s.transaction),
             update: series(|s| s.update),

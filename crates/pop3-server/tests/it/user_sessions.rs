@@ -3,11 +3,11 @@
 //! additions, the octets per second and a RETR's progress. The history's bound is
 //! unit-tested with 100,000 sessions (`src/user_history/tests.rs`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pop3_admin_api::{
-    API_VERSION, EndedSession, SESSIONS_PATH, SessionInfo, SessionsResponse, UserSessionsResponse,
-    kick_path, user_sessions_path,
+    API_VERSION, EndedSession, OVERVIEW_PATH, OverviewResponse, SESSIONS_PATH, SessionInfo,
+    SessionsResponse, UserSessionsResponse, kick_path, user_sessions_path,
 };
 
 use crate::support::{Client, PATIENCE, TestServer, admin_get, admin_post};
@@ -126,12 +126,21 @@ fn a_users_sessions_are_listed_with_how_they_ended() {
     let answer = user_sessions(&server, "alice");
     assert_eq!((answer.version, answer.sessions.len()), (API_VERSION, 4));
     assert!(user_sessions(&server, "nobody").sessions.is_empty());
+    // Issue 20 review: the answer names the user as normalised, not as asked.
+    let shouted = user_sessions(&server, "ALICE");
+    assert_eq!(
+        (shouted.user.as_str(), shouted.sessions.len()),
+        ("alice", 4)
+    );
     let (status, body) = admin_get(&server, &user_sessions_path("bad name\u{1}"));
     assert_eq!(status, 400, "{body}");
 }
 
 /// `/v1/sessions` shows a RETR's progress against the message's size, and the octets the
-/// session sent in the last second.
+/// session sent in the last second. Issue 20 review D1: the octets per second, and the
+/// overview's bytes sent, move *during* the RETR — a poll more than two sampling seconds
+/// after it began (so the login's octets are out of every sample) must see them move while
+/// `retr.sent` grows. Before the fix they stayed 0 until the RETR ended.
 #[test]
 fn a_retr_in_progress_shows_how_far_it_is() {
     let server = TestServer::start("", "", "");
@@ -144,20 +153,41 @@ fn a_retr_in_progress_shows_how_far_it_is() {
     bob.login("bob", "secret");
     let size: u64 = bob.command("LIST 1")[6..].trim().parse().unwrap();
     assert!(bob.command("RETR 1").starts_with("+OK"));
-    // Read slowly, a line at a time, until the server shows both.
-    let started = Instant::now();
-    let (mut progress, mut rate) = (None, 0);
-    while progress.is_none() || rate == 0 {
-        assert!(started.elapsed() < PATIENCE, "{progress:?} {rate}");
+    let began = Instant::now();
+    // Read at about 1 MB/s (paced by the clock, not by sleeping: the loop polls meanwhile),
+    // so the 20 MB message is still being sent when the checks are made.
+    const PACE: f64 = 1_000_000.0;
+    let (mut read, mut previous_sent) = (0u64, 0u64);
+    let (mut progress, mut rate_moved, mut history_moved) = (None, false, false);
+    while progress.is_none() || !rate_moved || !history_moved {
+        assert!(
+            began.elapsed() < PATIENCE,
+            "{progress:?} rate moved: {rate_moved}, history moved: {history_moved}"
+        );
         let session = live(&server)
             .into_iter()
             .find(|s| s.user.is_some())
             .unwrap();
-        if let Some(retr) = session.retr.filter(|r| r.sent > 0 && r.sent < r.size) {
-            progress = Some(retr);
+        let retr = session.retr.expect("the RETR is still being sent");
+        if retr.sent > 0 && retr.sent < retr.size {
+            progress = Some(retr.clone());
         }
-        rate = rate.max(session.bytes_per_second);
-        bob.line().unwrap();
+        let late = began.elapsed() > Duration::from_secs(2);
+        if late && retr.sent > previous_sent && session.bytes_per_second > 0 {
+            rate_moved = true;
+        }
+        if late && !history_moved {
+            let history = overview(&server).history;
+            history_moved = history.bytes_sent.last().is_some_and(|&b| b > 0);
+        }
+        previous_sent = retr.sent;
+        let due = (began.elapsed().as_secs_f64() * PACE) as u64;
+        for _ in 0..64 {
+            if read >= due {
+                break;
+            }
+            read += bob.line().unwrap().len() as u64 + 2;
+        }
     }
     let retr = progress.unwrap();
     assert_eq!((retr.message, retr.size), (1, size));
@@ -169,4 +199,10 @@ fn a_retr_in_progress_shows_how_far_it_is() {
         .find(|s| s.user.is_some())
         .unwrap();
     assert!(after.retr.is_none(), "no RETR in progress: {after:?}");
+}
+
+fn overview(server: &TestServer) -> OverviewResponse {
+    let (status, body) = admin_get(server, OVERVIEW_PATH);
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
 }
