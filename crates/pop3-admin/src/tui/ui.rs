@@ -362,11 +362,11 @@ fn certificate_alarm(app: &App) -> Option<String> {
     let soonest = (app.overviews.iter())
         .filter_map(|n| n.result.as_ref().ok())
         .filter_map(|o| {
-            let c = facts::soonest(&o.server.certificates, o.server.now)?;
+            let c = facts::worst(&o.server.certificates, o.server.now)?;
             Some(Expiry::of(c, o.server.now))
         })
         .filter(|e| e.is_alarming())
-        .min_by_key(|e| e.rank())?;
+        .min_by_key(|e| (std::cmp::Reverse(e.severity()), e.rank()))?;
     Some(match soonest {
         Expiry::Soon { days: 0 } => " CERT EXPIRES in under a day ".to_owned(),
         Expiry::Soon { days: 1 } => " CERT EXPIRES in 1 day ".to_owned(),
