@@ -290,9 +290,19 @@ fn push_text(out: &mut String, lines: &[String], in_item: bool) {
     }
 }
 
-/// Text safe in roff: backslashes and minus signs escaped, and a line never starts a request.
+/// Text safe in roff: backslashes and minus signs escaped, characters past ASCII written as
+/// groff's `\[uXXXX]` (the page is read as Latin-1, where UTF-8 bytes such as those of `×`
+/// are invalid), and a line never starts a request.
 fn escape(text: &str) -> String {
-    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => escaped.push_str("\\e"),
+            '-' => escaped.push_str("\\-"),
+            c if c.is_ascii() => escaped.push(c),
+            c => escaped.push_str(&format!("\\[u{:04X}]", u32::from(c))),
+        }
+    }
     if escaped.starts_with(['.', '\'']) {
         format!("\\&{escaped}")
     } else {

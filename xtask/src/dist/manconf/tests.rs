@@ -59,3 +59,14 @@ fn commented_keys_tables_repeats_and_escapes() {
     assert!(page.contains(".SS \"[privileges]\"\n(Commented out in the example.)\n.PP\nRun as:\n"));
     assert!(page.contains("\\fBuser\\fR = \\fI\"pop3d\"\\fR (commented out)\n"));
 }
+
+/// Characters past ASCII reach groff as `\[uXXXX]` (read as Latin-1, the UTF-8 bytes of `×`
+/// are invalid input), so the page renders without warnings whatever the example says.
+#[test]
+fn non_ascii_text_is_written_as_groff_escapes() {
+    let source = "# A 20,000 × 10 bound, RFC 2449 §6.7 — see there.\n[admin]\nkey = 1\n";
+    let page = render(source, "0.0.0", "2026-11-30");
+    assert!(page.contains("20,000 \\[u00D7] 10"), "{page}");
+    assert!(page.contains("\\[u00A7]6.7 \\[u2014] see"), "{page}");
+    assert!(page.is_ascii(), "{page}");
+}
