@@ -14,13 +14,13 @@
 )]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
+mod common;
+use common::{ROUNDS, median, report, time};
 use pop3_maildrop::{
     BootTime, Expiry, LISTING_FILE, Maildir, Maildrop, Moment, OpenOptions, RETRIEVED_FILE,
 };
 
-const ROUNDS: usize = 5;
 const BODY: &[u8] = b"Subject: bench\n\nA short body line.\n";
 const T0: i64 = 1_780_000_000;
 
@@ -78,13 +78,17 @@ fn main() {
     report(
         &format!("record {count} first retrievals (write)"),
         record_all,
-        Some(plain),
+        Some(("the reference", plain)),
     );
-    report("read the file, nothing due or new", read_only, Some(plain));
+    report(
+        "read the file, nothing due or new",
+        read_only,
+        Some(("the reference", plain)),
+    );
     report(
         "read the file, one entry pruned, rewrite",
         rewrite,
-        Some(plain),
+        Some(("the reference", plain)),
     );
     println!("\nfile: {size} bytes ({} per entry)", size / count as u64);
     println!("peak resident memory of this process: {}", peak_rss());
@@ -110,29 +114,6 @@ fn commit(
         retrieved: sent,
     };
     maildrop.commit_expiring(&[], &[], false, &expiry, &mut |_| {})
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn median(mut round: impl FnMut() -> Duration) -> Duration {
-    let mut times: Vec<Duration> = (0..ROUNDS).map(|_| round()).collect();
-    times.sort();
-    times[ROUNDS / 2]
-}
-
-fn report(what: &str, took: Duration, against: Option<Duration>) {
-    let ms = took.as_secs_f64() * 1e3;
-    match against {
-        Some(base) => println!(
-            "{what:<48} {ms:>9.2} ms  ({:.1}x the reference)",
-            took.as_secs_f64() / base.as_secs_f64().max(1e-9)
-        ),
-        None => println!("{what:<48} {ms:>9.2} ms"),
-    }
 }
 
 fn peak_rss() -> String {

@@ -16,11 +16,12 @@
 )]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod common;
+use common::{ROUNDS, median, report, time};
 use pop3_maildrop::{INDEX_FILE, LISTING_FILE, Maildir, Maildrop, OpenOptions};
 
-const ROUNDS: usize = 5;
 const BODY: &[u8] = b"From: bench@example.org\nTo: user@example.org\nSubject: bench\n\nA short body line.\nAnother one.\n";
 
 fn main() {
@@ -211,27 +212,4 @@ fn readdir_and_stat(dir: &Path) -> u64 {
         .unwrap()
         .map(|e| std::fs::symlink_metadata(e.unwrap().path()).unwrap().len())
         .sum()
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn median(mut f: impl FnMut() -> Duration) -> Duration {
-    let mut samples: Vec<Duration> = (0..ROUNDS).map(|_| f()).collect();
-    samples.sort();
-    samples[ROUNDS / 2]
-}
-
-fn report(name: &str, value: Duration, against: Option<(&str, Duration)>) {
-    let ms = value.as_secs_f64() * 1e3;
-    match against {
-        Some((reference, base)) => println!(
-            "{name:<58} {ms:>9.1} ms   {:>5.2}x {reference}",
-            value.as_secs_f64() / base.as_secs_f64()
-        ),
-        None => println!("{name:<58} {ms:>9.1} ms"),
-    }
 }

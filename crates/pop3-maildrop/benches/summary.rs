@@ -13,13 +13,14 @@
 )]
 
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+mod common;
+use common::{ROUNDS, median, report, time};
 use pop3_maildrop::{
     CountSource, MAILDIRSIZE, Maildir, Maildrop, OpenOptions, UidlMapPolicy, peek, summarize,
 };
 
-const ROUNDS: usize = 5;
 const BODY: &[u8] = b"From: bench@example.org\nSubject: bench\n\nA short body line.\n";
 
 fn main() {
@@ -109,27 +110,4 @@ fn fill(path: &Path, count: usize) {
 
 fn readdir_only(path: &Path) -> usize {
     std::fs::read_dir(path.join("cur")).unwrap().count()
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn median(mut f: impl FnMut() -> Duration) -> Duration {
-    let mut samples: Vec<Duration> = (0..ROUNDS).map(|_| f()).collect();
-    samples.sort();
-    samples[ROUNDS / 2]
-}
-
-fn report(name: &str, value: Duration, against: Option<(&str, Duration)>) {
-    let ms = value.as_secs_f64() * 1e3;
-    match against {
-        Some((reference, base)) => println!(
-            "{name:<58} {ms:>9.3} ms   {:>6.3}x {reference}",
-            value.as_secs_f64() / base.as_secs_f64()
-        ),
-        None => println!("{name:<58} {ms:>9.3} ms"),
-    }
 }

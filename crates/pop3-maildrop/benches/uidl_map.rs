@@ -14,14 +14,15 @@
 )]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod common;
+use common::{ROUNDS, median, report as report_line, time};
 use pop3_maildrop::{
     ForeignUidl, ForeignUidls, LISTING_FILE, Maildir, Maildrop, OpenOptions, UidlMapPolicy,
     carry_over,
 };
 
-const ROUNDS: usize = 5;
 const BODY: &[u8] = b"From: bench@example.org\nSubject: bench\n\nA short body line.\n";
 
 fn main() {
@@ -67,7 +68,7 @@ fn main() {
     report_line(
         "login, listing used, map of every message",
         with,
-        Some(without),
+        Some(("without", without)),
     );
     let scanned = |path: &Path, policy| {
         median(|| {
@@ -81,7 +82,7 @@ fn main() {
     report_line(
         "login, full scan, map of every message",
         with,
-        Some(without),
+        Some(("without", without)),
     );
     let maildrop = open(&mapped, UidlMapPolicy::Required);
     assert_eq!(maildrop.messages()[0].uid(), "UID1-1500000000");
@@ -120,27 +121,4 @@ fn settle(path: &Path) {
         .unwrap()
         .set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
         .unwrap();
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn median(mut f: impl FnMut() -> Duration) -> Duration {
-    let mut samples: Vec<Duration> = (0..ROUNDS).map(|_| f()).collect();
-    samples.sort();
-    samples[ROUNDS / 2]
-}
-
-fn report_line(name: &str, value: Duration, against: Option<Duration>) {
-    let ms = value.as_secs_f64() * 1e3;
-    match against {
-        Some(base) => println!(
-            "{name:<48} {ms:>8.1} ms   {:>5.2}x without",
-            value.as_secs_f64() / base.as_secs_f64()
-        ),
-        None => println!("{name:<48} {ms:>8.1} ms"),
-    }
 }
