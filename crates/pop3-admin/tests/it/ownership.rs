@@ -263,26 +263,7 @@ fn issue_17_deliver_as_the_recipient_into_a_group_writable_maildir_is_served() {
     }
     let mut f = Fixture::new("g", Via::Privileges);
     let maildir = f.add_user("rcpt");
-    // The recipient's Unix account, a member of pop3d's group; the Maildir opened to the
-    // group (no setgid bit: the delivery itself must give the file the group).
-    let recipient = format!("{}r", f.server);
-    add_account(&mut f.accounts, &recipient);
-    {
-        let _serial = ACCOUNTS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        run(
-            Command::new("usermod").args(["-a", "-G", &f.server, &recipient]),
-            "",
-        );
-    }
-    let mode = |path: &Path, mode: u32| {
-        std::fs::set_permissions(path, PermissionsExt::from_mode(mode)).unwrap();
-    };
-    mode(maildir.parent().unwrap(), 0o750);
-    for sub in ["", "new", "cur", "tmp"] {
-        mode(&maildir.join(sub), 0o770);
-    }
+    let recipient = recipient_in_group(&mut f, &maildir);
     let pop3d = f.pop3d();
     // A reader that may not write reads a WAL database only while its -shm exists, that is
     // while another process has it open (docs/delivery.md); pop3d's connections come and go
@@ -315,24 +296,7 @@ fn issue_19_maildirsize_made_by_the_recipient_is_kept_by_both() {
     let config = std::fs::read_to_string(&f.site.config).unwrap();
     std::fs::write(&f.site.config, config + "\n[quota]\nmessages = 2\n").unwrap();
     let maildir = f.add_user("rcpt");
-    let recipient = format!("{}r", f.server);
-    add_account(&mut f.accounts, &recipient);
-    {
-        let _serial = ACCOUNTS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        run(
-            Command::new("usermod").args(["-a", "-G", &f.server, &recipient]),
-            "",
-        );
-    }
-    let mode = |path: &Path, mode: u32| {
-        std::fs::set_permissions(path, PermissionsExt::from_mode(mode)).unwrap();
-    };
-    mode(maildir.parent().unwrap(), 0o750);
-    for sub in ["", "new", "cur", "tmp"] {
-        mode(&maildir.join(sub), 0o770);
-    }
+    let recipient = recipient_in_group(&mut f, &maildir);
     let _pop3d = f.pop3d();
     let held = pop3_auth::UserDb::open(&f.db()).unwrap();
     held.list().unwrap();
@@ -418,4 +382,28 @@ fn issue_17_deliver_as_a_user_that_can_make_nothing_readable_exits_75_and_leaves
     assert!(files_in(&maildir.join("new")).is_empty());
     assert!(files_in(&maildir.join("tmp")).is_empty());
     drop(held);
+}
+
+/// The recipient's Unix account (`<server>r`), a member of pop3d's group, and `maildir`
+/// opened to the group (no setgid bit: the delivery itself must give its files the group).
+fn recipient_in_group(f: &mut Fixture, maildir: &Path) -> String {
+    let recipient = format!("{}r", f.server);
+    add_account(&mut f.accounts, &recipient);
+    {
+        let _serial = ACCOUNTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run(
+            Command::new("usermod").args(["-a", "-G", &f.server, &recipient]),
+            "",
+        );
+    }
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, PermissionsExt::from_mode(mode)).unwrap();
+    };
+    mode(maildir.parent().unwrap(), 0o750);
+    for sub in ["", "new", "cur", "tmp"] {
+        mode(&maildir.join(sub), 0o770);
+    }
+    recipient
 }
