@@ -44,15 +44,7 @@ impl Daemon {
         text.push_str(&format!("\n[log]\nformat = \"{log_format}\"\n"));
         text.push_str(privileges);
         std::fs::write(&config, text).unwrap();
-        let (child, log) = spawn(&config, env);
-        let mut daemon = Daemon {
-            child,
-            log,
-            dir,
-            ports: Vec::new(),
-        };
-        daemon.wait_for_listeners();
-        daemon
+        Daemon::launch(dir, &config, env)
     }
 
     /// Starts `pop3d` on the config already written at `dir/pop3d.toml` (text log appended).
@@ -61,7 +53,12 @@ impl Daemon {
         let mut text = std::fs::read_to_string(&config).unwrap();
         text.push_str("\n[log]\nformat = \"text\"\n");
         std::fs::write(&config, text).unwrap();
-        let (child, log) = spawn(&config, &[]);
+        Daemon::launch(dir, &config, &[])
+    }
+
+    /// Spawns `pop3d` on `config` (in `dir`) and waits for its listeners.
+    fn launch(dir: tempfile::TempDir, config: &Path, env: &[(&str, &str)]) -> Daemon {
+        let (child, log) = spawn(config, env);
         let mut daemon = Daemon {
             child,
             log,
